@@ -1,0 +1,138 @@
+"""Exact nearest neighbours by agreement through a FAISS binary (Hamming) index.
+
+With the padded codes of :mod:`baselines.encode`, smaller Hamming distance means more shared
+answers, exactly. FAISS returns the ``k`` smallest distances but orders tied candidates
+arbitrarily, and may cut a run of ties at ``k``. We therefore ask for ``k`` larger than needed,
+check per query that the last returned distance is strictly larger than the ``n``-th one (so every
+candidate tied with the ``n``-th is among the results), widen the search for the queries where it
+is not, and re-sort the results by ``(distance, database index)``.
+
+**Tie-break**: among people with the same agreement, the lower database index (= the lower
+catalog row, since pools are kept in catalog order) ranks first.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import faiss
+import numpy as np
+
+from baselines.encode import SetupCodes
+
+GPU_MAX_K = 2048  # FAISS GPU k-selection limit
+
+
+def gpu_available() -> bool:
+    """True when this faiss build has GPU support and sees at least one GPU."""
+    return hasattr(faiss, "GpuIndexBinaryFlat") and faiss.get_num_gpus() > 0
+
+
+def _binary_index(database: np.ndarray, use_gpu: bool) -> faiss.IndexBinary:
+    d = database.shape[1] * 8
+    if use_gpu:
+        res = faiss.StandardGpuResources()
+        index = faiss.GpuIndexBinaryFlat(res, d)
+        index.referenced_objects = [res]  # keep the GPU resources alive as long as the index
+    else:
+        index = faiss.IndexBinaryFlat(d)
+    index.add(database)
+    return index
+
+
+def default_threads() -> int:
+    """CPU cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _search(index: faiss.IndexBinary, queries: np.ndarray, k: int, threads: int) -> tuple[np.ndarray, np.ndarray]:
+    """``index.search`` with the queries split over ``threads`` Python threads (FAISS drops the GIL).
+
+    Plain threads instead of FAISS's OpenMP ones: on a busy machine OpenMP workers spin-wait for
+    each other and a search can get several times slower; independent chunks do not wait.
+    """
+    if threads <= 1 or len(queries) < 2 * threads:
+        return index.search(queries, k)
+    chunks = np.array_split(np.arange(len(queries)), threads)
+    with ThreadPoolExecutor(threads) as pool:
+        parts = list(pool.map(lambda c: index.search(queries[c], k), chunks))
+    return np.concatenate([d for d, _ in parts]), np.concatenate([i for _, i in parts])
+
+
+def _sort_ties(dist: np.ndarray, idx: np.ndarray, n: int, n_db: int) -> tuple[np.ndarray, np.ndarray]:
+    """Order each row by (distance, index) and keep the first ``n``."""
+    key = dist.astype(np.int64) * (n_db + 1) + idx
+    order = np.argsort(key, axis=1)[:, :n]  # keys are unique per row, so any sort is deterministic
+    return np.take_along_axis(dist, order, axis=1), np.take_along_axis(idx, order, axis=1)
+
+
+def top_neighbours(
+    codes: SetupCodes, n: int, use_gpu: bool | None = None, margin: int = 32, threads: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``n`` pool people sharing the most answers with each query, ties by lower pool position.
+
+    Args:
+        codes: padded query/database codes of one (setup, form).
+        n: neighbours per query (the largest cluster size needed).
+        use_gpu: force a GPU (True) / CPU (False) index; None = GPU when available.
+        margin: extra results fetched to detect ties that cross the ``n``-th place.
+        threads: CPU search threads (default: the cores available).
+
+    Returns:
+        ``(agreement int64 [E, n], position int64 [E, n])``: pool positions ordered by decreasing
+        agreement, then increasing position.
+
+    Raises:
+        ValueError: ``n`` exceeds the pool size or is < 1.
+    """
+    if n < 1 or n > codes.n_db:
+        raise ValueError(
+            f"cluster size {n} must be between 1 and the pool size {codes.n_db}; lower --max-n or use a "
+            "larger pool"
+        )
+    use_gpu = gpu_available() if use_gpu is None else use_gpu
+    if use_gpu and not gpu_available():
+        raise ValueError("a GPU FAISS index was requested but faiss sees no GPU (install faiss-gpu or drop it)")
+    threads = default_threads() if threads is None else max(1, threads)
+    omp_before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)  # parallelism comes from _search's threads
+    try:
+        out_d, out_i = _ranked(codes, n, use_gpu, margin, threads)
+    finally:
+        faiss.omp_set_num_threads(omp_before)
+    return codes.agreement(out_d), out_i
+
+
+def _ranked(codes: SetupCodes, n: int, use_gpu: bool, margin: int, threads: int) -> tuple[np.ndarray, np.ndarray]:
+    """Padded distances and pool positions of the ``n`` nearest, ties resolved (see module doc)."""
+    parts = [(p, _binary_index(p.database, use_gpu)) for p in codes.parts]
+    cpu: dict[int, faiss.IndexBinary] = {}
+    n_q = len(codes.query_counts)
+    out_d = np.empty((n_q, n), dtype=np.int64)
+    out_i = np.empty((n_q, n), dtype=np.int64)
+    todo = np.arange(n_q)
+    want = max(n + margin, 2 * n)
+    while len(todo):
+        dists, idxs, lasts = [], [], []
+        for j, (part, index) in enumerate(parts):
+            k = min(len(part.positions), want)
+            on_gpu = use_gpu
+            if use_gpu and k > GPU_MAX_K:  # beyond the GPU k limit: the (rare) rest on the CPU
+                if j not in cpu:
+                    cpu[j] = _binary_index(part.database, False)
+                index, on_gpu = cpu[j], False
+            dist, idx = index.search(part.queries[todo], k) if on_gpu else _search(index, part.queries[todo], k, threads)
+            dists.append(dist)
+            idxs.append(part.positions[idx])
+            # a part is complete when it returned everyone, else its last distance bounds the rest
+            lasts.append(np.full(len(todo), np.iinfo(np.int64).max) if k == len(part.positions) else dist[:, -1])
+        d_sorted, i_sorted = _sort_ties(np.concatenate(dists, 1), np.concatenate(idxs, 1), n, codes.n_db)
+        nth = d_sorted[:, -1]
+        # resolved: in every part, each candidate tied with the n-th is among the returned ones
+        done = np.all([last > nth for last in lasts], axis=0)
+        out_d[todo[done]] = d_sorted[done]
+        out_i[todo[done]] = i_sorted[done]
+        todo = todo[~done]
+        want *= 4
+    return out_d, out_i

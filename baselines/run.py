@@ -1,0 +1,193 @@
+"""Run every Table-3 baseline on a catalog and score it with the shared metrics.
+
+Rows (names as in the paper's Table 3): Random (exact expectation; a seeded draw is scored too for
+per-group charts), Global (majority vote), and Resemble (<pool>, top 1 / top cluster) for each
+pool. Every row except the Random expectation goes through :func:`ivr.metrics.evaluate_predictions`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from baselines.majority import majority_table
+from baselines.predictions import matrix_predictions
+from baselines.random import expected_accuracy, random_draw
+from baselines.resemble import pack_forms, resemble_votes, sample_pool
+from ivr.catalog.codebook import FORMS
+from ivr.catalog.store import Catalog
+from ivr.data.probes import probe_setups
+from ivr.data.splits import EvalSplit, make_split
+from ivr.metrics import Predictions, Report, accuracy_table, evaluate_predictions, person_scores, table3_row
+
+RANDOM = "Random"
+RANDOM_DRAW = "Random (seeded draw)"
+GLOBAL = "Global (majority vote)"
+
+
+def resemble_name(pool: str, kind: str) -> str:
+    """Table-3 row name, e.g. ``Resemble (1600, top cluster)``."""
+    return f"Resemble ({pool}, {kind})"
+
+
+@dataclass
+class BaselineConfig:
+    """What to run.
+
+    Attributes:
+        setups: probe setup numbers (the study: 0, 1, 2).
+        pools: neighbour pools: ``"all"`` (every training person) or a size such as ``"1600"``.
+        max_n: largest cluster size of the N sweep.
+        n_cluster: the cluster size reported as "top cluster" (the paper: 24).
+        seed: seed of the pool sample, the random draw and the bootstrap.
+        dimensions: per-group dimensions (None = all the codebook defines).
+        bootstrap: bootstrap resamples for the table rows' intervals (0 = none).
+        use_gpu: GPU FAISS index on/off; None = when available.
+        progress: progress bars.
+        threads: CPU threads of the neighbour search (None = the cores available).
+    """
+
+    setups: tuple[int, ...] = (0, 1, 2)
+    pools: tuple[str, ...] = ("1600", "all")
+    max_n: int = 35
+    n_cluster: int = 24
+    seed: int = 0
+    dimensions: list[str] | None = None
+    bootstrap: int = 1000
+    use_gpu: bool | None = None
+    progress: bool = True
+    threads: int | None = None
+
+
+@dataclass
+class BaselineResults:
+    """Scores of every baseline.
+
+    Attributes:
+        rows: method name -> Table-3 row (percent; keys as ``table3_methods`` in results.json).
+        reports: method name -> metrics Report (not for the Random expectation).
+        sweep: pool -> one Table-3 row per cluster size 1..max_n.
+        info: split and run facts (sizes, seeds, pools).
+    """
+
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reports: dict[str, Report] = field(default_factory=dict)
+    sweep: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def check_config(catalog: Catalog, config: BaselineConfig) -> None:
+    """Reject settings that cannot run, naming the flag and the fix.
+
+    Raises:
+        ValueError: bad setups, cluster sizes, pools or dimensions.
+    """
+    if not config.setups or min(config.setups) < 0 or len(set(config.setups)) != len(config.setups):
+        raise ValueError(f"--setups {list(config.setups)}: give distinct setup numbers >= 0, e.g. 0 1 2")
+    if config.max_n < 1:
+        raise ValueError(f"--max-n must be >= 1, got {config.max_n}")
+    if not 1 <= config.n_cluster <= config.max_n:
+        raise ValueError(f"--n-cluster {config.n_cluster} must be between 1 and --max-n {config.max_n}")
+    for pool in config.pools:
+        if pool != "all" and not (pool.isdigit() and int(pool) > 0):
+            raise ValueError(f"--pools {pool!r}: use 'all' or a positive number of people such as 1600")
+        if pool != "all" and config.max_n > int(pool):
+            raise ValueError(f"--max-n {config.max_n} is larger than the pool of {pool} people; lower --max-n")
+    defined = catalog.codebook.dimensions
+    unknown = [d for d in (config.dimensions or []) if d not in defined]
+    if unknown:
+        raise ValueError(
+            f"--dimensions {unknown}: not defined by codebook {catalog.codebook.name!r}; "
+            f"defined dimensions: {sorted(defined)}"
+        )
+
+
+def choose_split(
+    catalog: Catalog, setups: list[np.ndarray], size: int = 800, seed: int = 0, rule: str = "study",
+    ids_file: str | Path | None = None, min_valid: int | None = None,
+) -> EvalSplit:
+    """The evaluation people (:func:`ivr.data.splits.make_split`) with a population-size check.
+
+    Raises:
+        ValueError: the eval set asked for is larger than the catalog.
+    """
+    if ids_file is None and size > len(catalog):
+        raise ValueError(
+            f"--eval-size {size} is larger than the catalog's population of {len(catalog)} people; "
+            "lower --eval-size"
+        )
+    return make_split(catalog, size=size, seed=seed, rule=rule, ids_file=ids_file, setups=setups,
+                      min_valid=min_valid)
+
+
+def _row_from_expected(expected: dict[str, dict[int, float]], setups: tuple[int, ...]) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for form in FORMS:
+        row[form] = [expected[form][s] for s in setups]
+        row[f"{form}_avg"] = float(np.mean(row[form]))
+    row["all"] = float(np.mean([row["polar_avg"], row["refined_avg"]]))
+    return row
+
+
+def run_baselines(catalog: Catalog, split: EvalSplit, config: BaselineConfig) -> BaselineResults:
+    """Predict and score every baseline.
+
+    Args:
+        catalog: the catalog.
+        split: evaluation people and training pool.
+        config: what to run.
+
+    Returns:
+        The scores, per-group reports and N sweeps.
+    """
+    check_config(catalog, config)
+    all_setups = probe_setups(catalog.codebook, n_setups=max(config.setups) + 1)
+    setups = {s: all_setups[s] for s in config.setups}
+    rows, train = np.asarray(split.eval_rows), np.asarray(split.train_rows)
+    res = BaselineResults(info={
+        "n_eval": int(len(rows)), "n_train": int(len(train)), "setups": list(config.setups),
+        "max_n": config.max_n, "n_cluster": config.n_cluster, "seed": config.seed,
+    })
+
+    def score(preds: Predictions) -> Report:
+        return evaluate_predictions(preds, catalog, dimensions=config.dimensions,
+                                    bootstrap=config.bootstrap, seed=config.seed)
+
+    def sweep_row(preds: Predictions) -> dict[str, Any]:
+        # accuracy only (the same per-person scoring as the reports, without groups/bootstrap)
+        return table3_row(accuracy_table(person_scores(preds.canonical())), list(config.setups))
+
+    res.rows[RANDOM] = _row_from_expected(expected_accuracy(catalog, rows, setups), config.setups)
+    res.reports[RANDOM_DRAW] = score(random_draw(catalog, rows, setups, config.seed))
+    res.rows[RANDOM_DRAW] = res.reports[RANDOM_DRAW].table3_row()
+
+    probed = np.concatenate(list(setups.values()))
+    table = {form: majority_table(catalog, train, form, probed) for form in FORMS}
+    majority = Predictions.concat([
+        matrix_predictions(catalog, rows, s, form, probes, table[form][probes][None, :])
+        for form in FORMS for s, probes in setups.items()
+    ])
+    res.reports[GLOBAL] = score(majority)
+    res.rows[GLOBAL] = res.reports[GLOBAL].table3_row()
+
+    packed = pack_forms(catalog, setups)
+    for pool in config.pools:
+        pool_rows = sample_pool(train, None if pool == "all" else int(pool), config.seed)
+        res.info[f"pool_{pool}"] = int(len(pool_rows))
+        votes = resemble_votes(catalog, rows, pool_rows, setups, config.max_n, packed=packed,
+                               use_gpu=config.use_gpu, progress=config.progress, label=pool,
+                               threads=config.threads)
+        for kind, n in (("top 1", 1), ("top cluster", config.n_cluster)):
+            name = resemble_name(pool, kind)
+            res.reports[name] = score(votes.predictions(catalog, n))
+            res.rows[name] = res.reports[name].table3_row()
+        res.sweep[pool] = [
+            sweep_row(votes.predictions(catalog, n))
+            for n in tqdm(range(1, config.max_n + 1), desc=f"N sweep {pool}", disable=not config.progress,
+                          leave=False)
+        ]
+    return res

@@ -1,0 +1,79 @@
+"""Turn a catalog spec (a folder, or ``synthetic:people=N,seed=S``) into a catalog folder path."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SYNTHETIC_PREFIX = "synthetic:"
+CATALOG_FILES = ("catalog.parquet", "manifest.json", "codebook.json")
+
+
+def default_cache_dir() -> Path:
+    """``$IVR_CACHE`` if set, else ``./.ivr_cache``."""
+    return Path(os.environ.get("IVR_CACHE", ".ivr_cache"))
+
+
+def parse_synthetic_spec(spec: str) -> tuple[int, int]:
+    """``synthetic:people=N,seed=S`` -> (N, S); ``seed`` defaults to 0.
+
+    Raises:
+        ValueError: naming the spec and the expected form.
+    """
+    usage = (f"catalog spec {spec!r}: expected 'synthetic:people=N,seed=S' (seed optional), "
+             "e.g. synthetic:people=93279,seed=0")
+    body = spec[len(SYNTHETIC_PREFIX):]
+    values: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in body.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or key.strip() not in ("people", "seed") or key.strip() in values:
+            raise ValueError(usage)
+        try:
+            values[key.strip()] = int(value)
+        except ValueError:
+            raise ValueError(f"{usage}; {key.strip()}={value!r} is not an integer") from None
+    if "people" not in values or values["people"] <= 0 or values.get("seed", 0) < 0:
+        raise ValueError(usage)
+    return values["people"], values.get("seed", 0)
+
+
+def resolve_catalog(spec: str, cache_dir: str | Path | None = None) -> Path:
+    """The catalog folder a spec names, building a synthetic one on first use.
+
+    Args:
+        spec: a catalog folder, or ``synthetic:people=N,seed=S`` (built once under
+            ``cache_dir/synthetic-pN-sS`` and reused afterwards).
+        cache_dir: where synthetic catalogs live (default ``$IVR_CACHE`` or ``./.ivr_cache``).
+
+    Returns:
+        Path of a folder holding ``catalog.parquet``, ``manifest.json`` and ``codebook.json``.
+
+    Raises:
+        ValueError: a malformed ``synthetic:`` spec.
+        FileNotFoundError: a path that is not a catalog folder.
+    """
+    spec = str(spec)
+    if spec.startswith(SYNTHETIC_PREFIX):
+        people, seed = parse_synthetic_spec(spec)
+        out = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        out = out / f"synthetic-p{people}-s{seed}"
+        if not _is_catalog(out):
+            from ivr.catalog.synth import build_synthetic  # heavy; only when a build is needed
+
+            build_synthetic(out, people, seed)
+        return out
+    path = Path(spec)
+    if _is_catalog(path):
+        return path
+    if path.is_dir():
+        missing = [f for f in CATALOG_FILES if not (path / f).exists()]
+        raise FileNotFoundError(
+            f"{path}: not a catalog folder (missing {', '.join(missing)}); build one with "
+            "`python -m ivr.catalog` or use synthetic:people=N,seed=S")
+    raise FileNotFoundError(
+        f"catalog {spec!r} does not exist; pass a catalog folder or synthetic:people=N,seed=S "
+        "(e.g. synthetic:people=93279,seed=0)")
+
+
+def _is_catalog(path: Path) -> bool:
+    return path.is_dir() and all((path / f).exists() for f in CATALOG_FILES)

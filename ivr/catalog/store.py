@@ -1,0 +1,201 @@
+"""The on-disk catalog: one Parquet row per person plus a JSON manifest and a codebook copy.
+
+Layout of a catalog folder::
+
+    catalog.parquet   person id, <QID>_polar / <QID>_refined (int8, -1 missing),
+                      demographic columns (int32 raw codes, -1 missing)
+    manifest.json     codebook name + hash, rows, build time, source, extra (generator settings)
+    codebook.json     the codebook the catalog was built with (self-contained folders)
+
+Writes go to a temporary sibling folder that is renamed into place, so a failed build never
+leaves a half-written catalog.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ivr.catalog.codebook import FORMS, Codebook, codebook_from_dict
+
+MISSING = -1
+
+
+@dataclass
+class Catalog:
+    """People x value questions as option indices, plus raw demographic codes.
+
+    Attributes:
+        codebook: the codebook the answers are indexed by.
+        person_ids: shape [P] (int64 or object for string ids).
+        polar: int8 [P, Q] polar option index, -1 missing; Q follows ``codebook.questions``.
+        refined: int8 [P, Q] refined option index, -1 missing.
+        demographics: int32 [P, C] raw demographic codes, -1 missing;
+            C follows ``codebook.demographic_columns``.
+        manifest: the manifest dict (empty for in-memory catalogs).
+    """
+
+    codebook: Codebook
+    person_ids: np.ndarray
+    polar: np.ndarray
+    refined: np.ndarray
+    demographics: np.ndarray
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.person_ids)
+
+    def answers(self, form: str) -> np.ndarray:
+        """int8 [P, Q] option indices of one form."""
+        if form not in FORMS:
+            raise ValueError(f"unknown form {form!r}; expected one of {FORMS}")
+        return self.polar if form == "polar" else self.refined
+
+    @cached_property
+    def n_valid(self) -> np.ndarray:
+        """Valid answers per person (validity is the same in both forms)."""
+        return (self.refined >= 0).sum(axis=1)
+
+    def demographic_codes(self, demo_id: str) -> np.ndarray:
+        """Raw codes [P] of the column a demographic reads."""
+        demo = self.codebook.demographic(demo_id)
+        return self.demographics[:, self.codebook.demographic_columns.index(demo.column)]
+
+    def _map_codes(self, demo_id: str, fn: Callable[[int], str | None]) -> np.ndarray:
+        codes = self.demographic_codes(demo_id)
+        uniq, inv = np.unique(codes, return_inverse=True)
+        table = np.array([fn(int(c)) if c >= 0 else None for c in uniq], dtype=object)
+        return table[inv]
+
+    def demographic_values(self, demo_id: str) -> np.ndarray:
+        """Value names [P] (object array, None where missing)."""
+        demo = self.codebook.demographic(demo_id)
+        return self._map_codes(demo_id, lambda c: demo.values.get(c))
+
+    def demographic_statements(self, demo_id: str) -> np.ndarray:
+        """Natural-language demographic statements [P] (None where missing)."""
+        return self._map_codes(demo_id, self.codebook.demographic(demo_id).statement)
+
+    def groups(self, dimension: str) -> np.ndarray:
+        """Per-group metric labels [P] for a dimension name (None where missing)."""
+        if dimension not in self.codebook.dimensions:
+            raise KeyError(
+                f"dimension {dimension!r} is not defined by codebook {self.codebook.name!r}; "
+                f"defined: {sorted(self.codebook.dimensions)}"
+            )
+        demo = self.codebook.dimensions[dimension]
+        return self._map_codes(demo.id, demo.group)
+
+    def subset(self, index: np.ndarray) -> Catalog:
+        """A catalog of the given rows (an index array or boolean mask)."""
+        return Catalog(
+            self.codebook, self.person_ids[index], self.polar[index], self.refined[index],
+            self.demographics[index], dict(self.manifest),
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """The Parquet table: id column, readable per-question columns, demographic columns."""
+        cb = self.codebook
+        cols: dict[str, Any] = {cb.id_column: self.person_ids}
+        for j, qid in enumerate(cb.question_ids):
+            cols[f"{qid}_polar"] = self.polar[:, j].astype(np.int8)
+            cols[f"{qid}_refined"] = self.refined[:, j].astype(np.int8)
+        for c, name in enumerate(cb.demographic_columns):
+            cols[name] = self.demographics[:, c].astype(np.int32)
+        return pd.DataFrame(cols)
+
+
+def atomic_dir(out: Path, write: Callable[[Path], None], replace_only_if: str | None = None) -> Path:
+    """Run ``write(tmp_dir)`` and move the result to ``out``; nothing appears at ``out`` on error.
+
+    Args:
+        out: destination folder; an existing one is replaced only after ``write`` succeeded.
+        write: fills the temporary folder.
+        replace_only_if: a file name that an existing ``out`` must contain to be replaced, so a
+            mistyped ``--out .`` never wipes an unrelated folder.
+    """
+    out = Path(out)
+    if replace_only_if and out.exists() and not (out / replace_only_if).exists():
+        raise FileExistsError(
+            f"{out} exists and is not an earlier output (no {replace_only_if}); choose another --out"
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        write(tmp)
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def write_catalog(catalog: Catalog, out: str | Path, source: str = "", extra: dict | None = None) -> Path:
+    """Write a catalog folder atomically.
+
+    Args:
+        catalog: the catalog to write.
+        out: destination folder (replaced if it exists).
+        source: where the answers came from (input file, or ``synthetic``).
+        extra: more manifest entries (e.g. generator settings).
+
+    Returns:
+        The folder path.
+    """
+    manifest = {
+        "codebook": catalog.codebook.name,
+        "codebook_hash": catalog.codebook.hash,
+        "rows": int(len(catalog)),
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "source": source,
+        **(extra or {}),
+    }
+
+    def write(tmp: Path) -> None:
+        catalog.to_frame().to_parquet(tmp / "catalog.parquet", index=False)
+        (tmp / "codebook.json").write_text(json.dumps(catalog.codebook.to_dict(), ensure_ascii=False))
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+
+    catalog.manifest = manifest
+    return atomic_dir(Path(out), write, replace_only_if="manifest.json")
+
+
+def load_catalog(path: str | Path) -> Catalog:
+    """Load a catalog folder written by :func:`write_catalog`."""
+    path = Path(path)
+    for name in ("catalog.parquet", "manifest.json", "codebook.json"):
+        if not (path / name).exists():
+            raise FileNotFoundError(f"{path}: not a catalog folder (missing {name})")
+    manifest = json.loads((path / "manifest.json").read_text())
+    codebook = codebook_from_dict(json.loads((path / "codebook.json").read_text()), str(path / "codebook.json"))
+    frame = pd.read_parquet(path / "catalog.parquet")
+    qids = codebook.question_ids
+    need = [codebook.id_column] + [f"{q}_{f}" for q in qids for f in FORMS] + codebook.demographic_columns
+    missing = [c for c in need if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path / 'catalog.parquet'}: missing column(s) {missing[:10]}")
+    return Catalog(
+        codebook=codebook,
+        person_ids=frame[codebook.id_column].to_numpy(),
+        polar=frame[[f"{q}_polar" for q in qids]].to_numpy(np.int8),
+        refined=frame[[f"{q}_refined" for q in qids]].to_numpy(np.int8),
+        demographics=frame[codebook.demographic_columns].to_numpy(np.int32),
+        manifest=manifest,
+    )

@@ -1,0 +1,298 @@
+"""``IVRDataModule``: the study's sampling recipes and fixed evaluation protocol as a LightningDataModule."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+from torch.utils.data import DataLoader
+from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+from ivr.catalog.codebook import Codebook, load_codebook
+from ivr.catalog.store import Catalog, load_catalog
+from ivr.data.collate import Collator
+from ivr.data.datasets import EvalDataset, ResumableLoader, ResumableSampler, TrainDataset
+from ivr.data.examples import PersonTable, Recipe, train_people
+from ivr.data.probes import probe_setups
+from ivr.data.prompts import load_layout
+from ivr.data.splits import make_split
+from ivr.data.statement_tokenizer import build_statement_tokenizer, is_statement_tokenizer, load_statement_tokenizer
+from ivr.data.tokenization import TokenCache
+
+log = logging.getLogger(__name__)
+
+
+def default_cache_dir() -> Path:
+    """``$IVR_CACHE`` or ``./.ivr_cache``."""
+    return Path(os.environ.get("IVR_CACHE", ".ivr_cache"))
+
+
+def open_catalog(spec: str, cache_dir: str | Path | None = None) -> Catalog:
+    """Load a catalog folder, or resolve a spec such as ``synthetic:people=2000,seed=0`` first."""
+    path = Path(spec)
+    if not (path / "catalog.parquet").exists():
+        from ivr.catalog.resolve import resolve_catalog  # optional until the catalog helper's module lands
+
+        path = resolve_catalog(spec, cache_dir)
+    return load_catalog(path)
+
+
+def filter_rows(catalog: Catalog, rows: np.ndarray, spec: str | None) -> np.ndarray:
+    """Keep the rows matching a predicate such as ``continent=Europe`` or ``Q260=1;X003R!=1|2``.
+
+    Clauses are joined by ``;`` (all must hold); each is ``key=v1|v2`` or ``key!=v1|v2``. ``key``
+    is a codebook role (``continent``), dimension name or demographic id; a value matches the
+    value name, the group label or the raw code.
+
+    Raises:
+        ValueError: naming the clause, the unknown key (with the known ones) or a value no one has.
+    """
+    if not spec:
+        return rows
+    cb, keep = catalog.codebook, np.ones(len(rows), dtype=bool)
+    ids = {d.id: d for d in cb.demographics}
+    for clause in [c.strip() for c in spec.split(";") if c.strip()]:
+        neg = "!=" in clause
+        key, _, value = clause.partition("!=" if neg else "=")
+        key = key.strip()
+        demo = ids.get(cb.roles.get(key, "")) or ids.get(key) or cb.dimensions.get(key)
+        if demo is None or not value:
+            raise ValueError(
+                f"train_filter clause {clause!r}: use key=value with key one of roles {sorted(cb.roles)}, "
+                f"dimensions {sorted(cb.dimensions)} or demographic ids"
+            )
+        wanted = {v.strip() for v in value.split("|")}
+        codes = catalog.demographic_codes(demo.id)[rows]
+        names = catalog.demographic_values(demo.id)[rows]
+        groups = np.array([demo.group(int(c)) if c >= 0 else None for c in codes], dtype=object)
+        hit = np.array([str(c) in wanted or n in wanted or g in wanted for c, n, g in zip(codes, names, groups)])
+        if not neg and not hit.any():
+            raise ValueError(f"train_filter clause {clause!r}: no training person has that value of {demo.id}")
+        keep &= ~hit if neg else hit
+    return rows[keep]
+
+
+class IVRDataModule(L.LightningDataModule):
+    """Samples training sequences on the fly and enumerates the fixed evaluation protocol.
+
+    Args:
+        catalog: catalog folder or resolve spec (e.g. ``synthetic:people=2000,seed=0``).
+        tokenizer: ``"statement"`` (one token per statement, built from the codebook) or an HF tokenizer folder.
+        layout: ``"auto"`` (``"statement"`` for the statement tokenizer, else ``"choice"``), a name or a .jinja path.
+        n_per_question: training people per target question (800, 1600, ...) or ``"all"``.
+        demo_count: demonstrations per training example: an integer string, ``"mixed"`` (50..200) or ``"mixed+200"``.
+        probe_form: training probe form: ``"p"``, ``"r"`` or ``"p+r"``.
+        demo_form: demonstration statements' form: ``"polar"`` or ``"refined"``.
+        demographics: demographic statements: ``"none"``, ``"with"`` (before the demonstrations) or ``"only"``.
+        train_filter: training-person predicate, e.g. ``"continent=Europe"`` or ``"Q260=1;X003R!=1"``.
+        max_seq_length: sequence budget; whole demonstration statements are dropped (and counted) to meet it.
+        probes_per_sequence: training probes of one person sharing one prefix (1 = the study; -1 = all remaining).
+        eval_packed: evaluation puts all probes of (person, setup, form) in one sequence (demos exclude the setup).
+        eval_pack_forms: with eval_packed, both probe forms of (person, setup) share one sequence (78 probes).
+        eval_demo_count: demonstrations per evaluation example (``"200"`` in the study).
+        option_order: ``"codebook"`` or ``"shuffle"`` (seeded per example, recorded in ``option_index``).
+        split_rule: evaluation-people rule of :func:`ivr.data.splits.make_split` (``"study"`` or ``"stratified"``).
+        split_size: number of evaluation people (test + validation).
+        split_ids_file: a published id list that replaces the split rule.
+        limit_eval_people: use only the first n validation / test people (quick runs); None = all.
+        batch_size: training sequences per batch.
+        eval_batch_size: evaluation sequences per batch (default: batch_size).
+        num_workers: DataLoader worker processes (results do not depend on it).
+        seed: seed of every draw (split, people, demonstrations, order).
+        cache_dir: where resolved catalogs and the statement tokenizer are cached (default $IVR_CACHE or ./.ivr_cache).
+        check_tokenization: verify cached ids == tokenizing rendered text on a few examples at setup.
+    """
+
+    def __init__(
+        self, catalog: str = "synthetic:people=2000,seed=0", tokenizer: str = "statement", layout: str = "auto",
+        n_per_question: int | str = 800, demo_count: str = "200", probe_form: str = "p+r", demo_form: str = "polar",
+        demographics: str = "none", train_filter: str | None = None, max_seq_length: int = 4096,
+        probes_per_sequence: int = 1, eval_packed: bool = True, eval_pack_forms: bool = False,
+        eval_demo_count: str = "200",
+        option_order: str = "codebook", split_rule: str = "study", split_size: int = 800,
+        split_ids_file: str | None = None, limit_eval_people: int | None = None, batch_size: int = 8,
+        eval_batch_size: int | None = None, num_workers: int = 0, seed: int = 0, cache_dir: str | None = None,
+        check_tokenization: bool = True,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        if not (str(n_per_question) == "all" or str(n_per_question).isdigit()):
+            raise ValueError(f"n_per_question={n_per_question!r}: use a positive integer or 'all'")
+        self.recipe = Recipe(str(demo_count), probe_form, demo_form, demographics, option_order, probes_per_sequence)
+        self.eval_recipe = Recipe(str(eval_demo_count), "p+r", demo_form, demographics, option_order, 1)
+        self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+        self.catalog: Catalog | None = None
+        self.tokenizer: PreTrainedTokenizerFast | None = None
+        self.tokenizer_dir: Path | None = None
+        self._epoch, self._resume = 0, None
+        self._train: TrainDataset | None = None
+
+    # ---- setup -------------------------------------------------------------------------------
+    @property
+    def codebook(self):
+        return self.catalog.codebook
+
+    def load_tokenizer(self) -> PreTrainedTokenizerFast:
+        """Load (building the statement tokenizer once if needed) and return the tokenizer."""
+        if self.tokenizer is not None:
+            return self.tokenizer
+        if self.catalog is None:
+            self.catalog = open_catalog(self.hparams.catalog, self.cache_dir)
+        spec = self.hparams.tokenizer
+        if spec == "statement":
+            folder = self.cache_dir / "statement_tokenizer" / self.codebook.hash[:12]
+            if not is_statement_tokenizer(folder):
+                build_statement_tokenizer(self.codebook, folder)
+            self.tokenizer = load_statement_tokenizer(folder, self.codebook)
+        else:
+            folder = Path(spec)
+            self.tokenizer = (load_statement_tokenizer(folder, self.codebook) if is_statement_tokenizer(folder)
+                              else AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False))
+            if not hasattr(self.tokenizer, "backend_tokenizer"):
+                raise ValueError(f"tokenizer {spec!r}: a fast (Rust) tokenizer is required for cached tokenization")
+        self.tokenizer_dir = folder
+        return self.tokenizer
+
+    def setup(self, stage: str | None = None) -> None:
+        """Load catalog, split, setups, tokenizer and token cache; build the datasets."""
+        if self._train is not None:
+            return
+        hp = self.hparams
+        tok = self.load_tokenizer()
+        cat = self.catalog
+        layout_name = hp.layout
+        if layout_name == "auto":
+            layout_name = "statement" if is_statement_tokenizer(self.tokenizer_dir) else "choice"
+        self.layout = load_layout(layout_name)
+        self.cache = TokenCache(tok, cat.codebook, self.layout)
+        self.split = make_split(cat, size=hp.split_size, seed=hp.seed, rule=hp.split_rule, ids_file=hp.split_ids_file)
+        self.setups = probe_setups(cat.codebook)
+        self.table = PersonTable(cat)
+        rows = filter_rows(cat, np.asarray(self.split.train_rows), hp.train_filter)
+        n = None if str(hp.n_per_question) == "all" else int(hp.n_per_question)
+        self.people = train_people(self.table, rows, n, hp.seed)
+        short = [cat.codebook.question_ids[q] for q, p in enumerate(self.people) if n is not None and len(p) < n]
+        if short:
+            log.warning("%d question(s) have fewer than %d valid training people (e.g. %s): all are used",
+                        len(short), n, short[:3])
+        self._train = TrainDataset(self.table, self.cache, self.recipe, self.people, hp.seed, hp.max_seq_length)
+        limit = hp.limit_eval_people
+        mk = lambda r: EvalDataset(  # noqa: E731
+            self.table, self.cache, self.eval_recipe, np.asarray(r)[:limit], self.setups, hp.seed,
+            hp.max_seq_length, hp.eval_packed, hp.eval_pack_forms)
+        self._val, self._test = mk(self.split.val_rows), mk(self.split.test_rows)
+        self.sampler = ResumableSampler(len(self._train), hp.seed, shuffle=True)
+        self.sampler.set_epoch(self._epoch)
+        if self._resume is not None:
+            self.sampler.resume(*self._resume)
+        if hp.check_tokenization and len(self._train):
+            step = max(1, len(self._train) // 3)
+            self.cache.check([self._train.example(0, i) for i in range(0, len(self._train), step)][:3])
+
+    # ---- loaders -----------------------------------------------------------------------------
+    def _pad_id(self) -> int:
+        tok = self.tokenizer
+        return tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
+
+    def train_dataloader(self) -> DataLoader:
+        packed = self.recipe.probes_per_sequence != 1
+        return ResumableLoader(self._train, batch_size=self.hparams.batch_size, sampler=self.sampler,
+                               collate_fn=Collator(self._pad_id(), packed), num_workers=self.hparams.num_workers,
+                               state_fn=self.state_dict, load_fn=self.load_state_dict)
+
+    def _eval_loader(self, ds: EvalDataset) -> DataLoader:
+        bs = self.hparams.eval_batch_size or self.hparams.batch_size
+        return DataLoader(ds, batch_size=bs, shuffle=False, num_workers=self.hparams.num_workers,
+                          collate_fn=Collator(self._pad_id(), self.hparams.eval_packed))
+
+    def val_dataloader(self) -> DataLoader:
+        return self._eval_loader(self._val)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._eval_loader(self._test)
+
+    # ---- epoch and resume --------------------------------------------------------------------
+    def set_epoch(self, epoch: int) -> None:
+        """Select the training epoch (demonstrations and order are redrawn per epoch)."""
+        self._epoch = int(epoch)
+        if self._train is not None:
+            self.sampler.set_epoch(epoch)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Epoch and global position (examples consumed this epoch) for mid-epoch resume."""
+        epoch, position = self._epoch, 0
+        if self._train is not None:
+            epoch, position = self.sampler.epoch, self.sampler.start
+        trainer = getattr(self, "trainer", None)
+        if trainer is not None:
+            epoch = trainer.current_epoch
+            done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
+            # Lightning restores this counter on a mid-epoch resume, so it already includes skipped batches
+            position = done * self.hparams.batch_size * trainer.world_size
+        return {"epoch": int(epoch), "position": int(position), "seed": int(self.hparams.seed)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Resume at ``state["epoch"]``, skipping the ``state["position"]`` examples already consumed."""
+        if int(state.get("seed", self.hparams.seed)) != self.hparams.seed:
+            raise ValueError(f"checkpoint data seed {state['seed']} differs from seed={self.hparams.seed}")
+        self._epoch, self._resume = int(state["epoch"]), (int(state["epoch"]), int(state["position"]))
+        if self._train is not None:
+            self.sampler.resume(*self._resume)
+
+
+def random_catalog(people: int, seed: int = 0, codebook: str | Codebook = "wvs7", missing: float = 0.005) -> Catalog:
+    """A catalog of uniformly random answers (no structure) for fast tests and smoke runs.
+
+    Args:
+        people: number of people; seed: RNG seed; codebook: a codebook or its spec; missing: share of missing answers.
+    """
+    cb = codebook if isinstance(codebook, Codebook) else load_codebook(codebook)
+    rng = np.random.default_rng([seed, 41])
+    refined = np.stack([rng.integers(0, len(q.refined), people) for q in cb.questions], axis=1)
+    refined[rng.random(refined.shape) < missing] = -1
+    polar = np.full(refined.shape, -1, dtype=np.int64)
+    for j, q in enumerate(cb.questions):
+        to_polar = q.code_to_index("polar")
+        table = np.array([to_polar[o.codes[0]] for o in q.refined])
+        ok = refined[:, j] >= 0
+        polar[ok, j] = table[refined[ok, j]]
+    demo = np.full((people, len(cb.demographic_columns)), -1, dtype=np.int64)
+    for d in cb.demographics:
+        c = cb.demographic_columns.index(d.column)
+        if (demo[:, c] < 0).all():
+            demo[:, c] = rng.choice(np.fromiter(d.values, dtype=np.int64), people)
+    return Catalog(cb, np.arange(people, dtype=np.int64) + 1, polar.astype(np.int8), refined.astype(np.int8),
+                   demo.astype(np.int32))
+
+
+def tiny_datamodule(folder: str | Path, people: int = 300, synthetic: bool = False, **overrides: Any) -> IVRDataModule:
+    """A small ready-to-``setup`` DataModule for tests and smoke runs (a catalog written under ``folder``).
+
+    Args:
+        folder: working folder (the catalog and statement tokenizer are written there once).
+        people: population size.
+        synthetic: a structured synthetic population (``ivr.catalog.synth``) instead of random answers.
+        overrides: any :class:`IVRDataModule` argument.
+    """
+    from ivr.catalog.store import write_catalog
+
+    folder = Path(folder)
+    cat_dir = folder / f"{'synthetic' if synthetic else 'random'}_{people}"
+    if not (cat_dir / "catalog.parquet").exists():
+        if synthetic:
+            from ivr.catalog.synth import synthesize
+
+            catalog = synthesize(people, seed=0)[0]
+        else:
+            catalog = random_catalog(people)
+        write_catalog(catalog, cat_dir, source="synthetic" if synthetic else "random")
+    args: dict[str, Any] = dict(
+        catalog=str(cat_dir), tokenizer="statement", n_per_question=4, probes_per_sequence=8, split_size=20,
+        limit_eval_people=2, batch_size=4, cache_dir=str(folder / "cache"),
+    )
+    args.update(overrides)
+    return IVRDataModule(**args)

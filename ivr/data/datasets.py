@@ -1,0 +1,176 @@
+"""Map-style datasets and the resumable sampler behind :class:`ivr.data.datamodule.IVRDataModule`.
+
+Training item ``i`` of epoch ``e`` is a pure function of ``(seed, e, i)``: the sampler yields
+``(epoch, index)`` pairs, so workers (and ranks) never need shared state and the same batch comes
+out whatever ``num_workers`` is. The sampler shards a seeded per-epoch permutation over ranks
+itself (use ``Trainer(use_distributed_sampler=False)``) and can start mid-epoch (resume).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from ivr.data.examples import PersonTable, Recipe, eval_example, train_example
+from ivr.data.packing import sequences
+from ivr.data.tokenization import TokenCache
+
+TAG_ORDER = 31
+
+
+class TrainDataset(Dataset):
+    """Training examples: item ``i`` = (target question, i-th chosen person of that question).
+
+    Args:
+        table: catalog arrays; cache: token cache; recipe: sampling recipe.
+        people: per question the chosen training rows (see :func:`ivr.data.examples.train_people`).
+        seed: sampling seed; max_len: sequence budget (None = unlimited).
+    """
+
+    def __init__(self, table: PersonTable, cache: TokenCache, recipe: Recipe, people: list[np.ndarray],
+                 seed: int, max_len: int | None) -> None:
+        self.table, self.cache, self.recipe, self.seed, self.max_len = table, cache, recipe, seed, max_len
+        self.people = people
+        self.offsets = np.concatenate([[0], np.cumsum([len(p) for p in people])]).astype(np.int64)
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def locate(self, index: int) -> tuple[int, int]:
+        """(question, catalog row) of item ``index``."""
+        if not 0 <= index < len(self):
+            raise IndexError(f"training item {index} out of range [0, {len(self)})")
+        q = int(np.searchsorted(self.offsets, index, side="right") - 1)
+        return q, int(self.people[q][index - self.offsets[q]])
+
+    def example(self, epoch: int, index: int):
+        q, row = self.locate(index)
+        return train_example(self.table, self.recipe, self.seed, epoch, q, row)
+
+    def __getitem__(self, item: int | tuple[int, int]) -> dict[str, Any]:
+        epoch, index = item if isinstance(item, tuple) else (self.epoch, item)
+        ex = self.example(int(epoch), int(index))
+        return sequences(self.cache.build(ex, self.max_len), ex, packed=len(ex.probe_questions) > 1)[0]
+
+
+class EvalDataset(Dataset):
+    """The fixed evaluation enumeration: (person, setup, probe form[, probe]) in that nesting order.
+
+    Args:
+        table, cache, recipe, seed, max_len: as for :class:`TrainDataset` (recipe.demo_count = eval count).
+        rows: evaluation catalog rows; setups: probe question indices per setup.
+        packed: all probes of (person, setup, form) in one sequence (demos exclude the setup), else
+            one probe per item (demos exclude that probe).
+        pack_forms: with ``packed``, both probe forms of (person, setup) in one sequence (78 probes).
+    """
+
+    def __init__(self, table: PersonTable, cache: TokenCache, recipe: Recipe, rows: np.ndarray,
+                 setups: list[np.ndarray], seed: int, max_len: int | None, packed: bool,
+                 pack_forms: bool = False) -> None:
+        self.table, self.cache, self.recipe, self.seed, self.max_len = table, cache, recipe, seed, max_len
+        self.setups, self.packed = setups, packed
+        self.items: list[tuple[int, int, int, int]] = []
+        for row in np.asarray(rows).tolist():
+            for s, probes in enumerate(setups):
+                for form in ((-1,) if packed and pack_forms else (0, 1)):
+                    if packed:
+                        self.items.append((row, s, form, -1))
+                    else:
+                        self.items.extend((row, s, form, int(q)) for q in probes)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def example(self, index: int):
+        row, s, form, probe = self.items[index]
+        return eval_example(self.table, self.recipe, self.seed, row, s, self.setups[s], form,
+                            None if probe < 0 else probe)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        ex = self.example(index)
+        return sequences(self.cache.build(ex, self.max_len), ex, packed=self.packed)[0]
+
+
+class ResumableLoader(DataLoader):
+    """A DataLoader that Lightning treats as resumable: its state is the DataModule's data position.
+
+    Args:
+        state_fn, load_fn: the owner's ``state_dict`` / ``load_state_dict``.
+        *args, **kwargs: passed to :class:`torch.utils.data.DataLoader`.
+    """
+
+    def __init__(self, *args: Any, state_fn: Any, load_fn: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._state_fn, self._load_fn = state_fn, load_fn
+
+    def state_dict(self) -> dict[str, Any]:
+        return self._state_fn()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._load_fn(state)
+
+
+class ResumableSampler(Sampler):
+    """Yields ``(epoch, index)`` over a seeded per-epoch permutation, sharded over ranks.
+
+    Args:
+        n: dataset length; seed: permutation seed; shuffle: permute (True) or keep order.
+    """
+
+    def __init__(self, n: int, seed: int, shuffle: bool = True) -> None:
+        self.n, self.seed, self.shuffle = n, seed, shuffle
+        self.epoch, self.start = 0, 0
+        self._resume: tuple[int, int] | None = None
+
+    @staticmethod
+    def _rank_world() -> tuple[int, int]:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            return torch.distributed.get_rank(), torch.distributed.get_world_size()
+        return 0, 1
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch (Lightning calls this at every epoch start); a pending resume of this
+        epoch stays in force until the sampler is iterated."""
+        self.epoch = int(epoch)
+        self.start = self._resume[1] if self._resume is not None and self._resume[0] == self.epoch else 0
+
+    def resume(self, epoch: int, position: int) -> None:
+        """Start ``epoch`` at global example ``position`` (examples consumed over all ranks).
+
+        Every rank skips ``position // world_size`` of its own examples, which is exact for the
+        rank-strided split when ``position`` counts whole global batches.
+        """
+        self._resume = (int(epoch), int(position))
+        self.set_epoch(epoch)
+
+    def order(self, epoch: int) -> np.ndarray:
+        """The epoch's global order of dataset indices."""
+        if not self.shuffle:
+            return np.arange(self.n)
+        return np.random.default_rng([self.seed, TAG_ORDER, epoch]).permutation(self.n)
+
+    def _mine(self) -> np.ndarray:
+        """This rank's share of the whole epoch (the order padded by wrapping to a multiple of ranks)."""
+        rank, world = self._rank_world()
+        order = self.order(self.epoch)
+        if world > 1 and len(order) % world:
+            order = np.concatenate([order, order[: world - len(order) % world]])
+        return order[rank::world]
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        epoch, (_, world) = self.epoch, self._rank_world()
+        mine = self._mine()[self.start // world:]
+        if self._resume is not None and self._resume[0] == epoch:
+            self._resume = None  # the resumed epoch is under way: its next pass starts from the beginning
+        for i in mine.tolist():
+            yield epoch, i
+
+    def __len__(self) -> int:
+        """The whole epoch's length on this rank, also when resuming mid-epoch (Lightning counts the
+        batches already done itself)."""
+        return len(self._mine())

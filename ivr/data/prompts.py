@@ -1,0 +1,239 @@
+"""Prompt templates (Jinja2 files under ``configs/prompts/``) and how they are rendered.
+
+A layout template has two required slots, ``known_statements`` (a person's statements, one line
+each) and ``options`` (the probe: its option lines, or its question token for the statement
+tokenizer), in that order. Top-level ``{% set %}`` lines configure the line formats and the answer
+slot. Rendering the template with sentinel strings splits it into three fixed pieces
+(``head``/``middle``/``tail``); the text before ``options`` is what packed probes share.
+
+The zero-shot layout (``probe_json.jinja``) lists every probe group of a person as JSON and asks
+for a JSON answer (choice + rationale per group); :func:`render_probe_json` and
+:func:`parse_probe_json` handle it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2 import meta
+
+LAYOUT_SLOTS = ("known_statements", "options")
+PROBE_JSON_SLOTS = ("known_statements", "probe_groups", "answer_format")
+LAYOUT_KINDS = ("text", "statement")
+_SENTINEL = "\x00{}\x00"
+_CHAT_SENTINEL = "\x00IVR-USER-CONTENT\x00"
+# without a chat template the answer slot follows the user text after a blank line
+PLAIN_ANSWER_SEPARATOR = "\n\n"
+
+
+class PromptError(ValueError):
+    """A prompt template is unusable; the message names the file and what is wrong."""
+
+
+def prompts_dir() -> Path:
+    """Folder of the built-in templates: ``$IVR_PROMPTS_DIR`` or the repository's ``configs/prompts``."""
+    env = os.environ.get("IVR_PROMPTS_DIR")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "configs" / "prompts"
+
+
+def template_path(name_or_path: str | Path) -> Path:
+    """Resolve a built-in template name (``choice``, ``statement``, ``probe_json``) or a file path."""
+    path = Path(name_or_path)
+    if path.suffix != ".jinja" or not path.exists():
+        builtin = prompts_dir() / f"{name_or_path}.jinja"
+        if builtin.exists():
+            return builtin
+    if not path.exists():
+        raise PromptError(
+            f"prompt template {str(name_or_path)!r} not found: give a .jinja file or one of "
+            f"{sorted(p.stem for p in prompts_dir().glob('*.jinja'))} (looked in {prompts_dir()})"
+        )
+    return path
+
+
+def _load_template(path: Path, slots: tuple[str, ...]) -> tuple[jinja2.Template, dict[str, Any]]:
+    """Parse a template, check its required slots and read its top-level settings."""
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
+    source = path.read_text(encoding="utf-8")
+    try:
+        used = meta.find_undeclared_variables(env.parse(source))
+        template = env.from_string(source)
+    except jinja2.TemplateSyntaxError as err:
+        raise PromptError(f"{path}: Jinja syntax error on line {err.lineno}: {err.message}") from err
+    for slot in slots:
+        if slot not in used:
+            raise PromptError(f"{path}: template is missing the required slot {{{{ {slot} }}}}")
+    settings = {k: v for k, v in template.make_module({s: "" for s in used}).__dict__.items() if not k.startswith("_")}
+    return template, settings
+
+
+@dataclass(frozen=True)
+class PromptLayout:
+    """A parsed layout template.
+
+    Attributes:
+        name: the template's file stem.
+        path: the template file.
+        kind: ``"text"`` (statements as words) or ``"statement"`` (one token per statement).
+        head: fixed text before the known statements.
+        middle: fixed text between the known statements and the probe.
+        tail: fixed text after the probe (before the chat template's assistant turn).
+        statement_line: format of one known-statement line (``{statement}``).
+        option_line: format of one option line (``{k}`` 1-based, ``{statement}``).
+        line_sep: separator between lines.
+        answer_prefix: assistant text before the option label (the answer slot).
+        answer_label: format of the option label read at the answer slot (``{k}``).
+        response: format of the full answer (export).
+    """
+
+    name: str
+    path: Path
+    kind: str
+    head: str
+    middle: str
+    tail: str
+    statement_line: str = "# {statement}"
+    option_line: str = "Option {k}: {statement}"
+    line_sep: str = "\n"
+    answer_prefix: str = "Option"
+    answer_label: str = " {k}"
+    response: str = "Option {k}: {statement}"
+
+    def known_block(self, statements: list[str]) -> str:
+        return self.line_sep.join(self.statement_line.format(statement=s) for s in statements)
+
+    def options_block(self, statements: list[str]) -> str:
+        return self.line_sep.join(self.option_line.format(k=k + 1, statement=s) for k, s in enumerate(statements))
+
+    def render(self, known: list[str], options: list[str]) -> str:
+        """The user text for one probe (the fixed pieces around the two blocks)."""
+        return self.head + self.known_block(known) + self.middle + self.options_block(options) + self.tail
+
+
+def load_layout(name_or_path: str | Path) -> PromptLayout:
+    """Load and check a layout template.
+
+    Args:
+        name_or_path: ``"choice"``, ``"statement"`` or a path to a ``.jinja`` file.
+
+    Returns:
+        The :class:`PromptLayout`.
+
+    Raises:
+        PromptError: missing file, syntax error, missing slot, a slot used more than once or inside
+            a loop, ``options`` before ``known_statements``, or an unknown ``kind``.
+    """
+    path = template_path(name_or_path)
+    template, settings = _load_template(path, LAYOUT_SLOTS)
+    marks = {s: _SENTINEL.format(s.upper()) for s in LAYOUT_SLOTS}
+    try:
+        text = template.render(**marks)
+    except jinja2.UndefinedError as err:
+        raise PromptError(
+            f"{path}: template uses an undefined variable ({err.message}); slots are {LAYOUT_SLOTS}"
+        ) from err
+    for slot, mark in marks.items():
+        if text.count(mark) != 1:
+            raise PromptError(f"{path}: slot {{{{ {slot} }}}} must appear exactly once (found {text.count(mark)})")
+    head, rest = text.split(marks["known_statements"])
+    if marks["options"] not in rest:
+        raise PromptError(f"{path}: slot {{{{ options }}}} must come after {{{{ known_statements }}}}")
+    middle, tail = rest.split(marks["options"])
+    kind = settings.get("kind", "text")
+    if kind not in LAYOUT_KINDS:
+        raise PromptError(f"{path}: unknown kind {kind!r}; expected one of {LAYOUT_KINDS}")
+    fixed = ("name", "path", "kind", "head", "middle", "tail")
+    known = {f for f in PromptLayout.__dataclass_fields__ if f not in fixed}
+    return PromptLayout(
+        name=path.stem, path=path, kind=kind, head=head, middle=middle, tail=tail,
+        **{k: str(v) for k, v in settings.items() if k in known},
+    )
+
+
+def format_statement(statement: str) -> str:
+    """A statement as written in prompts: first character upper-cased (as the study did)."""
+    return statement[:1].upper() + statement[1:]
+
+
+def chat_wrap(tokenizer: Any) -> tuple[str, str]:
+    """Text before and after the user message, from the tokenizer's chat template.
+
+    Returns ``(prefix, suffix)`` where suffix ends with the assistant turn's opening (the
+    generation prompt). Without a chat template: ``(bos_token or "", PLAIN_ANSWER_SEPARATOR)``.
+    """
+    if getattr(tokenizer, "chat_template", None):
+        text = tokenizer.apply_chat_template(
+            [{"role": "user", "content": _CHAT_SENTINEL}], add_generation_prompt=True, tokenize=False
+        )
+        if text.count(_CHAT_SENTINEL) != 1:
+            raise PromptError("the tokenizer's chat template does not place the user message exactly once")
+        prefix, suffix = text.split(_CHAT_SENTINEL)
+        return prefix, suffix
+    return getattr(tokenizer, "bos_token", None) or "", PLAIN_ANSWER_SEPARATOR
+
+
+def render_probe_json(
+    known: list[str], groups: list[list[str]], template: str | Path = "probe_json"
+) -> str:
+    """The zero-shot prompt: every probe group of a person as JSON "new statement groups".
+
+    Args:
+        known: the person's known statements (already formatted, e.g. with :func:`format_statement`).
+        groups: per probe question, its option statements in presentation order.
+        template: template name or path with slots ``known_statements``, ``probe_groups``, ``answer_format``.
+
+    Returns:
+        The user message text.
+    """
+    path = template_path(template)
+    tpl, settings = _load_template(path, PROBE_JSON_SLOTS)
+    line = str(settings.get("statement_line", "# {statement}"))
+    probe = {
+        f"new statement group {i + 1} (NSG{i + 1})": [{f"NSG{i + 1}_s{j + 1}": s} for j, s in enumerate(g)]
+        for i, g in enumerate(groups)
+    }
+    answer = {
+        f"NSG{i + 1}": {"choice": f"NSG{i + 1}_s<number>", "rationale": "<one sentence>"} for i in range(len(groups))
+    }
+    return tpl.render(
+        known_statements="\n".join(line.format(statement=s) for s in known),
+        probe_groups=json.dumps(probe, indent=4, ensure_ascii=False),
+        answer_format=json.dumps(answer, indent=4, ensure_ascii=False),
+    )
+
+
+_CHOICE_RE = re.compile(r"NSG(\d+)_s(\d+)")
+
+
+def parse_probe_json(text: str, n_groups: int) -> list[int]:
+    """Read a zero-shot JSON answer by group key (not by position).
+
+    Args:
+        text: the model's reply (code fences and a leading "Response:" are tolerated).
+        n_groups: how many groups were asked.
+
+    Returns:
+        Per group the chosen option index (0-based), -1 where the group is missing or unreadable.
+    """
+    cleaned = text.replace("```json", "").replace("```", "").strip()
+    start, end = cleaned.find("{"), cleaned.rfind("}")
+    preds = [-1] * n_groups
+    try:
+        data = json.loads(cleaned[start : end + 1]) if start >= 0 else {}
+    except json.JSONDecodeError:
+        return preds
+    if not isinstance(data, dict):
+        return preds
+    for key, value in data.items():
+        group = re.search(r"NSG(\d+)", str(key))
+        choice = value.get("choice") if isinstance(value, dict) else value
+        match = _CHOICE_RE.search(str(choice))
+        if group and match and int(match.group(1)) == int(group.group(1)) and 1 <= int(group.group(1)) <= n_groups:
+            preds[int(group.group(1)) - 1] = int(match.group(2)) - 1
+    return preds

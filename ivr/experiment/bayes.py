@@ -1,0 +1,148 @@
+"""The synthetic population's exact Bayes predictor as an experiment "model", and the eval people.
+
+A synthetic catalog folder holds ``synth_model.npz``; :meth:`SynthModel.posterior` gives the exact
+posterior predictive of each probe given a person's demonstrations. Predicting its most probable
+option is the best any model can do on that population, so the analyses that need a model
+(category matrix, demonstration-count curves, inequity) run on a CPU in seconds with it, and show
+the ceiling a trained reasoner is measured against. Demonstrations are drawn exactly as everywhere
+else (:func:`ivr.data.sampling.sample_demos`, probes of the setup excluded).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ivr.catalog.codebook import FORMS
+from ivr.catalog.store import Catalog
+from ivr.data.probes import probe_setups
+from ivr.data.sampling import sample_demos
+from ivr.data.splits import make_split
+from ivr.metrics.predictions import MAX_OPTIONS, Predictions
+
+PEOPLE = ("test", "val", "eval")
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """Which people and probes are scored (config keys of the same names).
+
+    Attributes:
+        split_size: evaluation people (test + validation halves), as :func:`make_split`.
+        split_rule: ``"study"`` or ``"stratified"``.
+        people: ``"test"``, ``"val"`` or ``"eval"`` (both halves).
+        setups: probe setups scored.
+        seed: split and demonstration seed.
+    """
+
+    split_size: int = 800
+    split_rule: str = "study"
+    people: str = "test"
+    setups: tuple[int, ...] = (0, 1, 2)
+    seed: int = 0
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> EvalSettings:
+        """Read the settings from an experiment config.
+
+        Raises:
+            ValueError: an unknown ``people`` value or bad setups.
+        """
+        people = str(config.get("people", cls.people))
+        if people not in PEOPLE:
+            raise ValueError(f"config people: {people!r}; use one of {list(PEOPLE)}")
+        setups = tuple(int(s) for s in config.get("setups", cls.setups))
+        if not setups or min(setups) < 0:
+            raise ValueError(f"config setups: {list(setups)}; give setup numbers >= 0, e.g. [0, 1, 2]")
+        return cls(int(config.get("split_size", cls.split_size)), str(config.get("split_rule", cls.split_rule)),
+                   people, setups, int(config.get("seed", cls.seed)))
+
+    def params(self) -> dict[str, Any]:
+        return {"split_size": self.split_size, "split_rule": self.split_rule, "people": self.people,
+                "setups": list(self.setups), "seed": self.seed}
+
+
+def eval_people(catalog: Catalog, settings: EvalSettings) -> np.ndarray:
+    """Catalog rows of the scored people (:func:`ivr.data.splits.make_split`)."""
+    split = make_split(catalog, size=settings.split_size, seed=settings.seed, rule=settings.split_rule)
+    return {"test": split.test_rows, "val": split.val_rows, "eval": split.eval_rows}[settings.people]
+
+
+def setup_probes(catalog: Catalog, setups: tuple[int, ...]) -> dict[int, np.ndarray]:
+    """Setup number -> probe question indices."""
+    every = probe_setups(catalog.codebook, n_setups=max(setups) + 1)
+    return {s: every[s] for s in setups}
+
+
+def load_bayes(catalog_dir: str | Path) -> Any:
+    """The catalog's :class:`SynthModel`.
+
+    Raises:
+        FileNotFoundError: the catalog is not synthetic (names the folder and the alternative).
+    """
+    from ivr.catalog.synth import SynthModel
+
+    try:
+        return SynthModel.load(catalog_dir)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(
+            f"{err}. The 'bayes' scorer needs a synthetic catalog ('synthetic:people=N,seed=S'); for a real "
+            "catalog give model predictions instead"
+        ) from err
+
+
+def bayes_predictions(
+    catalog: Catalog, model: Any, rows: np.ndarray, setups: dict[int, np.ndarray], forms: list[str],
+    n_demos: int, seed: int, demo_mask: np.ndarray | None = None, use_demographics: bool = False,
+    demo_form: str = "polar", epoch: int = 0,
+) -> Predictions:
+    """Most probable option under the exact posterior, for every (person, setup, form, probe).
+
+    Args:
+        catalog: the synthetic catalog.
+        model: its :class:`SynthModel`.
+        rows: scored catalog rows.
+        setups: setup number -> probe question indices.
+        forms: probe forms.
+        n_demos: demonstrations per person (fewer when the person has fewer candidates).
+        seed: demonstration seed.
+        demo_mask: bool [Q], questions allowed as demonstrations (None = all).
+        use_demographics: condition on country and demographics too.
+        demo_form: form the demonstrations are read in.
+        epoch: demonstration draw (0 = the evaluation draw).
+
+    Returns:
+        Predictions with ``probs`` (padded to 8 options with nan).
+    """
+    if demo_form not in FORMS:
+        raise ValueError(f"demo_form {demo_form!r}; use one of {list(FORMS)}")
+    rows = np.asarray(rows, dtype=np.int64)
+    valid_all = catalog.answers(demo_form) >= 0
+    parts = []
+    for s, probes in setups.items():
+        demos = []
+        for r in rows:
+            valid = valid_all[r] if demo_mask is None else valid_all[r] & demo_mask
+            demos.append(sample_demos(valid, probes, n_demos, seed, _person_key(catalog.person_ids[r]), s, epoch))
+        for form in forms:
+            post = model.posterior(catalog, rows, demos, probes, form, use_demographics=use_demographics,
+                                   demo_form=demo_form)
+            n_opt = np.asarray(catalog.codebook.n_options(form))[probes]
+            post = np.where(np.arange(post.shape[2])[None, None] < n_opt[None, :, None], post, np.nan)
+            probs = np.full(post.shape[:2] + (MAX_OPTIONS,), np.nan)
+            probs[:, :, : post.shape[2]] = post
+            e, k = post.shape[:2]
+            parts.append(Predictions(
+                person=np.repeat(rows, k), setup=np.full(e * k, s), form=np.full(e * k, FORMS.index(form)),
+                question=np.tile(probes, e), pred=np.nanargmax(post, axis=2).reshape(-1),
+                target=catalog.answers(form)[np.ix_(rows, probes)].reshape(-1), probs=probs.reshape(e * k, -1),
+            ))
+    return Predictions.concat(parts)
+
+
+def _person_key(pid: Any) -> int | str:
+    """A person id as the sampler's key (ints stay ints, anything else its string)."""
+    return int(pid) if isinstance(pid, (int, np.integer)) else str(pid)

@@ -1,0 +1,131 @@
+"""``category_matrix`` (Figure 8): demonstrations from one category only, probes of every category.
+
+Row ``c`` of the matrix: every scored person gets demonstrations drawn only from category ``c``
+(``demos:`` of them, or all of that category's valid non-probe answers with ``demos: all``); the
+probes of every setup are then scored per probe category (columns), as
+:func:`ivr.metrics.evaluate_predictions` reports them (per setup, then mean over setups). Two
+reference rows frame the matrix: no demonstrations at all (the population prior) and demonstrations
+from every category. The scorer is the synthetic population's exact Bayes predictor
+(:mod:`ivr.experiment.bayes`), so the matrix shows how much each category tells about the others
+in that population; a catalog without ``synth_model.npz`` cannot be used.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ivr.catalog.codebook import FORMS
+from ivr.experiment.bayes import EvalSettings, bayes_predictions, eval_people, load_bayes, setup_probes
+from ivr.experiment.outputs import pyplot, save_figure
+from ivr.experiment.runner import Experiment, Run, slug
+from ivr.metrics import evaluate_predictions
+
+NONE_ROW = "(no demonstrations)"
+ALL_ROW = "(all categories)"
+
+
+class CategoryMatrixExperiment(Experiment):
+    """Config keys: ``catalog``, ``demos`` ("all" or a count), ``forms`` ([polar, refined]),
+    ``demographics`` (false), ``demo_form`` (polar), and the eval people (``split_size``,
+    ``split_rule``, ``people``, ``setups``, ``seed``)."""
+
+    name = "category_matrix"
+    title = "Accuracy by probe category (columns) with demonstrations from one category (rows)"
+
+    @property
+    def forms(self) -> list[str]:
+        forms = list(self.config.get("forms", list(FORMS)))
+        if not forms or any(f not in FORMS for f in forms):
+            raise ValueError(f"category_matrix config: forms {forms}; use a non-empty subset of {list(FORMS)}")
+        return forms
+
+    def _n_demos(self) -> int:
+        demos = self.config.get("demos", "all")
+        if demos == "all":
+            return len(self.catalog.codebook.questions)  # every candidate of the category
+        if not isinstance(demos, int) or demos < 1:
+            raise ValueError(f"category_matrix config: demos {demos!r}; use 'all' or a positive count")
+        return demos
+
+    def plan(self) -> list[Run]:
+        common = {"catalog": self.catalog_spec, **EvalSettings.from_config(self.config).params(),
+                  "demos": self.config.get("demos", "all"), "forms": self.forms,
+                  "demographics": bool(self.config.get("demographics", False)),
+                  "demo_form": str(self.config.get("demo_form", "polar"))}
+        rows = [NONE_ROW, *self.catalog.codebook.categories, ALL_ROW]
+        return [Run(f"{i:02d}_{slug(c)}", {**common, "demo_category": c}) for i, c in enumerate(rows)]
+
+    def execute(self, run: Run) -> dict[str, Any]:
+        p = run.params
+        settings = EvalSettings.from_config(self.config)
+        codebook = self.catalog.codebook
+        category = p["demo_category"]
+        n_demos, mask = self._n_demos(), None
+        if category == NONE_ROW:
+            n_demos = 0
+        elif category != ALL_ROW:
+            mask = np.array([q.category == category for q in codebook.questions])
+        preds = bayes_predictions(
+            self.catalog, load_bayes(self.catalog_dir), eval_people(self.catalog, settings),
+            setup_probes(self.catalog, settings.setups), self.forms, n_demos, settings.seed, demo_mask=mask,
+            use_demographics=p["demographics"], demo_form=p["demo_form"])
+        report = evaluate_predictions(preds, self.catalog, dimensions=[], bootstrap=0)
+        return {"demo_category": category, "by_category": report.by_category, "accuracy": report.table3_row()}
+
+    def matrix(self, results: dict[str, dict[str, Any]], form: str) -> pd.DataFrame:
+        """Demonstration category (rows) x probe category (columns) accuracy for one form."""
+        cats = self.catalog.codebook.categories
+        ordered = sorted(results.values(), key=lambda r: ([NONE_ROW, *cats, ALL_ROW].index(r["demo_category"])))
+        frame = pd.DataFrame([[r["by_category"].get(form, {}).get(c, np.nan) for c in cats] for r in ordered],
+                             index=[r["demo_category"] for r in ordered], columns=cats, dtype=float)
+        frame["(all probes)"] = [r["accuracy"][f"{form}_avg"] for r in ordered]
+        frame.index.name = f"demonstrations from ({form})"
+        return frame
+
+    def table(self, results: dict[str, dict[str, Any]]) -> pd.DataFrame:
+        return pd.concat({form: self.matrix(results, form) for form in self.forms}, names=["form"])
+
+    def codes(self) -> dict[str, str]:
+        """Category -> short code (initials of its capitalised words) for the console table."""
+        out: dict[str, str] = {}
+        for c in self.catalog.codebook.categories:
+            code = "".join(w[0] for w in c.replace(",", " ").split() if w[0].isupper()) or c[:4]
+            out[c] = code if code not in out.values() else f"{code}{len(out)}"
+        return out
+
+    def display(self, table: pd.DataFrame) -> pd.DataFrame:
+        codes = self.codes()
+        return table.rename(columns=codes, index=codes)
+
+    def extra_text(self, results: dict[str, dict[str, Any]], table: pd.DataFrame) -> str:
+        return "categories: " + "; ".join(f"{code} = {c}" for c, code in self.codes().items())
+
+    def figure(self, results: dict[str, dict[str, Any]], table: pd.DataFrame, out_dir: Path) -> list[Path]:
+        plt = pyplot()
+        paths = []
+        for k, form in enumerate(self.forms):
+            frame = self.matrix(results, form)
+            data = frame.to_numpy(dtype=float)
+            fig, ax = plt.subplots(figsize=(11, 8.5))
+            image = ax.imshow(data, cmap="viridis", aspect="auto")
+            for (i, j), value in np.ndenumerate(data):
+                if not np.isnan(value):
+                    ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=6,
+                            color="white" if value < np.nanmean(data) else "black")
+            ax.set_xticks(range(frame.shape[1]), [_short(c) for c in frame.columns], rotation=55, ha="right",
+                          fontsize=7)
+            ax.set_yticks(range(frame.shape[0]), [_short(c) for c in frame.index], fontsize=7)
+            ax.set_xlabel("probe category")
+            ax.set_ylabel("demonstrations from")
+            ax.set_title(f"Bayes-predictor accuracy (%), {form} probes")
+            fig.colorbar(image, ax=ax, label="accuracy (%)")
+            paths.append(save_figure(fig, out_dir / ("figure.png" if k == 0 else f"figure_{form}.png")))
+        return paths
+
+
+def _short(label: str, width: int = 26) -> str:
+    return label if len(label) <= width else label[: width - 1] + "…"

@@ -1,0 +1,150 @@
+"""``evenness``: Shannon evenness J' of the answer distributions per continent and form (no model).
+
+For one group of people (a continent, or everybody) and one form, every value question gets the
+distribution ``p`` of the group's valid answers over the question's options, and
+
+    H' = -sum_o p_o ln p_o        (0 ln 0 = 0)
+    J' = H' / ln S                S = number of options of the question in that form
+
+so J' = 1 when every option is chosen equally often and 0 when everyone gives the same answer.
+S counts every option the question offers, chosen or not (an option nobody picks lowers J'). The
+group's J' is the plain mean over the questions the group answered (each question weighs the same,
+whatever its number of options or answers); questions with a single option have no J' and are left
+out. The study's code has no such computation (its "evenness" function computes sigma), so there is
+no published figure to compare with.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ivr.catalog.codebook import FORMS
+from ivr.experiment.outputs import pyplot, save_figure
+from ivr.experiment.runner import Experiment, Run, slug
+
+ALL = "All"
+
+
+def shannon_evenness(counts: np.ndarray, n_options: np.ndarray | int) -> np.ndarray:
+    """J' = H'/ln S of count vectors.
+
+    Args:
+        counts: [..., O] answers per option (options beyond a question's S must be 0).
+        n_options: S per distribution (broadcast against ``counts[..., 0]``).
+
+    Returns:
+        float [...] J' in [0, 1]; nan where there are no answers or S < 2.
+
+    Raises:
+        ValueError: negative counts, or counts at options beyond S.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    s = np.broadcast_to(np.asarray(n_options), counts.shape[:-1]).astype(np.int64)
+    if (counts < 0).any():
+        raise ValueError("answer counts must be >= 0")
+    beyond = np.arange(counts.shape[-1]) >= s[..., None]
+    if (counts[beyond] > 0).any():
+        raise ValueError("answer counts found at option indices beyond the question's number of options")
+    total = counts.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = counts / total[..., None]
+        h = -np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0).sum(axis=-1)
+        j = h / np.log(s)
+    return np.where((total > 0) & (s >= 2), j, np.nan)
+
+
+def option_counts(answers: np.ndarray, width: int) -> np.ndarray:
+    """[Q, width] answers per option of each question column (-1 = missing, not counted)."""
+    q = answers.shape[1]
+    valid = answers >= 0
+    flat = (np.arange(q)[None, :] * width + np.where(valid, answers, 0))[valid]
+    return np.bincount(flat, minlength=q * width).reshape(q, width).astype(np.float64)
+
+
+class EvennessExperiment(Experiment):
+    """One run per group of the ``dimension`` (default Continent) plus everybody ("All").
+
+    Config keys: ``catalog``, ``cache_dir``, ``dimension`` (Continent), ``forms`` ([polar, refined]).
+    """
+
+    name = "evenness"
+    title = "Shannon evenness J' of answer distributions"
+    decimals = 4
+
+    @property
+    def dimension(self) -> str:
+        return str(self.config.get("dimension", "Continent"))
+
+    @property
+    def forms(self) -> list[str]:
+        forms = list(self.config.get("forms", list(FORMS)))
+        bad = [f for f in forms if f not in FORMS]
+        if bad:
+            raise ValueError(f"evenness config: forms {bad} unknown; use {list(FORMS)}")
+        return forms
+
+    def _labels(self) -> np.ndarray:
+        dims = self.catalog.codebook.dimensions
+        if self.dimension not in dims:
+            raise ValueError(f"evenness config: dimension {self.dimension!r} is not defined by codebook "
+                             f"{self.catalog.codebook.name!r}; defined: {sorted(dims)}")
+        return self.catalog.groups(self.dimension)
+
+    def plan(self) -> list[Run]:
+        labels = self._labels()
+        groups = sorted({str(v) for v in labels if v is not None}) + [ALL]
+        base = {"catalog": self.catalog_spec, "dimension": self.dimension, "forms": self.forms}
+        return [Run(f"{i:02d}_{slug(g)}", {**base, "group": g}) for i, g in enumerate(groups)]
+
+    def execute(self, run: Run) -> dict[str, Any]:
+        labels = self._labels()
+        group = run.params["group"]
+        rows = np.arange(len(self.catalog)) if group == ALL else np.flatnonzero(
+            np.array([v is not None and str(v) == group for v in labels]))
+        codebook = self.catalog.codebook
+        categories = np.array([q.category for q in codebook.questions], dtype=object)
+        result: dict[str, Any] = {"group": group, "people": int(len(rows))}
+        for form in self.forms:
+            n_opt = np.asarray(codebook.n_options(form))
+            j = shannon_evenness(option_counts(self.catalog.answers(form)[rows], int(n_opt.max())), n_opt)
+            ok = ~np.isnan(j)
+            result[form] = {
+                "evenness": float(j[ok].mean()) if ok.any() else float("nan"),
+                "questions": int(ok.sum()),
+                "by_category": {c: float(np.nanmean(j[categories == c])) if ok[categories == c].any() else None
+                                for c in codebook.categories},
+                "per_question": j.tolist(),
+            }
+        return result
+
+    def table(self, results: dict[str, dict[str, Any]]) -> pd.DataFrame:
+        rows = {}
+        for res in results.values():
+            row: dict[str, Any] = {"people": res["people"]}
+            for form in self.forms:
+                row[f"J' {form}"] = res[form]["evenness"]
+                row[f"questions {form}"] = res[form]["questions"]
+            rows[res["group"]] = row
+        frame = pd.DataFrame.from_dict(rows, orient="index")
+        frame.index.name = self.dimension
+        return frame
+
+    def figure(self, results: dict[str, dict[str, Any]], table: pd.DataFrame, out_dir: Path) -> list[Path]:
+        plt = pyplot()
+        fig, ax = plt.subplots(figsize=(1.1 * len(table) + 2.5, 3.8))
+        width = 0.8 / len(self.forms)
+        x = np.arange(len(table))
+        for k, form in enumerate(self.forms):
+            vals = table[f"J' {form}"].to_numpy(dtype=float)
+            bars = ax.bar(x + (k - (len(self.forms) - 1) / 2) * width, vals, width, label=form)
+            ax.bar_label(bars, fmt="%.3f", fontsize=6, padding=1)
+        ax.set_xticks(x, [str(i) for i in table.index], rotation=30, ha="right", fontsize=8)
+        ax.set_ylabel("J' = H' / ln S (mean over questions)")
+        ax.set_ylim(0, 1.05)
+        ax.set_title(f"Answer evenness by {self.dimension.lower()}")
+        ax.legend(fontsize=8)
+        return [save_figure(fig, out_dir / "figure.png")]

@@ -1,0 +1,224 @@
+"""``inequity``: sigma_INEQUITY by demographic dimension for several models side by side (Tables 19 and 2).
+
+Every entry of the config's ``models:`` list is scored on the same people with
+:func:`ivr.metrics.evaluate_predictions` (per-group accuracy, sigma per dimension, their mean)::
+
+    models:
+      - {name: "Bayes (200 demos)", bayes: {demos: 200}}            # synthetic catalogs only
+      - {name: "Global (majority vote)", baseline: "Global (majority vote)"}
+      - {name: "Resemble (all, top cluster)", baseline: "Resemble (all, top cluster)"}
+      - {name: "my reasoner", predictions: runs/eval/indievaluereasoner_predictions.npz}
+
+``predictions`` files are ``ivr.metrics.Predictions`` ``.npz`` files written by ``ivr.evaluate`` /
+``ivr.zero_shot`` on the same catalog; baselines are computed here (``baselines.run``, one run for
+all of them). The table holds sigma per dimension (rows) per model (columns) for one probe form
+(``form:``, default polar as in the study); the figure compares them, and one per-group accuracy
+chart per model is written under ``per_group/``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ivr.catalog.codebook import FORMS
+from ivr.experiment.bayes import EvalSettings, bayes_predictions, eval_people, load_bayes, setup_probes
+from ivr.experiment.outputs import pyplot, save_figure
+from ivr.experiment.published import TABLE19_COLUMNS
+from ivr.experiment.runner import Experiment, Run, slug
+from ivr.metrics import Predictions, Report, evaluate_predictions, plot_per_group
+
+MEAN_ROW = "σINEQUITY (mean)"
+KINDS = ("bayes", "baseline", "predictions")
+
+
+def model_entries(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """The config's ``models:`` list, checked.
+
+    Raises:
+        ValueError: a missing list, an entry without ``name`` or without exactly one of
+            ``bayes`` / ``baseline`` / ``predictions``, or repeated names.
+    """
+    models = config.get("models")
+    if not isinstance(models, list) or not models:
+        raise ValueError("inequity config: 'models:' must list at least one entry, e.g. "
+                         "[{name: Global, baseline: 'Global (majority vote)'}]")
+    names = []
+    for i, entry in enumerate(models):
+        kinds = [k for k in KINDS if isinstance(entry, dict) and k in entry]
+        if not isinstance(entry, dict) or "name" not in entry or len(kinds) != 1:
+            raise ValueError(f"inequity config: models[{i}] = {entry!r} needs a 'name' and exactly one of {KINDS}")
+        names.append(str(entry["name"]))
+    if len(set(names)) != len(names):
+        raise ValueError(f"inequity config: model names repeat: {names}")
+    return models
+
+
+def report_from_dict(data: dict[str, Any]) -> Report:
+    """Rebuild a :class:`Report` from its stored JSON (null sigma -> nan)."""
+    fields = {f.name for f in dataclasses.fields(Report)}
+    report = Report(**{k: v for k, v in data.items() if k in fields})
+    report.inequity = _sigma_nan(report.inequity)
+    return report
+
+
+def _sigma_nan(inequity: dict[str, Any]) -> dict[str, Any]:
+    """A stored inequity dict with null sigma turned back into nan (group sizes dropped)."""
+    out = {k: v for k, v in inequity.items() if k != "group_sizes"}
+    out["per_dimension"] = {d: math.nan if v is None else v for d, v in out.get("per_dimension", {}).items()}
+    out["index"] = math.nan if out.get("index") is None else out["index"]
+    return out
+
+
+class InequityExperiment(Experiment):
+    """Config keys: ``catalog``, ``models``, ``form`` (polar), ``dimensions`` (all), ``min_group_size`` (1),
+    ``bootstrap`` (0), and the eval people (``split_size``, ``split_rule``, ``people``, ``setups``, ``seed``)."""
+
+    name = "inequity"
+    title = "σ of per-group accuracy by demographic dimension (σINEQUITY = mean)"
+
+    @property
+    def form(self) -> str:
+        form = str(self.config.get("form", "polar"))
+        if form not in FORMS:
+            raise ValueError(f"inequity config: form {form!r}; use one of {list(FORMS)}")
+        return form
+
+    def _common(self) -> dict[str, Any]:
+        return {"catalog": self.catalog_spec, **EvalSettings.from_config(self.config).params(),
+                "dimensions": self.config.get("dimensions"), "bootstrap": int(self.config.get("bootstrap", 0)),
+                "min_group_size": int(self.config.get("min_group_size", 1))}
+
+    def plan(self) -> list[Run]:
+        models = model_entries(self.config)
+        common = self._common()
+        runs = []
+        for entry in models:
+            if "bayes" in entry:
+                runs.append(Run(slug(entry["name"]), {**common, "name": entry["name"], "bayes": entry["bayes"] or {}}))
+            elif "predictions" in entry:
+                path = Path(entry["predictions"])
+                if not path.is_file():
+                    raise FileNotFoundError(f"inequity config: model {entry['name']!r}: predictions file {path} "
+                                            "does not exist (write one with python -m ivr.evaluate)")
+                stat = path.stat()
+                runs.append(Run(slug(entry["name"]), {**common, "name": entry["name"], "predictions": str(path),
+                                                      "size": stat.st_size, "mtime": stat.st_mtime}))
+        baselines = {str(e["name"]): str(e["baseline"]) for e in models if "baseline" in e}
+        if baselines:
+            runs.append(Run("baselines", {**common, "baselines": baselines}))
+        return runs
+
+    def _score(self, preds: Predictions, params: dict[str, Any]) -> dict[str, Any]:
+        report = evaluate_predictions(preds, self.catalog, dimensions=params["dimensions"],
+                                      bootstrap=params["bootstrap"], seed=params["seed"],
+                                      min_group_size=params["min_group_size"])
+        return report.to_dict()
+
+    def execute(self, run: Run) -> dict[str, Any]:
+        p = run.params
+        settings = EvalSettings.from_config(self.config)
+        if "baselines" in p:
+            return self._baselines(p, settings)
+        if "predictions" in p:
+            preds = Predictions.load(p["predictions"])
+        else:
+            cfg = p["bayes"]
+            rows = eval_people(self.catalog, settings)
+            preds = bayes_predictions(
+                self.catalog, load_bayes(self.catalog_dir), rows, setup_probes(self.catalog, settings.setups),
+                list(cfg.get("forms", FORMS)), int(cfg.get("demos", 200)), settings.seed,
+                use_demographics=bool(cfg.get("demographics", False)), demo_form=str(cfg.get("demo_form", "polar")))
+        return {p["name"]: self._score(preds, p)}
+
+    def _baselines(self, p: dict[str, Any], settings: EvalSettings) -> dict[str, Any]:
+        # an entry point may compose baselines (CONTRACTS); imported here so ivr never needs it otherwise
+        from baselines.run import BaselineConfig, run_baselines
+        from ivr.data.splits import make_split
+
+        split = make_split(self.catalog, size=settings.split_size, seed=settings.seed, rule=settings.split_rule)
+        split = dataclasses.replace(split, eval_rows=eval_people(self.catalog, settings))
+        n_cluster = int(self.config.get("n_cluster", 24))
+        config = BaselineConfig(setups=settings.setups, pools=("all",), max_n=n_cluster, n_cluster=n_cluster,
+                                seed=settings.seed, dimensions=p["dimensions"], bootstrap=p["bootstrap"],
+                                use_gpu=False, progress=False)
+        res = run_baselines(self.catalog, split, config)
+        unknown = [b for b in p["baselines"].values() if b not in res.reports]
+        if unknown:
+            raise ValueError(f"inequity config: baseline(s) {unknown} unknown; scored baselines: {sorted(res.reports)}")
+        return {name: res.reports[b].to_dict() for name, b in p["baselines"].items()}
+
+    def reports(self, results: dict[str, dict[str, Any]]) -> dict[str, Report]:
+        """Model name -> Report with the configured form as headline, in config order."""
+        by_name = {name: data for res in results.values() for name, data in res.items()}
+        out = {}
+        for entry in model_entries(self.config):
+            report = report_from_dict(by_name[str(entry["name"])])
+            if self.form not in report.inequity_by_form:
+                raise ValueError(f"model {entry['name']!r} has no {self.form} predictions; set form: to one it has")
+            report.per_group = report.per_group_by_form[self.form]
+            report.inequity = _sigma_nan(report.inequity_by_form[self.form])
+            out[str(entry["name"])] = report
+        return out
+
+    def table(self, results: dict[str, dict[str, Any]]) -> pd.DataFrame:
+        cols = {}
+        for name, report in self.reports(results).items():
+            col = dict(report.inequity["per_dimension"])
+            col[MEAN_ROW] = report.inequity["index"]
+            cols[name] = col
+        frame = pd.DataFrame(cols)
+        frame.index.name = f"dimension ({self.form})"
+        return frame
+
+    def published(self) -> pd.DataFrame | None:
+        paper = (self.paper or {}).get("table19_inequity_by_dimension")
+        if not paper:
+            return None
+        frame = pd.DataFrame({label: dict(zip(paper["dimensions"], paper[key]))
+                              for key, label in TABLE19_COLUMNS.items()})
+        frame.loc[MEAN_ROW] = [paper["average"][key] for key in TABLE19_COLUMNS]
+        frame.index.name = "dimension (polar)"
+        return frame
+
+    def extra_text(self, results: dict[str, dict[str, Any]], table: pd.DataFrame) -> str:
+        lines = [f"== accuracy ({self.form} avg) and σINEQUITY, this run =="]
+        for name, report in self.reports(results).items():
+            acc = report.table3_row().get(f"{self.form}_avg")
+            lines.append(f"  {name:40s} acc {acc if acc is None else round(acc, 2)!s:>6}  "
+                         f"σINEQUITY {report.inequity['index']:.2f}")
+        paper = (self.paper or {}).get("table2_inequity_index")
+        if paper:
+            lines.append("== Table 2 (published, zero-shot models, polar): σINEQUITY ==")
+            lines += [f"  {name:40s} {value:.2f}" for name, value in paper.items()]
+        return "\n".join(lines)
+
+    def figure(self, results: dict[str, dict[str, Any]], table: pd.DataFrame, out_dir: Path) -> list[Path]:
+        plt = pyplot()
+        paper = self.published()
+        frame = table.copy()
+        if paper is not None:
+            frame = frame.join(paper, how="left")
+        fig, ax = plt.subplots(figsize=(max(8.0, 0.75 * len(frame)), 4.2))
+        width = 0.8 / frame.shape[1]
+        x = np.arange(len(frame))
+        for k, col in enumerate(frame.columns):
+            is_paper = paper is not None and col in paper.columns
+            ax.bar(x + (k - (frame.shape[1] - 1) / 2) * width, frame[col].to_numpy(dtype=float), width,
+                   label=col, hatch="//" if is_paper else None, alpha=0.55 if is_paper else 1.0)
+        ax.set_xticks(x, [str(i) for i in frame.index], rotation=45, ha="right", fontsize=7)
+        ax.set_ylabel(f"σ of group accuracy ({self.form}, points)")
+        ax.set_title("Value inequity by demographic dimension")
+        ax.legend(fontsize=7)
+        paths = [save_figure(fig, out_dir / "figure.png")]
+        group_dir = out_dir / "per_group"
+        group_dir.mkdir(parents=True, exist_ok=True)
+        for name, report in self.reports(results).items():
+            if any(report.per_group.values()):
+                paths.append(plot_per_group(report, group_dir / f"{slug(name)}.png"))
+        return paths

@@ -1,0 +1,108 @@
+"""Atomic writers for experiment outputs (JSON, CSV, PNG) and the side-by-side console view."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def clean_json(obj: Any) -> Any:
+    """JSON-safe copy: numpy scalars -> Python, nan/inf -> None, tuple -> list, keys -> str."""
+    if isinstance(obj, dict):
+        return {str(k): clean_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [clean_json(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return clean_json(obj.tolist())
+    if isinstance(obj, (float, np.floating)):
+        return None if not math.isfinite(float(obj)) else float(obj)
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+def _tmp_for(path: Path) -> Path:
+    # a hidden name in the same folder, so the final rename is atomic on one filesystem
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file and a rename (never half-written)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_for(path)
+    tmp.write_text(text)
+    tmp.replace(path)
+    return path
+
+
+def write_json(path: str | Path, data: Any) -> Path:
+    """Atomically write ``data`` as indented JSON (nan -> null)."""
+    return write_text(path, json.dumps(clean_json(data), indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+
+
+def read_json(path: str | Path) -> Any:
+    """Read a JSON file.
+
+    Raises:
+        ValueError: the file is not valid JSON (names the file).
+    """
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err}); delete it to recompute") from err
+
+
+def write_csv(path: str | Path, frame: pd.DataFrame) -> Path:
+    """Atomically write a table as CSV (floats with 4 decimals)."""
+    return write_text(path, frame.to_csv(float_format="%.4f"))
+
+
+def save_figure(fig: Any, path: str | Path, dpi: int = 120) -> Path:
+    """Atomically save a matplotlib figure as PNG and close it."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
+    fig.tight_layout()
+    fig.savefig(tmp, dpi=dpi)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the non-interactive Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame | None, title: str, decimals: int = 2) -> str:
+    """Console text of our table and, when given, the published one below it with matching layout.
+
+    Args:
+        ours: our table.
+        paper: the study's figures for the same table (None = nothing published).
+        title: heading.
+        decimals: digits shown after the decimal point.
+    """
+    with pd.option_context("display.width", 200, "display.max_columns", 30, "display.max_rows", 200,
+                           "display.float_format", f"{{:.{decimals}f}}".format):
+        text = f"== {title} (this run) ==\n{ours.to_string()}"
+        if paper is None or paper.empty:
+            return text + "\n(no published figure for this table)"
+        return text + f"\n== {title} (published) ==\n{paper.to_string()}"

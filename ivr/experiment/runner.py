@@ -1,0 +1,220 @@
+"""The resumable experiment runner.
+
+An experiment is a list of independent *runs* (one model, one condition, one continent ...). Each
+finished run is stored as ``OUT/runs/<run id>.json`` -- written through a temporary file and a
+rename, so a killed experiment leaves only whole files -- together with the parameters that produced
+it. Starting the experiment again skips every run whose file exists with the same parameters and
+recomputes the others. When all runs are there, the experiment turns them into its table
+(``table.csv`` / ``table.json``), its figure (``figure.png``) and, where the study published the same
+table, ``published.csv``, and prints ours beside the published one.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from ivr.catalog.store import Catalog
+from ivr.experiment.config import open_catalog
+from ivr.experiment.outputs import clean_json, read_json, side_by_side, write_csv, write_json, write_text
+
+RUNS_DIR = "runs"
+DEFAULT_CATALOG = "synthetic:people=2000,seed=0"
+
+
+def slug(text: str) -> str:
+    """A file-name-safe lower-case form of ``text`` (``"North America"`` -> ``"north_america"``)."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", str(text)).strip("_").lower() or "x"
+
+
+@dataclass
+class Run:
+    """One unit of work.
+
+    Attributes:
+        id: file-name-safe identifier, unique within the experiment.
+        params: everything the result depends on (compared on resume; JSON-able).
+    """
+
+    id: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    """What :func:`run_experiment` did.
+
+    Attributes:
+        out: output folder.
+        results: run id -> result.
+        ran: ids computed now.
+        skipped: ids found finished in the output folder.
+        table: the experiment's table.
+        files: written output files.
+    """
+
+    out: Path
+    results: dict[str, dict[str, Any]]
+    ran: list[str]
+    skipped: list[str]
+    table: pd.DataFrame
+    files: list[Path]
+
+
+class Experiment(ABC):
+    """Base class: subclasses say which runs exist, how one is computed and how results are shown.
+
+    Args:
+        config: the experiment's settings (YAML config after ``--quick`` / ``--set``).
+        out: output folder.
+        paper: published figures (:func:`ivr.experiment.published.load_published`), or None.
+    """
+
+    name: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    decimals: ClassVar[int] = 2  # console display of the table
+    progress: bool = True  # progress bars inside runs (set by run_experiment)
+
+    def __init__(self, config: dict[str, Any], out: Path, paper: dict[str, Any] | None = None) -> None:
+        self.config = config
+        self.out = Path(out)
+        self.paper = paper
+        self._catalog: tuple[Catalog, Path] | None = None
+
+    @property
+    def catalog_spec(self) -> str:
+        """The config's ``catalog:`` value (default: a small synthetic population)."""
+        return str(self.config.get("catalog", DEFAULT_CATALOG))
+
+    @property
+    def catalog(self) -> Catalog:
+        """The experiment's catalog, opened once on first use."""
+        return self._open()[0]
+
+    @property
+    def catalog_dir(self) -> Path:
+        """The folder the catalog was loaded from."""
+        return self._open()[1]
+
+    def _open(self) -> tuple[Catalog, Path]:
+        if self._catalog is None:
+            self._catalog = open_catalog(self.catalog_spec, self.config.get("cache_dir"))
+        return self._catalog
+
+    @abstractmethod
+    def plan(self) -> list[Run]:
+        """The runs this configuration needs (cheap: no heavy work here)."""
+
+    @abstractmethod
+    def execute(self, run: Run) -> dict[str, Any]:
+        """Compute one run; returns a JSON-able result."""
+
+    @abstractmethod
+    def table(self, results: dict[str, dict[str, Any]]) -> pd.DataFrame:
+        """The experiment's table from every run's result."""
+
+    @abstractmethod
+    def figure(self, results: dict[str, dict[str, Any]], table: pd.DataFrame, out_dir: Path) -> list[Path]:
+        """Write the figure(s) (PNG) into ``out_dir``; returns their paths."""
+
+    def is_complete(self, run: Run, result: dict[str, Any]) -> bool:
+        """Whether a stored result can be reused (e.g. the files it names still exist); default yes."""
+        return True
+
+    def published(self) -> pd.DataFrame | None:
+        """The study's figures for the same table, when it published them."""
+        return None
+
+    def display(self, table: pd.DataFrame) -> pd.DataFrame:
+        """The table as printed on the console (default: as written; wide tables may shorten labels)."""
+        return table
+
+    def extra_text(self, results: dict[str, dict[str, Any]], table: pd.DataFrame) -> str:
+        """More console text after the tables (default none)."""
+        return ""
+
+
+def _stored(exp: Experiment, path: Path, run: Run) -> dict[str, Any] | None:
+    """The stored result of ``run`` when its file exists with the same parameters and is complete."""
+    if not path.is_file():
+        return None
+    data = read_json(path)
+    if data.get("params") != clean_json(run.params):
+        tqdm.write(f"[experiment] {path.name}: parameters changed since it was written; recomputing")
+        return None
+    if not exp.is_complete(run, data["result"]):
+        tqdm.write(f"[experiment] {path.name}: files it refers to are gone; recomputing")
+        return None
+    return data["result"]
+
+
+def run_experiment(exp: Experiment, progress: bool = True) -> Outcome:
+    """Run every unfinished run of ``exp``, then write its table, figure and published comparison.
+
+    Args:
+        exp: the configured experiment.
+        progress: show a progress bar over the runs.
+
+    Returns:
+        The :class:`Outcome`.
+
+    Raises:
+        ValueError: two runs share an id (an experiment bug) or a stored run file is corrupt.
+    """
+    exp.progress = progress
+    runs = exp.plan()
+    ids = [r.id for r in runs]
+    if len(set(ids)) != len(ids):
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        raise ValueError(f"experiment {exp.name!r} planned duplicate run ids: {repeated}")
+    run_dir = exp.out / RUNS_DIR
+    run_dir.mkdir(parents=True, exist_ok=True)
+    results: dict[str, dict[str, Any]] = {}
+    ran: list[str] = []
+    skipped: list[str] = []
+    bar = tqdm(runs, desc=exp.name, unit="run", disable=not progress)
+    for run in bar:
+        path = run_dir / f"{run.id}.json"
+        stored = _stored(exp, path, run)
+        if stored is not None:
+            results[run.id] = stored
+            skipped.append(run.id)
+            continue
+        bar.set_postfix_str(run.id)
+        start = time.perf_counter()
+        result = clean_json(exp.execute(run))
+        write_json(path, {"id": run.id, "params": run.params, "seconds": time.perf_counter() - start,
+                          "result": result})
+        results[run.id] = result
+        ran.append(run.id)
+    table = exp.table(results)
+    files = [write_csv(exp.out / "table.csv", table),
+             write_json(exp.out / "table.json", {"experiment": exp.name, "title": exp.title,
+                                                 "table": _frame_json(table), "runs": results})]
+    files += exp.figure(results, table, exp.out)
+    paper = exp.published()
+    if paper is not None:
+        files.append(write_csv(exp.out / "published.csv", paper))
+    text = side_by_side(exp.display(table), paper, exp.title, exp.decimals)
+    extra = exp.extra_text(results, table)
+    text = f"{text}\n{extra}" if extra else text
+    files.append(write_text(exp.out / "table.txt", text + "\n"))
+    files.append(write_json(exp.out / "experiment.json", {
+        "experiment": exp.name, "config": exp.config, "ran": ran, "skipped": skipped,
+    }))
+    print(text)
+    print(f"[experiment] {exp.name}: {len(ran)} run(s) computed, {len(skipped)} reused; wrote {exp.out}")
+    return Outcome(exp.out, results, ran, skipped, table, files)
+
+
+def _frame_json(frame: pd.DataFrame) -> dict[str, Any]:
+    """``{"index": [...], "columns": [...], "data": [[...]]}`` with nan -> null."""
+    return {"index": [str(i) for i in frame.index], "columns": [str(c) for c in frame.columns],
+            "data": clean_json(frame.to_numpy().tolist())}

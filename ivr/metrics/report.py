@@ -1,0 +1,201 @@
+"""``evaluate_predictions``: every figure of the protocol for one set of predictions.
+
+The headline per-group accuracy and sigma_INEQUITY are for the polar form when present (the study
+computes sigma on its zero-shot polar probes); both forms are kept in ``*_by_form``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ivr.catalog.store import Catalog
+from ivr.metrics.summary import catalog_groups
+from ivr.metrics.bootstrap import bootstrap_ci
+from ivr.metrics.calibration import brier_score, expected_calibration_error
+from ivr.metrics.inequity import group_accuracy, inequity_index
+from ivr.metrics.predictions import FORM_NAMES, Predictions
+from ivr.metrics.scores import accuracy_table, person_scores, table3_row
+
+
+@dataclass
+class Report:
+    """All evaluation figures (accuracies in percent).
+
+    Attributes:
+        accuracy: form -> {"p<setup>": accuracy}.
+        by_category: form -> {category: accuracy} (per setup as eqs. 1-2, then mean over setups).
+        per_group: headline form's dimension -> {group: accuracy}.
+        group_sizes: headline form's dimension -> {group: people}.
+        inequity: {"form", "index", "per_dimension", "min_group_size"} for the headline form.
+        per_group_by_form / inequity_by_form: the same for every form present.
+        ci: name -> [low, high] bootstrap 95% interval (``polar/p0``, ``polar_avg``, ``all``,
+            ``inequity/polar`` ...).
+        calibration: form -> {"brier", "ece"} when probabilities were given.
+        counts: people, scored and unscored probes, parse failures, per form.
+    """
+
+    accuracy: dict[str, dict[str, float]]
+    setups: list[int]
+    by_category: dict[str, dict[str, float]] = field(default_factory=dict)
+    per_group: dict[str, dict[str, float]] = field(default_factory=dict)
+    group_sizes: dict[str, dict[str, int]] = field(default_factory=dict)
+    inequity: dict[str, Any] = field(default_factory=dict)
+    per_group_by_form: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    inequity_by_form: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ci: dict[str, list[float]] = field(default_factory=dict)
+    calibration: dict[str, dict[str, float]] = field(default_factory=dict)
+    counts: dict[str, Any] = field(default_factory=dict)
+
+    def table3_row(self) -> dict[str, Any]:
+        """``{"polar": [p0, p1, p2], "polar_avg", "refined": [...], "refined_avg", "all"}``."""
+        table = {(f, s): self.accuracy[name][f"p{s}"]
+                 for f, name in enumerate(FORM_NAMES) if name in self.accuracy
+                 for s in self.setups if f"p{s}" in self.accuracy[name]}
+        return table3_row(table, self.setups)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"table3_row": self.table3_row(), **asdict(self)}
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        """The report as JSON (nan -> null); also written atomically to ``path`` when given."""
+        text = json.dumps(_clean(self.to_dict()), indent=2, ensure_ascii=False)
+        if path is not None:
+            path = Path(path)
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_text(text)
+            tmp.replace(path)
+        return text
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return None if math.isnan(obj) else float(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+def evaluate_predictions(
+    preds: Predictions, catalog: Catalog, dimensions: list[str] | None = None, bootstrap: int = 1000,
+    seed: int = 0, min_group_size: int = 1,
+) -> Report:
+    """Score predictions against the protocol.
+
+    Args:
+        preds: the predictions (``person`` = catalog rows).
+        catalog: the catalog the rows refer to (categories, demographic groups).
+        dimensions: demographic dimensions for per-group accuracy and sigma; default every
+            dimension of the codebook (the study's 16 for WVS-7).
+        bootstrap: bootstrap replicates for the 95% intervals (0 = none).
+        seed: bootstrap seed.
+        min_group_size: leave groups with fewer people out of sigma (1 = off, as in the study).
+
+    Returns:
+        The :class:`Report`.
+
+    Raises:
+        ValueError: rows outside the catalog, question indices outside the codebook, or an
+            unknown dimension.
+    """
+    groups = catalog_groups(catalog, dimensions)
+    preds = preds.canonical()
+    n_q = len(catalog.codebook.questions)
+    if len(preds) and (preds.person.min() < 0 or preds.person.max() >= len(catalog)):
+        raise ValueError(f"Predictions.person holds rows outside the catalog (0..{len(catalog) - 1})")
+    if len(preds) and (preds.question.min() < 0 or preds.question.max() >= n_q):
+        raise ValueError(f"Predictions.question holds indices outside the codebook (0..{n_q - 1})")
+    scores = person_scores(preds)
+    table = accuracy_table(scores)
+    setups = sorted({s for _, s in table})
+    forms = sorted({f for f, _ in table})
+    accuracy = {FORM_NAMES[f]: {f"p{s}": v for (ff, s), v in table.items() if ff == f} for f in forms}
+    report = Report(accuracy=accuracy, setups=setups)
+
+    categories = np.array([q.category for q in catalog.codebook.questions], dtype=object)[preds.question]
+    for cat in catalog.codebook.categories:
+        cat_table = accuracy_table(person_scores(preds, categories == cat))
+        for f in sorted({f for f, _ in cat_table}):
+            vals = [v for (ff, _), v in cat_table.items() if ff == f]
+            report.by_category.setdefault(FORM_NAMES[f], {})[cat] = float(np.mean(vals))
+
+    for f in sorted({int(f) for f in scores.form}):
+        name = FORM_NAMES[f]
+        per_group, sizes = {}, {}
+        for dim, labels in groups.items():
+            per_group[dim], sizes[dim] = group_accuracy(scores, labels, f, min_group_size)
+        index, per_dim = inequity_index(per_group)
+        report.per_group_by_form[name] = per_group
+        report.inequity_by_form[name] = {
+            "form": name, "index": index, "per_dimension": per_dim, "min_group_size": min_group_size,
+            "group_sizes": sizes,
+        }
+        sel = preds.form == f
+        scored = preds.target[sel] >= 0
+        report.counts[name] = {
+            "people": int(len(np.unique(scores.person[scores.form == f]))), "scored": int(scored.sum()),
+            "unscored": int((~scored).sum()), "parse_failures": int((scored & (preds.pred[sel] < 0)).sum()),
+        }
+        if preds.probs is not None:
+            report.calibration[name] = {
+                "brier": brier_score(preds.probs[sel], preds.target[sel]),
+                "ece": expected_calibration_error(preds.probs[sel], preds.target[sel]),
+            }
+    head = "polar" if "polar" in report.inequity_by_form else next(iter(report.inequity_by_form), None)
+    if head is not None:
+        report.per_group = report.per_group_by_form[head]
+        report.inequity = {k: v for k, v in report.inequity_by_form[head].items() if k != "group_sizes"}
+        report.group_sizes = report.inequity_by_form[head]["group_sizes"]
+    report.counts["people"] = int(len(np.unique(scores.person)))
+    report.ci = {k: list(v) for k, v in bootstrap_ci(scores, groups, bootstrap, seed, min_group_size).items()}
+    return report
+
+
+def plot_per_group(report: Report, out_png: str | Path) -> Path:
+    """Bar charts of per-group accuracy, one panel per dimension (headline form), written as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    dims = [d for d, g in report.per_group.items() if g]
+    if not dims:
+        raise ValueError("the report has no per-group accuracies to plot")
+    ncol = min(4, len(dims))
+    nrow = math.ceil(len(dims) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.5 * ncol, 3.2 * nrow), squeeze=False)
+    sigma = report.inequity.get("per_dimension", {})
+    for ax, dim in zip(axes.flat, dims):
+        items = sorted(report.per_group[dim].items(), key=lambda kv: kv[1])
+        vals = [v for _, v in items]
+        ax.bar(range(len(items)), vals, color="tab:blue")
+        ax.axhline(float(np.mean(vals)), color="grey", linestyle="--", linewidth=0.8)  # unweighted group mean
+        ax.set_ylim(max(0.0, min(vals) - 5), min(100.0, max(vals) + 5))  # differences are a few points
+        if len(items) <= 12:
+            ax.set_xticks(range(len(items)), [k[:18] for k, _ in items], rotation=60, ha="right", fontsize=6)
+        else:
+            ax.set_xticks([])
+            ax.set_xlabel(f"{len(items)} groups (sorted)", fontsize=7)
+        s = sigma.get(dim, float("nan"))
+        ax.set_title(f"{dim}  σ={s:.2f}" if not math.isnan(s) else dim, fontsize=9)
+        ax.set_ylabel("accuracy (%)", fontsize=7)
+    for ax in list(axes.flat)[len(dims):]:
+        ax.axis("off")
+    form = report.inequity.get("form", "")
+    fig.suptitle(f"Per-group accuracy ({form}); σINEQUITY = {report.inequity.get('index', float('nan')):.2f}")
+    fig.tight_layout()
+    out = Path(out_png)
+    tmp = out.with_name(f".{out.stem}.tmp.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    tmp.replace(out)
+    return out

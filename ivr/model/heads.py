@@ -1,0 +1,195 @@
+"""Choice scoring: one score per option of each probe, read from a causal LM's logits.
+
+Two scorers share one output layout, ``scores`` float [B, K, O] with ``-inf`` on padded options:
+
+* ``choice`` (default): the LM's next-token logits at ``answer_positions[b, k]``, read at the option
+  label tokens ``option_token_ids[b, k, o]``. A base model is scored zero-shot by the same code.
+* ``loglik_sum`` / ``loglik_mean``: the log-likelihood of each option's continuation tokens
+  (``option_spans[b, k, o] = (start, end)``, end exclusive), summed or divided by its length.
+
+The loss is cross-entropy over options, ignoring probes labelled -1; the prediction is the argmax and
+the softmax probabilities are kept for calibration metrics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+ScoreMode = Literal["choice", "loglik_sum", "loglik_mean"]
+SCORE_MODES: tuple[str, ...] = ("choice", "loglik_sum", "loglik_mean")
+
+
+@dataclass
+class ChoiceOutput:
+    """Scores and derived quantities of one batch.
+
+    Attributes:
+        scores: float [B, K, O], ``-inf`` on padded options.
+        loss: mean cross-entropy over labelled probes (0 when none is labelled).
+        loss_sum: summed cross-entropy over labelled probes (for normalising by a global count).
+        pred: long [B, K] argmax option, -1 on padded probes.
+        probs: float [B, K, O] softmax over options, 0 on padded options and probes.
+        n_labelled: number of probes that entered the loss.
+    """
+
+    scores: torch.Tensor
+    loss: torch.Tensor
+    loss_sum: torch.Tensor
+    pred: torch.Tensor
+    probs: torch.Tensor
+    n_labelled: int
+
+
+def answer_slots(answer_positions: torch.Tensor) -> torch.Tensor:
+    """Sorted unique sequence positions that any probe of the batch is scored at.
+
+    Passing these as ``logits_to_keep`` makes the LM head run on a few positions instead of all T,
+    which matters with a 128k vocabulary at 4096 tokens.
+    """
+    valid = answer_positions[answer_positions >= 0]
+    if valid.numel() == 0:
+        return torch.zeros(1, dtype=torch.long, device=answer_positions.device)
+    return torch.unique(valid)
+
+
+def choice_scores(
+    logits: torch.Tensor,
+    answer_positions: torch.Tensor,
+    option_token_ids: torch.Tensor,
+    kept_positions: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Option scores from next-token logits at the answer slots.
+
+    Args:
+        logits: float [B, T', V]: all positions (T' = T) or only ``kept_positions`` (T' = U).
+        answer_positions: long [B, K], -1 for padded probes.
+        option_token_ids: long [B, K, O], -1 for padded options.
+        kept_positions: long [U] sorted positions ``logits`` was computed at, or None for all.
+
+    Returns:
+        float [B, K, O] scores (fp32), ``-inf`` where the option or the probe is padding.
+    """
+    pos = answer_positions.clamp(min=0)
+    if kept_positions is not None:
+        # map a sequence position to its column among the kept positions
+        pos = torch.searchsorted(kept_positions, pos).clamp(max=kept_positions.numel() - 1)
+    rows = torch.arange(pos.shape[0], device=pos.device).unsqueeze(1)
+    at = logits[rows, pos]  # [B, K, V]; advanced indexing avoids a [B, K, V] index tensor
+    opt = option_token_ids.clamp(min=0)
+    scores = torch.gather(at, 2, opt).float()
+    pad = (option_token_ids < 0) | (answer_positions < 0).unsqueeze(-1)
+    return scores.masked_fill(pad, float("-inf"))
+
+
+def option_dot_scores(
+    hidden: torch.Tensor,
+    answer_positions: torch.Tensor,
+    option_token_ids: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The same scores as :func:`choice_scores` computed from the final hidden states.
+
+    ``logits[b, p, v] = hidden[b, p] . weight[v] (+ bias[v])``, so only the option rows of the output
+    embedding are needed: no [B, T, V] (or [B, K, V]) tensor is ever built.
+
+    Args:
+        hidden: float [B, T, H] final (normalised) hidden states.
+        answer_positions: long [B, K], -1 for padded probes.
+        option_token_ids: long [B, K, O], -1 for padded options.
+        weight: [V, H] output embedding.
+        bias: optional [V] output bias.
+
+    Returns:
+        float [B, K, O] (fp32), ``-inf`` where the option or the probe is padding.
+    """
+    pos = answer_positions.clamp(min=0)
+    opt = option_token_ids.clamp(min=0)
+    rows = torch.arange(pos.shape[0], device=pos.device).unsqueeze(1)
+    h = hidden[rows, pos]  # [B, K, H]
+    w = weight[opt].to(h.dtype)  # [B, K, O, H]
+    scores = torch.einsum("bkh,bkoh->bko", h, w)
+    if bias is not None:
+        scores = scores + bias[opt].to(scores.dtype)
+    pad = (option_token_ids < 0) | (answer_positions < 0).unsqueeze(-1)
+    return scores.float().masked_fill(pad, float("-inf"))
+
+
+def token_logprobs(logits: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
+    """log p(input_ids[b, t] | tokens < t) for every t (0 at t = 0), fp32 [B, T]."""
+    logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
+    nxt = torch.gather(logp, 2, input_ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+    return F.pad(nxt, (1, 0))
+
+
+def loglik_scores(
+    logits: torch.Tensor,
+    input_ids: torch.Tensor,
+    option_spans: torch.Tensor,
+    normalize: bool,
+) -> torch.Tensor:
+    """Per-option continuation log-likelihood, summed or length-normalised.
+
+    Args:
+        logits: float [B, T, V] for all positions.
+        input_ids: long [B, T].
+        option_spans: long [B, K, O, 2] (start, end) token positions, end exclusive; -1 = padding.
+        normalize: divide each option's sum by its number of tokens.
+
+    Returns:
+        float [B, K, O], ``-inf`` on padded options.
+
+    Raises:
+        ValueError: a span is empty or starts at position 0 (it has no preceding context).
+    """
+    lp = token_logprobs(logits, input_ids)
+    cum = F.pad(torch.cumsum(lp, dim=1), (1, 0))  # cum[:, t] = sum of lp[:, :t]
+    start, end = option_spans[..., 0], option_spans[..., 1]
+    pad = (start < 0) | (end < 0)
+    if bool(((end <= start) & ~pad).any()) or bool(((start == 0) & ~pad).any()):
+        raise ValueError("option_spans must satisfy 0 < start < end (end exclusive) for every real option")
+    b = lp.shape[0]
+    flat_s = start.clamp(min=0).reshape(b, -1)
+    flat_e = end.clamp(min=0).reshape(b, -1)
+    total = (torch.gather(cum, 1, flat_e) - torch.gather(cum, 1, flat_s)).reshape(start.shape)
+    if normalize:
+        total = total / (end - start).clamp(min=1).to(total.dtype)
+    return total.masked_fill(pad, float("-inf"))
+
+
+def choice_output(scores: torch.Tensor, labels: torch.Tensor | None) -> ChoiceOutput:
+    """Cross-entropy over options, argmax prediction and probabilities.
+
+    Args:
+        scores: float [B, K, O], ``-inf`` on padded options.
+        labels: long [B, K] correct option, -1 = ignore; None at inference.
+
+    Returns:
+        A :class:`ChoiceOutput`.
+
+    Raises:
+        ValueError: a label points at a padded option.
+    """
+    real = torch.isfinite(scores).any(-1)  # [B, K] probes with at least one option
+    safe = torch.where(real.unsqueeze(-1), scores, torch.zeros_like(scores))
+    probs = torch.softmax(safe, -1).masked_fill(~real.unsqueeze(-1), 0.0)
+    pred = torch.where(real, safe.argmax(-1), torch.full_like(real, -1, dtype=torch.long))
+    if labels is None:
+        zero = scores.new_zeros(())
+        return ChoiceOutput(scores, zero, zero, pred, probs, 0)
+    use = (labels >= 0) & real
+    n = int(use.sum())
+    if n == 0:
+        # keep the graph connected so every rank runs the same backward under FSDP
+        finite = torch.where(torch.isfinite(scores), scores, torch.zeros_like(scores))
+        zero = finite.sum() * 0.0
+        return ChoiceOutput(scores, zero, zero, pred, probs, 0)
+    rows, tgt = scores[use], labels[use]
+    if not bool(torch.isfinite(rows.gather(1, tgt.unsqueeze(1))).all()):
+        raise ValueError("a label points at a padded option (option_token_ids == -1); check the collate")
+    total = F.cross_entropy(rows, tgt, reduction="sum")
+    return ChoiceOutput(scores, total / n, total, pred, probs, n)

@@ -1,0 +1,170 @@
+"""Zero-shot results laid out like the paper: Table 14 (per setup + average) and Figure 2 (accuracy vs d).
+
+Every condition's predictions go through :func:`ivr.metrics.evaluate_predictions`; this module only
+arranges the resulting numbers, adds the parse-failure rate and the demonstrations dropped to fit
+the context, and (when asked) puts the published figures beside them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from ivr.catalog.store import Catalog
+from ivr.metrics import evaluate_predictions
+from ivr.metrics.predictions import Predictions
+
+PUBLISHED_TABLES = ("table14_zero_shot_polar", "table13_demo_form", "table3_methods")
+
+
+def condition_label(demos: int, demo_form: str, demographics: str) -> str:
+    """Short name of one prompting condition, e.g. ``200 polar demos + demographics``."""
+    if demographics == "only":
+        return "demographics only"
+    base = f"{demos} {demo_form} demos" if demos else "no demos"
+    return base + (" + demographics" if demographics == "with" else "")
+
+
+def summarize_condition(
+    preds: Predictions, catalog: Catalog, counts: dict[str, int], meta: dict[str, Any], bootstrap: int, seed: int,
+) -> dict[str, Any]:
+    """One condition's result record: the metrics report plus zero-shot specific counts.
+
+    Args:
+        preds: the condition's predictions.
+        catalog: the catalog.
+        counts: from :func:`ivr.zero_shot.run.collect` plus ``demos_dropped`` / ``prompts_truncated``.
+        meta: condition settings (model, demos, demo_form, demographics, scoring).
+        bootstrap: bootstrap replicates for the intervals.
+        seed: bootstrap seed.
+    """
+    report = evaluate_predictions(preds, catalog, bootstrap=bootstrap, seed=seed)
+    scored = int((preds.target >= 0).sum())
+    failed = int(((preds.target >= 0) & (preds.pred < 0)).sum())
+    return {
+        **meta,
+        "label": condition_label(meta["demos"], meta["demo_form"], meta["demographics"]),
+        "table3_row": report.table3_row(),
+        "parse_failure_rate": failed / scored if scored else 0.0,
+        **counts,
+        "report": report.to_dict(),
+    }
+
+
+def load_published(path: str | Path) -> dict[str, list[float]]:
+    """Published zero-shot rows as name -> [P0, P1, P2, Avg] (polar probes).
+
+    Args:
+        path: the paper's ``results.json``.
+
+    Raises:
+        FileNotFoundError / KeyError: naming the file or the missing table.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"--published {path}: file not found (the paper's results.json)")
+    data = json.loads(path.read_text())
+    missing = [t for t in PUBLISHED_TABLES if t not in data]
+    if missing:
+        raise KeyError(f"{path}: missing table(s) {missing}")
+    rows: dict[str, list[float]] = {}
+    for name, vals in data["table14_zero_shot_polar"].items():
+        if not name.startswith("_"):
+            rows[f"{name}, 200 polar demos"] = list(vals)
+    for name, vals in data["table13_demo_form"].items():
+        if not name.startswith("_"):
+            rows[f"GPT-4o (0806), {name.replace('_', ' ')}"] = list(vals)
+    for name, rec in data["table3_methods"].items():
+        if name.startswith("_") or not isinstance(rec, dict):
+            continue
+        if name == "Random" or ("demo" in name and "IVR" not in name):
+            rows[f"{name}"] = [*rec["polar"], rec["polar_avg"]]
+    return rows
+
+
+def _cells(vals: list[float | None]) -> str:
+    return " | ".join("—" if v is None else f"{v:.2f}" for v in vals)
+
+
+def table14(results: list[dict[str, Any]], published: dict[str, list[float]] | None = None) -> str:
+    """Markdown table: one row per (model, condition, probe form): accuracy per setup, Avg,
+    parse-failure rate and demonstrations dropped to fit the context; published rows (P0-P2, Avg) last."""
+    setups = sorted({s for r in results for s in r["report"]["setups"]}) or [0, 1, 2]
+    if published:
+        setups = sorted(set(setups) | {0, 1, 2})
+    head = " | ".join(f"P{s}" for s in setups)
+    lines = [
+        f"| model | condition | probes | {head} | Avg | parse fail % | demos dropped |",
+        "|---|---|---|" + "---|" * len(setups) + "---|---|---|",
+    ]
+    for res in results:
+        row, have = res["table3_row"], res["report"]["setups"]
+        for form in ("polar", "refined"):
+            vals = row.get(form)
+            if not vals or all(v is None for v in vals):
+                continue
+            by_setup = dict(zip(have, vals, strict=True))
+            cells = _cells([by_setup.get(s) for s in setups] + [row.get(f"{form}_avg")])
+            lines.append(
+                f"| {res['model']} | {res['label']} ({res['scoring']}) | {form} | {cells} | "
+                f"{100 * res['parse_failure_rate']:.1f} | {res['demos_dropped']} |"
+            )
+    for name, vals in (published or {}).items():
+        by_setup = dict(zip([0, 1, 2], vals[:3], strict=False))
+        lines.append(f"| {name} | published | polar | {_cells([by_setup.get(s) for s in setups] + [vals[3]])} | — | — |")
+    return "\n".join(lines) + "\n"
+
+
+def published_curves(published: dict[str, list[float]]) -> dict[str, list[tuple[int, float]]]:
+    """Published (demonstrations, polar Avg) points of Table 3's zero-shot rows, by model."""
+    curves: dict[str, list[tuple[int, float]]] = {}
+    for name, vals in published.items():
+        m = re.match(r"(.+?) \((no|\d+) demo\.\)$", name)
+        if m:
+            curves.setdefault(m.group(1), []).append((0 if m.group(2) == "no" else int(m.group(2)), vals[3]))
+    return curves
+
+
+def plot_figure2(
+    results: list[dict[str, Any]], out_png: str | Path, published: dict[str, list[float]] | None = None
+) -> Path:
+    """Figure 2: average polar (and refined) accuracy against the number of demonstrations.
+
+    Args:
+        results: condition records from :func:`summarize_condition`.
+        out_png: where to write the PNG.
+        published: rows from :func:`load_published`; their zero-shot points are drawn dashed.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    series: dict[str, list[tuple[int, float]]] = {}
+    for res in results:
+        for form in ("polar", "refined"):
+            avg = res["table3_row"].get(f"{form}_avg")
+            if avg is None:
+                continue
+            extra = {"with": " + demographics", "only": " demographics only"}.get(res["demographics"], "")
+            key = f"{res['model']} ({form} probes, {res['demo_form']} demos{extra})"
+            series.setdefault(key, []).append((res["demos"], avg))
+    for key, pts in series.items():
+        pts.sort()
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=key)
+    for model, pts in published_curves(published or {}).items():
+        pts.sort()
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], "--", marker="s", alpha=0.6, label=f"{model} (published, polar)")
+    ax.set_xlabel("demonstration statements")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title("Zero-shot accuracy vs demonstrations")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    out_png = Path(out_png)
+    fig.savefig(out_png, dpi=120)
+    plt.close(fig)
+    return out_png

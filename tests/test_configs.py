@@ -1,0 +1,54 @@
+"""Every training config parses against the CLI (``--print_config``, nothing is fitted); recipe values hold."""
+
+import sys
+from pathlib import Path
+from unittest import mock
+
+import pytest
+import yaml
+
+from ivr.fit import main
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+FIT_KEYS = {"trainer", "model", "data"}
+
+
+def fit_configs() -> list[Path]:
+    """``configs/*.yaml`` files that are ``ivr.fit`` configs (zero-shot / experiment configs are not)."""
+    return [p for p in sorted(CONFIGS.glob("*.yaml")) if FIT_KEYS <= set(yaml.safe_load(p.read_text()) or {})]
+
+
+def test_there_are_fit_configs():
+    names = {p.stem for p in fit_configs()}
+    assert {"tiny", "llama31_8b_fsdp", "llama31_8b_lora", "llama31_8b_qlora"} <= names
+    assert len([n for n in names if n.startswith("ivr_")]) == 6  # one per IVR row of Table 3
+
+
+@pytest.mark.parametrize("path", fit_configs(), ids=lambda p: p.stem)
+def test_config_parses(path, capsys):
+    with mock.patch.object(sys, "argv", ["ivr.fit"]), pytest.raises(SystemExit) as done:
+        main(["--config", str(path), "--print_config"])
+    assert done.value.code in (0, None)
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["trainer"]["use_distributed_sampler"] is False
+    assert printed["model"]["lr"] > 0 and printed["data"]["batch_size"] >= 1
+
+
+def test_table16_recipe():
+    cfg = yaml.safe_load((CONFIGS / "llama31_8b_fsdp.yaml").read_text())
+    model, trainer, data = cfg["model"], cfg["trainer"], cfg["data"]
+    assert model["model_name_or_path"] == "meta-llama/Meta-Llama-3.1-8B-Instruct"
+    assert (model["lr"], model["schedule"], model["warmup_ratio"], model["weight_decay"]) == (5e-6, "linear", 0.03, 0.0)
+    assert (trainer["max_epochs"], trainer["precision"], data["max_seq_length"]) == (2, "bf16-mixed", 4096)
+    assert trainer["devices"] * trainer["num_nodes"] * data["batch_size"] * trainer["accumulate_grad_batches"] == 8
+    assert trainer["strategy"] == "fsdp"
+
+
+@pytest.mark.parametrize(("name", "probe", "demo", "n"), [
+    ("ivr_p_mixed_n800", "p", "mixed", 800), ("ivr_r_mixed_n800", "r", "mixed", 800),
+    ("ivr_pr_200_n800", "p+r", "200", 800), ("ivr_pr_mixed_n800", "p+r", "mixed", 800),
+    ("ivr_pr_mixed200_n800", "p+r", "mixed+200", 800), ("ivr_pr_mixed200_n1600", "p+r", "mixed+200", 1600),
+])
+def test_table3_rows(name, probe, demo, n):
+    data = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())["data"]
+    assert (data["probe_form"], str(data["demo_count"]), data["n_per_question"]) == (probe, demo, n)

@@ -1,0 +1,144 @@
+"""Synthetic population: determinism, schema, missingness, exact Bayes predictor, catalog resolution."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ivr.catalog.codebook import load_codebook
+from ivr.catalog.resolve import parse_synthetic_spec, resolve_catalog
+from ivr.catalog.store import Catalog, load_catalog
+from ivr.catalog.synth import SynthModel, build_synthetic, synthesize
+from ivr.catalog.synth.calibrate import onehot, probe_setups, vote
+
+
+@pytest.fixture(scope="module")
+def small() -> tuple[Catalog, SynthModel]:
+    return synthesize(2000, seed=0)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_synthetic(tmp_path_factory.mktemp("synth") / "cat", 300, seed=3)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256((path / "catalog.parquet").read_bytes()).hexdigest()
+
+
+def test_same_seed_gives_byte_identical_parquet(built: Path, tmp_path: Path) -> None:
+    again = build_synthetic(tmp_path / "again", 300, seed=3)
+    assert _digest(built) == _digest(again)
+    assert (again / "synth_model.npz").read_bytes() == (built / "synth_model.npz").read_bytes()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp folders left
+
+
+def test_schema_matches_a_converted_catalog(built: Path) -> None:
+    cb = load_codebook("wvs7")
+    frame = load_catalog(built).to_frame()
+    empty = Catalog(cb, np.zeros(0, np.int64), np.zeros((0, 253), np.int8), np.zeros((0, 253), np.int8),
+                    np.zeros((0, len(cb.demographic_columns)), np.int32)).to_frame()
+    assert list(frame.columns) == list(empty.columns)
+    assert list(frame.dtypes) == list(empty.dtypes)
+    manifest = load_catalog(built).manifest
+    assert manifest["source"] == "synthetic" and manifest["seed"] == 3 and manifest["rows"] == 300
+
+
+def test_answers_valid_and_consistent(small: tuple[Catalog, SynthModel]) -> None:
+    cat, _ = small
+    cb = cat.codebook
+    assert len(cat) == 2000 and len(np.unique(cat.person_ids)) == 2000
+    assert ((cat.polar >= 0) == (cat.refined >= 0)).all()
+    for form, answers in (("polar", cat.polar), ("refined", cat.refined)):
+        assert (answers.max(axis=0) < np.array(cb.n_options(form))).all()
+    # polar is the refined option's polar group
+    for j, q in enumerate(cb.questions):
+        ref_to_pol = {q.code_to_index("refined")[c]: q.code_to_index("polar")[c] for c in q.codes}
+        ok = cat.refined[:, j] >= 0
+        assert (np.vectorize(ref_to_pol.get)(cat.refined[ok, j]) == cat.polar[ok, j]).all()
+
+
+def test_missingness_and_demographics_look_like_the_survey(small: tuple[Catalog, SynthModel]) -> None:
+    cat, _ = small
+    nv = cat.n_valid
+    assert 236 <= nv.mean() <= 248 and 10 <= nv.std() <= 25
+    assert 0.08 <= (nv == 253).mean() <= 0.3
+    continents = set(cat.demographic_values("B_COUNTRY_to_continent"))
+    assert len(continents) == 6 and len(np.unique(cat.demographic_codes("B_COUNTRY"))) >= 60
+    for demo in cat.codebook.demographics:  # every observed code is one the codebook knows
+        codes = cat.demographic_codes(demo.id)
+        assert set(codes[codes >= 0].tolist()) <= set(demo.values), demo.id
+    # realistic dependence: the oldest are more often widowed than the youngest
+    age, marital = cat.demographic_codes("X003R"), cat.demographic_codes("Q273")
+    assert (marital[age == 6] == 5).mean() > (marital[age == 1] == 5).mean() + 0.1
+
+
+def test_posterior_sums_to_one_and_uses_demonstrations(small: tuple[Catalog, SynthModel]) -> None:
+    cat, model = small
+    rows = np.arange(0, 2000, 200)
+    probes = probe_setups(cat.codebook)[0]
+    demos = [np.setdiff1d(np.arange(253), probes)[:150]] * len(rows)
+    for form in ("polar", "refined"):
+        post = model.posterior(cat, rows, demos, probes, form, use_demographics=True)
+        assert post.shape == (len(rows), len(probes), max(cat.codebook.n_options(form)))
+        np.testing.assert_allclose(post.sum(axis=2), 1.0, atol=1e-9)
+        n_opt = np.array(cat.codebook.n_options(form))[probes]
+        assert (post >= 0).all()
+        assert (post[:, np.arange(post.shape[2])[None] >= n_opt[:, None]] == 0).all()  # padding
+    prior_only = model.posterior(cat, rows, [np.zeros(0, np.int64)] * len(rows), probes, "polar")
+    assert np.allclose(prior_only, prior_only[:1])  # no demos, no demographics: same for everyone
+    assert not np.allclose(model.posterior(cat, rows, demos, probes, "polar"), prior_only)
+
+
+def test_model_round_trips_through_the_catalog_folder(built: Path) -> None:
+    cat = load_catalog(built)
+    model = SynthModel.load(built)
+    rows = np.arange(5)
+    post = model.posterior(cat, rows, [np.arange(100)] * 5, np.arange(200, 210), "refined")
+    np.testing.assert_allclose(post.sum(axis=2), 1.0, atol=1e-9)
+    with pytest.raises(FileNotFoundError, match="synth_model.npz"):
+        SynthModel.load(built.parent)
+
+
+def test_bayes_beats_global_majority_and_nearest_neighbours(small: tuple[Catalog, SynthModel]) -> None:
+    cat, model = small
+    probes = probe_setups(cat.codebook)[0]
+    features = np.setdiff1d(np.arange(253), probes)
+    ok = np.flatnonzero((cat.refined[:, probes] >= 0).all(axis=1) & (cat.n_valid >= 239))
+    eval_rows = np.random.default_rng(0).choice(ok, 100, replace=False)
+    train = np.setdiff1d(np.arange(len(cat)), eval_rows)
+    answers = cat.polar
+    target = answers[eval_rows][:, probes]
+    majority = vote(answers[train][:, probes][None], 4)[0]
+    sim = (onehot(answers[eval_rows][:, features], 4) @ onehot(answers[train][:, features], 4).T).numpy()
+    top = np.argsort(-sim, axis=1, kind="stable")[:, :10]
+    knn = vote(answers[train][:, probes][top], 4)
+    demos = [features[cat.refined[r, features] >= 0][:200] for r in eval_rows]
+    bayes = model.posterior(cat, eval_rows, demos, probes, "polar").argmax(axis=2)
+    acc = {name: (pred == target).mean() for name, pred in
+           (("global", np.broadcast_to(majority, target.shape)), ("knn", knn), ("bayes", bayes))}
+    assert acc["bayes"] > acc["global"] + 0.03 and acc["bayes"] > acc["knn"], acc
+
+
+def test_resolve_builds_once_then_reuses(tmp_path: Path) -> None:
+    path = resolve_catalog("synthetic:people=200,seed=2", cache_dir=tmp_path)
+    assert path == tmp_path / "synthetic-p200-s2"
+    assert (path / "synth_model.npz").exists() and len(load_catalog(path)) == 200
+    stamp = (path / "catalog.parquet").stat().st_mtime_ns
+    assert resolve_catalog("synthetic:people=200,seed=2", cache_dir=tmp_path) == path
+    assert (path / "catalog.parquet").stat().st_mtime_ns == stamp  # reused, not rebuilt
+    assert resolve_catalog(str(path)) == path
+
+
+def test_resolve_errors(tmp_path: Path) -> None:
+    for bad in ("synthetic:", "synthetic:people=ten", "synthetic:people=5,sed=1", "synthetic:seed=1"):
+        with pytest.raises(ValueError, match="synthetic:people=N"):
+            resolve_catalog(bad, cache_dir=tmp_path)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        resolve_catalog(str(tmp_path / "nowhere"))
+    with pytest.raises(FileNotFoundError, match="missing catalog.parquet"):
+        resolve_catalog(str(tmp_path))
+    assert parse_synthetic_spec("synthetic:people=93279") == (93279, 0)
