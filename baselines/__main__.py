@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates for intervals (0 = none)")
     p.add_argument("--published", action="store_true", help="show the paper's figures beside ours")
     p.add_argument("--paper", type=Path, default=None,
-                   help="results JSON with table3_methods (default: the copy shipped with baselines)")
+                   help="results JSON with table3_methods (default: the copy shipped with ivr)")
     p.add_argument("--plot", action="store_true", help="write PNG charts under OUT/plots")
     p.add_argument("--cpu", action="store_true", help="never use a GPU FAISS index")
     p.add_argument("--threads", type=int, default=None,

@@ -5,16 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from ivr.catalog.codebook import FORMS
+from ivr.paper import load_paper, paper_table
 
 from baselines.run import GLOBAL, RANDOM, RANDOM_DRAW, BaselineResults, resemble_name
-
-BUILTIN_PAPER = "paper_baselines.json"
-
 
 def method_order(results: BaselineResults, pools: tuple[str, ...]) -> list[str]:
     """Rows in Table-3 order, then the extra seeded Random draw."""
@@ -23,26 +20,17 @@ def method_order(results: BaselineResults, pools: tuple[str, ...]) -> list[str]:
 
 
 def load_published(path: str | Path | None = None) -> dict[str, Any]:
-    """Published figures: ``table3_methods`` (and Table 20) from a results JSON.
+    """Published figures: the paper's results JSON, which must hold ``table3_methods`` (Table 20 is drawn too).
 
     Args:
-        path: a results.json holding ``table3_methods``; None = the copy shipped with the package.
+        path: a results.json holding ``table3_methods``; None = the copy shipped with ivr.
 
     Raises:
-        ValueError: the file lacks ``table3_methods``.
+        FileNotFoundError: the file does not exist.
+        ValueError: the file is not a JSON object or lacks ``table3_methods``.
     """
-    if path is None:
-        text = (resources.files("baselines") / BUILTIN_PAPER).read_text(encoding="utf-8")
-        source = f"baselines/{BUILTIN_PAPER}"
-    else:
-        path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"--paper {path}: file not found")
-        text, source = path.read_text(encoding="utf-8"), str(path)
-    data = json.loads(text)
-    if "table3_methods" not in data:
-        raise ValueError(f"{source}: no 'table3_methods' entry; pass the study's results.json to --paper")
-    return data
+    paper_table("table3_methods", path)  # fail here, naming the file, rather than when the table is drawn
+    return load_paper(path)
 
 
 def columns(setups: list[int]) -> list[str]:

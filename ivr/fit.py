@@ -9,7 +9,6 @@ configs/llama31_8b_fsdp.yaml``.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 

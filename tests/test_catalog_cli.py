@@ -122,18 +122,16 @@ def test_stats_published_table(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert figures["people"] == 20 and figures["published"]["people"] == 93279
 
 
-def test_stats_published_default_path_is_relative_to_cwd(tmp_path: Path) -> None:
+def test_stats_published_defaults_to_the_packaged_copy(tmp_path: Path) -> None:
     out = tmp_path / "cat"
     assert main(["build", "--codebook", str(CODEBOOK), "--input", str(SURVEY), "--out", str(out), "--quiet"]) == 0
-    work = tmp_path / "work"
+    work = tmp_path / "work"  # any working folder: no ../shared needed
     work.mkdir()
-    done = _cli("stats", str(out), "--published", cwd=work)
-    assert done.returncode == 2 and "results.json" in done.stderr and "--paper" in done.stderr
-    (tmp_path / "shared" / "paper").mkdir(parents=True)
-    (tmp_path / "shared" / "paper" / "results.json").write_text(json.dumps({"table1_dataset": {"people": 7}}))
     done = _cli("stats", str(out), "--published", "--json", cwd=work)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["published"] == {"people": 7}
+    assert json.loads(done.stdout)["published"]["people"] == 93279
+    done = _cli("stats", str(out), "--published", "--paper", str(tmp_path / "nope.json"), cwd=work)
+    assert done.returncode == 2 and "nope.json" in done.stderr and "--paper" in done.stderr
 
 
 def test_stats_on_a_non_catalog(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

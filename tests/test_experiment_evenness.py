@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from ivr.experiment.evenness import option_counts, shannon_evenness
+from ivr.metrics.evenness import option_counts, shannon_evenness
 
 
 def test_uniform_is_one_and_degenerate_is_zero():

@@ -8,7 +8,8 @@ import pytest
 
 from ivr.catalog.store import load_catalog
 from ivr.experiment.__main__ import main
-from ivr.experiment.bayes import EvalSettings, bayes_predictions, eval_people, load_bayes, setup_probes
+from ivr.catalog.synth.predict import bayes_predictions
+from ivr.experiment.bayes import EvalSettings, eval_people, load_bayes, setup_probes
 from ivr.metrics import evaluate_predictions
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "experiments"

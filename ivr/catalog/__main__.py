@@ -67,8 +67,8 @@ def make_parser() -> argparse.ArgumentParser:
     stats.add_argument("catalog", type=Path, help="catalog folder")
     stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
     stats.add_argument("--published", action="store_true", help="show the published Table 1 figures beside it")
-    stats.add_argument("--paper", type=Path, default=Path("../shared/paper/results.json"),
-                       help="the paper's results.json (default: ../shared/paper/results.json)")
+    stats.add_argument("--paper", type=Path, default=None,
+                       help="the paper's results.json (default: the copy shipped with ivr)")
     stats.set_defaults(run=_stats)
 
     synth = sub.add_parser("synth", help="build a synthetic WVS-shaped catalog")

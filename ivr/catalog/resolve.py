@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -57,7 +58,7 @@ def resolve_catalog(spec: str, cache_dir: str | Path | None = None) -> Path:
         people, seed = parse_synthetic_spec(spec)
         out = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         out = out / f"synthetic-p{people}-s{seed}"
-        if not _is_catalog(out):
+        if not _is_catalog(out) or _stale(out):
             from ivr.catalog.synth import build_synthetic  # heavy; only when a build is needed
 
             build_synthetic(out, people, seed)
@@ -73,6 +74,17 @@ def resolve_catalog(spec: str, cache_dir: str | Path | None = None) -> Path:
     raise FileNotFoundError(
         f"catalog {spec!r} does not exist; pass a catalog folder or synthetic:people=N,seed=S "
         "(e.g. synthetic:people=93279,seed=0)")
+
+
+def _stale(path: Path) -> bool:
+    # A cached build from an older generator would silently give other figures: rebuild it.
+    from ivr.catalog.synth.population import GENERATOR_VERSION
+
+    try:
+        manifest = json.loads((path / "manifest.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return True
+    return manifest.get("generator_version") != GENERATOR_VERSION
 
 
 def _is_catalog(path: Path) -> bool:

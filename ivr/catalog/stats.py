@@ -6,13 +6,13 @@ shown beside the published figures (``python -m ivr.catalog stats DIR --publishe
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ivr.catalog.store import Catalog
+from ivr.paper import paper_table
 
 # (key, label) in display order; the keys match results.json "table1_dataset".
 ROWS = (
@@ -54,25 +54,20 @@ def catalog_stats(catalog: Catalog) -> dict[str, Any]:
     }
 
 
-def load_published(path: str | Path) -> dict[str, Any]:
-    """The published Table 1 figures (``table1_dataset``) from the paper's results.json.
+def load_published(path: str | Path | None = None) -> dict[str, Any]:
+    """The published Table 1 figures (``table1_dataset``).
+
+    Args:
+        path: the paper's results.json; None = the copy shipped with the package.
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: the file is not JSON or has no ``table1_dataset``.
+        ValueError: the file is not JSON or has no ``table1_dataset`` object.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path}: published results file not found; pass --paper PATH to the paper's results.json"
-        )
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON: {err}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("table1_dataset"), dict):
-        raise ValueError(f"{path}: has no 'table1_dataset' entry")
-    return data["table1_dataset"]
+    table = paper_table("table1_dataset", path)
+    if not isinstance(table, dict):
+        raise ValueError(f"{path or 'ivr/paper_results.json'}: 'table1_dataset' is not an object")
+    return table
 
 
 def _fmt(value: Any) -> str:

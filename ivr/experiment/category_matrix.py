@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from ivr.catalog.codebook import FORMS
-from ivr.experiment.bayes import EvalSettings, bayes_predictions, eval_people, load_bayes, setup_probes
+from ivr.catalog.synth.predict import bayes_predictions
+from ivr.experiment.bayes import EvalSettings, eval_people, load_bayes, setup_probes
 from ivr.experiment.outputs import pyplot, save_figure
 from ivr.experiment.runner import Experiment, Run, slug
 from ivr.metrics import evaluate_predictions

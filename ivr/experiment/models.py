@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from ivr.experiment.bayes import EvalSettings, bayes_predictions, eval_people, load_bayes, setup_probes
+from ivr.catalog.synth.predict import bayes_predictions
+from ivr.experiment.bayes import EvalSettings, eval_people, load_bayes, setup_probes
 from ivr.experiment.config import merge
 from ivr.experiment.runner import Experiment, Run, slug
 from ivr.experiment.training import predict_reasoner, recipe_sections, train_reasoner

@@ -245,7 +245,9 @@ class IndieValueReasoner(L.LightningModule):
 
     def _finish(self, metric: Any, stage: str) -> tuple[dict[str, Any], Any]:
         """Compute the epoch's scalars and keep all ranks' rows (``Predictions``) for the callbacks."""
-        if metric is None or not metric.update_called:
+        # every rank must join compute()'s collective, even one that saw no rows (it would hang the others)
+        distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+        if metric is None or (not metric.update_called and not distributed):
             return {}, None
         results = metric.compute()
         with metric.sync_context():

@@ -40,7 +40,8 @@ def flatten_probes(batch: dict[str, Any], out: ChoiceOutput) -> dict[str, torch.
 
     pred = to_codebook(out.pred)
     target = to_codebook(labels)
-    probs_cb = torch.zeros_like(out.probs).scatter(-1, index, out.probs.detach().float())
+    # scatter_add: padded positions (index clamped to 0) carry probability 0 and must not overwrite column 0
+    probs_cb = torch.zeros_like(out.probs).scatter_add(-1, index, out.probs.detach().float())
     width = max(MAX_OPTIONS, probs_cb.shape[-1])
     padded = torch.full((*probs_cb.shape[:-1], width), float("nan"), device=probs_cb.device)
     padded[..., : probs_cb.shape[-1]] = probs_cb

@@ -60,7 +60,7 @@ def zero_shot(
     model: str, catalog: str, out: str, backend: Literal["hf", "vllm"] = "hf",
     scoring: Literal["generate", "logits"] = "generate", probe: ProbeSettings | None = None,
     engine: BackendOptions | None = None, cache: str | None = None, model_label: str | None = None,
-    published: str | None = None, bootstrap: int = 200, cache_dir: str | None = None,
+    published: bool | str | None = None, bootstrap: int = 200, cache_dir: str | None = None,
     respond_hook: Callable[[Respond], Respond] | None = None,
 ) -> list[dict[str, Any]]:
     """Probe a model zero-shot and write its report.
@@ -75,7 +75,7 @@ def zero_shot(
         engine: backend settings.
         cache: response cache file (default ``out/responses.jsonl``).
         model_label: name in tables and the cache key (default: the model argument).
-        published: the paper's results.json to print published rows beside ours.
+        published: print the paper's rows beside ours: True = the packaged copy, or a results.json path.
         bootstrap: bootstrap replicates for the confidence intervals.
         cache_dir: where synthetic catalogs are built.
         respond_hook: wraps the backend's jobs -> replies function (instrumentation, tests).
@@ -87,7 +87,7 @@ def zero_shot(
     engine = engine or BackendOptions()
     probe.validate()
     model = check_model(model)  # fail on a mistyped path before building anything
-    paper = load_published(published) if published else None
+    paper = load_published(None if published is True else published) if published else None
     cat = _load(catalog, cache_dir)
     all_setups = probe_setups(cat.codebook)
     wanted = probe.setups if probe.setups is not None else list(range(len(all_setups)))
@@ -149,7 +149,8 @@ def build_parser() -> ArgumentParser:
                         help="generate a JSON reply, or score the options from the logits (hf only)")
     parser.add_argument("--cache", type=str | None, default=None, help="response cache (default OUT/responses.jsonl)")
     parser.add_argument("--model_label", type=str | None, default=None, help="model name in tables and cache keys")
-    parser.add_argument("--published", type=str | None, default=None, help="paper results.json: print published rows beside")
+    parser.add_argument("--published", type=bool | str | None, nargs="?", const=True, default=None,
+                        help="print the paper's rows beside ours: bare = the packaged copy, or a results.json path")
     parser.add_argument("--bootstrap", type=int, default=200, help="bootstrap replicates for 95%% intervals")
     parser.add_argument("--cache_dir", type=str | None, default=None, help="where synthetic catalogs are built")
     parser.add_class_arguments(ProbeSettings, "probe")

@@ -7,7 +7,6 @@ the context, and (when asked) puts the published figures beside them.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from ivr.catalog.store import Catalog
 from ivr.metrics import evaluate_predictions
 from ivr.metrics.predictions import Predictions
+from ivr.paper import paper_table
 
 PUBLISHED_TABLES = ("table14_zero_shot_polar", "table13_demo_form", "table3_methods")
 
@@ -53,34 +53,24 @@ def summarize_condition(
     }
 
 
-def load_published(path: str | Path) -> dict[str, list[float]]:
+def load_published(path: str | Path | None = None) -> dict[str, list[float]]:
     """Published zero-shot rows as name -> [P0, P1, P2, Avg] (polar probes).
 
     Args:
-        path: the paper's ``results.json``.
+        path: the paper's ``results.json``; None = the copy shipped with the package.
 
     Raises:
-        FileNotFoundError / KeyError: naming the file or the missing table.
+        FileNotFoundError / KeyError / ValueError: naming the file or the missing table.
     """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"--published {path}: file not found (the paper's results.json)")
-    data = json.loads(path.read_text())
-    missing = [t for t in PUBLISHED_TABLES if t not in data]
-    if missing:
-        raise KeyError(f"{path}: missing table(s) {missing}")
+    table14, table13, table3 = (paper_table(key, path) for key in PUBLISHED_TABLES)
     rows: dict[str, list[float]] = {}
-    for name, vals in data["table14_zero_shot_polar"].items():
-        if not name.startswith("_"):
-            rows[f"{name}, 200 polar demos"] = list(vals)
-    for name, vals in data["table13_demo_form"].items():
-        if not name.startswith("_"):
-            rows[f"GPT-4o (0806), {name.replace('_', ' ')}"] = list(vals)
-    for name, rec in data["table3_methods"].items():
-        if name.startswith("_") or not isinstance(rec, dict):
-            continue
-        if name == "Random" or ("demo" in name and "IVR" not in name):
-            rows[f"{name}"] = [*rec["polar"], rec["polar_avg"]]
+    for name, vals in table14.items():
+        rows[f"{name}, 200 polar demos"] = list(vals)
+    for name, vals in table13.items():
+        rows[f"GPT-4o (0806), {name.replace('_', ' ')}"] = list(vals)
+    for name, rec in table3.items():
+        if isinstance(rec, dict) and (name == "Random" or ("demo" in name and "IVR" not in name)):
+            rows[name] = [*rec["polar"], rec["polar_avg"]]
     return rows
 
 

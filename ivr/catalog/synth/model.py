@@ -36,7 +36,7 @@ MODEL_FILE = "synth_model.npz"
 
 @dataclass(frozen=True)
 class SynthSettings:
-    """Generator knobs (calibrated against the published baselines; see calibrate.py)."""
+    """Generator knobs (calibrated against the published baselines; see ``python -m baselines.calibrate``)."""
 
     n_profiles: int = 4000
     n_traits: int = 8

@@ -21,6 +21,10 @@ CHUNK = 8192
 TAG_COUNTRIES, TAG_DEMOGRAPHICS, TAG_MODEL, TAG_PROFILES, TAG_ANSWERS, TAG_MISSING = 1, 2, 3, 4, 5, 6
 
 
+# Bump whenever the generator's output changes for a given (people, seed): cached builds are rebuilt.
+GENERATOR_VERSION = 1
+
+
 def _softmax_rows(logits: np.ndarray) -> np.ndarray:
     p = logits - logits.max(axis=1, keepdims=True)
     np.exp(p, out=p)
@@ -149,7 +153,8 @@ def build_synthetic(out: str | Path, n_people: int, seed: int = 0,
     """
     out = Path(out)
     catalog, model = synthesize(n_people, seed, settings=settings)
-    extra = {"generator": "ivr.catalog.synth", "seed": int(seed), "n_people": int(n_people),
+    extra = {"generator": "ivr.catalog.synth", "generator_version": GENERATOR_VERSION,
+             "seed": int(seed), "n_people": int(n_people),
              "settings": model.settings}
     staging = out.with_name(f".{out.name}.staging")
 
@@ -160,4 +165,4 @@ def build_synthetic(out: str | Path, n_people: int, seed: int = 0,
         staging.rmdir()
         model.save(tmp / MODEL_FILE)
 
-    return atomic_dir(out, write)
+    return atomic_dir(out, write, replace_only_if="manifest.json")

@@ -1,0 +1,132 @@
+"""Calibration report of the synthetic population against the study's published baselines.
+
+``python -m baselines.calibrate --people 93279 --seed 0 [--set key=value ...] [--out FILE.md]``
+
+Builds (or reuses) the synthetic catalog, runs every Table-3 baseline through the same protocol as
+``python -m baselines`` (the study's 800-person split, the three probe setups, FAISS Resemble), the
+exact Bayes-optimal predictor of the population (200 demonstrations excluding the setup's probes, and
+demographics only), the Resemble N sweep against Table 20, answer evenness per continent and the
+Table 1 answer counts, and prints the side-by-side table published / synthetic / Bayes ceiling.
+``--set`` changes generator knobs (:class:`ivr.catalog.synth.SynthSettings`) for tuning; the build
+then goes to a temporary folder instead of the cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from baselines.run import GLOBAL, BaselineConfig, resemble_name, run_baselines
+from ivr.catalog.resolve import resolve_catalog
+from ivr.catalog.store import Catalog, load_catalog
+from ivr.catalog.synth import SynthModel, SynthSettings, build_synthetic
+from ivr.catalog.synth.predict import bayes_predictions
+from ivr.data.probes import probe_setups
+from ivr.data.splits import make_split
+from ivr.metrics import evaluate_predictions
+from ivr.metrics.evenness import option_counts, shannon_evenness
+from ivr.paper import load_paper
+
+TARGETS = [GLOBAL, resemble_name("all", "top 1"), resemble_name("all", "top cluster"),
+           resemble_name("1600", "top cluster")]
+
+
+def parse_overrides(items: list[str]) -> SynthSettings:
+    """``key=value`` overrides of the generator's :class:`SynthSettings`."""
+    types = {f.name: f.type for f in dataclasses.fields(SynthSettings)}
+    kwargs: dict[str, float | int] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or key not in types:
+            raise SystemExit(f"--set {item!r}: expected key=value with key in {sorted(types)}")
+        kwargs[key] = int(value) if types[key] in (int, "int") else float(value)
+    return SynthSettings(**kwargs)
+
+
+def evenness_by_continent(catalog: Catalog, form: str = "refined") -> dict[str, float]:
+    """Mean Shannon evenness J' over questions, per continent (lower = less even)."""
+    cont = catalog.groups("Continent")
+    n_opt = np.asarray(catalog.codebook.n_options(form))
+    out = {}
+    for c in sorted({v for v in cont if v is not None}):
+        counts = option_counts(catalog.answers(form)[cont == c], int(n_opt.max()))
+        out[c] = float(np.nanmean(shannon_evenness(counts, n_opt)))
+    return out
+
+
+def _fmt_row(label: str, paper: dict | None, ours: dict) -> str:
+    cells = []
+    for key in ("polar_avg", "refined_avg", "all"):
+        if paper is None:
+            cells += ["–", f"{ours[key]:.2f}"]
+        else:
+            cells += [f"{paper[key]:.2f}", f"{ours[key]:.2f} ({ours[key] - paper[key]:+.2f})"]
+    return f"| {label} | " + " | ".join(cells) + " |"
+
+
+def report(catalog: Catalog, model: SynthModel, seed: int = 0) -> str:
+    """The markdown calibration report for one synthetic catalog."""
+    paper = load_paper()
+    split = make_split(catalog, size=800, seed=seed, rule="study")
+    results = run_baselines(catalog, split, BaselineConfig(seed=seed, bootstrap=0))
+    setups = dict(enumerate(probe_setups(catalog.codebook)))
+    bayes = evaluate_predictions(bayes_predictions(catalog, model, split.eval_rows, setups, ["polar", "refined"],
+                                                   200, seed, demo_form="refined"), catalog, bootstrap=0)
+    demo_only = evaluate_predictions(bayes_predictions(catalog, model, split.eval_rows, setups,
+                                                       ["polar", "refined"], 0, seed, use_demographics=True),
+                                     catalog, bootstrap=0)
+    lines = ["| method | paper polar | synthetic polar | paper refined | synthetic refined | paper all | synthetic all |",
+             "|---|---|---|---|---|---|---|"]
+    for name in TARGETS:
+        lines.append(_fmt_row(name, paper["table3_methods"][name], results.rows[name]))
+    ceiling = bayes.table3_row()
+    lines.append(_fmt_row("**Bayes ceiling** (200 demos)", None, ceiling))
+    lines.append(_fmt_row("Bayes, demographics only", None, demo_only.table3_row()))
+    best = {k: max(results.rows[n][k] for n in results.rows) for k in ("polar_avg", "refined_avg", "all")}
+    lines += ["", "Bayes ceiling above the best baseline: " + ", ".join(
+        f"{k.replace('_avg', '')} {ceiling[k] - best[k]:+.2f}" for k in best) + " points.",
+        f"Bayes with demographics only, polar: {demo_only.table3_row()['polar_avg']:.2f} "
+        f"(the study's demographics-only trained model: 67.42)."]
+    sweep, t20 = results.sweep.get("all", []), paper["table20_resemble_cluster_size"]
+    ns = [n for n in t20["N"] if n <= len(sweep)]
+    lines += ["", "Resemble (all) N sweep, 'all' column:", "", "| N | " + " | ".join(map(str, ns)) + " |",
+              "|---" * (len(ns) + 1) + "|",
+              "| paper (Table 20) | " + " | ".join(f"{t20['all'][t20['N'].index(n)]:.2f}" for n in ns) + " |",
+              "| synthetic | " + " | ".join(f"{sweep[n - 1]['all']:.2f}" for n in ns) + " |"]
+    ev = evenness_by_continent(catalog)
+    lines += ["", "Mean Shannon evenness J' of refined answers by continent (lower = less even): "
+              + ", ".join(f"{k} {v:.3f}" for k, v in sorted(ev.items(), key=lambda kv: kv[1])) + "."]
+    nv = catalog.n_valid
+    t1 = paper["table1_dataset"]
+    lines += [f"Valid answers per person: mean {nv.mean():.2f} (paper {t1['valid_answers_per_person_mean']}), "
+              f"std {nv.std():.2f} ({t1['valid_answers_per_person_std']}), every question answered "
+              f"{100 * (nv == len(catalog.codebook.questions)).mean():.1f}% "
+              f"({100 * t1['people_with_all_questions'] / t1['people']:.1f}%)."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Calibration report of the synthetic population.")
+    parser.add_argument("--people", type=int, default=93279, help="population size")
+    parser.add_argument("--seed", type=int, default=0, help="generator and protocol seed")
+    parser.add_argument("--set", nargs="*", default=[], help="generator overrides key=value (tuning)")
+    parser.add_argument("--cache-dir", type=Path, default=None, help="synthetic catalog cache")
+    parser.add_argument("--out", type=Path, default=None, help="also write the markdown report here")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.set:
+            folder = build_synthetic(Path(tmp) / "catalog", args.people, args.seed, settings=parse_overrides(args.set))
+        else:
+            folder = resolve_catalog(f"synthetic:people={args.people},seed={args.seed}", args.cache_dir)
+        text = report(load_catalog(folder), SynthModel.load(folder), args.seed)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
