@@ -106,3 +106,11 @@ def test_zero_shot_published_flag_is_bare_or_a_path() -> None:
     assert build_parser().parse_args(base).published is None
     assert build_parser().parse_args([*base, "--published"]).published is True
     assert build_parser().parse_args([*base, "--published", "r.json"]).published == "r.json"
+
+
+def test_evaluate_table3_rows_come_from_the_paper() -> None:
+    from ivr.model.published import PUBLISHED_TABLE3, ROWS, published_table3
+
+    table3 = paper_table("table3_methods")
+    assert list(PUBLISHED_TABLE3) == list(ROWS) and all(PUBLISHED_TABLE3[k] == table3[k] for k in ROWS)
+    assert published_table3() == PUBLISHED_TABLE3

@@ -17,7 +17,8 @@ class Collator:
 
     Args:
         pad_id: token id used for padding ``input_ids``.
-        packed: emit the Bool[B,1,T,T] block mask (True) or the Long[B,T] padding mask (False).
+        packed: emit the Bool[B,1,T,T] block mask (True) or the Long[B,T] padding mask (False);
+            sequences with ``option_spans`` (several option branches) always get the block mask.
     """
 
     def __init__(self, pad_id: int, packed: bool) -> None:
@@ -52,13 +53,19 @@ class Collator:
         batch: dict[str, Any] = {
             "input_ids": torch.from_numpy(input_ids),
             "position_ids": torch.from_numpy(position_ids),
-            "attention_mask": block_mask(seg) if self.packed else (seg >= 0).long(),
+            "attention_mask": block_mask(seg) if self.packed or "option_spans" in items[0] else (seg >= 0).long(),
             "answer_positions": torch.from_numpy(answer),
             "option_token_ids": torch.from_numpy(option_ids),
             "labels": torch.from_numpy(labels),
             "option_index": torch.from_numpy(option_index),
             "meta": {key: torch.from_numpy(v) for key, v in meta.items()},
         }
+        if "option_spans" in items[0]:  # log-likelihood layout: continuation span of every option
+            spans = np.full((b, k, o, 2), -1, np.int64)
+            for i, x in enumerate(items):
+                for j, span in enumerate(x["option_spans"]):
+                    spans[i, j, : len(span)] = span
+            batch["option_spans"] = torch.from_numpy(spans)
         for key in ("n_demos", "demos_requested", "demos_dropped"):
             batch[key] = torch.tensor([x[key] for x in items], dtype=torch.long)
         return batch

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from ivr.data.statement_tokenizer import build_statement_tokenizer, is_statement
 from ivr.data.tokenization import TokenCache
 
 log = logging.getLogger(__name__)
+SCORE_LAYOUTS = ("label", "loglik")
 
 
 def default_cache_dir() -> Path:
@@ -76,6 +78,23 @@ def filter_rows(catalog: Catalog, rows: np.ndarray, spec: str | None) -> np.ndar
     return rows[keep]
 
 
+def demo_questions(codebook: Codebook, categories: list[str] | None) -> tuple[int, ...] | None:
+    """Question indices of the given categories (codebook order); None when ``categories`` is None.
+
+    Raises:
+        ValueError: naming ``eval_demo_categories``, an unknown category and the known ones.
+    """
+    if categories is None:
+        return None
+    if isinstance(categories, str):
+        categories = [categories]
+    for c in categories:
+        if c not in codebook.categories:
+            raise ValueError(f"eval_demo_categories: unknown category {c!r}; known categories: {list(codebook.categories)}")
+    wanted = set(categories)
+    return tuple(j for j, q in enumerate(codebook.questions) if q.category in wanted)
+
+
 class IVRDataModule(L.LightningDataModule):
     """Samples training sequences on the fly and enumerates the fixed evaluation protocol.
 
@@ -94,6 +113,7 @@ class IVRDataModule(L.LightningDataModule):
         eval_packed: evaluation puts all probes of (person, setup, form) in one sequence (demos exclude the setup).
         eval_pack_forms: with eval_packed, both probe forms of (person, setup) share one sequence (78 probes).
         eval_demo_count: demonstrations per evaluation example (``"200"`` in the study).
+        eval_demo_categories: evaluation demonstrations only from questions of these categories (None = all).
         option_order: ``"codebook"`` or ``"shuffle"`` (seeded per example, recorded in ``option_index``).
         split_rule: evaluation-people rule of :func:`ivr.data.splits.make_split` (``"study"`` or ``"stratified"``).
         split_size: number of evaluation people (test + validation).
@@ -105,6 +125,8 @@ class IVRDataModule(L.LightningDataModule):
         seed: seed of every draw (split, people, demonstrations, order).
         cache_dir: where resolved catalogs and the statement tokenizer are cached (default $IVR_CACHE or ./.ivr_cache).
         check_tokenization: verify cached ids == tokenizing rendered text on a few examples at setup.
+        score_layout: ``"label"`` (one answer position per probe) or ``"loglik"`` (one branch per (probe, option)
+            ending in the option's label token, with ``option_spans`` for ``model.score=loglik_sum|loglik_mean``).
     """
 
     def __init__(
@@ -112,14 +134,16 @@ class IVRDataModule(L.LightningDataModule):
         n_per_question: int | str = 800, demo_count: str = "200", probe_form: str = "p+r", demo_form: str = "polar",
         demographics: str = "none", train_filter: str | None = None, max_seq_length: int = 4096,
         probes_per_sequence: int = 1, eval_packed: bool = True, eval_pack_forms: bool = False,
-        eval_demo_count: str = "200",
+        eval_demo_count: str = "200", eval_demo_categories: list[str] | None = None,
         option_order: str = "codebook", split_rule: str = "study", split_size: int = 800,
         split_ids_file: str | None = None, limit_eval_people: int | None = None, batch_size: int = 8,
         eval_batch_size: int | None = None, num_workers: int = 0, seed: int = 0, cache_dir: str | None = None,
-        check_tokenization: bool = True,
+        check_tokenization: bool = True, score_layout: str = "label",
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
+        if score_layout not in SCORE_LAYOUTS:
+            raise ValueError(f"score_layout={score_layout!r} is not one of {SCORE_LAYOUTS}")
         if not (str(n_per_question) == "all" or str(n_per_question).isdigit()):
             raise ValueError(f"n_per_question={n_per_question!r}: use a positive integer or 'all'")
         self.recipe = Recipe(str(demo_count), probe_form, demo_form, demographics, option_order, probes_per_sequence)
@@ -172,6 +196,8 @@ class IVRDataModule(L.LightningDataModule):
         self.split = make_split(cat, size=hp.split_size, seed=hp.seed, rule=hp.split_rule, ids_file=hp.split_ids_file)
         self.setups = probe_setups(cat.codebook)
         self.table = PersonTable(cat)
+        allowed = demo_questions(cat.codebook, hp.eval_demo_categories)
+        self.eval_recipe = replace(self.eval_recipe, demo_questions=allowed)
         rows = filter_rows(cat, np.asarray(self.split.train_rows), hp.train_filter)
         n = None if str(hp.n_per_question) == "all" else int(hp.n_per_question)
         self.people = train_people(self.table, rows, n, hp.seed)
@@ -179,11 +205,13 @@ class IVRDataModule(L.LightningDataModule):
         if short:
             log.warning("%d question(s) have fewer than %d valid training people (e.g. %s): all are used",
                         len(short), n, short[:3])
-        self._train = TrainDataset(self.table, self.cache, self.recipe, self.people, hp.seed, hp.max_seq_length)
+        loglik = hp.score_layout == "loglik"
+        self._train = TrainDataset(self.table, self.cache, self.recipe, self.people, hp.seed, hp.max_seq_length,
+                                   loglik)
         limit = hp.limit_eval_people
         mk = lambda r: EvalDataset(  # noqa: E731
             self.table, self.cache, self.eval_recipe, np.asarray(r)[:limit], self.setups, hp.seed,
-            hp.max_seq_length, hp.eval_packed, hp.eval_pack_forms)
+            hp.max_seq_length, hp.eval_packed, hp.eval_pack_forms, loglik)
         self._val, self._test = mk(self.split.val_rows), mk(self.split.test_rows)
         self.sampler = ResumableSampler(len(self._train), hp.seed, shuffle=True)
         self.sampler.set_epoch(self._epoch)

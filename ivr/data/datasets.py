@@ -29,11 +29,13 @@ class TrainDataset(Dataset):
         table: catalog arrays; cache: token cache; recipe: sampling recipe.
         people: per question the chosen training rows (see :func:`ivr.data.examples.train_people`).
         seed: sampling seed; max_len: sequence budget (None = unlimited).
+        loglik: one branch per (probe, option) with ``option_spans`` (see :func:`ivr.data.packing.sequences`).
     """
 
     def __init__(self, table: PersonTable, cache: TokenCache, recipe: Recipe, people: list[np.ndarray],
-                 seed: int, max_len: int | None) -> None:
+                 seed: int, max_len: int | None, loglik: bool = False) -> None:
         self.table, self.cache, self.recipe, self.seed, self.max_len = table, cache, recipe, seed, max_len
+        self.loglik = loglik
         self.people = people
         self.offsets = np.concatenate([[0], np.cumsum([len(p) for p in people])]).astype(np.int64)
         self.epoch = 0
@@ -55,7 +57,8 @@ class TrainDataset(Dataset):
     def __getitem__(self, item: int | tuple[int, int]) -> dict[str, Any]:
         epoch, index = item if isinstance(item, tuple) else (self.epoch, item)
         ex = self.example(int(epoch), int(index))
-        return sequences(self.cache.build(ex, self.max_len), ex, packed=len(ex.probe_questions) > 1)[0]
+        return sequences(self.cache.build(ex, self.max_len), ex, packed=len(ex.probe_questions) > 1,
+                         loglik=self.loglik)[0]
 
 
 class EvalDataset(Dataset):
@@ -67,12 +70,14 @@ class EvalDataset(Dataset):
         packed: all probes of (person, setup, form) in one sequence (demos exclude the setup), else
             one probe per item (demos exclude that probe).
         pack_forms: with ``packed``, both probe forms of (person, setup) in one sequence (78 probes).
+        loglik: one branch per (probe, option) with ``option_spans`` (see :func:`ivr.data.packing.sequences`).
     """
 
     def __init__(self, table: PersonTable, cache: TokenCache, recipe: Recipe, rows: np.ndarray,
                  setups: list[np.ndarray], seed: int, max_len: int | None, packed: bool,
-                 pack_forms: bool = False) -> None:
+                 pack_forms: bool = False, loglik: bool = False) -> None:
         self.table, self.cache, self.recipe, self.seed, self.max_len = table, cache, recipe, seed, max_len
+        self.loglik = loglik
         self.setups, self.packed = setups, packed
         self.items: list[tuple[int, int, int, int]] = []
         for row in np.asarray(rows).tolist():
@@ -93,7 +98,7 @@ class EvalDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         ex = self.example(index)
-        return sequences(self.cache.build(ex, self.max_len), ex, packed=self.packed)[0]
+        return sequences(self.cache.build(ex, self.max_len), ex, packed=self.packed, loglik=self.loglik)[0]
 
 
 class ResumableLoader(DataLoader):

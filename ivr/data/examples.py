@@ -51,6 +51,7 @@ class Recipe:
         demographics: ``"none"``, ``"with"`` (demographic statements first) or ``"only"``.
         option_order: ``"codebook"`` or ``"shuffle"`` (seeded, recorded per probe).
         probes_per_sequence: training probes per sequence (-1: every valid non-demonstration question).
+        demo_questions: evaluation only: the question indices demonstrations may come from (None = all).
     """
 
     demo_count: str = "200"
@@ -59,6 +60,7 @@ class Recipe:
     demographics: str = "none"
     option_order: str = "codebook"
     probes_per_sequence: int = 1
+    demo_questions: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         count = str(self.demo_count)
@@ -210,7 +212,12 @@ def eval_example(
     d = 0 if recipe.demographics == "only" else demo_count(
         "200" if recipe.demo_count == "mixed+200" else recipe.demo_count, seed, key, setup, 0)
     asked = np.asarray(setup_probes if probe is None else [probe], dtype=np.int64)
-    demos = sample_demos(table.valid[row], asked, d, seed, key, setup, 0)
+    valid = table.valid[row]
+    if recipe.demo_questions is not None:  # e.g. one category's questions (category_matrix)
+        allowed = np.zeros(len(valid), dtype=bool)
+        allowed[np.asarray(recipe.demo_questions, dtype=np.int64)] = True
+        valid = valid & allowed
+    demos = sample_demos(valid, asked, d, seed, key, setup, 0)
     form_list = (0, 1) if form == -1 else (form,)
     probes = np.concatenate([asked] * len(form_list))
     forms = np.repeat(np.asarray(form_list, dtype=np.int64), len(asked))

@@ -25,33 +25,48 @@ from ivr.data.examples import Example
 from ivr.data.tokenization import Built
 
 
-def sequences(built: Built, ex: Example, packed: bool) -> list[dict[str, Any]]:
+def sequences(built: Built, ex: Example, packed: bool, loglik: bool = False) -> list[dict[str, Any]]:
     """Lay an assembled example out as one packed sequence or one sequence per probe.
 
     Args:
         built: cached ids of the example.
         ex: the example record (for meta fields).
         packed: all probes after one prefix (True) or one sequence per probe (False).
+        loglik: one branch per (probe, option) = the probe's branch + the option's continuation
+            (its label token), with ``option_spans`` marking the continuation (log-likelihood scoring);
+            every sequence then needs the block mask. Positions stay those of the one-probe sequence;
+            the sequence holds O copies of each probe branch (``max_seq_length`` counts one).
 
     Returns:
         Sequence dicts of numpy arrays: ``input_ids``, ``position_ids``, ``segment_ids`` [T];
         ``answer_positions``, ``labels``, ``person``, ``setup``, ``form``, ``question`` [K];
         ``option_token_ids``, ``option_index`` (lists of K int arrays); ``n_demos``,
-        ``demos_requested``, ``demos_dropped`` (ints).
+        ``demos_requested``, ``demos_dropped`` (ints); with ``loglik`` also ``option_spans`` (list of K
+        int arrays [O, 2], (start, end) of each option's continuation, end exclusive).
     """
     groups = [list(range(len(built.branches)))] if packed else [[k] for k in range(len(built.branches))]
     out = []
     n_prefix = len(built.prefix)
     for group in groups:
         ids, pos, seg, answer = [built.prefix], [np.arange(n_prefix)], [np.zeros(n_prefix, np.int64)], []
-        start = n_prefix
-        for j, k in enumerate(group):
-            n = len(built.branches[k])
-            ids.append(built.branches[k])
-            pos.append(np.arange(n_prefix, n_prefix + n))
-            seg.append(np.full(n, j + 1, np.int64))
-            answer.append(start + n - 1)
-            start += n
+        spans: list[np.ndarray] = []
+        start, n_seg = n_prefix, 0
+        for k in group:
+            # loglik: one branch per option (probe tokens + that option's continuation), else one per probe
+            conts = [[int(t)] for t in built.option_ids[k]] if loglik else [[]]
+            span = np.zeros((len(conts), 2), np.int64)
+            for o, cont in enumerate(conts):
+                branch = list(built.branches[k]) + cont
+                n = len(branch)
+                n_seg += 1
+                ids.append(branch)
+                pos.append(np.arange(n_prefix, n_prefix + n))
+                seg.append(np.full(n, n_seg, np.int64))
+                if o == 0:
+                    answer.append(start + len(built.branches[k]) - 1)
+                span[o] = (start + n - len(cont), start + n)
+                start += n
+            spans.append(span)
         idx = np.asarray(group, dtype=np.int64)
         out.append({
             "input_ids": np.concatenate([np.asarray(x, dtype=np.int64) for x in ids]),
@@ -69,6 +84,8 @@ def sequences(built: Built, ex: Example, packed: bool) -> list[dict[str, Any]]:
             "demos_requested": ex.demos_requested,
             "demos_dropped": built.n_dropped,
         })
+        if loglik:
+            out[-1]["option_spans"] = spans
     return out
 
 

@@ -8,6 +8,13 @@ reference rows frame the matrix: no demonstrations at all (the population prior)
 from every category. The scorer is the synthetic population's exact Bayes predictor
 (:mod:`ivr.experiment.bayes`), so the matrix shows how much each category tells about the others
 in that population; a catalog without ``synth_model.npz`` cannot be used.
+
+With ``checkpoint:`` (a ``.ckpt`` of ``ivr.fit`` or of another experiment's training run) a trained
+reasoner scores the rows instead, through :func:`ivr.experiment.training.predict_reasoner` with the
+data module's ``eval_demo_categories`` / ``eval_demo_count``; ``data:`` holds the IVRDataModule
+settings it was trained with (tokenizer, layout, ...) and ``trainer:`` the accelerator settings.
+The data module scores the split's test people (the first ``limit_people``), so ``people`` must be
+``test`` then; any catalog works.
 """
 
 from __future__ import annotations
@@ -21,9 +28,10 @@ import pandas as pd
 from ivr.catalog.codebook import FORMS
 from ivr.catalog.synth.predict import bayes_predictions
 from ivr.experiment.bayes import EvalSettings, eval_people, load_bayes, setup_probes
+from ivr.experiment.training import predict_reasoner
 from ivr.experiment.outputs import pyplot, save_figure
 from ivr.experiment.runner import Experiment, Run, slug
-from ivr.metrics import evaluate_predictions
+from ivr.metrics import Predictions, evaluate_predictions
 
 NONE_ROW = "(no demonstrations)"
 ALL_ROW = "(all categories)"
@@ -32,7 +40,8 @@ ALL_ROW = "(all categories)"
 class CategoryMatrixExperiment(Experiment):
     """Config keys: ``catalog``, ``demos`` ("all" or a count), ``forms`` ([polar, refined]),
     ``demographics`` (false), ``demo_form`` (polar), and the eval people (``split_size``,
-    ``split_rule``, ``people``, ``setups``, ``seed``)."""
+    ``split_rule``, ``people``, ``setups``, ``seed``); for a trained reasoner ``checkpoint``,
+    ``data``, ``trainer`` and ``limit_people`` (see the module docstring)."""
 
     name = "category_matrix"
     title = "Accuracy by probe category (columns) with demonstrations from one category (rows)"
@@ -57,6 +66,16 @@ class CategoryMatrixExperiment(Experiment):
                   "demos": self.config.get("demos", "all"), "forms": self.forms,
                   "demographics": bool(self.config.get("demographics", False)),
                   "demo_form": str(self.config.get("demo_form", "polar"))}
+        checkpoint = self.config.get("checkpoint")
+        if checkpoint is not None:
+            if not Path(str(checkpoint)).is_file():
+                raise FileNotFoundError(f"category_matrix config: checkpoint {checkpoint}: no such file; give "
+                                        "a .ckpt written by ivr.fit or an experiment's training run")
+            if common["people"] != "test":
+                raise ValueError(f"category_matrix config: people {common['people']!r}; a checkpoint is "
+                                 "scored on the split's test people, use people: test")
+            common.update(checkpoint=str(Path(str(checkpoint)).resolve()), data=self._data_section(),
+                          trainer=dict(self.config.get("trainer") or {}))
         rows = [NONE_ROW, *self.catalog.codebook.categories, ALL_ROW]
         return [Run(f"{i:02d}_{slug(c)}", {**common, "demo_category": c}) for i, c in enumerate(rows)]
 
@@ -70,12 +89,38 @@ class CategoryMatrixExperiment(Experiment):
             n_demos = 0
         elif category != ALL_ROW:
             mask = np.array([q.category == category for q in codebook.questions])
-        preds = bayes_predictions(
-            self.catalog, load_bayes(self.catalog_dir), eval_people(self.catalog, settings),
-            setup_probes(self.catalog, settings.setups), self.forms, n_demos, settings.seed, demo_mask=mask,
-            use_demographics=p["demographics"], demo_form=p["demo_form"])
+        if "checkpoint" in p:
+            cats = None if mask is None else [category]
+            preds = self._predict_trained(p, n_demos, cats, settings)
+        else:
+            preds = bayes_predictions(
+                self.catalog, load_bayes(self.catalog_dir), eval_people(self.catalog, settings),
+                setup_probes(self.catalog, settings.setups), self.forms, n_demos, settings.seed, demo_mask=mask,
+                use_demographics=p["demographics"], demo_form=p["demo_form"])
         report = evaluate_predictions(preds, self.catalog, dimensions=[], bootstrap=0)
         return {"demo_category": category, "by_category": report.by_category, "accuracy": report.table3_row()}
+
+    def _data_section(self) -> dict[str, Any]:
+        """The checkpoint's IVRDataModule settings with this experiment's catalog, split and people."""
+        s = EvalSettings.from_config(self.config)
+        limit = self.config.get("limit_people")
+        if limit is not None and (not isinstance(limit, int) or limit < 1):
+            raise ValueError(f"category_matrix config: limit_people {limit!r}; use a positive count or null")
+        data = dict(self.config.get("data") or {})
+        data.update(catalog=str(self.catalog_dir), split_size=s.split_size, split_rule=s.split_rule, seed=s.seed,
+                    limit_eval_people=limit, demo_form=str(self.config.get("demo_form", "polar")),
+                    demographics="with" if self.config.get("demographics", False) else "none")
+        if self.config.get("cache_dir") is not None:
+            data["cache_dir"] = str(self.config["cache_dir"])
+        return data
+
+    def _predict_trained(self, p: dict[str, Any], n_demos: int, categories: list[str] | None,
+                         settings: EvalSettings) -> Predictions:
+        """The checkpoint's predictions for one row, kept to the configured setups and forms."""
+        data = {**p["data"], "eval_demo_count": str(n_demos), "eval_demo_categories": categories}
+        preds = predict_reasoner(p["checkpoint"], data, p["trainer"], progress=self.progress)
+        forms = [FORMS.index(f) for f in self.forms]
+        return preds.select(np.isin(preds.setup, settings.setups) & np.isin(preds.form, forms))
 
     def matrix(self, results: dict[str, dict[str, Any]], form: str) -> pd.DataFrame:
         """Demonstration category (rows) x probe category (columns) accuracy for one form."""
@@ -122,7 +167,8 @@ class CategoryMatrixExperiment(Experiment):
             ax.set_yticks(range(frame.shape[0]), [_short(c) for c in frame.index], fontsize=7)
             ax.set_xlabel("probe category")
             ax.set_ylabel("demonstrations from")
-            ax.set_title(f"Bayes-predictor accuracy (%), {form} probes")
+            scorer = "Trained-reasoner" if self.config.get("checkpoint") is not None else "Bayes-predictor"
+            ax.set_title(f"{scorer} accuracy (%), {form} probes")
             fig.colorbar(image, ax=ax, label="accuracy (%)")
             paths.append(save_figure(fig, out_dir / ("figure.png" if k == 0 else f"figure_{form}.png")))
         return paths
