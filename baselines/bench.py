@@ -22,7 +22,6 @@ from ivr.data.probes import probe_setups
 from ivr.metrics import Predictions, accuracy_table, person_scores, table3_row
 
 from baselines.majority import majority_table
-from baselines.predictions import matrix_predictions
 from baselines.published import published_majority, published_random, published_resemble
 from baselines.random import expected_accuracy, random_draw
 from baselines.resemble import pack_forms, resemble_votes, sample_pool
@@ -116,14 +115,14 @@ def accuracies(catalog: Catalog, rows: np.ndarray, setups: dict[int, np.ndarray]
                max_n: int) -> dict[str, float]:
     """Flat accuracies: majority and every (pool, N, setup, form) of the votes."""
     acc: dict[str, float] = {}
-    maj = Predictions.concat([matrix_predictions(catalog, rows, s, f, setups[s], m[None, :])
+    maj = Predictions.concat([Predictions.from_matrix(catalog, rows, s, f, setups[s], m[None, :])
                               for (s, f), m in res["majority"].items()])
     for f in FORMS:
         for s, v in zip(setups, table_rows(maj, list(setups))[f]):
             acc[f"majority/{f}/p{s}"] = v
     for pool, votes in res["votes"].items():
         for n in range(1, max_n + 1):
-            preds = Predictions.concat([matrix_predictions(catalog, rows, s, f, setups[s], v[n - 1])
+            preds = Predictions.concat([Predictions.from_matrix(catalog, rows, s, f, setups[s], v[n - 1])
                                         for (s, f), v in votes.items()])
             row = table_rows(preds, list(setups))
             for f in FORMS:

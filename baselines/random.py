@@ -20,7 +20,6 @@ from ivr.catalog.store import Catalog
 from ivr.data.sampling import person_rng
 from ivr.metrics.predictions import Predictions
 
-from baselines.predictions import matrix_predictions
 
 TAG_RANDOM = 11  # RNG stream tag of the random draw (distinct from the sampling module's tags)
 
@@ -85,6 +84,6 @@ def random_draw(
         n_opt = np.asarray(catalog.codebook.n_options(form), dtype=np.int64)
         for s, probes in setups.items():
             pred = (uniforms[:, s, f, probes] * n_opt[probes][None, :]).astype(np.int64)
-            parts.append(matrix_predictions(catalog, rows, s, form, probes, pred))
+            parts.append(Predictions.from_matrix(catalog, rows, s, form, probes, pred))
     return Predictions.concat(parts)
 

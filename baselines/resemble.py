@@ -20,7 +20,6 @@ from tqdm.auto import tqdm
 from baselines.encode import PackedAnswers, setup_blocks, setup_codes
 from baselines.majority import majority_table
 from baselines.neighbours import top_neighbours
-from baselines.predictions import matrix_predictions
 from baselines.voting import vote_all_sizes
 from ivr.catalog.codebook import FORMS
 from ivr.catalog.store import Catalog
@@ -80,7 +79,7 @@ class ResembleVotes:
         if not 1 <= n <= self.max_n:
             raise ValueError(f"cluster size {n} outside 1..{self.max_n} (raise --max-n)")
         return Predictions.concat([
-            matrix_predictions(catalog, self.eval_rows, s, form, self.setups[s], v[n - 1])
+            Predictions.from_matrix(catalog, self.eval_rows, s, form, self.setups[s], v[n - 1])
             for (s, form), v in self.votes.items()
         ])
 

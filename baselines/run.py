@@ -15,7 +15,6 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from baselines.majority import majority_table
-from baselines.predictions import matrix_predictions
 from baselines.random import expected_accuracy, random_draw
 from baselines.resemble import pack_forms, resemble_votes, sample_pool
 from ivr.catalog.codebook import FORMS
@@ -168,7 +167,7 @@ def run_baselines(catalog: Catalog, split: EvalSplit, config: BaselineConfig) ->
     probed = np.concatenate(list(setups.values()))
     table = {form: majority_table(catalog, train, form, probed) for form in FORMS}
     majority = Predictions.concat([
-        matrix_predictions(catalog, rows, s, form, probes, table[form][probes][None, :])
+        Predictions.from_matrix(catalog, rows, s, form, probes, table[form][probes][None, :])
         for form in FORMS for s, probes in setups.items()
     ])
     res.reports[GLOBAL] = score(majority)

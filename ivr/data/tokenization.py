@@ -20,11 +20,11 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
 from ivr.catalog.codebook import Codebook
+from ivr.metrics.predictions import MAX_OPTIONS  # the widest question any layout supports
 from ivr.data.examples import FORMS, Example
 from ivr.data.prompts import PromptLayout, chat_wrap, format_statement
 from ivr.data.statement_tokenizer import demographic_token, question_token, statement_token
 
-MAX_OPTIONS = 8
 # a minimal chat template for the offline BPE tokenizer (role markers are special tokens)
 BPE_CHAT_TEMPLATE = (
     "{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}<|end|>\n{% endfor %}"

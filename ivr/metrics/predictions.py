@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -54,6 +55,31 @@ class Predictions:
 
     def __len__(self) -> int:
         return len(self.person)
+
+    @classmethod
+    def from_matrix(cls, catalog: Any, rows: np.ndarray, setup: int, form: str, probes: np.ndarray,
+                    pred: np.ndarray, probs: np.ndarray | None = None) -> Predictions:
+        """Rows for a ``[len(rows), len(probes)]`` matrix of predicted option indices (person-major).
+
+        Args:
+            catalog: the :class:`ivr.catalog.store.Catalog` the targets come from.
+            rows: evaluated catalog rows.
+            setup: the probe setup number.
+            form: "polar" or "refined".
+            probes: codebook indices of the probed questions.
+            pred: predicted option indices, shape [len(rows), len(probes)] or broadcastable to it.
+            probs: optional [len(rows), len(probes), O] option probabilities (nan beyond a question's options).
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        probes = np.asarray(probes, dtype=np.int64)
+        e, k = len(rows), len(probes)
+        pred = np.broadcast_to(np.asarray(pred), (e, k))
+        flat_probs = None if probs is None else _pad(np.asarray(probs).reshape(e * k, -1), MAX_OPTIONS)
+        return cls(
+            person=np.repeat(rows, k), setup=np.full(e * k, setup), form=np.full(e * k, FORM_NAMES.index(form)),
+            question=np.tile(probes, e), pred=pred.reshape(-1),
+            target=catalog.answers(form)[np.ix_(rows, probes)].reshape(-1), probs=flat_probs,
+        )
 
     @classmethod
     def concat(cls, parts: list[Predictions]) -> Predictions:

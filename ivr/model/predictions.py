@@ -6,9 +6,9 @@ from typing import Any
 
 import torch
 
+from ivr.metrics.predictions import MAX_OPTIONS  # probabilities are padded to this width (nan)
 from ivr.model.heads import ChoiceOutput
 
-MAX_OPTIONS = 8  # probabilities are padded to this width (nan), as ivr.metrics.Predictions expects
 
 
 def flatten_probes(batch: dict[str, Any], out: ChoiceOutput) -> dict[str, torch.Tensor]:

@@ -14,7 +14,7 @@ import numpy as np
 from ivr.catalog.codebook import FORMS
 from ivr.catalog.store import Catalog
 from ivr.data.sampling import sample_demos
-from ivr.metrics.predictions import MAX_OPTIONS, Predictions
+from ivr.metrics.predictions import Predictions
 
 
 def bayes_predictions(
@@ -55,14 +55,7 @@ def bayes_predictions(
                                    demo_form=demo_form)
             n_opt = np.asarray(catalog.codebook.n_options(form))[probes]
             post = np.where(np.arange(post.shape[2])[None, None] < n_opt[None, :, None], post, np.nan)
-            probs = np.full(post.shape[:2] + (MAX_OPTIONS,), np.nan)
-            probs[:, :, : post.shape[2]] = post
-            e, k = post.shape[:2]
-            parts.append(Predictions(
-                person=np.repeat(rows, k), setup=np.full(e * k, s), form=np.full(e * k, FORMS.index(form)),
-                question=np.tile(probes, e), pred=np.nanargmax(post, axis=2).reshape(-1),
-                target=catalog.answers(form)[np.ix_(rows, probes)].reshape(-1), probs=probs.reshape(e * k, -1),
-            ))
+            parts.append(Predictions.from_matrix(catalog, rows, s, form, probes, np.nanargmax(post, axis=2), post))
     return Predictions.concat(parts)
 
 
