@@ -23,6 +23,8 @@ from typing import Any
 import jinja2
 from jinja2 import meta
 
+from ivr.errors import IvrError
+
 LAYOUT_SLOTS = ("known_statements", "options")
 PROBE_JSON_SLOTS = ("known_statements", "probe_groups", "answer_format")
 LAYOUT_KINDS = ("text", "statement")
@@ -32,7 +34,7 @@ _CHAT_SENTINEL = "\x00IVR-USER-CONTENT\x00"
 PLAIN_ANSWER_SEPARATOR = "\n\n"
 
 
-class PromptError(ValueError):
+class PromptError(IvrError, ValueError):
     """A prompt template is unusable; the message names the file and what is wrong."""
 
 

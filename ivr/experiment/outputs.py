@@ -74,8 +74,9 @@ def save_figure(fig: Any, path: str | Path, dpi: int = 120) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
-    fig.tight_layout()
-    fig.savefig(tmp, dpi=dpi)
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
+    fig.savefig(tmp, dpi=dpi, bbox_inches="tight")  # long tick labels and headings are never cut off
     plt.close(fig)
     tmp.replace(path)
     return path

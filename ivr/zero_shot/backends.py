@@ -14,14 +14,16 @@ from typing import Any, Protocol
 
 from tqdm.auto import tqdm
 
+from ivr.errors import IvrError
+
 BACKENDS = ("hf", "vllm")
 
 
-class BackendNotInstalledError(ImportError):
+class BackendNotInstalledError(IvrError, ImportError):
     """The requested backend's package is missing; the message names the extra to install."""
 
 
-class ModelNotFoundError(FileNotFoundError):
+class ModelNotFoundError(IvrError, FileNotFoundError):
     """The model path does not exist or is not a model folder."""
 
 
