@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from baselines.majority import majority_table
 from baselines.random import expected_accuracy, random_draw
@@ -23,6 +22,7 @@ from ivr.errors import ConfigError
 from ivr.data.probes import probe_setups
 from ivr.data.splits import EvalSplit, make_split
 from ivr.metrics import Predictions, Report, accuracy_table, evaluate_predictions, person_scores, table3_row
+from ivr.progress import progress
 
 RANDOM = "Random"
 RANDOM_DRAW = "Random (seeded draw)"
@@ -187,7 +187,6 @@ def run_baselines(catalog: Catalog, split: EvalSplit, config: BaselineConfig) ->
             res.rows[name] = res.reports[name].table3_row()
         res.sweep[pool] = [
             sweep_row(votes.predictions(catalog, n))
-            for n in tqdm(range(1, config.max_n + 1), desc=f"N sweep {pool}", disable=not config.progress,
-                          leave=False)
+            for n in progress(range(1, config.max_n + 1), f"N sweep {pool}", unit="sizes", enabled=config.progress)
         ]
     return res

@@ -231,7 +231,9 @@ def usage_message(parser: Any, message: str) -> str:
     if group:
         section, key = group.groups()
         text = text.replace(group.group(0), f"unknown key '{key}' in section '{section}' (--{section}.{key})")
-        hint = did_you_mean(f"--{section}.{key}", options)
+        hint = did_you_mean(f"--{section}.{key}", [o for o in options if o.startswith(f"--{section}.")])
+        moved = [o for o in options if o.rsplit(".", 1)[-1] == key]  # the same key in another section
+        hint = hint or (f"; did you mean {moved[0]}?" if moved else "")
     top = re.search(r"Option '([^']+)' is not accepted", text)
     if top:
         key = top.group(1)
@@ -357,6 +359,22 @@ def add_report_arguments(parser: Any, bootstrap: int = 1000) -> None:
 def add_progress_argument(parser: Any) -> None:
     parser.add_argument("--progress", type=bool, default=True, nargs="?", const=True,
                         help="progress bars on a terminal, a plain progress line otherwise (false = none)")
+
+
+#: Top-level keys of an ``ivr.fit`` config that other commands reading it accept but do not use.
+FIT_ONLY: dict[str, Any] = {"seed_everything": int | bool | None, "checkpoint_dir": str | None,
+                            "save_every_n_steps": int | None, "evaluate": bool | None, "eval_ckpt": str | None,
+                            "report_dir": str | None}
+
+
+def accept_fit_config(parser: Any, sections: Sequence[str] = ("model", "trainer"), skip: Sequence[str] = ()) -> None:
+    """Let ``--config`` be an ``ivr.fit`` config: its fit-only keys (and untyped ``sections``) are accepted."""
+    for key in sections:
+        parser.add_argument(f"--{key}", type=dict[str, Any] | None, default=None,
+                            help=f"(the fit config's {key}: section; not used here)")
+    for key, typ in FIT_ONLY.items():
+        if key not in skip:
+            parser.add_argument(f"--{key}", type=typ, default=None, help="(an ivr.fit setting; not used here)")
 
 
 #: The old spellings of the shared flags (every command accepts them for one release).

@@ -17,7 +17,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ivr.cli import COMMON_ALIASES, Alias, add_output_arguments, add_report_arguments, apply_aliases, entry_point, run
+from ivr.cli import (
+    COMMON_ALIASES, Alias, accept_fit_config, add_output_arguments, add_report_arguments, apply_aliases, entry_point,
+    run,
+)
 from ivr.model.published import published_table3
 
 FORMS = ("polar", "refined")
@@ -145,12 +148,6 @@ ALIASES = (
     Alias("--no-baselines", "--baselines", "false"),
     Alias("--accelerator", "--trainer.accelerator"),
 )
-#: Keys of an ``ivr.fit`` config that evaluation reads but does not use.
-FIT_ONLY: dict[str, Any] = {"seed_everything": int | bool | None, "checkpoint_dir": str | None,
-                            "save_every_n_steps": int | None, "evaluate": bool | None, "eval_ckpt": str | None,
-                            "report_dir": str | None, "overwrite": bool | None}
-
-
 def build_parser() -> Any:
     """The command line: the fit config's sections plus evaluation's own flags."""
     from lightning import Trainer
@@ -174,9 +171,7 @@ def build_parser() -> Any:
     p.add_lightning_class_args(IVRDataModule, "data")
     p.add_lightning_class_args(IndieValueReasoner, "model")
     p.add_lightning_class_args(Trainer, "trainer")
-    for key, typ in FIT_ONLY.items():
-        if key != "overwrite":  # evaluate has its own --overwrite (for --out)
-            p.add_argument(f"--{key}", type=typ, default=None, help="(an ivr.fit setting; not used here)")
+    accept_fit_config(p, sections=())
     return p
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ivr.errors import InputError
 from ivr.catalog.store import Catalog
 from ivr.metrics.summary import catalog_groups
 from ivr.metrics.bootstrap import bootstrap_ci
@@ -126,9 +127,9 @@ def evaluate_predictions(
     preds = preds.canonical()
     n_q = len(catalog.codebook.questions)
     if len(preds) and (preds.person.min() < 0 or preds.person.max() >= len(catalog)):
-        raise ValueError(f"Predictions.person holds rows outside the catalog (0..{len(catalog) - 1})")
+        raise InputError(f"Predictions.person holds rows outside the catalog (0..{len(catalog) - 1})")
     if len(preds) and (preds.question.min() < 0 or preds.question.max() >= n_q):
-        raise ValueError(f"Predictions.question holds indices outside the codebook (0..{n_q - 1})")
+        raise InputError(f"Predictions.question holds indices outside the codebook (0..{n_q - 1})")
     scores = person_scores(preds)
     table = accuracy_table(scores)
     setups = sorted({s for _, s in table})

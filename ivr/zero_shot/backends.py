@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from tqdm.auto import tqdm
 
-from ivr.errors import IvrError
+from ivr.errors import ConfigError, IvrError
 
 BACKENDS = ("hf", "vllm")
 
@@ -27,7 +27,7 @@ class ModelNotFoundError(IvrError, FileNotFoundError):
     """The model path does not exist or is not a model folder."""
 
 
-def check_model(model: str) -> str:
+def check_model(model: str, flag: str = "--model") -> str:
     """Validate a model path or hub id before anything heavy is loaded.
 
     Args:
@@ -42,12 +42,12 @@ def check_model(model: str) -> str:
     path = Path(model).expanduser()
     if path.exists():
         if not (path / "config.json").exists():
-            raise ModelNotFoundError(f"--model {model}: folder has no config.json, so it is not a transformers model folder")
+            raise ModelNotFoundError(f"{flag} {model}: folder has no config.json, so it is not a transformers model folder")
         return str(path.resolve())
     # a hub id is "org/name" or "name"; anything else that does not exist is a mistyped path
     looks_like_path = model.startswith(("/", ".", "~")) or "\\" in model or model.count("/") > 1
     if looks_like_path or not model.strip():
-        raise ModelNotFoundError(f"--model {model!r}: no such folder; give an existing model folder or a hub id (org/name)")
+        raise ModelNotFoundError(f"{flag} {model!r}: no such folder; give an existing model folder or a hub id (org/name)")
     return model
 
 
@@ -206,6 +206,6 @@ def make_generator(backend: str, model: str, options: BackendOptions) -> Generat
         ModelNotFoundError: the model path does not exist.
     """
     if backend not in BACKENDS:
-        raise ValueError(f"--backend {backend!r}: expected one of {BACKENDS}")
+        raise ConfigError(f"--backend {backend!r}: expected one of {BACKENDS}")
     model = check_model(model)
     return HFGenerator(model, options) if backend == "hf" else VLLMGenerator(model, options)

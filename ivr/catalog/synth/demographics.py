@@ -78,7 +78,7 @@ def make_countries(codebook: Codebook, n_people: int, rng: np.random.Generator) 
     """
     roles = codebook.roles
     if "country" not in roles or "continent" not in roles:
-        raise ValueError(f"codebook {codebook.name!r} needs 'country' and 'continent' roles for synthesis")
+        raise ConfigError(f"codebook {codebook.name!r} needs 'country' and 'continent' roles for synthesis")
     country = codebook.demographic(roles["country"])
     continent = codebook.demographic(roles["continent"])
     codes = [c for c in sorted(WVS7_SIZES) if c in country.values and c in continent.values]
