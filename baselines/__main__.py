@@ -136,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
 
     write_output(cfg.out, "baselines", write, overwrite=cfg.overwrite)
     print(table)
+    intervals = [f"  {name}: {r.ci['all'][0]:.2f}-{r.ci['all'][1]:.2f}" for name, r in results.reports.items()
+                 if r.ci.get("all") and None not in r.ci["all"]]
+    if intervals:
+        print(f"\n95% bootstrap interval of 'all' ({cfg.bootstrap} resamples of people):\n" + "\n".join(intervals))
     print(f"\nwrote {cfg.out}/table.csv, table.json, sweep.csv" + (", plots/*.png" if cfg.plot else ""))
     return 0
 

@@ -26,6 +26,7 @@ from ivr.outputs import KINDS, check_output, read_marker, write_marker
 META_FILE = "meta.pt"  # Lightning's metadata file inside a distributed checkpoint folder
 RUN_FILE = "run.json"  # who wrote the checkpoints of a folder (config, logs, start)
 _UNSAFE_HINT = "weights_only"
+CRC_CHECK_BYTES = 2 << 30  # checksums are verified for checkpoints up to 2 GiB (an 8B model's are skipped)
 
 
 def is_distributed_checkpoint(path: str | Path) -> bool:
@@ -58,6 +59,16 @@ def safe_load(path: str | Path, flag: str = "--ckpt_path", mmap: bool = False) -
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{flag} {path}: no such checkpoint file")
+    damaged = None
+    if not mmap and path.stat().st_size <= CRC_CHECK_BYTES and zipfile.is_zipfile(path):
+        try:  # torch does not check the zip's CRCs: a bit flip in the weights would load silently
+            with zipfile.ZipFile(path) as archive:
+                damaged = archive.testzip()
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+            damaged = str(err)
+    if damaged:
+        raise CheckpointError(f"{flag} {path}: the checkpoint is damaged (its entry {damaged} fails its checksum); "
+                              "use another one (e.g. best-*.ckpt) or train again")
     try:
         return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except (RuntimeError, pickle.UnpicklingError, EOFError, OSError, ValueError, KeyError, IndexError,

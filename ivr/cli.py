@@ -226,7 +226,10 @@ def usage_message(parser: Any, message: str) -> str:
     hint = ""
     unknown = re.search(r"unrecognized arguments: (\S+)", text)
     if unknown:
-        hint = did_you_mean(unknown.group(1).split("=")[0], options)
+        hint = did_you_mean(unknown.group(1).split("=")[0], [o for o in options if not o.endswith("+")])
+    ambiguous = re.search(r"ambiguous option: (\S+) could match (\S+?),", text)
+    if ambiguous:
+        hint = f"; did you mean {ambiguous.group(2)}?"
     group = re.search(r"Group '([^']+)' does not accept option '([^']+)'", text)
     if group:
         section, key = group.groups()
@@ -264,7 +267,12 @@ class UsageErrorMixin:
 
 
 class IvrArgumentParser(UsageErrorMixin, ArgumentParser):
-    """jsonargparse's ``ArgumentParser`` under the project's error contract."""
+    """jsonargparse's ``ArgumentParser`` under the project's error contract (no abbreviated flags:
+    ``--data.split_s`` is an unknown flag, not silently ``--data.split_size``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
 
 _LIGHTNING_PARSER: type | None = None
@@ -276,7 +284,12 @@ def lightning_parser_class() -> type:
     if _LIGHTNING_PARSER is None:
         from lightning.pytorch.cli import LightningArgumentParser
 
-        _LIGHTNING_PARSER = type("IvrLightningParser", (UsageErrorMixin, LightningArgumentParser), {})
+        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("allow_abbrev", False)
+            LightningArgumentParser.__init__(self, *args, **kwargs)
+
+        _LIGHTNING_PARSER = type("IvrLightningParser", (UsageErrorMixin, LightningArgumentParser),
+                                 {"__init__": __init__})
     return _LIGHTNING_PARSER
 
 

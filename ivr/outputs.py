@@ -382,7 +382,8 @@ def claim_output(out: str | Path, kind: str | OutputKind, overwrite: bool = Fals
         os.replace(out, old)
         shutil.rmtree(old, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
-    write_marker(out, kind)
+    if (read_marker(out) or {}).get("kind") != kind.name:  # an earlier output of this kind keeps its marker
+        write_marker(out, kind)
     return out
 
 

@@ -103,7 +103,9 @@ def zero_shot(
     engine = engine or BackendOptions()
     probe.validate()
     check_output(out, "zero_shot", overwrite)  # a wrong --out fails before anything is loaded
-    model = check_model(model)  # as does a mistyped model path
+    cache_path = Path(cache) if cache else Path(out) / "responses.jsonl"
+    ResponseCache(cache_path, flag="--cache" if cache else "--out")  # so does a --cache that is not one
+    model = check_model(model)  # and a mistyped model path
     table_rows = load_published(paper) if published else None
     cat = data.open_catalog()
     setups = data.chosen_setups(cat)
@@ -112,7 +114,7 @@ def zero_shot(
     rows = rows[: data.limit_eval_people] if data.limit_eval_people else rows
 
     out_dir = claim_output(out, "zero_shot", overwrite)
-    store = ResponseCache(cache or out_dir / "responses.jsonl", flag="--cache" if cache else "--out")
+    store = ResponseCache(cache_path, flag="--cache" if cache else "--out")
     model_key = f"{model_label or model}|{scoring}"
     settings = {"scoring": scoring, "max_new_tokens": probe.max_new_tokens, "temperature": 0.0, "top_p": 1.0}
     backend_obj, respond = _engine(backend, scoring, model, engine, probe.max_new_tokens)
