@@ -12,6 +12,7 @@ table, ``published.csv``, and prints ours beside the published one.
 from __future__ import annotations
 
 import re
+import sys
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -19,13 +20,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pandas as pd
-from tqdm.auto import tqdm
 
 from ivr.catalog.store import Catalog
 from ivr.errors import ConfigError
 from ivr.experiment.config import open_catalog
 from ivr.settings import DataSettings
 from ivr.experiment.outputs import clean_json, read_json, side_by_side, write_csv, write_json, write_text
+from ivr.progress import Progress
 
 RUNS_DIR = "runs"
 
@@ -159,10 +160,10 @@ def _stored(exp: Experiment, path: Path, run: Run) -> dict[str, Any] | None:
         return None
     data = read_json(path)
     if data.get("params") != clean_json(run.params):
-        tqdm.write(f"[experiment] {path.name}: parameters changed since it was written; recomputing")
+        print(f"[experiment] {path.name}: parameters changed since it was written; recomputing", file=sys.stderr)
         return None
     if not exp.is_complete(run, data["result"]):
-        tqdm.write(f"[experiment] {path.name}: files it refers to are gone; recomputing")
+        print(f"[experiment] {path.name}: files it refers to are gone; recomputing", file=sys.stderr)
         return None
     return data["result"]
 
@@ -192,13 +193,14 @@ def run_experiment(exp: Experiment, progress: bool = True) -> Outcome:
     results: dict[str, dict[str, Any]] = {}
     ran: list[str] = []
     skipped: list[str] = []
-    bar = tqdm(runs, desc=exp.name, unit="run", disable=not progress)
-    for run in bar:
+    bar = Progress(len(runs), exp.name, "runs", enabled=progress)
+    for run in runs:
         path = run_dir / f"{run.id}.json"
         stored = _stored(exp, path, run)
         if stored is not None:
             results[run.id] = stored
             skipped.append(run.id)
+            bar.update()
             continue
         bar.set_postfix_str(run.id)
         start = time.perf_counter()
@@ -207,6 +209,8 @@ def run_experiment(exp: Experiment, progress: bool = True) -> Outcome:
                           "result": result})
         results[run.id] = result
         ran.append(run.id)
+        bar.update()
+    bar.close()
     table = exp.table(results)
     files = [write_csv(exp.out / "table.csv", table),
              write_json(exp.out / "table.json", {"experiment": exp.name, "title": exp.title,

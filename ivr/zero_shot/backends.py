@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from tqdm.auto import tqdm
 
 from ivr.errors import ConfigError, IvrError
 
@@ -145,7 +144,7 @@ class HFGenerator:
         replies: list[str] = []
         bs = max(1, self.options.batch_size)
         pad = self.tokenizer.pad_token_id
-        for start in tqdm(range(0, len(prompts), bs), desc="generate (hf)", leave=False, disable=len(prompts) <= bs):
+        for start in range(0, len(prompts), bs):  # the caller's "query the model" line shows progress
             chunk = prompts[start : start + bs]
             width = max(len(p) for p in chunk)
             ids = torch.tensor([[pad] * (width - len(p)) + p for p in chunk], device=self.device)
