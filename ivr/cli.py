@@ -36,9 +36,13 @@ DEBUG_ENV = "IVR_DEBUG"
 RUNS_ROOT = "runs"  # the one default output root of every command
 
 
+_debug_run = False  # set while run() executes a command given --debug
+
+
 def debug_requested(argv: Sequence[str] | None = None) -> bool:
     """Whether the user asked for tracebacks (``--debug`` or ``IVR_DEBUG=1``)."""
-    return DEBUG_FLAG in (argv or []) or os.environ.get(DEBUG_ENV, "") not in ("", "0", "false")
+    return (_debug_run or DEBUG_FLAG in (argv or [])
+            or os.environ.get(DEBUG_ENV, "") not in ("", "0", "false"))
 
 
 def one_line(text: str) -> str:
@@ -57,11 +61,11 @@ def run(main: Callable[[list[str]], Any], argv: Sequence[str] | None = None) -> 
         0 on success, 2 for an expected failure (after printing one ``error:`` line). An integer
         returned by ``main`` is passed through. Unexpected exceptions propagate with their traceback.
     """
+    global _debug_run
     args = list(sys.argv[1:] if argv is None else argv)
     debug = debug_requested(args)
     args = [a for a in args if a != DEBUG_FLAG]
-    if debug:
-        os.environ[DEBUG_ENV] = "1"  # child parsers and subprocesses see it too
+    previous, _debug_run = _debug_run, debug  # the parsers see it (not the environment: no leak)
     try:
         result = main(args)
     except Exception as err:  # noqa: BLE001 - sorted into expected (one line) and unexpected (re-raised)
@@ -70,6 +74,8 @@ def run(main: Callable[[list[str]], Any], argv: Sequence[str] | None = None) -> 
             raise
         print(f"error: {one_line(str(known))}", file=sys.stderr)
         return 2
+    finally:
+        _debug_run = previous
     return result if isinstance(result, int) and not isinstance(result, bool) else 0
 
 

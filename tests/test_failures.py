@@ -248,6 +248,7 @@ def test_baselines_the_issue_case_keeps_thesis_tex(tmp_path: Path) -> None:
     expect_error(done.returncode, done.stderr, "--out x", "thesis.tex")
     assert (tmp_path / "x" / "thesis.tex").read_text() == "hi\n"
     assert "deprecated" in done.stderr  # the old spellings still parse, with a note
+    assert "synthetic population (1,500 people, seed 0): drew the population" in done.stderr  # progress
 
 
 @pytest.mark.parametrize("case", ["damaged_catalog", "too_many_people", "typo", "unknown_dimension", "bad_setups",
@@ -631,6 +632,8 @@ def test_debug_shows_the_traceback_and_bugs_keep_theirs(tmp_path: Path, capsys, 
     assert run(expected, []) == 2 and capsys.readouterr().err == "error: --x 3: bad\n"
     with pytest.raises(ConfigError):
         run(expected, ["--debug"])
+    assert "IVR_DEBUG" not in os.environ and run(expected, []) == 2  # --debug applies to that command only
+    capsys.readouterr()
     monkeypatch.setenv("IVR_DEBUG", "1")
     with pytest.raises(ConfigError):
         run(expected, [])

@@ -84,6 +84,11 @@ def test_cli_fit_writes_checkpoints_logs_and_table(reference):
     assert len(acc.Scalars("val/all")) == 3 and len(acc.Scalars("val/polar_avg")) == 3  # steps 4, 8, 12
     assert (out / "eval" / "table.csv").is_file() and (out / "eval" / "indievaluereasoner_per_group.png").is_file()
     assert "IndieValueReasoner" in proc.stdout and "Global (majority vote)" in proc.stdout
+    # output is not a terminal here: plain progress lines every log_every_n_steps, and no noise
+    assert "[ivr] train: epoch 1/" in proc.stderr and "[ivr] validation at step 4: val/all" in proc.stderr
+    assert "built the statement tokenizer" in proc.stderr  # a fresh cache: the one-off build is announced
+    noise = proc.stdout + proc.stderr
+    assert "litlogger" not in noise and "LeafSpec" not in noise and "hp_metric" not in noise
     preds = load_predictions(out)
     assert len(set(preds.person.tolist())) == 3 and set(preds.setup.tolist()) == {0, 1, 2}
     assert set(preds.form.tolist()) == {0, 1} and preds.probs is not None
