@@ -32,9 +32,14 @@ def tokenizer_size(datamodule: IVRDataModule) -> int:
     return len(datamodule.load_tokenizer())
 
 
+RANK_VARIABLES = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID")
+
+
 def is_global_zero() -> bool:
-    """Rank 0 of a torchrun launch (or a single process): the one that checks and locks folders."""
-    return os.environ.get("RANK", "0") == "0"
+    """The first process of a launch (torchrun, Lightning's own launcher, SLURM) or a single process:
+    the one that checks and locks the checkpoint folder (Lightning starts the other ranks with
+    ``LOCAL_RANK`` set, torchrun with ``RANK``)."""
+    return all(os.environ.get(name, "0") == "0" for name in RANK_VARIABLES)
 
 
 class ReasonerCLI(LightningCLI):

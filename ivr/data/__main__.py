@@ -89,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out or f"runs/data_export/{args.split}.jsonl")
     check_output_file(out, looks_like_export, "a chat JSONL export")
     data = args.data.as_dict() if hasattr(args.data, "as_dict") else dict(args.data)
+    from ivr.cli import check_model_path
+
+    check_model_path(str(data.get("tokenizer", "statement")), "--data.tokenizer", allow=("statement",))
     dm = IVRDataModule(**data)
     n = export_jsonl(dm, out, split=args.split, epoch=args.epoch, limit=args.limit, layout=args.layout,
                      progress=args.progress)

@@ -115,9 +115,11 @@ class ContinentExperiment(ModelExperiment):
         if paper is not None:
             panels.append(("published (Figure 6)", paper))
         fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 5.2), squeeze=False)
+        values = np.concatenate([f.to_numpy(dtype=float).ravel() for _, f in panels])
+        low, high = float(np.nanmin(values)), float(np.nanmax(values))  # one colour scale for both panels
         for ax, (label, frame) in zip(axes[0], panels):
             data = frame.to_numpy(dtype=float)
-            image = ax.imshow(data, cmap="viridis", aspect="auto")
+            image = ax.imshow(data, cmap="viridis", aspect="auto", vmin=low, vmax=high)
             for (i, j), value in np.ndenumerate(data):
                 if not np.isnan(value):
                     ax.text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=7,
