@@ -81,7 +81,12 @@ def run(main: Callable[[list[str]], Any], argv: Sequence[str] | None = None) -> 
 
 def entry_point(main: Callable[[list[str]], Any]) -> None:
     """``sys.exit(run(main))``: what ``if __name__ == "__main__":`` of every command calls."""
-    sys.exit(run(main))
+    try:
+        code = run(main)
+    except BrokenPipeError:  # the reader went away (``| head``): nothing left to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
+    sys.exit(code)
 
 
 # --- deprecated spellings ----------------------------------------------------------------------------
