@@ -5,7 +5,7 @@
   (never torch's advice to retry with ``weights_only=False``, which would run arbitrary code).
 * :func:`prepare_checkpoint_dir` makes ``--checkpoint_dir`` hold the checkpoints of one run: a fresh
   fit into a folder with an earlier run's checkpoints is refused (resume it, choose another folder,
-  or ``--overwrite`` them), and :class:`ivr.outputs.RunLock` keeps a second fit out while one runs.
+  or ``--overwrite`` them), and :class:`ivr.locks.RunLock` keeps a second fit out while one runs.
 * :func:`resolve_ckpt_path` turns ``--ckpt_path last`` / ``best`` into one file, naming it and the
   run it belongs to, and refuses an empty folder instead of silently starting from scratch.
 """

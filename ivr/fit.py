@@ -120,7 +120,7 @@ def eval_checkpoint(trainer: Any, choice: str) -> str | None:
 def main(args: list[str] | None = None) -> dict[str, Any] | None:
     """Run the CLI; returns the model's Table-3 row (rank 0, when evaluated)."""
     from ivr.checkpoints import resolve_ckpt_path
-    from ivr.outputs import RunLock
+    from ivr.locks import RunLock
 
     quiet_noise()
     args = apply_aliases(list(sys.argv[1:] if args is None else args), COMMON_ALIASES, PROG)

@@ -486,7 +486,7 @@ def test_resume_names_the_file_and_the_run(tmp_path: Path, tiny_ckpt: Path, caps
 
 def test_run_lock_is_exclusive_and_stale_locks_are_taken_over(tmp_path: Path, capsys) -> None:
     from ivr.errors import RunLockedError
-    from ivr.outputs import LOCK, RunLock
+    from ivr.locks import LOCK, RunLock
 
     with RunLock(tmp_path / "ck"):
         with pytest.raises(RunLockedError, match="another run is using this folder"):
