@@ -2,102 +2,152 @@
 
 Example::
 
-    python -m baselines --catalog catalogs/wvs7 --published --plot --out runs/baselines
+    python -m baselines --data.catalog catalogs/wvs7 --published --plot --out runs/baselines
 
 writes ``table.csv``, ``table.json`` (rows, paper rows, full metric reports, N sweep, run facts),
-``sweep.csv``, ``table.txt`` and, with ``--plot``, ``plots/n_sweep.png`` and per-group charts.
+``sweep.csv``, ``table.txt`` and, with ``--plot``, ``plots/n_sweep.png`` and per-group charts. The
+evaluation people come from the shared ``--data.*`` settings (:class:`ivr.settings.DataSettings`).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
-from ivr.catalog.store import Catalog, atomic_dir, load_catalog
-from ivr.data.probes import probe_setups
+from ivr.cli import (
+    COMMON_ALIASES, Alias, add_output_arguments, add_report_arguments, apply_aliases, entry_point, make_parser, run,
+)
+from ivr.outputs import write_output
+from ivr.settings import DataSettings
 
-from baselines.report import format_table, load_published, results_json, sweep_csv, table_csv
-from baselines.run import BaselineConfig, check_config, choose_split, run_baselines
+PROG = "python -m baselines"
+DEFAULT_OUT = "runs/baselines"
+
+#: Spellings of the previous release, accepted with a deprecation note.
+ALIASES = (
+    *COMMON_ALIASES,
+    Alias("--catalog", "--data.catalog"),
+    Alias("--eval-size", "--data.split_size"),
+    Alias("--eval-ids", "--data.split_ids_file"),
+    Alias("--split-rule", "--data.split_rule"),
+    Alias("--min-valid", "--data.min_valid"),
+    Alias("--seed", "--data.seed"),
+    Alias("--max-n", "--max_n"),
+    Alias("--n-cluster", "--n_cluster"),
+    Alias("--cpu", "--use_gpu", "false"),
+)
+#: Old space-separated list flags (``--pools 1600 all``): their values become one YAML list.
+LIST_FLAGS = {"--setups": "--data.setups", "--pools": "--pools", "--dimensions": "--dimensions"}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m baselines", description=__doc__.split("\n")[0])
-    p.add_argument("--catalog", required=True,
-                   help="catalog folder, or 'synthetic:people=N,seed=S' (built once and cached)")
-    p.add_argument("--out", required=True, type=Path, help="output folder (replaced atomically)")
-    p.add_argument("--setups", type=int, nargs="+", default=[0, 1, 2], help="probe setups (default 0 1 2)")
-    p.add_argument("--pools", nargs="+", default=["1600", "all"], help="neighbour pools: sizes or 'all'")
-    p.add_argument("--max-n", type=int, default=35, help="largest cluster size of the N sweep (default 35)")
-    p.add_argument("--n-cluster", type=int, default=24, help="cluster size of the 'top cluster' rows (default 24)")
-    p.add_argument("--seed", type=int, default=0, help="split, pool, random-draw and bootstrap seed")
-    p.add_argument("--eval-ids", type=Path, default=None, help="file of evaluation person ids (.txt/.jsonl)")
-    p.add_argument("--eval-size", type=int, default=800, help="evaluation people when no --eval-ids (800)")
-    p.add_argument("--split-rule", choices=["study", "stratified"], default="study")
-    p.add_argument("--min-valid", type=int, default=None,
-                   help="valid answers an eval person needs (default 200 + probes per setup)")
-    p.add_argument("--dimensions", nargs="+", default=None, help="per-group dimensions (default: all defined)")
-    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates for intervals (0 = none)")
-    p.add_argument("--published", action="store_true", help="show the paper's figures beside ours")
-    p.add_argument("--paper", type=Path, default=None,
-                   help="results JSON with table3_methods (default: the copy shipped with ivr)")
-    p.add_argument("--plot", action="store_true", help="write PNG charts under OUT/plots")
-    p.add_argument("--cpu", action="store_true", help="never use a GPU FAISS index")
-    p.add_argument("--threads", type=int, default=None,
+def list_values(argv: list[str]) -> list[str]:
+    """``--pools 1600 all`` (old) -> ``--pools [1600, all]``, with a deprecation note."""
+    import yaml
+
+    from ivr.cli import deprecation
+
+    out, i = [], 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in LIST_FLAGS:
+            j = i + 1
+            while j < len(argv) and not argv[j].startswith("--"):
+                j += 1
+            values = argv[i + 1 : j]
+            new = LIST_FLAGS[arg]
+            if len(values) == 1 and values[0].lstrip().startswith("["):
+                out += [new, values[0]]  # already a list
+            else:
+                items = [yaml.safe_load(v) for v in values]
+                text = json.dumps(items, ensure_ascii=False)
+                deprecation(PROG, f"{arg} A B ...", f"{new} '[A, B, ...]'")
+                out += [new, text]
+            i = j
+            continue
+        out.append(arg)
+        i += 1
+    return out
+
+
+def build_parser() -> Any:
+    p = make_parser(PROG, __doc__.split("\n")[0])
+    p.add_class_arguments(DataSettings, "data", help="the catalog and the evaluation people (same keys everywhere)")
+    p.add_argument("--pools", type=list[int | str], default=["1600", "all"],
+                   help="neighbour pools: sizes or 'all' (default [1600, all])")
+    p.add_argument("--max_n", type=int, default=35, help="largest cluster size of the N sweep")
+    p.add_argument("--n_cluster", type=int, default=24, help="cluster size of the 'top cluster' rows")
+    p.add_argument("--dimensions", type=list[str] | None, default=None,
+                   help="per-group dimensions (default: all the codebook defines)")
+    p.add_argument("--plot", type=bool, default=False, nargs="?", const=True, help="write PNG charts under OUT/plots")
+    p.add_argument("--use_gpu", type=bool | None, default=None, help="GPU FAISS index (null = when available)")
+    p.add_argument("--threads", type=int | None, default=None,
                    help="CPU threads of the neighbour search (default: the cores available)")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_report_arguments(p, bootstrap=1000)
+    add_output_arguments(p, DEFAULT_OUT)
     return p
 
 
-def open_catalog(spec: str) -> Catalog:
-    """Load a catalog folder, building a ``synthetic:...`` spec first when given one."""
-    if spec.startswith("synthetic:"):
-        try:
-            from ivr.catalog.resolve import resolve_catalog
-        except ImportError as err:  # the synthetic generator is optional for this entry point
-            raise ValueError(f"--catalog {spec}: synthetic catalogs need ivr.catalog.resolve ({err})") from err
-        return load_catalog(resolve_catalog(spec))
-    return load_catalog(spec)
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        catalog = open_catalog(args.catalog)
-        config = BaselineConfig(
-            setups=tuple(args.setups), pools=tuple(args.pools), max_n=args.max_n, n_cluster=args.n_cluster,
-            seed=args.seed, dimensions=args.dimensions, bootstrap=args.bootstrap,
-            use_gpu=False if args.cpu else None, progress=not args.no_progress, threads=args.threads,
-        )
-        check_config(catalog, config)
-        published = load_published(args.paper) if args.published else None
-        setups = probe_setups(catalog.codebook, n_setups=max(config.setups) + 1)
-        split = choose_split(catalog, setups, size=args.eval_size, seed=args.seed, rule=args.split_rule,
-                             ids_file=args.eval_ids, min_valid=args.min_valid)
-        results = run_baselines(catalog, split, config)
-    except (ValueError, FileNotFoundError, KeyError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    results.info.update(catalog=str(args.catalog), split_rule=split.rule, n_eval_ids=str(args.eval_ids or ""))
+    """Run the baselines; expected failures raise :class:`ivr.errors.IvrError`."""
+    from baselines.report import format_table, load_published, results_json, sweep_csv, table_csv
+    from baselines.run import BaselineConfig, check_config, run_baselines
+    from ivr.outputs import check_output
+
+    argv = list_values(apply_aliases(list(sys.argv[1:] if argv is None else argv), ALIASES, PROG))
+    cfg = build_parser().parse_args(argv)
+    data = DataSettings.from_value(cfg.data)
+    check_output(cfg.out, "baselines", cfg.overwrite)  # refuse a wrong --out before any work
+    catalog = data.open_catalog()
+    setups = data.chosen_setups(catalog)
+    config = BaselineConfig(
+        setups=tuple(setups), pools=tuple(str(p) for p in cfg.pools), max_n=cfg.max_n, n_cluster=cfg.n_cluster,
+        seed=data.seed, dimensions=cfg.dimensions, bootstrap=cfg.bootstrap, use_gpu=cfg.use_gpu,
+        progress=cfg.progress, threads=cfg.threads,
+    )
+    check_config(catalog, config)
+    if cfg.use_gpu:
+        import faiss
+
+        if not hasattr(faiss, "get_num_gpus") or faiss.get_num_gpus() < 1:
+            from ivr.errors import ConfigError
+
+            raise ConfigError("--use_gpu true: faiss sees no GPU here (faiss-cpu is installed, or no device); "
+                              "drop the flag or install faiss-gpu on a GPU node")
+    published = load_published(cfg.paper) if cfg.published else None
+    from ivr.data.probes import probe_setups
+
+    split = data.split(catalog, probe_setups(catalog.codebook, n_setups=max(config.setups) + 1))
+    results = run_baselines(catalog, split, config)
+    results.info.update(catalog=str(data.catalog), split_rule=split.rule, n_eval_ids=str(data.split_ids_file or ""))
     table = format_table(results, config.pools, published)
 
     def write(tmp: Path) -> None:
         (tmp / "table.txt").write_text(table + "\n")
         (tmp / "table.csv").write_text(table_csv(results, config.pools, published))
         (tmp / "sweep.csv").write_text(sweep_csv(results))
-        data = results_json(results, config.pools, published)
-        (tmp / "table.json").write_text(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False))
-        if args.plot:
+        out = results_json(results, config.pools, published)
+        (tmp / "table.json").write_text(json.dumps(out, indent=2, ensure_ascii=False, allow_nan=False))
+        if cfg.plot:
             from baselines.plots import write_plots
 
             write_plots(results, tmp / "plots", published)
 
-    atomic_dir(args.out, write)
+    write_output(cfg.out, "baselines", write, overwrite=cfg.overwrite)
     print(table)
-    print(f"\nwrote {args.out}/table.csv, table.json, sweep.csv" + (", plots/*.png" if args.plot else ""))
+    intervals = [f"  {name}: {r.ci['all'][0]:.2f}-{r.ci['all'][1]:.2f}" for name, r in results.reports.items()
+                 if r.ci.get("all") and None not in r.ci["all"]]
+    if intervals:
+        print(f"\n95% bootstrap interval of 'all' ({cfg.bootstrap} resamples of people):\n" + "\n".join(intervals))
+    print(f"\nwrote {cfg.out}/table.csv, table.json, sweep.csv" + (", plots/*.png" if cfg.plot else ""))
     return 0
 
 
+def cli(argv: list[str] | None = None) -> int:
+    """``main`` under the error contract (exit status 2 and one ``error:`` line on bad input)."""
+    return run(main, argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry_point(main)

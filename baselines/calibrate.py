@@ -1,20 +1,20 @@
 """Calibration report of the synthetic population against the study's published baselines.
 
-``python -m baselines.calibrate --people 93279 --seed 0 [--set key=value ...] [--out FILE.md]``
+``python -m baselines.calibrate --people 93279 --seed 0 [--settings.KEY VALUE ...] [--out FILE.md]``
 
 Builds (or reuses) the synthetic catalog, runs every Table-3 baseline through the same protocol as
 ``python -m baselines`` (the study's 800-person split, the three probe setups, FAISS Resemble), the
 exact Bayes-optimal predictor of the population (200 demonstrations excluding the setup's probes, and
 demographics only), the Resemble N sweep against Table 20, answer evenness per continent and the
 Table 1 answer counts, and prints the side-by-side table published / synthetic / Bayes ceiling.
-``--set`` changes generator knobs (:class:`ivr.catalog.synth.SynthSettings`) for tuning; the build
-then goes to a temporary folder instead of the cache.
+``--settings.KEY VALUE`` changes generator knobs (:class:`ivr.catalog.synth.SynthSettings`) for
+tuning; the build then goes to a temporary folder instead of the cache. ``--out`` writes the report
+to a new file or over an earlier report (never over another file).
 """
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
+import sys
 import tempfile
 from pathlib import Path
 
@@ -33,18 +33,6 @@ from ivr.paper import load_paper
 
 TARGETS = [GLOBAL, resemble_name("all", "top 1"), resemble_name("all", "top cluster"),
            resemble_name("1600", "top cluster")]
-
-
-def parse_overrides(items: list[str]) -> SynthSettings:
-    """``key=value`` overrides of the generator's :class:`SynthSettings`."""
-    types = {f.name: f.type for f in dataclasses.fields(SynthSettings)}
-    kwargs: dict[str, float | int] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or key not in types:
-            raise SystemExit(f"--set {item!r}: expected key=value with key in {sorted(types)}")
-        kwargs[key] = int(value) if types[key] in (int, "int") else float(value)
-    return SynthSettings(**kwargs)
 
 
 def evenness_by_continent(catalog: Catalog, form: str = "refined") -> dict[str, float]:
@@ -109,24 +97,65 @@ def report(catalog: Catalog, model: SynthModel, seed: int = 0) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Calibration report of the synthetic population.")
+PROG = "python -m baselines.calibrate"
+HEADER = "| method | paper polar | synthetic polar |"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print (and with ``--out`` write) the calibration report; bad input raises an IvrError."""
+    from ivr.cli import COMMON_ALIASES, Alias, apply_aliases, make_parser
+    from ivr.outputs import check_output_file
+
+    aliases = (*COMMON_ALIASES, Alias("--cache-dir", "--cache_dir"))
+    argv = apply_aliases(list(sys.argv[1:] if argv is None else argv), aliases, PROG)
+    argv = _old_set(argv)
+    parser = make_parser(PROG, "Calibration report of the synthetic population.")
     parser.add_argument("--people", type=int, default=93279, help="population size")
     parser.add_argument("--seed", type=int, default=0, help="generator and protocol seed")
-    parser.add_argument("--set", nargs="*", default=[], help="generator overrides key=value (tuning)")
-    parser.add_argument("--cache-dir", type=Path, default=None, help="synthetic catalog cache")
-    parser.add_argument("--out", type=Path, default=None, help="also write the markdown report here")
-    args = parser.parse_args(argv)
+    parser.add_class_arguments(SynthSettings, "settings", help="generator knobs (tuning; the default is calibrated)")
+    parser.add_argument("--cache_dir", type=str | None, default=None, help="synthetic catalog cache")
+    parser.add_argument("--out", type=str | None, default=None, help="also write the markdown report here")
+    cfg = parser.parse_args(argv)
+    if cfg.out:
+        check_output_file(cfg.out, lambda p: p.read_text(errors="replace").startswith(HEADER), "a calibration report")
+    settings = SynthSettings(**cfg.settings.as_dict())
     with tempfile.TemporaryDirectory() as tmp:
-        if args.set:
-            folder = build_synthetic(Path(tmp) / "catalog", args.people, args.seed, settings=parse_overrides(args.set))
+        if settings != SynthSettings():
+            folder = build_synthetic(Path(tmp) / "catalog", cfg.people, cfg.seed, settings=settings)
         else:
-            folder = resolve_catalog(f"synthetic:people={args.people},seed={args.seed}", args.cache_dir)
-        text = report(load_catalog(folder), SynthModel.load(folder), args.seed)
+            folder = resolve_catalog(f"synthetic:people={cfg.people},seed={cfg.seed}", cfg.cache_dir)
+        text = report(load_catalog(folder), SynthModel.load(folder), cfg.seed)
     print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    if cfg.out:
+        from ivr.experiment.outputs import write_text
+
+        write_text(cfg.out, text + "\n")
+    return 0
+
+
+def _old_set(argv: list[str]) -> list[str]:
+    """``--set a=1 b=2`` (the previous release) -> ``--settings.a 1 --settings.b 2``."""
+    from ivr.cli import deprecation
+    from ivr.errors import ConfigError
+
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] != "--set":
+            out.append(argv[i])
+            i += 1
+            continue
+        deprecation(PROG, "--set key=value", "--settings.key value")
+        i += 1
+        while i < len(argv) and not argv[i].startswith("--"):
+            key, sep, value = argv[i].partition("=")
+            if not sep:
+                raise ConfigError(f"--set {argv[i]!r}: expected key=value; write it as --settings.KEY VALUE")
+            out += [f"--settings.{key}", value]
+            i += 1
+    return out
 
 
 if __name__ == "__main__":
-    main()
+    from ivr.cli import entry_point
+
+    entry_point(main)

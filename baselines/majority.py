@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ivr.catalog.store import Catalog
+from ivr.errors import InputError
 
 
 def global_majority(

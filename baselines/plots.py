@@ -36,29 +36,27 @@ def plot_sweep(results: BaselineResults, out_png: Path, published: dict | None =
     Returns:
         The PNG path.
     """
+    from ivr.experiment.outputs import save_figure
+
     plt = _pyplot()
     keys = ("all", "polar_avg", "refined_avg")
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4), sharex=True)
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4), sharex=True, sharey=True)  # one y range per figure
     paper = (published or {}).get("table20_resemble_cluster_size")
     for ax, key in zip(axes, keys):
         for pool, rows in results.sweep.items():
             ns = range(1, len(rows) + 1)
             ax.plot(ns, [r[key] for r in rows], marker=".", label=f"ours, pool {pool}")
         if paper and key in paper:
-            ax.plot(paper["N"], paper[key], "k--", marker="x", label="paper (all, Table 20)")
+            ax.plot(paper["N"], paper[key], "k--", marker="x", label="paper, Table 20 (pool: all)")
         ax.axvline(results.info["n_cluster"], color="grey", lw=0.8, ls=":")
         ax.set_title(key.replace("_", " "))
         ax.set_xlabel("cluster size N")
         ax.set_ylabel("accuracy (%)")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
-    fig.suptitle("Resemble top-cluster accuracy by cluster size")
-    fig.tight_layout()
-    tmp = out_png.with_name(f".{out_png.stem}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(out_png)
-    return out_png
+    fig.suptitle(f"Resemble top-cluster accuracy by cluster size (dotted: N = {results.info['n_cluster']}, "
+                 f"the 'top cluster' rows; {results.info.get('n_eval', '?')} evaluation people)")
+    return save_figure(fig, out_png, dpi=110)
 
 
 def write_plots(results: BaselineResults, out_dir: Path, published: dict | None = None) -> list[Path]:

@@ -12,16 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from baselines.majority import majority_table
 from baselines.random import expected_accuracy, random_draw
 from baselines.resemble import pack_forms, resemble_votes, sample_pool
 from ivr.catalog.codebook import FORMS
 from ivr.catalog.store import Catalog
+from ivr.errors import ConfigError
 from ivr.data.probes import probe_setups
 from ivr.data.splits import EvalSplit, make_split
 from ivr.metrics import Predictions, Report, accuracy_table, evaluate_predictions, person_scores, table3_row
+from ivr.progress import progress
 
 RANDOM = "Random"
 RANDOM_DRAW = "Random (seeded draw)"
@@ -83,23 +84,23 @@ def check_config(catalog: Catalog, config: BaselineConfig) -> None:
     """Reject settings that cannot run, naming the flag and the fix.
 
     Raises:
-        ValueError: bad setups, cluster sizes, pools or dimensions.
+        ConfigError: bad setups, cluster sizes, pools or dimensions (a ValueError).
     """
     if not config.setups or min(config.setups) < 0 or len(set(config.setups)) != len(config.setups):
-        raise ValueError(f"--setups {list(config.setups)}: give distinct setup numbers >= 0, e.g. 0 1 2")
+        raise ConfigError(f"--data.setups {list(config.setups)}: give distinct setup numbers >= 0, e.g. [0, 1, 2]")
     if config.max_n < 1:
-        raise ValueError(f"--max-n must be >= 1, got {config.max_n}")
+        raise ConfigError(f"--max_n must be >= 1, got {config.max_n}")
     if not 1 <= config.n_cluster <= config.max_n:
-        raise ValueError(f"--n-cluster {config.n_cluster} must be between 1 and --max-n {config.max_n}")
+        raise ConfigError(f"--n_cluster {config.n_cluster} must be between 1 and --max_n {config.max_n}")
     for pool in config.pools:
         if pool != "all" and not (pool.isdigit() and int(pool) > 0):
-            raise ValueError(f"--pools {pool!r}: use 'all' or a positive number of people such as 1600")
+            raise ConfigError(f"--pools {pool!r}: use 'all' or a positive number of people such as 1600")
         if pool != "all" and config.max_n > int(pool):
-            raise ValueError(f"--max-n {config.max_n} is larger than the pool of {pool} people; lower --max-n")
+            raise ConfigError(f"--max_n {config.max_n} is larger than the pool of {pool} people; lower --max_n")
     defined = catalog.codebook.dimensions
     unknown = [d for d in (config.dimensions or []) if d not in defined]
     if unknown:
-        raise ValueError(
+        raise ConfigError(
             f"--dimensions {unknown}: not defined by codebook {catalog.codebook.name!r}; "
             f"defined dimensions: {sorted(defined)}"
         )
@@ -112,12 +113,12 @@ def choose_split(
     """The evaluation people (:func:`ivr.data.splits.make_split`) with a population-size check.
 
     Raises:
-        ValueError: the eval set asked for is larger than the catalog.
+        ConfigError: the eval set asked for is larger than the catalog.
     """
     if ids_file is None and size > len(catalog):
-        raise ValueError(
-            f"--eval-size {size} is larger than the catalog's population of {len(catalog)} people; "
-            "lower --eval-size"
+        raise ConfigError(
+            f"--data.split_size {size} is larger than the catalog's population of {len(catalog)} people; "
+            "lower --data.split_size"
         )
     return make_split(catalog, size=size, seed=seed, rule=rule, ids_file=ids_file, setups=setups,
                       min_valid=min_valid)
@@ -186,7 +187,6 @@ def run_baselines(catalog: Catalog, split: EvalSplit, config: BaselineConfig) ->
             res.rows[name] = res.reports[name].table3_row()
         res.sweep[pool] = [
             sweep_row(votes.predictions(catalog, n))
-            for n in tqdm(range(1, config.max_n + 1), desc=f"N sweep {pool}", disable=not config.progress,
-                          leave=False)
+            for n in progress(range(1, config.max_n + 1), f"N sweep {pool}", unit="sizes", enabled=config.progress)
         ]
     return res

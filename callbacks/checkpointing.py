@@ -16,6 +16,8 @@ from weakref import proxy
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 
+from ivr.errors import ConfigError
+
 
 class AtomicModelCheckpoint(ModelCheckpoint):
     """``ModelCheckpoint`` whose files (or FSDP2 checkpoint folders) appear whole or not at all.
@@ -65,7 +67,7 @@ def checkpoint_callbacks(
         ValueError: a negative interval.
     """
     if every_n_train_steps < 0:
-        raise ValueError(f"--save_every_n_steps={every_n_train_steps}: use 0 (off) or a positive step count")
+        raise ConfigError(f"--save_every_n_steps={every_n_train_steps}: use 0 (off) or a positive step count")
     best = AtomicModelCheckpoint(dirpath=dirpath, filename="best-{epoch}-{step}", monitor=monitor, mode=mode,
                                  save_top_k=1, auto_insert_metric_name=False)
     last = AtomicModelCheckpoint(dirpath=dirpath, save_last=True, save_top_k=0,

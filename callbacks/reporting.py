@@ -1,8 +1,10 @@
 """TensorBoard reporting of the protocol's figures after each validation epoch.
 
 The model only computes ``ValueMetrics`` and keeps the epoch's rows (``pl_module.val_predictions``);
-this callback scores them with :func:`ivr.metrics.evaluate_predictions` on rank 0 and writes overall /
-setup / form / category accuracy, per-group accuracy and σINEQUITY as scalars plus a per-group figure.
+this callback scores them with :func:`ivr.metrics.evaluate_predictions` on rank 0 and writes setup /
+category accuracy, per-group accuracy, σINEQUITY and calibration as scalars plus a per-group figure.
+Every figure has one tag: ``val/all``, ``val/polar_avg`` and ``val/refined_avg`` are the module's own
+(they drive the best checkpoint and the progress line), so they are not written a second time.
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ def report_scalars(report: Any) -> dict[str, float]:
     return {k: float(v) for k, v in out.items() if v is not None and not math.isnan(float(v))}
 
 
+#: scalars the module logs itself under ``<stage>/all``, ``<stage>/polar_avg``, ``<stage>/refined_avg``
+MODULE_LOGGED = ("all", "polar/avg", "refined/avg")
+
+
 class ValueReportCallback(L.Callback):
     """Writes every protocol figure of the validation epoch to TensorBoard.
 
@@ -72,7 +78,7 @@ class ValueReportCallback(L.Callback):
             return
         step = trainer.global_step
         for name, value in report_scalars(report).items():
-            if name != "all":  # the module logs val/all itself (it drives the best checkpoint)
+            if name not in MODULE_LOGGED:  # one tag per figure: the module logs these itself
                 tb.experiment.add_scalar(f"{self.prefix}/{name}", value, step)
         if self.figure and report.per_group:
             self._log_figure(tb, report, trainer.current_epoch, step)

@@ -1,27 +1,32 @@
-"""Evaluate reasoners with the protocol: ``python -m ivr.evaluate --config C.yaml (--ckpt PATH | --model ID)``.
+"""Evaluate reasoners with the protocol: ``python -m ivr.evaluate --config C.yaml (--ckpt_path PATH | --base_model ID)``.
 
-``--ckpt`` takes a Lightning checkpoint (``.ckpt`` file or FSDP2 distributed folder) or an exported HF
-folder; ``--model`` a hub id or folder of a base causal LM, scored zero-shot by the same choice head.
-Given both, the base model and the fine-tuned reasoner are printed side by side; ``--published`` adds
-the paper's figures. The data side comes from the config's ``data:`` section, overridable with
-``--data.key value``. Writes ``table.csv``, ``table.json``, one report JSON and one per-group PNG per model.
+``--ckpt_path`` takes a Lightning checkpoint (``.ckpt`` file or FSDP2 distributed folder) or an
+exported HF folder; ``--base_model`` a hub id or folder of a base causal LM, scored zero-shot by the
+same choice head. Given both, the base model and the fine-tuned reasoner are printed side by side;
+``--published`` adds the paper's figures. ``--config`` is the fit config (its ``data:``, ``model:``
+and ``trainer:`` sections are read, its fit-only keys accepted), and every key is a flag
+(``--data.limit_eval_people 50``, ``--trainer.accelerator cpu``). Writes ``table.csv``,
+``table.json``, one report JSON and one per-group PNG per model into ``--out``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from ivr.model.published import PUBLISHED_TABLE3
+from ivr.cli import (
+    COMMON_ALIASES, Alias, accept_fit_config, add_output_arguments, add_report_arguments, apply_aliases, entry_point,
+    run,
+)
+from ivr.model.published import published_table3
 
 FORMS = ("polar", "refined")
 BASELINE_ROWS = ("Global (majority vote)", "Resemble (all, top 1)", "Resemble (all, top cluster)")
+PROG = "python -m ivr.evaluate"
+DEFAULT_OUT = "runs/evaluate"
 
 
 def table_columns(setups: list[int]) -> list[str]:
@@ -66,115 +71,169 @@ def slug(name: str) -> str:
 
 def report_run(
     predictions: dict[str, Any], dm: Any, out: str | Path, with_baselines: bool = True,
-    bootstrap: int = 1000, published: bool = False,
+    bootstrap: int = 1000, published: bool = False, overwrite: bool = False, flag: str = "--out",
+    progress: bool = True, paper: str | Path | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Score each model's test predictions, add baseline / paper rows, print and write the table.
 
     Args:
         predictions: model name -> ``ivr.metrics.Predictions`` on the test people.
         dm: the set-up data module (catalog, split).
-        out: output folder.
+        out: output folder: new, or an earlier evaluation output (replaced atomically once every
+            file is ready; a folder with other files is refused).
         with_baselines: add Global-majority and Resemble rows on the same people.
         bootstrap: bootstrap resamples for the confidence intervals.
         published: add the paper's Table-3 rows.
+        paper: the paper's results.json for those rows (default: the packaged copy).
+        overwrite: allow ``out`` to replace an ivr output of another kind.
+        flag: the flag that named ``out`` (error messages).
+        progress: progress of the baselines.
 
     Returns:
         name -> Table-3 row of every printed row.
     """
     from ivr.metrics import evaluate_predictions, plot_per_group
+    from ivr.outputs import check_output, write_output
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_output(out, "evaluate", overwrite, flag)
     rows: dict[str, dict[str, Any]] = {}
+    reports: dict[str, Any] = {}
     setups: list[int] = []
     for name, preds in predictions.items():
         report = evaluate_predictions(preds, dm.catalog, bootstrap=bootstrap)
         rows[name] = report.table3_row()
+        reports[name] = report
         setups = report.setups
-        report.to_json(out / f"{slug(name)}_report.json")
-        preds.save(out / f"{slug(name)}_predictions.npz")
-        if report.per_group:
-            plot_per_group(report, out / f"{slug(name)}_per_group.png")
     first = next(iter(predictions.values()))
     if with_baselines:
         import numpy as np
 
         rows.update(baseline_rows(dm, np.unique(first.person), setups, bootstrap=0))
     if published:
-        rows.update({f"{k} (paper)": v for k, v in PUBLISHED_TABLE3.items() if len(v["polar"]) == len(setups)})
+        rows.update({f"{k} (paper)": v for k, v in published_table3(paper).items() if len(v["polar"]) == len(setups)})
     text = format_table(rows, setups)
-    print(f"\nTest people: {len(set(first.person.tolist()))}; accuracy in percent\n{text}\n")
-    (out / "table.txt").write_text(text + "\n")
+    if published:
+        text += "\n(paper) rows: Table 3 of the paper"
+    intervals = [f"  {name}: {r.ci['all'][0]:.2f}-{r.ci['all'][1]:.2f}" for name, r in reports.items()
+                 if r.ci.get("all") and None not in r.ci["all"]]
+    if intervals:
+        text += f"\n95% bootstrap interval of 'all' ({bootstrap} resamples of people):\n" + "\n".join(intervals)
     import pandas as pd
 
     frame = pd.DataFrame([row_values(r) for r in rows.values()], index=list(rows), columns=table_columns(setups))
     frame.index.name = "method"
-    frame.to_csv(out / "table.csv", float_format="%.2f")
-    (out / "table.json").write_text(json.dumps(rows, indent=2))
+
+    def write(tmp: Path) -> None:
+        for name, report in reports.items():
+            report.to_json(tmp / f"{slug(name)}_report.json")
+            predictions[name].save(tmp / f"{slug(name)}_predictions.npz")
+            if report.per_group:
+                plot_per_group(report, tmp / f"{slug(name)}_per_group.png")
+        (tmp / "table.txt").write_text(text + "\n")
+        frame.to_csv(tmp / "table.csv", float_format="%.2f")
+        (tmp / "table.json").write_text(json.dumps(rows, indent=2))
+
+    write_output(out, "evaluate", write, overwrite, flag)
+    print(f"\nTest people: {len(set(first.person.tolist()))}; accuracy in percent\n{text}\n")
     print(f"[ivr] wrote {out}/table.csv, table.json and per-model reports / per-group plots")
     return rows
 
 
-def _overrides(rest: list[str]) -> dict[str, Any]:
-    """``--data.key value`` pairs -> {key: yaml-typed value}."""
-    out, i = {}, 0
-    while i < len(rest):
-        flag = rest[i]
-        key, eq, val = flag.partition("=")
-        if not key.startswith("--data.") or (not eq and i + 1 >= len(rest)):
-            raise SystemExit(f"unrecognised argument {flag!r}: only --data.<key> <value> overrides are accepted")
-        if not eq:
-            val, i = rest[i + 1], i + 1
-        out[key[len("--data."):]] = yaml.safe_load(val)
-        i += 1
-    return out
+#: Spellings of the previous release, accepted with a deprecation note.
+ALIASES = (
+    *COMMON_ALIASES,
+    Alias("--ckpt", "--ckpt_path"),
+    Alias("--model", "--base_model"),
+    Alias("--no-baselines", "--baselines", "false"),
+    Alias("--accelerator", "--trainer.accelerator"),
+)
+def build_parser() -> Any:
+    """The command line: the fit config's sections plus evaluation's own flags."""
+    from lightning import Trainer
+
+    from ivr.cli import IvrLightningParser
+    from ivr.data.datamodule import IVRDataModule
+    from ivr.model.module import IndieValueReasoner
+
+    p = IvrLightningParser(prog=PROG, description=__doc__.split("\n")[0], exit_on_error=True)
+    from jsonargparse import ActionConfigFile
+
+    p.add_argument("--config", action=ActionConfigFile, help="the fit config (its data/model/trainer sections)")
+    p.add_argument("--ckpt_path", type=str | None, default=None,
+                   help="reasoner checkpoint (.ckpt, FSDP2 distributed folder or exported HF folder)")
+    p.add_argument("--base_model", type=str | None, default=None,
+                   help="base causal LM (hub id or folder), scored zero-shot by the choice head")
+    p.add_argument("--baselines", type=bool, default=True, nargs="?", const=True,
+                   help="print Global-majority and Resemble rows on the same people")
+    add_report_arguments(p, bootstrap=1000)
+    add_output_arguments(p, DEFAULT_OUT, "evaluation folder")
+    p.add_lightning_class_args(IVRDataModule, "data")
+    p.add_lightning_class_args(IndieValueReasoner, "model")
+    p.add_lightning_class_args(Trainer, "trainer")
+    accept_fit_config(p, sections=())
+    return p
 
 
-def predict(module: Any, dm: Any, accelerator: str) -> Any:
+def predict(module: Any, dm: Any, trainer_cfg: dict[str, Any], progress: bool = True) -> Any:
     """Run the test split through ``module`` on one device; returns its ``Predictions``."""
     import lightning as L
-    from lightning.pytorch.callbacks import RichProgressBar
 
-    trainer = L.Trainer(accelerator=accelerator, devices=1, logger=False, callbacks=[RichProgressBar()],
-                        enable_checkpointing=False)
-    trainer.test(module, datamodule=dm)
+    from callbacks.progress import progress_callbacks
+
+    keep = {k: trainer_cfg[k] for k in ("accelerator", "precision") if trainer_cfg.get(k) is not None}
+    trainer = L.Trainer(**{"accelerator": "auto", **keep}, devices=1, logger=False, enable_checkpointing=False,
+                        callbacks=progress_callbacks(progress), enable_progress_bar=progress)
+    trainer.test(module, datamodule=dm, verbose=False)
     return module.test_predictions
 
 
 def main(argv: list[str] | None = None) -> dict[str, dict[str, Any]]:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", required=True, help="the fit config (its data: section is used)")
-    parser.add_argument("--ckpt", help="reasoner checkpoint (.ckpt, distributed folder or exported HF folder)")
-    parser.add_argument("--model", help="base causal LM (hub id or folder), scored zero-shot")
-    parser.add_argument("--out", default="outputs/eval", help="output folder")
-    parser.add_argument("--published", action="store_true", help="print the paper's Table-3 rows beside")
-    parser.add_argument("--no-baselines", action="store_true", help="skip the Global / Resemble rows")
-    parser.add_argument("--bootstrap", type=int, default=1000)
-    parser.add_argument("--accelerator", default="auto")
-    args, rest = parser.parse_known_args(argv)
-    if not args.ckpt and not args.model:
-        parser.error("give --ckpt PATH, --model PATH_OR_ID, or both")
-    config = yaml.safe_load(Path(args.config).read_text()) or {}
-    from ivr.data.datamodule import IVRDataModule
+    """Evaluate; expected failures raise :class:`ivr.errors.IvrError`."""
+    from ivr.cli import check_model_path, quiet_noise
+    from ivr.errors import ConfigError
+
+    quiet_noise()
+    argv = apply_aliases(list(sys.argv[1:] if argv is None else argv), ALIASES, PROG)
+    cfg = build_parser().parse_args(argv)
+    if not cfg.ckpt_path and not cfg.base_model:
+        raise ConfigError(f"{PROG}: give --ckpt_path PATH, --base_model PATH_OR_ID, or both")
     from ivr.model.export import is_distributed_checkpoint, reasoner_from_checkpoint
+    from ivr.outputs import check_output
+
+    check_output(cfg.out, "evaluate", cfg.overwrite)  # before loading anything
+    if cfg.base_model:
+        check_model_path(cfg.base_model, "--base_model")
+    if cfg.ckpt_path and not Path(cfg.ckpt_path).exists():
+        raise ConfigError(f"--ckpt_path {cfg.ckpt_path}: no such checkpoint file or folder")
+    from ivr.data.datamodule import IVRDataModule
     from ivr.model.module import IndieValueReasoner
 
-    dm = IVRDataModule(**{**(config.get("data") or {}), **_overrides(rest)})
+    data = cfg.data.as_dict() if hasattr(cfg.data, "as_dict") else dict(cfg.data)
+    check_model_path(data.get("tokenizer", "statement"), "--data.tokenizer", allow=("statement",))
+    dm = IVRDataModule(**data)
     dm.setup("test")
-    score = (config.get("model") or {}).get("score", "choice")
+    score = cfg.model.score
     modules: dict[str, Any] = {}
-    if args.model:
-        modules[f"{Path(args.model).name} (zero-shot)"] = IndieValueReasoner(model_name_or_path=args.model, score=score)
-    if args.ckpt:
-        ckpt = Path(args.ckpt)
+    if cfg.base_model:
+        modules[f"{Path(cfg.base_model).name} (zero-shot)"] = IndieValueReasoner(model_name_or_path=cfg.base_model,
+                                                                                  score=score)
+    if cfg.ckpt_path:
+        ckpt = Path(cfg.ckpt_path)
         if ckpt.is_dir() and (ckpt / "config.json").is_file() and not is_distributed_checkpoint(ckpt):
             modules[f"{ckpt.name} (reasoner)"] = IndieValueReasoner(model_name_or_path=str(ckpt), score=score)
         else:
             modules["IndieValueReasoner"] = reasoner_from_checkpoint(ckpt)
-    preds = {name: predict(m, dm, args.accelerator) for name, m in modules.items()}
-    return report_run(preds, dm, args.out, with_baselines=not args.no_baselines, bootstrap=args.bootstrap,
-                      published=args.published)
+    trainer_cfg = cfg.trainer.as_dict() if hasattr(cfg.trainer, "as_dict") else dict(cfg.trainer or {})
+    preds = {name: predict(m, dm, trainer_cfg, cfg.progress) for name, m in modules.items()}
+    return report_run(preds, dm, cfg.out, with_baselines=cfg.baselines, bootstrap=cfg.bootstrap,
+                      published=cfg.published, overwrite=cfg.overwrite, progress=cfg.progress, paper=cfg.paper)
+
+
+def cli(argv: list[str] | None = None) -> int:
+    """``main`` under the error contract (exit status 2 and one ``error:`` line on bad input)."""
+    return run(main, argv)
 
 
 if __name__ == "__main__":
-    main()
+    entry_point(main)

@@ -1,23 +1,30 @@
 """Fine-tune an IndieValueReasoner: ``python -m ivr.fit --config configs/tiny.yaml [--section.key value ...]``.
 
 Parse (LightningCLI: the YAML maps onto the typed ``__init__`` arguments of ``IndieValueReasoner``,
-``IVRDataModule`` and ``Trainer``) -> choose the strategy -> fit (``--ckpt_path last`` resumes) ->
-evaluate the test people with the protocol and print the Table-3-style table with the Global-majority
-and Resemble baselines beside it. On a GPU node: ``torchrun --nproc_per_node 8 -m ivr.fit --config
-configs/llama31_8b_fsdp.yaml``.
+``IVRDataModule`` and ``Trainer``) -> check the checkpoint folder and take its run lock -> choose the
+strategy -> fit (``--ckpt_path last`` resumes, naming the file and run) -> evaluate the test people
+with the protocol and print the Table-3-style table with the Global-majority and Resemble baselines
+beside it. On a GPU node: ``torchrun --nproc_per_node 8 -m ivr.fit --config configs/llama31_8b_fsdp.yaml``.
+Expected failures print one ``error:`` line (exit status 2); ``--debug`` shows the traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
 from lightning.pytorch.cli import LightningCLI
 
 from callbacks.checkpointing import checkpoint_callbacks
+from ivr.cli import COMMON_ALIASES, apply_aliases, check_model_path, entry_point, lightning_parser_class, quiet_noise
 from ivr.data.datamodule import IVRDataModule
 from ivr.model.module import IndieValueReasoner
 from ivr.model.strategy import choose_strategy
+
+PROG = "python -m ivr.fit"
 
 
 def tokenizer_size(datamodule: IVRDataModule) -> int:
@@ -25,12 +32,23 @@ def tokenizer_size(datamodule: IVRDataModule) -> int:
     return len(datamodule.load_tokenizer())
 
 
+RANK_VARIABLES = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID")
+
+
+def is_global_zero() -> bool:
+    """The first process of a launch (torchrun, Lightning's own launcher, SLURM) or a single process:
+    the one that checks and locks the checkpoint folder (Lightning starts the other ranks with
+    ``LOCAL_RANK`` set, torchrun with ``RANK``)."""
+    return all(os.environ.get(name, "0") == "0" for name in RANK_VARIABLES)
+
+
 class ReasonerCLI(LightningCLI):
-    """LightningCLI with the strategy rule, the tokenizer -> vocab link and the post-fit evaluation flags."""
+    """LightningCLI with the strategy rule, the tokenizer -> vocab link, the checkpoint-folder rules and
+    the post-fit evaluation flags."""
 
     def add_arguments_to_parser(self, parser: Any) -> None:
         parser.add_argument("--ckpt_path", type=str | None, default=None,
-                            help="checkpoint to resume from: a path, 'last' or 'best'")
+                            help="resume from: 'last' or 'best' (in --checkpoint_dir) or a checkpoint path")
         parser.add_argument("--evaluate", type=bool, default=True,
                             help="after fit, run the protocol on the test people and print the table")
         parser.add_argument("--eval_ckpt", type=str, default="best",
@@ -41,23 +59,49 @@ class ReasonerCLI(LightningCLI):
         parser.add_argument("--report_dir", type=str | None, default=None,
                             help="where table/report/plots go (default: <log_dir>/eval)")
         parser.add_argument("--checkpoint_dir", type=str, default="checkpoints/run",
-                            help="folder of the best and last checkpoints")
+                            help="folder of the best and last checkpoints (one run per folder)")
         parser.add_argument("--save_every_n_steps", type=int, default=50,
                             help="refresh last.ckpt every N optimiser steps (0 = only at validation)")
+        parser.add_argument("--overwrite", type=bool, default=False,
+                            help="a fresh run may delete the checkpoints of an earlier run in --checkpoint_dir")
         parser.set_defaults({"trainer.use_distributed_sampler": False})  # the data sampler shards itself
         parser.link_arguments("data", "model.vocab_size", compute_fn=tokenizer_size, apply_on="instantiate")
 
+    def before_instantiate_classes(self) -> None:
+        cfg = self.config
+        # a mistyped tokenizer folder is named, not reported as an invalid hub id
+        check_model_path(str(cfg.data.tokenizer), "--data.tokenizer", allow=("statement",))
+        if cfg.model.get("model_name_or_path"):
+            check_model_path(str(cfg.model.model_name_or_path), "--model.model_name_or_path")
+        logger = cfg.trainer.get("logger")
+        if logger is not None and not isinstance(logger, bool):  # no hp_metric placeholder in TensorBoard
+            entries = logger if isinstance(logger, list) else [logger]
+            for entry in entries:
+                if str(entry.get("class_path", "")).endswith("TensorBoardLogger") and entry.get("init_args"):
+                    entry.init_args.default_hp_metric = False
+        if is_global_zero():
+            from ivr.checkpoints import prepare_checkpoint_dir
+
+            config = [str(p) for p in (cfg.get("config") or [])]
+            prepare_checkpoint_dir(cfg.checkpoint_dir, resume=cfg.ckpt_path is not None, overwrite=cfg.overwrite,
+                                   info={"config": ", ".join(config), "command": " ".join(sys.argv)})
+
     def instantiate_trainer(self, **kwargs: Any) -> Any:
+        from callbacks.progress import plain_when_not_a_terminal
+
         # one rule for every config: 1 device -> auto, more -> FSDP2 (ModelParallelStrategy)
         trainer_cfg = self._get(self.config_init, "trainer")
         trainer_cfg["strategy"] = choose_strategy(
             trainer_cfg.get("strategy", "auto"), trainer_cfg.get("devices", "auto"),
             trainer_cfg.get("num_nodes", 1), trainer_cfg.get("accelerator", "auto"),
         )
+        callbacks = list(trainer_cfg.get("callbacks") or [])
         if trainer_cfg.get("enable_checkpointing", True) is not False:
             cfg = self.config_init
-            extra = checkpoint_callbacks(cfg["checkpoint_dir"], cfg["save_every_n_steps"])
-            trainer_cfg["callbacks"] = list(trainer_cfg.get("callbacks") or []) + extra
+            callbacks += checkpoint_callbacks(cfg["checkpoint_dir"], cfg["save_every_n_steps"])
+        if trainer_cfg.get("enable_progress_bar", True) is not False:
+            callbacks = plain_when_not_a_terminal(callbacks)
+        trainer_cfg["callbacks"] = callbacks
         return super().instantiate_trainer(**kwargs)
 
 
@@ -75,16 +119,31 @@ def eval_checkpoint(trainer: Any, choice: str) -> str | None:
 
 def main(args: list[str] | None = None) -> dict[str, Any] | None:
     """Run the CLI; returns the model's Table-3 row (rank 0, when evaluated)."""
+    from ivr.checkpoints import resolve_ckpt_path
+    from ivr.locks import RunLock
+
+    quiet_noise()
+    args = apply_aliases(list(sys.argv[1:] if args is None else args), COMMON_ALIASES, PROG)
     cli = ReasonerCLI(
         IndieValueReasoner, IVRDataModule, run=False, args=args, seed_everything_default=0,
-        save_config_kwargs={"overwrite": True}, parser_kwargs={"description": __doc__},
+        save_config_kwargs={"overwrite": True}, parser_kwargs={"description": __doc__, "prog": PROG},
+        parser_class=lightning_parser_class(),
     )
     cfg = cli.config
     trainer, model, dm = cli.trainer, cli.model, cli.datamodule
-    trainer.fit(model, datamodule=dm, ckpt_path=cfg.ckpt_path)
-    if not cfg.evaluate:
-        return None
-    trainer.test(model, datamodule=dm, ckpt_path=eval_checkpoint(trainer, cfg.eval_ckpt))
+    log_dir = getattr(trainer.logger, "log_dir", None)  # the logger's own (not collective) answer
+    lock = RunLock(cfg.checkpoint_dir, info={"log_dir": str(log_dir or "")}) if is_global_zero() else None
+    if is_global_zero() and cfg.ckpt_path is None:
+        from ivr.checkpoints import note_run
+
+        note_run(cfg.checkpoint_dir, log_dir=str(log_dir or ""))
+    with lock if lock is not None else contextlib.nullcontext():
+        ckpt_path = resolve_ckpt_path(cfg.ckpt_path, cfg.checkpoint_dir) if is_global_zero() else (
+            _resume_path(cfg.ckpt_path, cfg.checkpoint_dir))
+        trainer.fit(model, datamodule=dm, ckpt_path=ckpt_path)
+        if not cfg.evaluate:
+            return None
+        trainer.test(model, datamodule=dm, ckpt_path=eval_checkpoint(trainer, cfg.eval_ckpt))
     log_dir = trainer.log_dir  # collective under FSDP: every rank asks
     if not trainer.is_global_zero:
         return None
@@ -93,9 +152,19 @@ def main(args: list[str] | None = None) -> dict[str, Any] | None:
     out = Path(cfg.report_dir) if cfg.report_dir else Path(log_dir or trainer.default_root_dir) / "eval"
     return report_run(
         {"IndieValueReasoner": model.test_predictions}, dm, out, with_baselines=cfg.baselines,
-        bootstrap=cfg.bootstrap,
+        bootstrap=cfg.bootstrap, flag="--report_dir",
     )["IndieValueReasoner"]
 
 
+def _resume_path(choice: str | None, folder: str) -> str | None:
+    """What the other ranks resume from: the same file rank 0 resolved (quietly)."""
+    import io
+
+    with contextlib.redirect_stderr(io.StringIO()):
+        from ivr.checkpoints import resolve_ckpt_path
+
+        return resolve_ckpt_path(choice, folder)
+
+
 if __name__ == "__main__":
-    main()
+    entry_point(main)

@@ -12,11 +12,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ivr.errors import InputError, InputNotFoundError, IvrError
+
 PACKAGED = "paper_results.json"
 FLAGS = "--paper/--published"
 
 
-class PaperTableError(KeyError, ValueError):
+class PaperTableError(IvrError, KeyError, ValueError):
     """A results file lacks a table. Both a KeyError and a ValueError, so either kind of handler catches it."""
 
     def __str__(self) -> str:  # KeyError would quote the message
@@ -41,14 +43,14 @@ def load_paper(path: str | Path | None = None) -> dict[str, Any]:
         try:
             text = (resources.files("ivr") / PACKAGED).read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise FileNotFoundError(
+            raise InputNotFoundError(
                 f"{source}: not found; reinstall the ivr package or pass {FLAGS} PATH to the paper's results.json"
             ) from None
     else:
         path = Path(path)
         source = str(path)
         if not path.is_file():
-            raise FileNotFoundError(
+            raise InputNotFoundError(
                 f"{source}: results file not found; pass {FLAGS} PATH to the paper's results.json "
                 "(or omit the path to use the packaged copy)"
             )
@@ -56,9 +58,9 @@ def load_paper(path: str | Path | None = None) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
-        raise ValueError(f"{source}: not valid JSON ({err}); check the file given to {FLAGS}") from None
+        raise InputError(f"{source}: not valid JSON ({err}); check the file given to {FLAGS}") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{source}: expected a JSON object of tables, got {type(data).__name__}; "
+        raise InputError(f"{source}: expected a JSON object of tables, got {type(data).__name__}; "
                          f"check the file given to {FLAGS}")
     return data
 
@@ -89,5 +91,5 @@ def paper_table(key: str, path: str | Path | None = None) -> dict[str, Any] | li
         return {k: v for k, v in table.items() if not k.startswith("_")}
     if isinstance(table, list):
         return table
-    raise ValueError(f"{source}: '{key}' is a {type(table).__name__}, not a table; "
+    raise InputError(f"{source}: '{key}' is a {type(table).__name__}, not a table; "
                      f"pass the paper's results.json to {FLAGS}")

@@ -141,7 +141,7 @@ def test_bad_input_errors(small_catalog: tuple[Catalog, Path]) -> None:
         choose_split(cat, setups, size=len(cat) + 1, rule="stratified")
     with pytest.raises(ValueError, match="not defined by codebook"):
         check_config(cat, BaselineConfig(dimensions=["Country", "Shoe size"]))
-    with pytest.raises(ValueError, match="--n-cluster"):
+    with pytest.raises(ValueError, match="--n_cluster"):
         check_config(cat, BaselineConfig(max_n=10, n_cluster=24))
     with pytest.raises(ValueError, match="larger than the pool"):
         resemble_votes(cat, np.arange(5), np.arange(5, 25), {0: setups[0]}, max_n=35, progress=False)
@@ -163,10 +163,10 @@ def test_bad_input_errors(small_catalog: tuple[Catalog, Path]) -> None:
 def test_cli_end_to_end(small_catalog: tuple[Catalog, Path], tmp_path: Path) -> None:
     _, path = small_catalog
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "baselines", "--catalog", str(path), "--out", str(out), "--split-rule",
-           "stratified", "--eval-size", "40", "--min-valid", "100", "--pools", "150", "all", "--max-n", "8",
-           "--n-cluster", "5", "--bootstrap", "10", "--dimensions", "Country", "Sex", "--published", "--plot",
-           "--no-progress", "--cpu"]
+    cmd = [sys.executable, "-m", "baselines", "--data.catalog", str(path), "--out", str(out), "--data.split_rule",
+           "stratified", "--data.split_size", "40", "--data.min_valid", "100", "--pools", "[150, all]", "--max_n", "8",
+           "--n_cluster", "5", "--bootstrap", "10", "--dimensions", "[Country, Sex]", "--published", "--plot",
+           "--progress", "false", "--use_gpu", "false"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "Resemble (all, top cluster)" in proc.stdout and "(paper)" in proc.stdout
@@ -180,7 +180,7 @@ def test_cli_end_to_end(small_catalog: tuple[Catalog, Path], tmp_path: Path) -> 
     pngs = sorted(p.name for p in (out / "plots").glob("*.png"))
     assert "n_sweep.png" in pngs and any(p.startswith("per_group_") for p in pngs)
     # bad input through the CLI: a clear message and exit code 2, nothing written
-    bad = subprocess.run(cmd[:-4] + ["--dimensions", "Shoe size", "--out", str(tmp_path / "bad")],
+    bad = subprocess.run(cmd[:-6] + ["--dimensions", "[Shoe size]", "--out", str(tmp_path / "bad")],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "Shoe size" in bad.stderr
     assert not (tmp_path / "bad").exists()

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from ivr.catalog.__main__ import main
+from ivr.catalog.__main__ import cli as main
 
 FIXTURE = Path(__file__).parent / "fixtures" / "my_survey"
 CODEBOOK = FIXTURE / "my_survey.yaml"
@@ -27,7 +27,7 @@ def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
 
 def test_build_and_stats_through_subprocess(tmp_path: Path) -> None:
     out = tmp_path / "cat"
-    done = _cli("build", "--codebook", str(CODEBOOK), "--input", str(SURVEY), "--out", str(out), "--quiet")
+    done = _cli("build", "--codebook", str(CODEBOOK), "--input", str(SURVEY), "--out", str(out), "--progress", "false")
     assert done.returncode == 0, done.stderr
     assert (out / "catalog.parquet").is_file() and (out / "manifest.json").is_file()
     stats = _cli("stats", str(out), "--json")
@@ -99,7 +99,7 @@ def test_bad_input_exit_status_and_nothing_written(
     else:
         frame.to_csv(src, index=False)
     out = tmp_path / "out"
-    assert main(["build", *codebook, "--input", str(src), "--out", str(out), "--quiet"]) == 2
+    assert main(["build", *codebook, "--input", str(src), "--out", str(out), "--progress", "false"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1, err
     for text in expected:
@@ -110,7 +110,7 @@ def test_bad_input_exit_status_and_nothing_written(
 
 def test_stats_published_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cat"
-    assert main(["build", "--codebook", str(CODEBOOK), "--input", str(SURVEY), "--out", str(out), "--quiet"]) == 0
+    assert main(["build", "--codebook", str(CODEBOOK), "--input", str(SURVEY), "--out", str(out), "--progress", "false"]) == 0
     paper = tmp_path / "results.json"
     paper.write_text(json.dumps({"table1_dataset": {"people": 93279, "questions": 253}}))
     capsys.readouterr()
@@ -124,7 +124,7 @@ def test_stats_published_table(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 def test_stats_published_defaults_to_the_packaged_copy(tmp_path: Path) -> None:
     out = tmp_path / "cat"
-    assert main(["build", "--codebook", str(CODEBOOK), "--input", str(SURVEY), "--out", str(out), "--quiet"]) == 0
+    assert main(["build", "--codebook", str(CODEBOOK), "--input", str(SURVEY), "--out", str(out), "--progress", "false"]) == 0
     work = tmp_path / "work"  # any working folder: no ../shared needed
     work.mkdir()
     done = _cli("stats", str(out), "--published", "--json", cwd=work)
@@ -144,8 +144,8 @@ def test_synth_subcommand_calls_build_synthetic(
 ) -> None:
     calls = []
     fake = types.ModuleType("ivr.catalog.synth")
-    fake.build_synthetic = lambda out, n_people, seed=0: calls.append((out, n_people, seed)) or Path(out)
+    fake.build_synthetic = lambda out, n_people, seed=0, **kw: calls.append((out, n_people, seed)) or Path(out)
     monkeypatch.setitem(sys.modules, "ivr.catalog.synth", fake)
     assert main(["synth", "--people", "12", "--seed", "5", "--out", str(tmp_path / "s")]) == 0
-    assert calls == [(tmp_path / "s", 12, 5)]
+    assert calls == [(str(tmp_path / "s"), 12, 5)]
     assert "wrote" in capsys.readouterr().out

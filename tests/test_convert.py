@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ivr.errors import OutputFolderError
+
 from ivr.catalog.bench_convert import survey_frame, write_survey
 from ivr.catalog.codebook import Codebook, codebook_from_dict, load_codebook
 from ivr.catalog.convert import ConversionError, _AnswerTables, convert_survey, read_survey, resolve_codebook
@@ -243,9 +245,14 @@ def test_missing_input_and_unsupported_type(tmp_path: Path, mine: Codebook) -> N
 def test_refuses_to_replace_a_non_catalog_folder(tmp_path: Path, mine: Codebook) -> None:
     (tmp_path / "precious").mkdir()
     (tmp_path / "precious" / "notes.txt").write_text("keep me")
-    with pytest.raises(ConversionError, match="not a catalog folder"):
+    with pytest.raises(OutputFolderError, match="notes.txt"):
         convert_survey(FIXTURE / "my_survey.csv", mine, tmp_path / "precious")
     assert (tmp_path / "precious" / "notes.txt").read_text() == "keep me"
+    # a folder holding a manifest.json and other files is not a catalog either (it used to be replaced)
+    (tmp_path / "precious" / "manifest.json").write_text("{}")
+    with pytest.raises(OutputFolderError, match="notes.txt"):
+        convert_survey(FIXTURE / "my_survey.csv", mine, tmp_path / "precious")
+    assert sorted(p.name for p in (tmp_path / "precious").iterdir()) == ["manifest.json", "notes.txt"]
 
 
 def test_rebuild_replaces_an_earlier_catalog(tmp_path: Path, mine: Codebook) -> None:

@@ -45,11 +45,13 @@ def test_category_matrix_scores_a_trained_checkpoint(tmp_path):
     ckpt = tmp_path / "tiny.ckpt"
     train_reasoner({"data": data, "model": model, "trainer": {"max_steps": 2}}, ckpt, progress=False)
     out = tmp_path / "out"
-    sets = [f"catalog={data['catalog']}", f"checkpoint={ckpt}", f"cache_dir={data['cache_dir']}",
-            "split_size=20", "limit_people=2", "forms=[polar]", "setups=[0, 1]", "demos=5",
-            "data={tokenizer: statement, probes_per_sequence: 8, batch_size: 4}"]
-    args = ["category_matrix", "--config", str(CONFIGS / "category_matrix.yaml"), "--out", str(out), "--no-progress"]
-    outcome = main(args + [x for s in sets for x in ("--set", s)])
+    sets = [("data.catalog", data["catalog"]), ("checkpoint", str(ckpt)), ("data.cache_dir", data["cache_dir"]),
+            ("data.split_size", "20"), ("data.limit_eval_people", "2"), ("forms", "[polar]"),
+            ("data.setups", "[0, 1]"), ("demos", "5"),
+            ("checkpoint_data", "{tokenizer: statement, probes_per_sequence: 8, batch_size: 4}")]
+    args = ["category_matrix", "--config", str(CONFIGS / "category_matrix.yaml"), "--out", str(out),
+            "--progress", "false"]
+    outcome = main(args + [x for k, v in sets for x in (f"--{k}", v)])
     assert outcome is not None
     cats = load_catalog(data["catalog"]).codebook.categories
     matrix = outcome.table.loc["polar"]
@@ -60,5 +62,5 @@ def test_category_matrix_scores_a_trained_checkpoint(tmp_path):
     assert set(np.round(matrix.iloc[:, :-1].to_numpy() * 12 / 100, 6).ravel()) <= set(range(13))
     # the rows really change what the reasoner sees: not every row scores the same
     assert matrix["(all probes)"].nunique() > 1
-    again = main(args + [x for s in sets for x in ("--set", s)])
+    again = main(args + [x for k, v in sets for x in (f"--{k}", v)])
     assert again.ran == [] and len(again.skipped) == len(cats) + 2

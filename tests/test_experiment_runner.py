@@ -80,14 +80,22 @@ def test_duplicate_run_ids_are_rejected(tmp_path):
 
 def test_config_quick_section_and_overrides(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text("catalog: big\nmodel: {d: 200, e: 1}\nquick:\n  catalog: small\n  model: {d: 10}\n")
-    assert load_config(path) == {"catalog": "big", "model": {"d": 200, "e": 1}}
+    path.write_text("data: {catalog: big}\nmodel: {d: 200, e: 1}\nquick:\n  data: {catalog: small}\n  model: {d: 10}\n")
+    assert load_config(path) == {"data": {"catalog": "big"}, "model": {"d": 200, "e": 1}}
     quick = load_config(path, quick=True, overrides=["model.e=2", "forms=[polar]"])
-    assert quick == {"catalog": "small", "model": {"d": 10, "e": 2}, "forms": ["polar"]}
+    assert quick == {"data": {"catalog": "small"}, "model": {"d": 10, "e": 2}, "forms": ["polar"]}
     with pytest.raises(ValueError, match="KEY=VALUE"):
-        load_config(path, overrides=["catalog"])
-    with pytest.raises(FileNotFoundError, match="missing.yaml"):
+        load_config(path, overrides=["forms"])
+    with pytest.raises(ValueError, match="missing.yaml"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_config_keys_of_the_previous_release_move_into_data(tmp_path, capsys):
+    path = tmp_path / "old.yaml"
+    path.write_text("catalog: big\nsplit_size: 40\nquick:\n  limit_people: 3\n")
+    assert load_config(path, quick=True, overrides=["seed=4"]) == {
+        "data": {"catalog": "big", "split_size": 40, "limit_eval_people": 3, "seed": 4}}
+    assert "deprecated" in capsys.readouterr().err
 
 
 class WithFiles(Squares):

@@ -13,7 +13,7 @@ from ivr.experiment.bayes import EvalSettings, eval_people, load_bayes, setup_pr
 from ivr.metrics import evaluate_predictions
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "experiments"
-SMALL = ["split_size=40", "split_rule=stratified"]
+SMALL = ["data.split_size=40", "data.split_rule=stratified"]
 
 
 SPEC = "synthetic:people=2000,seed=0"
@@ -32,9 +32,9 @@ def catalog_dir(cache):
 
 
 def run(name, catalog_dir, out, *overrides):
-    sets = [f"catalog={catalog_dir}", *overrides]
-    args = [name, "--config", str(CONFIGS / f"{name}.yaml"), "--quick", "--out", str(out), "--no-progress"]
-    outcome = main(args + [x for s in sets for x in ("--set", s)])
+    sets = [f"data.catalog={catalog_dir}", *overrides]
+    args = [name, "--config", str(CONFIGS / f"{name}.yaml"), "--quick", "--out", str(out), "--progress", "false"]
+    outcome = main(args + [x for s in sets for x in (f"--{s.partition('=')[0]}", s.partition("=")[2])])
     assert outcome is not None, f"{name} failed"
     for f in ("table.csv", "table.json", "figure.png", "table.txt"):
         assert (out / f).stat().st_size > 0, f
@@ -42,7 +42,7 @@ def run(name, catalog_dir, out, *overrides):
 
 
 def test_evenness_quick_matches_direct_computation(catalog_dir, cache, tmp_path):
-    outcome = run("evenness", SPEC, tmp_path, f"cache_dir={cache}")  # the spec reuses the cached build
+    outcome = run("evenness", SPEC, tmp_path, f"data.cache_dir={cache}")  # the spec reuses the cached build
     table = outcome.table
     catalog = load_catalog(catalog_dir)
     assert set(table.index) == {str(v) for v in catalog.groups("Continent") if v is not None} | {"All"}
@@ -65,7 +65,7 @@ def test_inequity_quick_side_by_side(catalog_dir, tmp_path):
     preds.save(tmp_path / "preds.npz")
     models = ('[{name: bayes, bayes: {demos: 20, forms: [polar]}}, {name: file, predictions: '
               f'"{tmp_path / "preds.npz"}"}}, {{name: Global, baseline: "Global (majority vote)"}}]')
-    outcome = run("inequity", catalog_dir, tmp_path / "out", *SMALL, "setups=[0]", f"models={models}")
+    outcome = run("inequity", catalog_dir, tmp_path / "out", *SMALL, "data.setups=[0]", f"models={models}")
     table = outcome.table
     assert list(table.columns) == ["bayes", "file", "Global"]
     assert len(table) == 17  # 16 dimensions + the mean
@@ -79,7 +79,7 @@ def test_inequity_quick_side_by_side(catalog_dir, tmp_path):
 
 
 def test_category_matrix_quick_and_resume(catalog_dir, tmp_path):
-    overrides = [*SMALL, "setups=[0]", "forms=[polar]"]
+    overrides = [*SMALL, "data.setups=[0]", "forms=[polar]"]
     outcome = run("category_matrix", catalog_dir, tmp_path, *overrides)
     matrix = outcome.table.loc["polar"]
     cats = load_catalog(catalog_dir).codebook.categories
@@ -92,11 +92,13 @@ def test_category_matrix_quick_and_resume(catalog_dir, tmp_path):
 
 
 def test_bad_config_is_reported(catalog_dir, tmp_path, capsys):
-    assert main(["inequity", "--out", str(tmp_path), "--set", f"catalog={catalog_dir}", "--set", "models=[]"]) is None
+    from ivr.experiment.__main__ import cli
+
+    assert cli(["inequity", "--out", str(tmp_path / "o"), "--data.catalog", str(catalog_dir), "--models", "[]"]) == 2
     assert "models" in capsys.readouterr().err
 
 
-TINY = ["limit_people=4", "base.trainer.max_steps=2", "base.data.n_per_question=1", "base.data.batch_size=4",
+TINY = ["data.limit_eval_people=4", "base.trainer.max_steps=2", "base.data.n_per_question=1", "base.data.batch_size=4",
         "base.model.model_config.hidden_size=32", "base.model.model_config.intermediate_size=64",
         "base.model.model_config.num_hidden_layers=1"]
 

@@ -99,13 +99,18 @@ def test_experiment_file_replaces_only_the_tables_it_holds(tmp_path: Path) -> No
     assert "other" not in figures
 
 
-def test_zero_shot_published_flag_is_bare_or_a_path() -> None:
-    from ivr.zero_shot.__main__ import build_parser
+def test_zero_shot_published_flag_and_paper_path(capsys) -> None:
+    from ivr.zero_shot.__main__ import _published_path, build_parser
 
     base = ["--model", "m"]
-    assert build_parser().parse_args(base).published is None
+    assert build_parser().parse_args(base).published is False
     assert build_parser().parse_args([*base, "--published"]).published is True
-    assert build_parser().parse_args([*base, "--published", "r.json"]).published == "r.json"
+    cfg = build_parser().parse_args([*base, "--published", "--paper", "r.json"])
+    assert cfg.published is True and cfg.paper == "r.json"
+    # the previous release's `--published PATH` still works, with a deprecation note
+    old = build_parser().parse_args(_published_path([*base, "--published", "r.json"]))
+    assert old.published is True and old.paper == "r.json"
+    assert "deprecated" in capsys.readouterr().err
 
 
 def test_evaluate_table3_rows_come_from_the_paper() -> None:

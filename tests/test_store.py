@@ -68,11 +68,15 @@ def test_atomic_dir_leaves_nothing_on_error(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_atomic_dir_replaces_existing(tmp_path: Path) -> None:
+def test_atomic_dir_replaces_its_own_earlier_output(tmp_path: Path) -> None:
     atomic_dir(tmp_path / "out", lambda t: (t / "a.txt").write_text("1"))
     atomic_dir(tmp_path / "out", lambda t: (t / "b.txt").write_text("2"))
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["b.txt"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".ivr-output.json", "b.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    (tmp_path / "out" / "mine.txt").write_text("a user's file")
+    with pytest.raises(FileExistsError, match="mine.txt"):
+        atomic_dir(tmp_path / "out", lambda t: (t / "c.txt").write_text("3"))
+    assert (tmp_path / "out" / "b.txt").read_text() == "2" and (tmp_path / "out" / "mine.txt").is_file()
 
 
 def test_load_rejects_non_catalog(tmp_path: Path) -> None:
@@ -82,6 +86,6 @@ def test_load_rejects_non_catalog(tmp_path: Path) -> None:
 
 def test_write_catalog_refuses_unrelated_folder(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("keep me")
-    with pytest.raises(FileExistsError, match="not an earlier output"):
+    with pytest.raises(FileExistsError, match="files ivr did not write"):
         write_catalog(_random_catalog(5), tmp_path)
     assert (tmp_path / "notes.txt").read_text() == "keep me"

@@ -14,6 +14,7 @@ from ivr.data.probes import probe_setups
 from ivr.zero_shot.__main__ import build_parser, main, zero_shot
 from ivr.zero_shot.backends import BackendNotInstalledError, BackendOptions, ModelNotFoundError, check_model, make_generator
 from ivr.zero_shot.cache import ResponseCache
+from ivr.settings import DataSettings
 from ivr.zero_shot.run import ProbeSettings
 
 N_CATEGORIES, PER_CATEGORY = 2, 6
@@ -110,9 +111,15 @@ def build_tiny(root: Path, max_positions: int = 2048) -> tuple[Path, Path]:
 
 
 def tiny_probe(**kw) -> ProbeSettings:
-    base = dict(demo_counts=[3, 6], setups=[0, 1], limit_people=3, split_rule="stratified", split_size=6,
-                split_min_valid=0, max_new_tokens=12, chunk_size=2)
+    base = dict(demo_counts=[3, 6], max_new_tokens=12, chunk_size=2)
     return ProbeSettings(**{**base, **kw})
+
+
+def tiny_data(catalog: Path, **kw) -> DataSettings:
+    """Who is probed: 3 of 6 stratified people of the tiny catalog, setups 0 and 1."""
+    base = dict(catalog=str(catalog), setups=[0, 1], limit_eval_people=3, split_rule="stratified", split_size=6,
+                min_valid=0)
+    return DataSettings(**{**base, **kw})
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +152,7 @@ def _oracle_hook(catalog: Catalog, mode: str):
 def test_pipeline_scores_answers_by_group_key(tiny, tmp_path, mode):
     cat_dir, model_dir = tiny
     cat = load_catalog(cat_dir)
-    res = zero_shot(str(model_dir), str(cat_dir), str(tmp_path / "out"), probe=tiny_probe(),
+    res = zero_shot(str(model_dir), tiny_data(cat_dir), str(tmp_path / "out"), probe=tiny_probe(),
                     bootstrap=0, respond_hook=_oracle_hook(cat, mode))
     assert [r["demos"] for r in res] == [3, 6]
     for r in res:
@@ -165,15 +172,17 @@ def test_report_lists_published_rows(tiny, tmp_path):
     }
     (tmp_path / "paper.json").write_text(json.dumps(paper))
     cat = load_catalog(cat_dir)
-    zero_shot(str(model_dir), str(cat_dir), str(tmp_path / "out"), probe=tiny_probe(demo_counts=[6]), bootstrap=0,
-              published=str(tmp_path / "paper.json"), respond_hook=_oracle_hook(cat, "ordered"))
+    zero_shot(str(model_dir), tiny_data(cat_dir), str(tmp_path / "out"), probe=tiny_probe(demo_counts=[6]),
+              bootstrap=0, published=True, paper=str(tmp_path / "paper.json"), respond_hook=_oracle_hook(cat, "ordered"))
     table = (tmp_path / "out" / "table14.md").read_text()
     assert "| Model A, 200 polar demos | published | polar | 60.00 | 61.00 | 62.00 | 61.00 |" in table
     assert "Model A (no demo.)" in table and "GPT-4o (0806), refined demos" in table
-    assert "| 6 polar demos (generate) | polar | 100.00 | 100.00 | — | 100.00 | 0.0 | 0 |" in table
-    with pytest.raises(FileNotFoundError, match="results.json"):
-        zero_shot(str(model_dir), str(cat_dir), str(tmp_path / "o2"), probe=tiny_probe(demo_counts=[6]), bootstrap=0,
-                  published=str(tmp_path / "nope.json"), respond_hook=_oracle_hook(cat, "ordered"))
+    assert "| 6 polar demos (generate) | polar | 100.00 | 100.00 | — | 100.00 | — | 0.0 | 0 |" in table
+    assert "Table 14" in table  # the reference rows say where they come from
+    with pytest.raises(FileNotFoundError, match="nope.json"):
+        zero_shot(str(model_dir), tiny_data(cat_dir), str(tmp_path / "o2"), probe=tiny_probe(demo_counts=[6]),
+                  bootstrap=0, published=True, paper=str(tmp_path / "nope.json"),
+                  respond_hook=_oracle_hook(cat, "ordered"))
 
 
 def test_tiny_model_end_to_end_and_resume(tiny, tmp_path):
@@ -198,19 +207,20 @@ def test_tiny_model_end_to_end_and_resume(tiny, tmp_path):
 
         return wrapped
 
-    probe = tiny_probe(chunk_size=1, demographics="with", limit_people=2, setups=[0], max_new_tokens=4)
+    probe = tiny_probe(chunk_size=1, demographics="with", max_new_tokens=4)
+    data = tiny_data(cat_dir, limit_eval_people=2, setups=[0])
     out = tmp_path / "resumed"
     with pytest.raises(KeyboardInterrupt):
-        zero_shot(str(model_dir), str(cat_dir), str(out), probe=probe, bootstrap=0, respond_hook=interrupting)
+        zero_shot(str(model_dir), data, str(out), probe=probe, bootstrap=0, respond_hook=interrupting)
     assert len(ResponseCache(out / "responses.jsonl")) == k
     first = list(sent)
     sent.clear()
-    resumed = zero_shot(str(model_dir), str(cat_dir), str(out), probe=probe, bootstrap=0, respond_hook=counting)
+    resumed = zero_shot(str(model_dir), data, str(out), probe=probe, bootstrap=0, respond_hook=counting)
     assert len(sent) == 2 * 2 - k
     assert not {tuple(s) for s in sent} & {tuple(s) for s in first}
 
     sent.clear()
-    fresh = zero_shot(str(model_dir), str(cat_dir), str(tmp_path / "fresh"), probe=probe, bootstrap=0, respond_hook=counting)
+    fresh = zero_shot(str(model_dir), data, str(tmp_path / "fresh"), probe=probe, bootstrap=0, respond_hook=counting)
     assert len(sent) == 4
     for a, b in zip(resumed, fresh, strict=True):
         assert a["table3_row"] == b["table3_row"] and a["unreadable_groups"] == b["unreadable_groups"]
@@ -251,8 +261,9 @@ def test_truncation_drops_whole_demos(tiny, tmp_path):
     sizes = [len(build_jobs(cat, np.array([0]), {0: probe_setups(cat.codebook)[0]}, tiny_probe(demo_counts=[d]),
                             lambda t: encode_prompt(tok, t), 10**6)[0].ids) for d in (0, 12)]
     limit = sum(sizes) // 2 + 12
-    res = zero_shot(str(model_dir), str(cat_dir), str(tmp_path / "o"), probe=tiny_probe(demo_counts=[12], setups=[0]),
-                    engine=BackendOptions(max_model_len=limit), bootstrap=0, respond_hook=hook)
+    res = zero_shot(str(model_dir), tiny_data(cat_dir, setups=[0]), str(tmp_path / "o"),
+                    probe=tiny_probe(demo_counts=[12]), engine=BackendOptions(max_model_len=limit), bootstrap=0,
+                    respond_hook=hook)
     assert res[0]["prompts_truncated"] == 3
     assert 0 < res[0]["demos_dropped"] < 3 * 12
     assert seen and max(seen) <= limit - 12
@@ -261,8 +272,8 @@ def test_truncation_drops_whole_demos(tiny, tmp_path):
 
 def test_logits_scoring(tiny, tmp_path):
     cat_dir, model_dir = tiny
-    res = zero_shot(str(model_dir), str(cat_dir), str(tmp_path / "l"), scoring="logits",
-                    probe=tiny_probe(demo_counts=[6], setups=[0]), bootstrap=0)
+    res = zero_shot(str(model_dir), tiny_data(cat_dir, setups=[0]), str(tmp_path / "l"), scoring="logits",
+                    probe=tiny_probe(demo_counts=[6]), bootstrap=0)
     assert res[0]["parse_failure_rate"] == 0.0
     cal = res[0]["report"]["calibration"]["polar"]
     assert 0.0 <= cal["brier"] <= 2.0
@@ -272,14 +283,14 @@ def test_bad_input(tiny, tmp_path):
     cat_dir, model_dir = tiny
     with pytest.raises(ModelNotFoundError, match="no such folder"):
         check_model(str(tmp_path / "missing" / "model"))
-    with pytest.raises(SystemExit, match="error: --model .* no such folder"):
-        main(["--model", str(tmp_path / "nope"), "--catalog", str(cat_dir)])
+    with pytest.raises(ModelNotFoundError, match="--model .* no such folder"):
+        main(["--model", str(tmp_path / "nope"), "--data.catalog", str(cat_dir)])
     with pytest.raises(ModelNotFoundError, match="config.json"):
         check_model(str(tmp_path))
     with pytest.raises(ValueError, match="demographics"):
         tiny_probe(demographics="sometimes").validate()
     with pytest.raises(ValueError, match="without any demonstration"):
-        zero_shot(str(model_dir), str(cat_dir), str(tmp_path / "x"), probe=tiny_probe(),
+        zero_shot(str(model_dir), tiny_data(cat_dir), str(tmp_path / "x"), probe=tiny_probe(),
                   engine=BackendOptions(max_model_len=64), bootstrap=0)
     try:
         import vllm  # noqa: F401

@@ -10,7 +10,7 @@ import json
 import os
 
 import pytest
-from test_zero_shot import build_tiny, tiny_probe
+from test_zero_shot import build_tiny, tiny_data, tiny_probe
 
 try:
     import vllm  # noqa: F401
@@ -39,9 +39,9 @@ def test_vllm_matches_hf(tmp_path, monkeypatch):
     cat_dir, model_dir = build_tiny(tmp_path / "tiny")
     probe = tiny_probe(max_new_tokens=24, chunk_size=64)
     common = dict(probe=probe, bootstrap=0, model_label="tiny")
-    hf = zero_shot(str(model_dir), str(cat_dir), str(tmp_path / "hf"), backend="hf",
+    hf = zero_shot(str(model_dir), tiny_data(cat_dir), str(tmp_path / "hf"), backend="hf",
                    engine=BackendOptions(dtype="float32", batch_size=4), **common)
-    vl = zero_shot(str(model_dir), str(cat_dir), str(tmp_path / "vllm"), backend="vllm",
+    vl = zero_shot(str(model_dir), tiny_data(cat_dir), str(tmp_path / "vllm"), backend="vllm",
                    engine=BackendOptions(dtype="float32", enforce_eager=True, max_model_len=2048,
                                          gpu_memory_utilization=0.1), **common)
 

@@ -7,28 +7,33 @@ Examples::
     python -m ivr.catalog stats data/wvs7 --published
     python -m ivr.catalog synth --people 2000 --seed 0 --out data/synth
 
-Errors print one ``error: ...`` line to stderr and exit with status 2.
+``build`` and ``synth`` write a new folder or replace an earlier catalog; a folder holding anything
+else is refused. Errors print one ``error: ...`` line to stderr and exit with status 2.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-from pathlib import Path
+from typing import Any
 
-from ivr.catalog.codebook import CodebookError
+from ivr.cli import (
+    COMMON_ALIASES, IvrArgumentParser, add_output_arguments, add_progress_argument, apply_aliases, entry_point, run,
+)
+from ivr.cli import make_parser as cli_parser
+
+PROG = "python -m ivr.catalog"
 
 
-def _build(args: argparse.Namespace) -> None:
+def _build(args: Any) -> None:
     from ivr.catalog.convert import convert_survey, resolve_codebook
 
     codebook = resolve_codebook(args.survey, args.codebook, args.input)
-    out = convert_survey(args.input, codebook, args.out, progress=not args.quiet)
+    out = convert_survey(args.input, codebook, args.out, progress=args.progress, overwrite=args.overwrite)
     print(f"wrote {out} (codebook {codebook.name})")
 
 
-def _stats(args: argparse.Namespace) -> None:
+def _stats(args: Any) -> None:
     from ivr.catalog.stats import catalog_stats, format_stats, load_published
     from ivr.catalog.store import load_catalog
 
@@ -41,55 +46,62 @@ def _stats(args: argparse.Namespace) -> None:
         print(format_stats(stats, published, title=f"catalog {args.catalog}"))
 
 
-def _synth(args: argparse.Namespace) -> None:
+def _synth(args: Any) -> None:
     # Imported here so build/stats work without the synthetic-population package.
     from ivr.catalog.synth import build_synthetic
 
-    out = build_synthetic(args.out, n_people=args.people, seed=args.seed)
+    out = build_synthetic(args.out, n_people=args.people, seed=args.seed, overwrite=args.overwrite,
+                          progress=args.progress)
     print(f"wrote {out}")
 
 
-def make_parser() -> argparse.ArgumentParser:
+COMMANDS = {"build": _build, "stats": _stats, "synth": _synth}
+
+
+def make_parser() -> IvrArgumentParser:
     """The argument parser (subcommands build, stats, synth)."""
-    parser = argparse.ArgumentParser(prog="python -m ivr.catalog", description="Build and inspect statement catalogs.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = cli_parser(PROG, "Build and inspect statement catalogs.")
+    sub = parser.add_subcommands(dest="command", required=True)
 
-    build = sub.add_parser("build", help="convert a survey file (CSV or Stata .dta) into a catalog folder")
-    build.add_argument("--survey", default="wvs7", help="built-in survey codebook name (default: wvs7)")
-    build.add_argument("--codebook", default=None,
+    build = IvrArgumentParser(description="convert a survey file (CSV or Stata .dta) into a catalog folder")
+    build.add_argument("--survey", type=str, default="wvs7", help="built-in survey codebook name (default: wvs7)")
+    build.add_argument("--codebook", type=str | None, default=None,
                        help="codebook YAML/JSON file or published-metadata folder (overrides --survey)")
-    build.add_argument("--input", required=True, type=Path, help="the survey file, one row per respondent")
-    build.add_argument("--out", required=True, type=Path, help="catalog folder to write")
-    build.add_argument("--quiet", action="store_true", help="no progress bar")
-    build.set_defaults(run=_build)
+    build.add_argument("--input", type=str, required=True, help="the survey file, one row per respondent")
+    add_output_arguments(build, None, "catalog folder to write")
+    add_progress_argument(build)
+    sub.add_subcommand("build", build, help="convert a survey file (CSV or Stata .dta) into a catalog folder")
 
-    stats = sub.add_parser("stats", help="print Table 1's rows for a catalog folder")
-    stats.add_argument("catalog", type=Path, help="catalog folder")
-    stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    stats.add_argument("--published", action="store_true", help="show the published Table 1 figures beside it")
-    stats.add_argument("--paper", type=Path, default=None,
+    stats = IvrArgumentParser(description="print Table 1's rows for a catalog folder")
+    stats.add_argument("catalog", type=str, help="catalog folder")
+    stats.add_argument("--json", type=bool, default=False, nargs="?", const=True, help="print JSON instead of a table")
+    stats.add_argument("--published", type=bool, default=False, nargs="?", const=True,
+                       help="show the published Table 1 figures beside it")
+    stats.add_argument("--paper", type=str | None, default=None,
                        help="the paper's results.json (default: the copy shipped with ivr)")
-    stats.set_defaults(run=_stats)
+    sub.add_subcommand("stats", stats, help="print Table 1's rows for a catalog folder")
 
-    synth = sub.add_parser("synth", help="build a synthetic WVS-shaped catalog")
+    synth = IvrArgumentParser(description="build a synthetic WVS-shaped catalog")
     synth.add_argument("--people", type=int, required=True, help="number of people")
     synth.add_argument("--seed", type=int, default=0, help="random seed")
-    synth.add_argument("--out", required=True, type=Path, help="catalog folder to write")
-    synth.set_defaults(run=_synth)
+    add_output_arguments(synth, None, "catalog folder to write")
+    add_progress_argument(synth)
+    sub.add_subcommand("synth", synth, help="build a synthetic WVS-shaped catalog")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (2 on any input error)."""
-    args = make_parser().parse_args(argv)
-    try:
-        args.run(args)
-    except (CodebookError, ValueError, FileNotFoundError, OSError, ImportError, KeyError) as err:
-        message = " ".join(line.strip() for line in str(err).splitlines())
-        print(f"error: {message}", file=sys.stderr)
-        return 2
+    """Parse and run one subcommand; expected failures raise :class:`ivr.errors.IvrError`."""
+    argv = apply_aliases(list(sys.argv[1:] if argv is None else argv), COMMON_ALIASES, PROG)
+    cfg = make_parser().parse_args(argv)
+    COMMANDS[cfg.command](cfg[cfg.command])
     return 0
 
 
+def cli(argv: list[str] | None = None) -> int:
+    """``main`` under the error contract: the exit status (2 and one ``error:`` line on bad input)."""
+    return run(main, argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry_point(main)

@@ -19,11 +19,13 @@ from typing import Any
 
 import yaml
 
+from ivr.errors import IvrError
+
 FORMS = ("polar", "refined")
 BUILTIN_SURVEYS = ("wvs7",)
 
 
-class CodebookError(ValueError):
+class CodebookError(IvrError, ValueError):
     """A codebook file is malformed; the message names the file and the offending entry."""
 
 

@@ -10,21 +10,26 @@ is an error naming the file, column, row and value; so are duplicate person ids.
 
 from __future__ import annotations
 
+import gzip
+import struct
+import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from ivr.catalog.codebook import BUILTIN_SURVEYS, Codebook, CodebookError, load_codebook
 from ivr.catalog.store import MISSING, Catalog, write_catalog
+from ivr.errors import IvrError
+from ivr.progress import Progress
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".csv.zip", ".zip", ".gz")
 CHUNK_ROWS = 25_000
 
 
-class ConversionError(ValueError):
+class ConversionError(IvrError, ValueError):
     """The survey file cannot be converted; the message names the file and the column/row/value."""
 
 
@@ -73,15 +78,39 @@ def _csv_header(path: Path) -> tuple[list[str], str]:
         raise ConversionError(f"{path}: the file is empty (no header row)") from None
     except (UnicodeDecodeError, pd.errors.ParserError) as err:
         raise ConversionError(f"{path}: cannot be read as CSV: {err}") from None
+    except _DAMAGED as err:
+        raise _damaged(path, err) from None
     return [str(c) for c in head.columns], sep
+
+
+# what the compression and Stata readers raise on a truncated or damaged file
+_DAMAGED = (EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile, struct.error, OSError)
+
+
+def _kind(err: BaseException) -> str:
+    mod = type(err).__module__
+    return type(err).__name__ if mod == "builtins" else f"{mod}.{type(err).__name__}"
+
+
+def _damaged(path: Path, err: BaseException) -> ConversionError:
+    return ConversionError(
+        f"{path}: the file is truncated or damaged ({_kind(err)}: {err}); copy it again from the "
+        "source (an interrupted download or copy leaves such files)")
+
+
+def _looks_like_text(path: Path) -> bool:
+    head = path.open("rb").read(512)
+    return bool(head) and b"\x00" not in head and all(32 <= c < 127 or c in (9, 10, 13) for c in head[:200])
 
 
 def _stata_header(path: Path) -> list[str]:
     try:
         with pd.read_stata(path, iterator=True, convert_categoricals=False) as reader:
             return [str(c) for c in reader.read(nrows=1).columns]
-    except (ValueError, OSError) as err:
-        raise ConversionError(f"{path}: cannot be read as a Stata .dta file: {err}") from None
+    except (ValueError, UnicodeDecodeError, *_DAMAGED) as err:
+        hint = (" -- it looks like a text (CSV) file: give it a .csv name" if _looks_like_text(path)
+                else "; the file is not a Stata file or it is damaged")
+        raise ConversionError(f"{path}: cannot be read as a Stata .dta file ({_kind(err)}: {err}){hint}") from None
 
 
 def _match_columns(path: Path, header: list[str], needed: list[str], codebook: Codebook) -> dict[str, str]:
@@ -122,8 +151,13 @@ def _read_chunks(path: Path, columns: list[str]) -> Iterator[pd.DataFrame]:
                     yield chunk
             except (ValueError, UnicodeDecodeError) as err:
                 raise ConversionError(f"{path}: cannot be read as CSV: {err}") from None
+            except _DAMAGED as err:
+                raise _damaged(path, err) from None
     else:
-        frame = pd.read_stata(path, columns=columns, convert_categoricals=False)
+        try:
+            frame = pd.read_stata(path, columns=columns, convert_categoricals=False)
+        except (ValueError, UnicodeDecodeError, *_DAMAGED) as err:
+            raise _damaged(path, err) from None
         for start in range(0, len(frame), CHUNK_ROWS):
             yield frame.iloc[start:start + CHUNK_ROWS]
 
@@ -133,10 +167,11 @@ def _is_numeric(dtype: object) -> bool:
 
 
 def _not_a_code(path: Path, column: str, row: int, value: object, csv: bool) -> ConversionError:
+    value = value.item() if isinstance(value, np.generic) else value
     where = f"row {row} (line {row + 1})" if csv else f"row {row}"
     return ConversionError(
         f"{path}: column {column!r}, {where}: {value!r} is not an integer answer code "
-        "(the file must hold numeric codes, not answer labels)"
+        "(the file must hold numeric codes, not answer labels; leave a cell blank for a missing answer)"
     )
 
 
@@ -145,7 +180,7 @@ def _text_codes(path: Path, series: pd.Series, row0: int, csv: bool) -> np.ndarr
     text = series.astype("string").str.strip()
     blank = text.isna() | (text == "")
     values = pd.to_numeric(text.mask(blank), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    bad = ~blank.to_numpy() & np.isnan(values)
+    bad = ~blank.to_numpy() & ~np.isfinite(values)  # text, and also "inf" / "nan" written out
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise _not_a_code(path, str(series.name), row0 + i + 1, series.iloc[i], csv)
@@ -162,7 +197,7 @@ def _code_block(path: Path, chunk: pd.DataFrame, columns: list[str], row0: int, 
             series = chunk[c]
             values[:, j] = (series.to_numpy(dtype=np.float64, na_value=np.nan) if _is_numeric(series.dtype)
                             else _text_codes(path, series, row0, csv))
-    fractional = np.isfinite(values) & (values != np.floor(values))
+    fractional = np.isinf(values) | (np.isfinite(values) & (values != np.floor(values)))
     if fractional.any():
         i, j = (int(k[0]) for k in np.nonzero(fractional))
         raise _not_a_code(path, columns[j], row0 + i + 1, chunk[columns[j]].iloc[i], csv)
@@ -289,8 +324,8 @@ def read_survey(input_path: str | Path, codebook: Codebook, progress: bool = Fal
 
     ids, polar, refined, demos = [], [], [], []
     row0 = 0
-    # disable=None: a bar only on a terminal, so piped/logged stderr stays clean
-    bar = tqdm(desc=f"converting {path.name}", unit=" rows", disable=None if progress else True)
+    # a bar on a terminal, a plain line now and then otherwise (ivr.progress)
+    bar = Progress(None, f"converting {path.name}", "rows", enabled=progress)
     for chunk in _read_chunks(path, file_cols):
         n = len(chunk)
         answers = _code_block(path, chunk, q_cols, row0, csv)
@@ -310,27 +345,22 @@ def read_survey(input_path: str | Path, codebook: Codebook, progress: bool = Fal
     return Catalog(codebook, person_ids, np.concatenate(polar), np.concatenate(refined), np.concatenate(demos))
 
 
-def _check_out(out: Path) -> None:
-    """Refuse to replace anything but an earlier catalog folder."""
-    if out.exists() and not (out.is_dir() and (out / "manifest.json").is_file()):
-        raise ConversionError(
-            f"{out}: --out exists and is not a catalog folder; choose a new path or remove it"
-        )
-
-
 def convert_survey(
     input_path: str | Path,
     codebook: Codebook | str | Path,
     out: str | Path,
     progress: bool = False,
+    overwrite: bool = False,
 ) -> Path:
     """Convert a survey file into a catalog folder (written atomically).
 
     Args:
         input_path: the survey file (CSV or Stata .dta), one row per respondent, coded answers.
         codebook: a :class:`Codebook`, a built-in survey name (``"wvs7"``) or a codebook file.
-        out: the catalog folder to write (an earlier catalog there is replaced).
-        progress: show a progress bar.
+        out: the catalog folder to write (an earlier catalog there is replaced; a folder holding
+            anything else is refused, see :mod:`ivr.outputs`).
+        progress: show progress (a bar on a terminal, plain lines otherwise).
+        overwrite: allow replacing an ivr output of another kind.
 
     Returns:
         The catalog folder.
@@ -338,13 +368,16 @@ def convert_survey(
     Raises:
         ConversionError: bad input (message names the file and column/row/value); nothing is written.
         CodebookError: the codebook is invalid.
+        OutputFolderError: ``out`` holds files ivr did not write (checked before the file is read).
     """
+    from ivr.outputs import check_output
+
     out = Path(out)
-    _check_out(out)
+    check_output(out, "catalog", overwrite)
     if not isinstance(codebook, Codebook):
         codebook = load_codebook(codebook)  # a built-in name or a codebook file
     catalog = read_survey(input_path, codebook, progress=progress)
-    return write_catalog(catalog, out, source=str(input_path))
+    return write_catalog(catalog, out, source=str(input_path), overwrite=overwrite)
 
 
 __all__ = ["ConversionError", "CodebookError", "convert_survey", "read_survey", "resolve_codebook"]

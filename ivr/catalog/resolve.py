@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+from ivr.errors import ConfigError, InputNotFoundError
+
 SYNTHETIC_PREFIX = "synthetic:"
 CATALOG_FILES = ("catalog.parquet", "manifest.json", "codebook.json")
 
@@ -19,7 +21,7 @@ def parse_synthetic_spec(spec: str) -> tuple[int, int]:
     """``synthetic:people=N,seed=S`` -> (N, S); ``seed`` defaults to 0.
 
     Raises:
-        ValueError: naming the spec and the expected form.
+        ConfigError: naming the spec and the expected form (a ValueError).
     """
     usage = (f"catalog spec {spec!r}: expected 'synthetic:people=N,seed=S' (seed optional), "
              "e.g. synthetic:people=93279,seed=0")
@@ -28,13 +30,13 @@ def parse_synthetic_spec(spec: str) -> tuple[int, int]:
     for part in filter(None, (p.strip() for p in body.split(","))):
         key, sep, value = part.partition("=")
         if not sep or key.strip() not in ("people", "seed") or key.strip() in values:
-            raise ValueError(usage)
+            raise ConfigError(usage)
         try:
             values[key.strip()] = int(value)
         except ValueError:
-            raise ValueError(f"{usage}; {key.strip()}={value!r} is not an integer") from None
+            raise ConfigError(f"{usage}; {key.strip()}={value!r} is not an integer") from None
     if "people" not in values or values["people"] <= 0 or values.get("seed", 0) < 0:
-        raise ValueError(usage)
+        raise ConfigError(usage)
     return values["people"], values.get("seed", 0)
 
 
@@ -50,8 +52,8 @@ def resolve_catalog(spec: str, cache_dir: str | Path | None = None) -> Path:
         Path of a folder holding ``catalog.parquet``, ``manifest.json`` and ``codebook.json``.
 
     Raises:
-        ValueError: a malformed ``synthetic:`` spec.
-        FileNotFoundError: a path that is not a catalog folder.
+        ConfigError: a malformed ``synthetic:`` spec.
+        InputNotFoundError: a path that is not a catalog folder.
     """
     spec = str(spec)
     if spec.startswith(SYNTHETIC_PREFIX):
@@ -61,17 +63,17 @@ def resolve_catalog(spec: str, cache_dir: str | Path | None = None) -> Path:
         if not _is_catalog(out) or _stale(out):
             from ivr.catalog.synth import build_synthetic  # heavy; only when a build is needed
 
-            build_synthetic(out, people, seed)
+            build_synthetic(out, people, seed, overwrite=True, flag="--data.cache_dir", progress=True)
         return out
     path = Path(spec)
     if _is_catalog(path):
         return path
     if path.is_dir():
         missing = [f for f in CATALOG_FILES if not (path / f).exists()]
-        raise FileNotFoundError(
+        raise InputNotFoundError(
             f"{path}: not a catalog folder (missing {', '.join(missing)}); build one with "
             "`python -m ivr.catalog` or use synthetic:people=N,seed=S")
-    raise FileNotFoundError(
+    raise InputNotFoundError(
         f"catalog {spec!r} does not exist; pass a catalog folder or synthetic:people=N,seed=S "
         "(e.g. synthetic:people=93279,seed=0)")
 

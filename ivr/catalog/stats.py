@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ivr.errors import InputError
 from ivr.catalog.store import Catalog
 from ivr.paper import paper_table
 
@@ -66,7 +67,7 @@ def load_published(path: str | Path | None = None) -> dict[str, Any]:
     """
     table = paper_table("table1_dataset", path)
     if not isinstance(table, dict):
-        raise ValueError(f"{path or 'ivr/paper_results.json'}: 'table1_dataset' is not an object")
+        raise InputError(f"{path or 'ivr/paper_results.json'}: 'table1_dataset' is not an object")
     return table
 
 

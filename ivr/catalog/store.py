@@ -8,15 +8,13 @@ Layout of a catalog folder::
     codebook.json     the codebook the catalog was built with (self-contained folders)
 
 Writes go to a temporary sibling folder that is renamed into place, so a failed build never
-leaves a half-written catalog.
+leaves a half-written catalog; an existing folder is replaced only when it is an earlier catalog
+(:mod:`ivr.outputs`: the project's marker file, or an older catalog folder's exact files).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +26,8 @@ import numpy as np
 import pandas as pd
 
 from ivr.catalog.codebook import FORMS, Codebook, codebook_from_dict
+from ivr.errors import InputError, InputNotFoundError
+from ivr.outputs import OutputKind, write_output
 
 MISSING = -1
 
@@ -116,50 +116,32 @@ class Catalog:
         return pd.DataFrame(cols)
 
 
-def atomic_dir(out: Path, write: Callable[[Path], None], replace_only_if: str | None = None) -> Path:
+def atomic_dir(
+    out: str | Path, write: Callable[[Path], None], kind: str | OutputKind = "output", overwrite: bool = False,
+    flag: str = "--out", replace_only_if: str | None = None,
+) -> Path:
     """Run ``write(tmp_dir)`` and move the result to ``out``; nothing appears at ``out`` on error.
 
+    An existing ``out`` is replaced only after ``write`` succeeded, and only when it is an earlier
+    output of the same ``kind`` holding nothing but files ivr wrote (:func:`ivr.outputs.write_output`).
+
     Args:
-        out: destination folder; an existing one is replaced only after ``write`` succeeded.
+        out: destination folder.
         write: fills the temporary folder.
-        replace_only_if: a file name that an existing ``out`` must contain to be replaced, so a
-            mistyped ``--out .`` never wipes an unrelated folder.
+        kind: the output kind (:data:`ivr.outputs.KINDS`) recorded in the folder's marker.
+        overwrite: allow replacing an ivr output of another kind.
+        flag: the flag that named ``out`` (for error messages).
+        replace_only_if: ignored (kept for callers of the previous version; ownership replaces it).
+
+    Raises:
+        OutputFolderError: ``out`` holds files ivr did not write, or another kind without ``overwrite``.
     """
-    out = Path(out)
-    if replace_only_if and out.exists() and not (out / replace_only_if).exists():
-        raise FileExistsError(
-            f"{out} exists and is not an earlier output (no {replace_only_if}); choose another --out"
-        )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        write(tmp)
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+    return write_output(Path(out), kind, write, overwrite=overwrite, flag=flag)
 
 
-def write_catalog(catalog: Catalog, out: str | Path, source: str = "", extra: dict | None = None) -> Path:
-    """Write a catalog folder atomically.
-
-    Args:
-        catalog: the catalog to write.
-        out: destination folder (replaced if it exists).
-        source: where the answers came from (input file, or ``synthetic``).
-        extra: more manifest entries (e.g. generator settings).
-
-    Returns:
-        The folder path.
-    """
-    manifest = {
+def catalog_manifest(catalog: Catalog, source: str = "", extra: dict | None = None) -> dict[str, Any]:
+    """The manifest of a catalog folder (codebook name + hash, rows, build time, source, extra)."""
+    return {
         "codebook": catalog.codebook.name,
         "codebook_hash": catalog.codebook.hash,
         "rows": int(len(catalog)),
@@ -168,34 +150,84 @@ def write_catalog(catalog: Catalog, out: str | Path, source: str = "", extra: di
         **(extra or {}),
     }
 
-    def write(tmp: Path) -> None:
-        catalog.to_frame().to_parquet(tmp / "catalog.parquet", index=False)
-        (tmp / "codebook.json").write_text(json.dumps(catalog.codebook.to_dict(), ensure_ascii=False))
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
 
+def write_catalog_files(catalog: Catalog, folder: Path, manifest: dict[str, Any]) -> None:
+    """Write the three catalog files into an existing (temporary) folder."""
+    catalog.to_frame().to_parquet(folder / "catalog.parquet", index=False)
+    (folder / "codebook.json").write_text(json.dumps(catalog.codebook.to_dict(), ensure_ascii=False))
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+
+
+def write_catalog(
+    catalog: Catalog, out: str | Path, source: str = "", extra: dict | None = None, overwrite: bool = False,
+    flag: str = "--out",
+) -> Path:
+    """Write a catalog folder atomically.
+
+    Args:
+        catalog: the catalog to write.
+        out: destination folder (an earlier catalog there is replaced; anything else is refused).
+        source: where the answers came from (input file, or ``synthetic``).
+        extra: more manifest entries (e.g. generator settings).
+        overwrite: allow replacing an ivr output of another kind.
+        flag: the flag that named ``out``.
+
+    Returns:
+        The folder path.
+
+    Raises:
+        OutputFolderError: ``out`` is not a new folder or an earlier catalog.
+    """
+    manifest = catalog_manifest(catalog, source, extra)
     catalog.manifest = manifest
-    return atomic_dir(Path(out), write, replace_only_if="manifest.json")
+    return atomic_dir(Path(out), lambda tmp: write_catalog_files(catalog, tmp, manifest), "catalog", overwrite, flag)
 
 
 def load_catalog(path: str | Path) -> Catalog:
-    """Load a catalog folder written by :func:`write_catalog`."""
+    """Load a catalog folder written by :func:`write_catalog`.
+
+    Raises:
+        InputNotFoundError: the folder is missing or lacks one of the catalog files.
+        InputError: a file is corrupt or lacks columns (names the file and how to rebuild it).
+        CodebookError: the stored codebook is invalid.
+    """
     path = Path(path)
+    if not path.is_dir():
+        raise InputNotFoundError(f"{path}: no such catalog folder; build one with `python -m ivr.catalog build` "
+                                 "or use synthetic:people=N,seed=S")
     for name in ("catalog.parquet", "manifest.json", "codebook.json"):
         if not (path / name).exists():
-            raise FileNotFoundError(f"{path}: not a catalog folder (missing {name})")
-    manifest = json.loads((path / "manifest.json").read_text())
-    codebook = codebook_from_dict(json.loads((path / "codebook.json").read_text()), str(path / "codebook.json"))
-    frame = pd.read_parquet(path / "catalog.parquet")
+            raise InputNotFoundError(f"{path}: not a catalog folder (missing {name})")
+    rebuild = "rebuild the catalog with `python -m ivr.catalog build` (or synth)"
+    try:
+        manifest = json.loads((path / "manifest.json").read_text())
+        codebook_data = json.loads((path / "codebook.json").read_text())
+    except (ValueError, UnicodeDecodeError) as err:
+        raise InputError(f"{path}: manifest.json or codebook.json is not valid JSON ({err}); {rebuild}") from None
+    if not isinstance(manifest, dict) or not isinstance(codebook_data, dict):
+        raise InputError(f"{path}: manifest.json / codebook.json must hold JSON objects; {rebuild}")
+    codebook = codebook_from_dict(codebook_data, str(path / "codebook.json"))
+    try:
+        frame = pd.read_parquet(path / "catalog.parquet")
+    except Exception as err:  # noqa: BLE001 - pyarrow raises several types for a damaged file
+        raise InputError(f"{path / 'catalog.parquet'}: cannot be read ({type(err).__name__}: {err}); the file is "
+                         f"damaged or not a catalog table; {rebuild}") from None
     qids = codebook.question_ids
     need = [codebook.id_column] + [f"{q}_{f}" for q in qids for f in FORMS] + codebook.demographic_columns
     missing = [c for c in need if c not in frame.columns]
     if missing:
-        raise ValueError(f"{path / 'catalog.parquet'}: missing column(s) {missing[:10]}")
-    return Catalog(
-        codebook=codebook,
-        person_ids=frame[codebook.id_column].to_numpy(),
-        polar=frame[[f"{q}_polar" for q in qids]].to_numpy(np.int8),
-        refined=frame[[f"{q}_refined" for q in qids]].to_numpy(np.int8),
-        demographics=frame[codebook.demographic_columns].to_numpy(np.int32),
-        manifest=manifest,
-    )
+        raise InputError(f"{path / 'catalog.parquet'}: missing column(s) {missing[:10]}; {rebuild}")
+    try:
+        return Catalog(
+            codebook=codebook,
+            person_ids=frame[codebook.id_column].to_numpy(),
+            polar=frame[[f"{q}_polar" for q in qids]].to_numpy(np.int8),
+            refined=frame[[f"{q}_refined" for q in qids]].to_numpy(np.int8),
+            demographics=frame[codebook.demographic_columns].to_numpy(np.int32),
+            manifest=manifest,
+        )
+    except (ValueError, TypeError) as err:
+        raise InputError(f"{path / 'catalog.parquet'}: columns hold values that are not answer codes ({err}); "
+                         f"{rebuild}") from None
+
+

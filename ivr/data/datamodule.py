@@ -15,6 +15,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from ivr.catalog.codebook import Codebook, load_codebook
 from ivr.catalog.store import Catalog, load_catalog
+from ivr.errors import ConfigError
 from ivr.data.collate import Collator
 from ivr.data.datasets import EvalDataset, ResumableLoader, ResumableSampler, TrainDataset
 from ivr.data.examples import PersonTable, Recipe, train_people
@@ -63,7 +64,7 @@ def filter_rows(catalog: Catalog, rows: np.ndarray, spec: str | None) -> np.ndar
         key = key.strip()
         demo = ids.get(cb.roles.get(key, "")) or ids.get(key) or cb.dimensions.get(key)
         if demo is None or not value:
-            raise ValueError(
+            raise ConfigError(
                 f"train_filter clause {clause!r}: use key=value with key one of roles {sorted(cb.roles)}, "
                 f"dimensions {sorted(cb.dimensions)} or demographic ids"
             )
@@ -73,7 +74,7 @@ def filter_rows(catalog: Catalog, rows: np.ndarray, spec: str | None) -> np.ndar
         groups = np.array([demo.group(int(c)) if c >= 0 else None for c in codes], dtype=object)
         hit = np.array([str(c) in wanted or n in wanted or g in wanted for c, n, g in zip(codes, names, groups)])
         if not neg and not hit.any():
-            raise ValueError(f"train_filter clause {clause!r}: no training person has that value of {demo.id}")
+            raise ConfigError(f"train_filter clause {clause!r}: no training person has that value of {demo.id}")
         keep &= ~hit if neg else hit
     return rows[keep]
 
@@ -90,7 +91,7 @@ def demo_questions(codebook: Codebook, categories: list[str] | None) -> tuple[in
         categories = [categories]
     for c in categories:
         if c not in codebook.categories:
-            raise ValueError(f"eval_demo_categories: unknown category {c!r}; known categories: {list(codebook.categories)}")
+            raise ConfigError(f"eval_demo_categories: unknown category {c!r}; known categories: {list(codebook.categories)}")
     wanted = set(categories)
     return tuple(j for j, q in enumerate(codebook.questions) if q.category in wanted)
 
@@ -143,9 +144,9 @@ class IVRDataModule(L.LightningDataModule):
         super().__init__()
         self.save_hyperparameters()
         if score_layout not in SCORE_LAYOUTS:
-            raise ValueError(f"score_layout={score_layout!r} is not one of {SCORE_LAYOUTS}")
+            raise ConfigError(f"score_layout={score_layout!r} is not one of {SCORE_LAYOUTS}")
         if not (str(n_per_question) == "all" or str(n_per_question).isdigit()):
-            raise ValueError(f"n_per_question={n_per_question!r}: use a positive integer or 'all'")
+            raise ConfigError(f"n_per_question={n_per_question!r}: use a positive integer or 'all'")
         self.recipe = Recipe(str(demo_count), probe_form, demo_form, demographics, option_order, probes_per_sequence)
         self.eval_recipe = Recipe(str(eval_demo_count), "p+r", demo_form, demographics, option_order, 1)
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
@@ -177,7 +178,7 @@ class IVRDataModule(L.LightningDataModule):
             self.tokenizer = (load_statement_tokenizer(folder, self.codebook) if is_statement_tokenizer(folder)
                               else AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False))
             if not hasattr(self.tokenizer, "backend_tokenizer"):
-                raise ValueError(f"tokenizer {spec!r}: a fast (Rust) tokenizer is required for cached tokenization")
+                raise ConfigError(f"tokenizer {spec!r}: a fast (Rust) tokenizer is required for cached tokenization")
         self.tokenizer_dir = folder
         return self.tokenizer
 
@@ -266,7 +267,7 @@ class IVRDataModule(L.LightningDataModule):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Resume at ``state["epoch"]``, skipping the ``state["position"]`` examples already consumed."""
         if int(state.get("seed", self.hparams.seed)) != self.hparams.seed:
-            raise ValueError(f"checkpoint data seed {state['seed']} differs from seed={self.hparams.seed}")
+            raise ConfigError(f"checkpoint data seed {state['seed']} differs from seed={self.hparams.seed}")
         self._epoch, self._resume = int(state["epoch"]), (int(state["epoch"]), int(state["position"]))
         if self._train is not None:
             self.sampler.resume(*self._resume)

@@ -14,21 +14,22 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from tqdm import tqdm
 
 from ivr.data.datamodule import IVRDataModule
 from ivr.data.examples import FORMS, Example
 from ivr.data.prompts import PromptLayout, format_statement, load_layout
+from ivr.errors import ConfigError, InputNotFoundError
+from ivr.progress import progress as progress_iter
 
 
 def load_datamodule_config(path: str | Path) -> dict[str, Any]:
     """DataModule arguments from a YAML file: flat, under ``data:``, or LightningCLI ``data: {init_args: ...}``."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"--config {path}: no such file")
+        raise InputNotFoundError(f"--config {path}: no such file")
     cfg = yaml.safe_load(path.read_text()) or {}
     if not isinstance(cfg, dict):
-        raise ValueError(f"{path}: expected a mapping of IVRDataModule arguments")
+        raise ConfigError(f"{path}: expected a mapping of IVRDataModule arguments")
     data = cfg.get("data", cfg)
     if isinstance(data, dict) and "init_args" in data:
         data = data["init_args"]
@@ -64,7 +65,7 @@ def example_records(ex: Example, layout: PromptLayout, dm: IVRDataModule) -> lis
 
 def export_jsonl(
     dm: IVRDataModule, out: str | Path, split: str = "train", epoch: int = 0, limit: int | None = None,
-    layout: str = "choice",
+    layout: str = "choice", progress: bool = True,
 ) -> int:
     """Write a split's examples as JSONL atomically (temp file, then rename).
 
@@ -74,13 +75,14 @@ def export_jsonl(
         split: ``"train"`` (epoch ``epoch`` in sampler order), ``"val"`` or ``"test"``.
         limit: at most this many examples (sequences), None = all.
         layout: a text layout name or path.
+        progress: a bar on a terminal, plain progress lines otherwise.
 
     Returns:
         Number of lines written.
     """
     text_layout = load_layout(layout)
     if text_layout.kind != "text":
-        raise ValueError(
+        raise ConfigError(
             f"--layout {layout!r} is a {text_layout.kind} layout; export needs a text layout such as 'choice'")
     dm.setup("fit")
     if split == "train":
@@ -90,15 +92,15 @@ def export_jsonl(
         ds = dm._val if split == "val" else dm._test
         order, get = list(range(len(ds))), ds.example
     else:
-        raise ValueError(f"--split {split!r}: use train, val or test")
+        raise ConfigError(f"--split {split!r}: use train, val or test")
     order = order[:limit] if limit is not None else order
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     n = 0
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for i in tqdm(order, desc=f"export {split}", unit="ex"):
+            for i in progress_iter(order, f"export {split}", unit="examples", enabled=progress):
                 for rec in example_records(get(i), text_layout, dm):
                     fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
                     n += 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ivr.errors import ConfigError, InputError
 from ivr.catalog.codebook import Codebook
 
 
@@ -31,9 +32,9 @@ def probe_setups(codebook: Codebook, n_setups: int = 3, per_category: int = 3) -
         ValueError: non-positive counts, or a codebook without questions.
     """
     if n_setups < 1 or per_category < 1:
-        raise ValueError(f"n_setups ({n_setups}) and per_category ({per_category}) must be >= 1")
+        raise ConfigError(f"n_setups ({n_setups}) and per_category ({per_category}) must be >= 1")
     if not codebook.questions:
-        raise ValueError(f"codebook {codebook.name!r} has no value questions to probe")
+        raise InputError(f"codebook {codebook.name!r} has no value questions to probe")
     by_category: dict[str, list[int]] = {c: [] for c in codebook.categories}
     for i, q in enumerate(codebook.questions):
         by_category.setdefault(q.category, []).append(i)

@@ -22,6 +22,10 @@ from typing import Any
 
 import jinja2
 from jinja2 import meta
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from ivr.errors import IvrError
 
 LAYOUT_SLOTS = ("known_statements", "options")
 PROBE_JSON_SLOTS = ("known_statements", "probe_groups", "answer_format")
@@ -32,7 +36,7 @@ _CHAT_SENTINEL = "\x00IVR-USER-CONTENT\x00"
 PLAIN_ANSWER_SEPARATOR = "\n\n"
 
 
-class PromptError(ValueError):
+class PromptError(IvrError, ValueError):
     """A prompt template is unusable; the message names the file and what is wrong."""
 
 
@@ -57,9 +61,35 @@ def template_path(name_or_path: str | Path) -> Path:
     return path
 
 
+class _TemplateSandbox(ImmutableSandboxedEnvironment):
+    """Jinja's immutable sandbox: a template formats text and can reach nothing else.
+
+    Attribute access to Python internals (``__globals__``, ``__class__``, ...), calls of unsafe
+    functions and changes to lists or dicts fail at once with a :class:`PromptError` naming the
+    template file, so a ``.jinja`` file can never run code on the user's machine.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
+        self.path = path
+
+    def _refuse(self, what: str) -> PromptError:
+        return PromptError(f"{self.path}: the template reaches for {what}, which templates may not do "
+                           "(they only format text; ivr renders them in a sandbox)")
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
+        raise self._refuse(f"'{attribute}' of a {type(obj).__name__} object")
+
+    def call(self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().call(__context, __obj, *args, **kwargs)
+        except SecurityError as err:
+            raise self._refuse(str(err)) from None
+
+
 def _load_template(path: Path, slots: tuple[str, ...]) -> tuple[jinja2.Template, dict[str, Any]]:
-    """Parse a template, check its required slots and read its top-level settings."""
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
+    """Parse a template (in a sandbox), check its required slots and read its top-level settings."""
+    env = _TemplateSandbox(path)
     source = path.read_text(encoding="utf-8")
     try:
         used = meta.find_undeclared_variables(env.parse(source))
@@ -69,7 +99,11 @@ def _load_template(path: Path, slots: tuple[str, ...]) -> tuple[jinja2.Template,
     for slot in slots:
         if slot not in used:
             raise PromptError(f"{path}: template is missing the required slot {{{{ {slot} }}}}")
-    settings = {k: v for k, v in template.make_module({s: "" for s in used}).__dict__.items() if not k.startswith("_")}
+    try:
+        module = template.make_module({s: "" for s in used})
+    except SecurityError as err:
+        raise env._refuse(str(err)) from None
+    settings = {k: v for k, v in module.__dict__.items() if not k.startswith("_")}
     return template, settings
 
 

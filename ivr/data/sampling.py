@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ivr.errors import ConfigError
 from ivr.catalog.store import Catalog
 
 EXCLUDE_RULES = ("setup", "probe")
@@ -66,11 +67,11 @@ def demo_count(spec: str | int, seed: int, person_id: int | str, setup: int, epo
     if isinstance(spec, (int, np.integer)) or (isinstance(spec, str) and spec.strip().isdigit()):
         d = int(spec)
         if d < 0:
-            raise ValueError(f"demonstration count must be >= 0, got {spec!r}")
+            raise ConfigError(f"demonstration count must be >= 0, got {spec!r}")
         return d
     ranges = {"mixed": MIXED_RANGE, "rand": RAND_RANGE}
     if spec not in ranges:
-        raise ValueError(f"unknown demonstration count {spec!r}: use an integer such as '200', 'mixed' or 'rand'")
+        raise ConfigError(f"unknown demonstration count {spec!r}: use an integer such as '200', 'mixed' or 'rand'")
     lo, hi = ranges[spec]
     return int(person_rng(seed, TAG_COUNT, person_id, setup, epoch).integers(lo, hi + 1))
 
@@ -123,7 +124,7 @@ def sample_demos(
         int64 question indices in presentation order (a seeded random order, no repeats).
     """
     if d < 0:
-        raise ValueError(f"demonstration count must be >= 0, got {d}")
+        raise ConfigError(f"demonstration count must be >= 0, got {d}")
     mask = np.asarray(valid, dtype=bool).copy()
     mask[np.asarray(exclude, dtype=np.int64)] = False
     cand = np.flatnonzero(mask)

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from ivr.errors import ConfigError, InputError, InputNotFoundError
 from ivr.catalog.store import Catalog
 from ivr.data.probes import all_probe_questions, probe_setups
 
@@ -93,16 +94,16 @@ def eligible_mask(catalog: Catalog, setups: list[np.ndarray], min_valid: int | N
     cb = catalog.codebook
     n_q = len(cb.questions)
     if catalog.refined.ndim != 2 or catalog.refined.shape[1] != n_q:
-        raise ValueError(
+        raise InputError(
             f"catalog answers have shape {catalog.refined.shape} but codebook {cb.name!r} has {n_q} questions"
         )
     probes = all_probe_questions(setups)
     if len(probes) == 0:
-        raise ValueError(f"codebook {cb.name!r} defines no probe questions")
+        raise InputError(f"codebook {cb.name!r} defines no probe questions")
     valid = catalog.refined[:, probes] >= 0
     empty = [cb.question_ids[q] for q, v in zip(probes, valid.any(axis=0)) if not v]
     if empty:
-        raise ValueError(
+        raise InputError(
             f"catalog lacks probe question(s) {empty[:10]} (no valid answer from anyone); "
             "every probe question needs answers to evaluate"
         )
@@ -118,7 +119,7 @@ def _id_order(catalog: Catalog) -> np.ndarray:
     sorted_ids = keys[order]
     dup = sorted_ids[1:][sorted_ids[1:] == sorted_ids[:-1]]
     if len(dup):
-        raise ValueError(f"catalog has duplicate person ids, e.g. {dup[:5].tolist()}")
+        raise InputError(f"catalog has duplicate person ids, e.g. {dup[:5].tolist()}")
     return order
 
 
@@ -147,7 +148,7 @@ def _select_study(
     """The study rule on eligible rows ``cand`` (already in person-id order)."""
     continent = _values(catalog, "continent")
     if continent is None:
-        raise ValueError(
+        raise ConfigError(
             f"rule 'study' needs a 'continent' role in codebook {catalog.codebook.name!r}; "
             "use rule='stratified' for surveys without it"
         )
@@ -158,7 +159,7 @@ def _select_study(
         return rng.choice(oceania, size, replace=False), info
     others = sorted({c for c in cont if c is not None and c != EXEMPT_CONTINENT})
     if not others:
-        raise ValueError(f"rule 'study' found no eligible people outside {EXEMPT_CONTINENT}")
+        raise ConfigError(f"rule 'study' found no eligible people outside {EXEMPT_CONTINENT}")
     per = int((size - len(oceania)) / len(others)) + 1
     n_demo = len(catalog.codebook.demographics)
     min_demo = math.ceil(STUDY_DEMOGRAPHIC_FRACTION * n_demo)
@@ -184,7 +185,7 @@ def _select_study(
         pool.append(taken)
     union = np.concatenate(pool)
     if len(union) < size:
-        raise ValueError(
+        raise ConfigError(
             f"rule 'study' leaves {len(union)} candidates (after the demographic filter and religion caps), "
             f"fewer than the requested eval size {size}; lower size or use rule='stratified'"
         )
@@ -215,26 +216,30 @@ def read_ids_file(path: str | Path, id_column: str) -> list[str]:
     """Person ids from a ``.txt`` (one per line) or ``.jsonl`` (``id_column`` or ``person_id`` key) file."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"ids file {path} does not exist")
+        raise InputNotFoundError(f"ids file {path} does not exist")
     ids: list[str] = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(f"ids file {path}: not UTF-8 text ({err}); give one person id per line or JSONL") from None
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         if path.suffix == ".jsonl":
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError as err:
-                raise ValueError(f"{path}:{n}: not valid JSON: {err}") from err
-            key = id_column if id_column in rec else "person_id"
+                raise InputError(f"{path}:{n}: not valid JSON: {err}") from err
+            key = id_column if isinstance(rec, dict) and id_column in rec else "person_id"
             if not isinstance(rec, dict) or key not in rec:
-                raise ValueError(f"{path}:{n}: record has neither {id_column!r} nor 'person_id'")
+                raise InputError(f"{path}:{n}: record has neither {id_column!r} nor 'person_id'")
             ids.append(str(rec[key]))
         else:
             ids.append(line.strip())
     if not ids:
-        raise ValueError(f"ids file {path} lists no person ids")
+        raise InputError(f"ids file {path} lists no person ids")
     if len(set(ids)) != len(ids):
-        raise ValueError(f"ids file {path} lists some person ids more than once")
+        raise InputError(f"ids file {path} lists some person ids more than once")
     return ids
 
 
@@ -261,7 +266,7 @@ def make_split(
             catalog, or a catalog lacking probe questions.
     """
     if rule not in RULES:
-        raise ValueError(f"unknown split rule {rule!r}; expected one of {RULES}")
+        raise ConfigError(f"unknown split rule {rule!r}; expected one of {RULES}")
     setups = probe_setups(catalog.codebook) if setups is None else setups
     eligible = eligible_mask(catalog, setups, min_valid)
     info: dict[str, Any] = {"n_people": int(len(catalog)), "n_eligible": int(eligible.sum())}
@@ -270,7 +275,7 @@ def make_split(
         index = {str(pid): i for i, pid in enumerate(catalog.person_ids)}
         missing = [p for p in ids if p not in index]
         if missing:
-            raise ValueError(
+            raise InputError(
                 f"{ids_file}: {len(missing)} person id(s) are not in the catalog, e.g. {missing[:10]}"
             )
         chosen = np.array([index[p] for p in ids], dtype=np.int64)
@@ -278,11 +283,11 @@ def make_split(
         rule_name = "ids_file"
     else:
         if size < 1:
-            raise ValueError(f"eval size must be >= 1, got {size}")
+            raise ConfigError(f"eval size must be >= 1, got {size}")
         order = _id_order(catalog)
         cand = order[eligible[order]]
         if size > len(cand):
-            raise ValueError(
+            raise ConfigError(
                 f"eval size {size} is larger than the eligible population ({len(cand)} of {len(catalog)} "
                 "people answered every probe question and have enough valid answers); lower size"
             )

@@ -25,6 +25,7 @@ from tokenizers.models import WordLevel
 from tokenizers.pre_tokenizers import WhitespaceSplit
 from transformers import PreTrainedTokenizerFast
 
+from ivr.errors import InputError, InputNotFoundError
 from ivr.catalog.codebook import Codebook
 from ivr.catalog.store import atomic_dir
 
@@ -65,7 +66,7 @@ def statement_vocab(codebook: Codebook) -> list[str]:
         vocab.extend(demographic_token(d.id, code) for code in sorted(d.values))
     if len(set(vocab)) != len(vocab):
         dup = sorted({v for v in vocab if vocab.count(v) > 1})[:5]
-        raise ValueError(f"codebook {codebook.name!r}: ids collide after cleaning whitespace: {dup}")
+        raise InputError(f"codebook {codebook.name!r}: ids collide after cleaning whitespace: {dup}")
     return vocab
 
 
@@ -90,6 +91,10 @@ def build_statement_tokenizer(codebook: Codebook, out_dir: str | Path) -> Path:
     Returns:
         The folder; load it with :func:`load_statement_tokenizer` or ``AutoTokenizer.from_pretrained``.
     """
+    import sys
+    import time
+
+    start = time.monotonic()
     tokenizer = make_statement_tokenizer(codebook)
 
     def write(tmp: Path) -> None:
@@ -97,7 +102,10 @@ def build_statement_tokenizer(codebook: Codebook, out_dir: str | Path) -> Path:
         meta = {"codebook": codebook.name, "codebook_hash": codebook.hash, "vocab_size": len(tokenizer)}
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2))
 
-    return atomic_dir(Path(out_dir), write)
+    folder = atomic_dir(Path(out_dir), write, "statement_tokenizer", flag="--data.cache_dir")
+    print(f"[ivr] built the statement tokenizer of codebook {codebook.name!r} ({len(tokenizer)} tokens, once) in "
+          f"{folder} in {time.monotonic() - start:.1f} s", file=sys.stderr)
+    return folder
 
 
 def load_statement_tokenizer(folder: str | Path, codebook: Codebook | None = None) -> PreTrainedTokenizerFast:
@@ -109,10 +117,10 @@ def load_statement_tokenizer(folder: str | Path, codebook: Codebook | None = Non
     """
     folder = Path(folder)
     if not (folder / META_FILE).exists():
-        raise FileNotFoundError(f"{folder}: not a statement tokenizer folder (missing {META_FILE})")
+        raise InputNotFoundError(f"{folder}: not a statement tokenizer folder (missing {META_FILE})")
     meta = json.loads((folder / META_FILE).read_text())
     if codebook is not None and meta.get("codebook_hash") != codebook.hash:
-        raise ValueError(
+        raise InputError(
             f"{folder}: statement tokenizer was built for codebook {meta.get('codebook')!r} "
             f"(hash {str(meta.get('codebook_hash'))[:12]}), not {codebook.name!r} ({codebook.hash[:12]}); "
             "rebuild it with build_statement_tokenizer"

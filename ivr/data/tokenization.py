@@ -20,6 +20,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
 from ivr.catalog.codebook import Codebook
+from ivr.errors import IvrError
 from ivr.metrics.predictions import MAX_OPTIONS  # the widest question any layout supports
 from ivr.data.examples import FORMS, Example
 from ivr.data.prompts import PromptLayout, chat_wrap, format_statement
@@ -33,7 +34,7 @@ BPE_CHAT_TEMPLATE = (
 BPE_SPECIAL_TOKENS = ("<pad>", "<unk>", "<bos>", "<eos>", "<|user|>", "<|assistant|>", "<|system|>", "<|end|>")
 
 
-class TokenizationError(ValueError):
+class TokenizationError(IvrError, ValueError):
     """Cached ids cannot reproduce the tokenizer's output for this template; the message says why."""
 
 

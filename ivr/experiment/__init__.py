@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 
+from ivr.errors import ConfigError
+
 # name -> "module:class"; imported on demand so that the numpy-only experiments never load torch
 EXPERIMENTS: dict[str, str] = {
     "evenness": "ivr.experiment.evenness:EvennessExperiment",
@@ -24,9 +26,12 @@ def experiment_class(name: str) -> type:
     """The experiment class registered under ``name``.
 
     Raises:
-        ValueError: an unknown name (lists the known ones).
+        ConfigError: an unknown name (lists the known ones, with a "did you mean").
     """
     if name not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment {name!r}; choose one of {sorted(EXPERIMENTS)}")
+        from ivr.cli import did_you_mean
+
+        raise ConfigError(f"unknown experiment {name!r}; choose one of {sorted(EXPERIMENTS)}"
+                          f"{did_you_mean(name, sorted(EXPERIMENTS))}")
     module, cls = EXPERIMENTS[name].split(":")
     return getattr(importlib.import_module(module), cls)

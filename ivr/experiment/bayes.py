@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ivr.catalog.store import Catalog
+from ivr.errors import ConfigError
 from ivr.data.probes import probe_setups
 from ivr.data.splits import make_split
 
@@ -33,6 +34,8 @@ class EvalSettings:
         people: ``"test"``, ``"val"`` or ``"eval"`` (both halves).
         setups: probe setups scored.
         seed: split and demonstration seed.
+        ids_file: a published id list replacing the rule (``data.split_ids_file``).
+        min_valid: the eligibility threshold (``data.min_valid``; None = the study's).
     """
 
     split_size: int = 800
@@ -40,31 +43,37 @@ class EvalSettings:
     people: str = "test"
     setups: tuple[int, ...] = (0, 1, 2)
     seed: int = 0
+    ids_file: str | None = None
+    min_valid: int | None = None
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> EvalSettings:
-        """Read the settings from an experiment config.
+        """Read the settings from an experiment config (its ``data:`` section and ``people``).
 
         Raises:
-            ValueError: an unknown ``people`` value or bad setups.
+            ConfigError: an unknown ``people`` value or bad setups.
         """
+        data = config.get("data") or {}
         people = str(config.get("people", cls.people))
         if people not in PEOPLE:
-            raise ValueError(f"config people: {people!r}; use one of {list(PEOPLE)}")
-        setups = tuple(int(s) for s in config.get("setups", cls.setups))
+            raise ConfigError(f"--people {people!r}: use one of {list(PEOPLE)}")
+        setups = tuple(int(s) for s in (data.get("setups") if data.get("setups") is not None else cls.setups))
         if not setups or min(setups) < 0:
-            raise ValueError(f"config setups: {list(setups)}; give setup numbers >= 0, e.g. [0, 1, 2]")
-        return cls(int(config.get("split_size", cls.split_size)), str(config.get("split_rule", cls.split_rule)),
-                   people, setups, int(config.get("seed", cls.seed)))
+            raise ConfigError(f"--data.setups {list(setups)}: give setup numbers >= 0, e.g. [0, 1, 2]")
+        return cls(int(data.get("split_size", cls.split_size)), str(data.get("split_rule", cls.split_rule)),
+                   people, setups, int(data.get("seed", cls.seed)), data.get("split_ids_file"), data.get("min_valid"))
 
     def params(self) -> dict[str, Any]:
-        return {"split_size": self.split_size, "split_rule": self.split_rule, "people": self.people,
-                "setups": list(self.setups), "seed": self.seed}
+        out = {"split_size": self.split_size, "split_rule": self.split_rule, "people": self.people,
+               "setups": list(self.setups), "seed": self.seed}
+        out.update({k: v for k, v in (("ids_file", self.ids_file), ("min_valid", self.min_valid)) if v is not None})
+        return out
 
 
 def eval_people(catalog: Catalog, settings: EvalSettings) -> np.ndarray:
     """Catalog rows of the scored people (:func:`ivr.data.splits.make_split`)."""
-    split = make_split(catalog, size=settings.split_size, seed=settings.seed, rule=settings.split_rule)
+    split = make_split(catalog, size=settings.split_size, seed=settings.seed, rule=settings.split_rule,
+                       ids_file=settings.ids_file, min_valid=settings.min_valid)
     return {"test": split.test_rows, "val": split.val_rows, "eval": split.eval_rows}[settings.people]
 
 
@@ -78,14 +87,14 @@ def load_bayes(catalog_dir: str | Path) -> Any:
     """The catalog's :class:`SynthModel`.
 
     Raises:
-        FileNotFoundError: the catalog is not synthetic (names the folder and the alternative).
+        ConfigError: the catalog is not synthetic (names the folder and the alternative).
     """
     from ivr.catalog.synth import SynthModel
 
     try:
         return SynthModel.load(catalog_dir)
     except FileNotFoundError as err:
-        raise FileNotFoundError(
+        raise ConfigError(
             f"{err}. The 'bayes' scorer needs a synthetic catalog ('synthetic:people=N,seed=S'); for a real "
             "catalog give model predictions instead"
         ) from err

@@ -11,15 +11,16 @@ in that population; a catalog without ``synth_model.npz`` cannot be used.
 
 With ``checkpoint:`` (a ``.ckpt`` of ``ivr.fit`` or of another experiment's training run) a trained
 reasoner scores the rows instead, through :func:`ivr.experiment.training.predict_reasoner` with the
-data module's ``eval_demo_categories`` / ``eval_demo_count``; ``data:`` holds the IVRDataModule
-settings it was trained with (tokenizer, layout, ...) and ``trainer:`` the accelerator settings.
-The data module scores the split's test people (the first ``limit_people``), so ``people`` must be
-``test`` then; any catalog works.
+data module's ``eval_demo_categories`` / ``eval_demo_count``; ``checkpoint_data:`` holds the
+IVRDataModule settings it was trained with (tokenizer, layout, ...) and ``trainer:`` the accelerator
+settings. The data module scores the split's test people (the first ``data.limit_eval_people``), so
+``people`` must be ``test`` then; any catalog works.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -30,27 +31,51 @@ from ivr.catalog.synth.predict import bayes_predictions
 from ivr.experiment.bayes import EvalSettings, eval_people, load_bayes, setup_probes
 from ivr.experiment.training import predict_reasoner
 from ivr.experiment.outputs import pyplot, save_figure
+from ivr.errors import ConfigError, InputNotFoundError
 from ivr.experiment.runner import Experiment, Run, slug
+from ivr.experiment.settings import FORMS as ALL_FORMS
+from ivr.experiment.settings import EvalPeopleSettings
 from ivr.metrics import Predictions, evaluate_predictions
 
 NONE_ROW = "(no demonstrations)"
 ALL_ROW = "(all categories)"
 
 
+@dataclass
+class CategoryMatrixSettings(EvalPeopleSettings):
+    """Settings of ``category_matrix``.
+
+    Attributes:
+        demos: demonstrations per row: ``all`` (every valid non-probe answer of the category) or a count.
+        forms: probe forms scored.
+        demo_form: form of the demonstration statements.
+        demographics: show the person's demographics too.
+        checkpoint: a trained reasoner's .ckpt instead of the Bayes predictor (people must be test).
+        checkpoint_data: with checkpoint: the IVRDataModule settings it was trained with.
+        trainer: with checkpoint: accelerator / devices / precision.
+    """
+
+    demos: int | str = "all"
+    forms: list[str] = field(default_factory=lambda: list(ALL_FORMS))
+    demo_form: str = "polar"
+    demographics: bool = False
+    checkpoint: str | None = None
+    checkpoint_data: dict[str, Any] = field(default_factory=dict)
+    trainer: dict[str, Any] = field(default_factory=dict)
+
+
 class CategoryMatrixExperiment(Experiment):
-    """Config keys: ``catalog``, ``demos`` ("all" or a count), ``forms`` ([polar, refined]),
-    ``demographics`` (false), ``demo_form`` (polar), and the eval people (``split_size``,
-    ``split_rule``, ``people``, ``setups``, ``seed``); for a trained reasoner ``checkpoint``,
-    ``data``, ``trainer`` and ``limit_people`` (see the module docstring)."""
+    """See the module docstring; the keys are :class:`CategoryMatrixSettings`."""
 
     name = "category_matrix"
+    settings = CategoryMatrixSettings
     title = "Accuracy by probe category (columns) with demonstrations from one category (rows)"
 
     @property
     def forms(self) -> list[str]:
         forms = list(self.config.get("forms", list(FORMS)))
         if not forms or any(f not in FORMS for f in forms):
-            raise ValueError(f"category_matrix config: forms {forms}; use a non-empty subset of {list(FORMS)}")
+            raise ConfigError(f"--forms {forms}: use a non-empty subset of {list(FORMS)}")
         return forms
 
     def _n_demos(self) -> int:
@@ -58,7 +83,7 @@ class CategoryMatrixExperiment(Experiment):
         if demos == "all":
             return len(self.catalog.codebook.questions)  # every candidate of the category
         if not isinstance(demos, int) or demos < 1:
-            raise ValueError(f"category_matrix config: demos {demos!r}; use 'all' or a positive count")
+            raise ConfigError(f"--demos {demos!r}: use 'all' or a positive count")
         return demos
 
     def plan(self) -> list[Run]:
@@ -69,11 +94,11 @@ class CategoryMatrixExperiment(Experiment):
         checkpoint = self.config.get("checkpoint")
         if checkpoint is not None:
             if not Path(str(checkpoint)).is_file():
-                raise FileNotFoundError(f"category_matrix config: checkpoint {checkpoint}: no such file; give "
-                                        "a .ckpt written by ivr.fit or an experiment's training run")
+                raise InputNotFoundError(f"--checkpoint {checkpoint}: no such file; give a .ckpt written by ivr.fit "
+                                         "or an experiment's training run")
             if common["people"] != "test":
-                raise ValueError(f"category_matrix config: people {common['people']!r}; a checkpoint is "
-                                 "scored on the split's test people, use people: test")
+                raise ConfigError(f"--people {common['people']!r}: a checkpoint is scored on the split's test "
+                                  "people, use --people test")
             common.update(checkpoint=str(Path(str(checkpoint)).resolve()), data=self._data_section(),
                           trainer=dict(self.config.get("trainer") or {}))
         rows = [NONE_ROW, *self.catalog.codebook.categories, ALL_ROW]
@@ -103,15 +128,17 @@ class CategoryMatrixExperiment(Experiment):
     def _data_section(self) -> dict[str, Any]:
         """The checkpoint's IVRDataModule settings with this experiment's catalog, split and people."""
         s = EvalSettings.from_config(self.config)
-        limit = self.config.get("limit_people")
+        limit = self.data.limit_eval_people
         if limit is not None and (not isinstance(limit, int) or limit < 1):
-            raise ValueError(f"category_matrix config: limit_people {limit!r}; use a positive count or null")
-        data = dict(self.config.get("data") or {})
+            raise ConfigError(f"--data.limit_eval_people {limit!r}: use a positive count or null")
+        data = dict(self.config.get("checkpoint_data") or {})
         data.update(catalog=str(self.catalog_dir), split_size=s.split_size, split_rule=s.split_rule, seed=s.seed,
                     limit_eval_people=limit, demo_form=str(self.config.get("demo_form", "polar")),
                     demographics="with" if self.config.get("demographics", False) else "none")
-        if self.config.get("cache_dir") is not None:
-            data["cache_dir"] = str(self.config["cache_dir"])
+        if s.ids_file is not None:
+            data["split_ids_file"] = s.ids_file
+        if self.data.cache_dir is not None:
+            data["cache_dir"] = str(self.data.cache_dir)
         return data
 
     def _predict_trained(self, p: dict[str, Any], n_demos: int, categories: list[str] | None,

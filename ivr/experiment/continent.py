@@ -10,19 +10,35 @@ for ``form:`` (polar, as the study's figure), printed beside the published Figur
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ivr.errors import ConfigError, InputNotFoundError
 from ivr.catalog.codebook import FORMS
 from ivr.experiment.models import ModelExperiment
 from ivr.experiment.outputs import pyplot, save_figure
 from ivr.experiment.runner import Run, slug
+from ivr.experiment.settings import ModelExperimentSettings
 
 ALL = "All"
 DIMENSION = "Continent"
+
+
+@dataclass
+class ContinentSettings(ModelExperimentSettings):
+    """Settings of ``continent``.
+
+    Attributes:
+        continents: training continents (null = every continent of the catalog).
+        form: the probe form of the matrix (the study's figure: polar).
+    """
+
+    continents: list[str] | None = None
+    form: str = "polar"
 
 
 class ContinentExperiment(ModelExperiment):
@@ -30,13 +46,14 @@ class ContinentExperiment(ModelExperiment):
     :mod:`ivr.experiment.models`."""
 
     name = "continent"
+    settings = ContinentSettings
     title = "Accuracy of per-continent reasoners (rows: training continent; columns: test continent)"
 
     @property
     def form(self) -> str:
         form = str(self.config.get("form", "polar"))
         if form not in FORMS:
-            raise ValueError(f"continent config: form {form!r}; use one of {list(FORMS)}")
+            raise ConfigError(f"continent config: form {form!r}; use one of {list(FORMS)}")
         return form
 
     def continents(self) -> list[str]:
@@ -44,7 +61,7 @@ class ContinentExperiment(ModelExperiment):
         chosen = self.config.get("continents") or present
         unknown = [c for c in chosen if c not in present]
         if unknown:
-            raise ValueError(f"continent config: continents {unknown} are not in the catalog; present: {present}")
+            raise ConfigError(f"continent config: continents {unknown} are not in the catalog; present: {present}")
         return list(chosen)
 
     def recipes(self) -> dict[str, dict[str, Any]]:
@@ -98,9 +115,11 @@ class ContinentExperiment(ModelExperiment):
         if paper is not None:
             panels.append(("published (Figure 6)", paper))
         fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 5.2), squeeze=False)
+        values = np.concatenate([f.to_numpy(dtype=float).ravel() for _, f in panels])
+        low, high = float(np.nanmin(values)), float(np.nanmax(values))  # one colour scale for both panels
         for ax, (label, frame) in zip(axes[0], panels):
             data = frame.to_numpy(dtype=float)
-            image = ax.imshow(data, cmap="viridis", aspect="auto")
+            image = ax.imshow(data, cmap="viridis", aspect="auto", vmin=low, vmax=high)
             for (i, j), value in np.ndenumerate(data):
                 if not np.isnan(value):
                     ax.text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=7,

@@ -18,17 +18,54 @@ polar demonstrations, polar probes) is printed for reference.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ivr.errors import ConfigError, InputNotFoundError
 from ivr.experiment.models import ModelExperiment
 from ivr.experiment.outputs import pyplot, save_figure
 from ivr.experiment.runner import Run, slug
+from ivr.experiment.settings import ModelExperimentSettings
 
 METRICS = ("polar_avg", "refined_avg", "all")
+#: keys of a models: entry, and of its bayes: part
+ENTRY_KEYS = ("name", "bayes", "train", "baseline", "predictions")
+BAYES_KEYS = ("demos", "demographics", "forms", "demo_form")
+
+
+@dataclass
+class DemoCountSettings(ModelExperimentSettings):
+    """Settings of ``demo_count``.
+
+    Attributes:
+        models: ``{name, bayes: {demographics, demo_form}}`` or ``{name, train: {data, model, trainer}}``.
+        eval_counts: test demonstration counts.
+        metric: the figure's accuracy (polar_avg, refined_avg or all).
+    """
+
+    models: list[dict[str, Any]] = field(default_factory=list)
+    eval_counts: list[int] = field(default_factory=lambda: [10, 25, 50, 100, 150, 200])
+    metric: str = "all"
+
+
+def check_entry(entry: dict[str, Any], i: int, kinds: tuple[str, ...]) -> None:
+    """Unknown keys of a ``models:`` entry (and of its ``bayes:`` part) are errors with a "did you mean"."""
+    from ivr.cli import did_you_mean
+
+    for key in entry:
+        if key not in ENTRY_KEYS or (key in ENTRY_KEYS[1:] and key not in kinds):
+            raise ConfigError(f"--models: models[{i}] has an unknown key {key!r} (use 'name' and one of "
+                              f"{list(kinds)}){did_you_mean(key, ['name', *kinds])}")
+    bayes = entry.get("bayes")
+    if isinstance(bayes, dict):
+        for key in bayes:
+            if key not in BAYES_KEYS:
+                raise ConfigError(f"--models: models[{i}].bayes has an unknown key {key!r} (use {list(BAYES_KEYS)})"
+                                  f"{did_you_mean(key, BAYES_KEYS)}")
 
 
 def model_list(config: dict[str, Any], kinds: tuple[str, ...] = ("bayes", "train")) -> list[dict[str, Any]]:
@@ -39,13 +76,14 @@ def model_list(config: dict[str, Any], kinds: tuple[str, ...] = ("bayes", "train
     """
     models = config.get("models")
     if not isinstance(models, list) or not models:
-        raise ValueError(f"config: 'models:' must list at least one entry with a name and one of {list(kinds)}")
+        raise ConfigError(f"config: 'models:' must list at least one entry with a name and one of {list(kinds)}")
     for i, entry in enumerate(models):
         if not isinstance(entry, dict) or "name" not in entry or sum(k in entry for k in kinds) != 1:
-            raise ValueError(f"config: models[{i}] = {entry!r} needs a 'name' and exactly one of {list(kinds)}")
+            raise ConfigError(f"config: models[{i}] = {entry!r} needs a 'name' and exactly one of {list(kinds)}")
+        check_entry(entry, i, kinds)
     names = [str(e["name"]) for e in models]
     if len(set(names)) != len(names):
-        raise ValueError(f"config: model names repeat: {names}")
+        raise ConfigError(f"config: model names repeat: {names}")
     return models
 
 
@@ -54,20 +92,21 @@ class DemoCountExperiment(ModelExperiment):
     ``bootstrap`` and the shared keys of :mod:`ivr.experiment.models`."""
 
     name = "demo_count"
+    settings = DemoCountSettings
     title = "Accuracy against the number of test demonstrations"
 
     @property
     def counts(self) -> list[int]:
         counts = self.config.get("eval_counts", [10, 25, 50, 100, 150, 200])
         if not isinstance(counts, list) or not counts or any(not isinstance(c, int) or c < 0 for c in counts):
-            raise ValueError(f"demo_count config: eval_counts {counts!r}; use a list of counts >= 0")
+            raise ConfigError(f"demo_count config: eval_counts {counts!r}; use a list of counts >= 0")
         return counts
 
     @property
     def metric(self) -> str:
         metric = str(self.config.get("metric", "all"))
         if metric not in METRICS:
-            raise ValueError(f"demo_count config: metric {metric!r}; use one of {list(METRICS)}")
+            raise ConfigError(f"demo_count config: metric {metric!r}; use one of {list(METRICS)}")
         return metric
 
     def plan(self) -> list[Run]:

@@ -14,16 +14,19 @@ same recipe. The table's ``avg`` is the mean of the evaluation columns (``metric
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ivr.errors import ConfigError, InputNotFoundError
 from ivr.experiment.demo_count import METRICS, model_list
 from ivr.experiment.models import ModelExperiment
 from ivr.experiment.outputs import pyplot, save_figure
 from ivr.experiment.runner import Run, slug
+from ivr.experiment.settings import ModelExperimentSettings
 
 DEFAULT_EVALS = {"eval_statements": "none", "eval_demographics": "only"}
 MODES = ("none", "with", "only")
@@ -31,11 +34,29 @@ MODES = ("none", "with", "only")
 PAPER_ROWS = {(400, 400): "statements + demographics", (800, 0): "demographics only", (0, 800): "statements only"}
 
 
+@dataclass
+class DemographicsSettings(ModelExperimentSettings):
+    """Settings of ``demographics``.
+
+    Attributes:
+        models: ``{name, bayes: {...}}`` or ``{name, train: {data, model, trainer}}``.
+        evals: evaluation column -> demographics mode (none | with | only).
+        eval_demos: statement demonstrations in the evaluation.
+        metric: the table's accuracy (polar_avg, refined_avg or all).
+    """
+
+    models: list[dict[str, Any]] = field(default_factory=list)
+    evals: dict[str, str] | None = None
+    eval_demos: int = 200
+    metric: str = "polar_avg"
+
+
 class DemographicsExperiment(ModelExperiment):
     """Config keys: ``models``, ``evals`` ({column: demographics mode}), ``eval_demos`` (200),
     ``metric`` (polar_avg), ``base`` and the shared keys of :mod:`ivr.experiment.models`."""
 
     name = "demographics"
+    settings = DemographicsSettings
     title = "Training and evaluating with statement vs demographic demonstrations"
 
     @property
@@ -43,14 +64,14 @@ class DemographicsExperiment(ModelExperiment):
         evals = self.config.get("evals") or DEFAULT_EVALS
         bad = {k: v for k, v in evals.items() if v not in MODES}
         if bad:
-            raise ValueError(f"demographics config: evals {bad}: each mode must be one of {list(MODES)}")
+            raise ConfigError(f"demographics config: evals {bad}: each mode must be one of {list(MODES)}")
         return dict(evals)
 
     @property
     def metric(self) -> str:
         metric = str(self.config.get("metric", "polar_avg"))
         if metric not in METRICS:
-            raise ValueError(f"demographics config: metric {metric!r}; use one of {list(METRICS)}")
+            raise ConfigError(f"demographics config: metric {metric!r}; use one of {list(METRICS)}")
         return metric
 
     def plan(self) -> list[Run]:

@@ -16,6 +16,7 @@ no published figure to compare with.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,18 +26,32 @@ import pandas as pd
 from ivr.catalog.codebook import FORMS
 from ivr.experiment.outputs import pyplot, save_figure
 from ivr.metrics.evenness import option_counts, shannon_evenness
+from ivr.errors import ConfigError
 from ivr.experiment.runner import Experiment, Run, slug
+from ivr.experiment.settings import FORMS as ALL_FORMS
+from ivr.experiment.settings import ExperimentSettings
 
 ALL = "All"
 
 
-class EvennessExperiment(Experiment):
-    """One run per group of the ``dimension`` (default Continent) plus everybody ("All").
+@dataclass
+class EvennessSettings(ExperimentSettings):
+    """Settings of ``evenness``.
 
-    Config keys: ``catalog``, ``cache_dir``, ``dimension`` (Continent), ``forms`` ([polar, refined]).
+    Attributes:
+        dimension: the demographic dimension whose groups are compared (any of the codebook's).
+        forms: statement forms.
     """
 
+    dimension: str = "Continent"
+    forms: list[str] = field(default_factory=lambda: list(ALL_FORMS))
+
+
+class EvennessExperiment(Experiment):
+    """One run per group of the ``dimension`` (default Continent) plus everybody ("All")."""
+
     name = "evenness"
+    settings = EvennessSettings
     title = "Shannon evenness J' of answer distributions"
     decimals = 4
 
@@ -49,13 +64,13 @@ class EvennessExperiment(Experiment):
         forms = list(self.config.get("forms", list(FORMS)))
         bad = [f for f in forms if f not in FORMS]
         if bad:
-            raise ValueError(f"evenness config: forms {bad} unknown; use {list(FORMS)}")
+            raise ConfigError(f"--forms {bad}: unknown; use {list(FORMS)}")
         return forms
 
     def _labels(self) -> np.ndarray:
         dims = self.catalog.codebook.dimensions
         if self.dimension not in dims:
-            raise ValueError(f"evenness config: dimension {self.dimension!r} is not defined by codebook "
+            raise ConfigError(f"--dimension {self.dimension!r}: not defined by codebook "
                              f"{self.catalog.codebook.name!r}; defined: {sorted(dims)}")
         return self.catalog.groups(self.dimension)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,9 @@ from ivr.catalog.synth.predict import bayes_predictions
 from ivr.experiment.bayes import EvalSettings, eval_people, load_bayes, setup_probes
 from ivr.experiment.outputs import pyplot, save_figure
 from ivr.experiment.published import TABLE19_COLUMNS
+from ivr.errors import ConfigError, InputNotFoundError
 from ivr.experiment.runner import Experiment, Run, slug
+from ivr.experiment.settings import EvalPeopleSettings
 from ivr.metrics import Predictions, Report, evaluate_predictions, plot_per_group
 
 MEAN_ROW = "σINEQUITY (mean)"
@@ -47,16 +50,19 @@ def model_entries(config: dict[str, Any]) -> list[dict[str, Any]]:
     """
     models = config.get("models")
     if not isinstance(models, list) or not models:
-        raise ValueError("inequity config: 'models:' must list at least one entry, e.g. "
+        raise ConfigError("inequity config: 'models:' must list at least one entry, e.g. "
                          "[{name: Global, baseline: 'Global (majority vote)'}]")
     names = []
     for i, entry in enumerate(models):
         kinds = [k for k in KINDS if isinstance(entry, dict) and k in entry]
         if not isinstance(entry, dict) or "name" not in entry or len(kinds) != 1:
-            raise ValueError(f"inequity config: models[{i}] = {entry!r} needs a 'name' and exactly one of {KINDS}")
+            raise ConfigError(f"inequity config: models[{i}] = {entry!r} needs a 'name' and exactly one of {KINDS}")
+        from ivr.experiment.demo_count import check_entry
+
+        check_entry(entry, i, KINDS)
         names.append(str(entry["name"]))
     if len(set(names)) != len(names):
-        raise ValueError(f"inequity config: model names repeat: {names}")
+        raise ConfigError(f"inequity config: model names repeat: {names}")
     return models
 
 
@@ -76,18 +82,40 @@ def _sigma_nan(inequity: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+@dataclass
+class InequitySettings(EvalPeopleSettings):
+    """Settings of ``inequity``.
+
+    Attributes:
+        models: the models scored side by side: ``{name, bayes: {...}}``, ``{name, baseline: NAME}`` or
+            ``{name, predictions: FILE.npz}``.
+        form: the probe form sigma is computed on (the study: polar).
+        dimensions: demographic dimensions (null = the codebook's).
+        min_group_size: leave smaller groups out of sigma (1 = every group, as the study).
+        bootstrap: bootstrap replicates for the intervals stored in the reports.
+        n_cluster: Resemble "top cluster" size.
+    """
+
+    models: list[dict[str, Any]] = field(default_factory=list)
+    form: str = "polar"
+    dimensions: list[str] | None = None
+    min_group_size: int = 1
+    bootstrap: int = 0
+    n_cluster: int = 24
+
+
 class InequityExperiment(Experiment):
-    """Config keys: ``catalog``, ``models``, ``form`` (polar), ``dimensions`` (all), ``min_group_size`` (1),
-    ``bootstrap`` (0), and the eval people (``split_size``, ``split_rule``, ``people``, ``setups``, ``seed``)."""
+    """See the module docstring; the keys are :class:`InequitySettings`."""
 
     name = "inequity"
+    settings = InequitySettings
     title = "σ of per-group accuracy by demographic dimension (σINEQUITY = mean)"
 
     @property
     def form(self) -> str:
         form = str(self.config.get("form", "polar"))
         if form not in FORMS:
-            raise ValueError(f"inequity config: form {form!r}; use one of {list(FORMS)}")
+            raise ConfigError(f"inequity config: form {form!r}; use one of {list(FORMS)}")
         return form
 
     def _common(self) -> dict[str, Any]:
@@ -105,7 +133,7 @@ class InequityExperiment(Experiment):
             elif "predictions" in entry:
                 path = Path(entry["predictions"])
                 if not path.is_file():
-                    raise FileNotFoundError(f"inequity config: model {entry['name']!r}: predictions file {path} "
+                    raise InputNotFoundError(f"inequity config: model {entry['name']!r}: predictions file {path} "
                                             "does not exist (write one with python -m ivr.evaluate)")
                 stat = path.stat()
                 runs.append(Run(slug(entry["name"]), {**common, "name": entry["name"], "predictions": str(path),
@@ -151,7 +179,7 @@ class InequityExperiment(Experiment):
         res = run_baselines(self.catalog, split, config)
         unknown = [b for b in p["baselines"].values() if b not in res.reports]
         if unknown:
-            raise ValueError(f"inequity config: baseline(s) {unknown} unknown; scored baselines: {sorted(res.reports)}")
+            raise ConfigError(f"inequity config: baseline(s) {unknown} unknown; scored baselines: {sorted(res.reports)}")
         return {name: res.reports[b].to_dict() for name, b in p["baselines"].items()}
 
     def reports(self, results: dict[str, dict[str, Any]]) -> dict[str, Report]:
@@ -161,7 +189,7 @@ class InequityExperiment(Experiment):
         for entry in model_entries(self.config):
             report = report_from_dict(by_name[str(entry["name"])])
             if self.form not in report.inequity_by_form:
-                raise ValueError(f"model {entry['name']!r} has no {self.form} predictions; set form: to one it has")
+                raise ConfigError(f"model {entry['name']!r} has no {self.form} predictions; set form: to one it has")
             report.per_group = report.per_group_by_form[self.form]
             report.inequity = _sigma_nan(report.inequity_by_form[self.form])
             out[str(entry["name"])] = report

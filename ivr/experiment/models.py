@@ -2,12 +2,13 @@
 
 Config keys shared by those experiments::
 
-    catalog: "synthetic:people=20000,seed=0"
-    split_size: 800          # evaluation people (make_split), scored: the test half
-    split_rule: study
-    seed: 0
-    limit_people: null       # score only the first n test people (quick runs)
-    bootstrap: 200           # bootstrap replicates for the confidence bands
+    data:                      # the shared --data.* section (ivr.settings.DataSettings)
+      catalog: "synthetic:people=20000,seed=0"
+      split_size: 800          # evaluation people (make_split), scored: the test half
+      split_rule: study
+      seed: 0
+      limit_eval_people: null  # score only the first n test people (quick runs)
+    bootstrap: 200             # bootstrap replicates for the confidence bands
     base:                    # ivr.fit-style sections every trained recipe starts from
       data: {...}            # IVRDataModule arguments (catalog/split settings are filled in)
       model: {...}           # IndieValueReasoner arguments
@@ -15,7 +16,7 @@ Config keys shared by those experiments::
 
 A trained model is one ``train`` run (weights in ``OUT/models/<id>.ckpt``) followed by its
 evaluation runs; the Bayes predictor needs a synthetic catalog and no training. Both score the
-same people: the first ``limit_people`` of the split's test half.
+same people: the first ``data.limit_eval_people`` of the split's test half.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from typing import Any
 import numpy as np
 
 from ivr.catalog.synth.predict import bayes_predictions
+from ivr.errors import ConfigError
 from ivr.experiment.bayes import EvalSettings, eval_people, load_bayes, setup_probes
 from ivr.experiment.config import merge
 from ivr.experiment.runner import Experiment, Run, slug
+from ivr.experiment.settings import ModelExperimentSettings
 from ivr.experiment.training import predict_reasoner, recipe_sections, train_reasoner
 from ivr.metrics import Predictions, evaluate_predictions
 
@@ -39,33 +42,49 @@ SETUPS = (0, 1, 2)  # the data module always probes the study's three setups
 class ModelExperiment(Experiment):
     """Shared machinery: eval people, data sections, training runs and scoring."""
 
+    settings = ModelExperimentSettings
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any]) -> None:
+        """The recipe sections (``base:`` and every ``train:``) name only arguments their classes have."""
+        base = config.get("base") or {}
+        recipe_sections(base, {"name": "base"})
+        for entry in config.get("models") or []:
+            if isinstance(entry, dict) and isinstance(entry.get("train"), dict):
+                recipe_sections(base, {"name": entry.get("name"), **entry["train"]})
+
     @property
-    def settings(self) -> EvalSettings:
-        cfg = {**self.config, "people": "test", "setups": list(SETUPS)}
-        return EvalSettings.from_config(cfg)
+    def eval_settings(self) -> EvalSettings:
+        data = {**(self.config.get("data") or {}), "setups": list(SETUPS)}
+        return EvalSettings.from_config({**self.config, "data": data, "people": "test"})
 
     @property
     def limit(self) -> int | None:
-        limit = self.config.get("limit_people")
+        limit = self.data.limit_eval_people
         if limit is not None and (not isinstance(limit, int) or limit < 1):
-            raise ValueError(f"config limit_people: {limit!r}; use a positive count or null")
+            raise ConfigError(f"--data.limit_eval_people {limit!r}: use a positive count or null")
         return limit
 
     def common_params(self) -> dict[str, Any]:
-        return {"catalog": self.catalog_spec, **self.settings.params(), "limit_people": self.limit,
+        return {"catalog": self.catalog_spec, **self.eval_settings.params(), "limit_people": self.limit,
                 "bootstrap": int(self.config.get("bootstrap", 0))}
 
     def scored_rows(self) -> np.ndarray:
         """Catalog rows of the scored people (as the data module picks its test people)."""
-        return eval_people(self.catalog, self.settings)[: self.limit]
+        return eval_people(self.catalog, self.eval_settings)[: self.limit]
 
     def data_section(self, data: dict[str, Any]) -> dict[str, Any]:
         """IVRDataModule settings with this experiment's catalog and split filled in."""
-        s = self.settings
+        s = self.eval_settings
+        if s.min_valid is not None:
+            raise ConfigError("--data.min_valid: the data module of trained reasoners has no eligibility setting yet; "
+                              "leave it null for experiments that train")
         fixed = {"catalog": str(self.catalog_dir), "split_size": s.split_size, "split_rule": s.split_rule,
                  "seed": s.seed, "limit_eval_people": self.limit}
-        if self.config.get("cache_dir") is not None:
-            fixed["cache_dir"] = str(self.config["cache_dir"])
+        if s.ids_file is not None:
+            fixed["split_ids_file"] = s.ids_file
+        if self.data.cache_dir is not None:
+            fixed["cache_dir"] = str(self.data.cache_dir)
         return {**data, **fixed}
 
     def sections(self, recipe: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -107,11 +126,11 @@ class ModelExperiment(Experiment):
         """The Bayes predictor on the scored people."""
         return bayes_predictions(self.catalog, load_bayes(self.catalog_dir), self.scored_rows(),
                                  setup_probes(self.catalog, SETUPS), forms or ["polar", "refined"], n_demos,
-                                 self.settings.seed, use_demographics=demographics, demo_form=demo_form)
+                                 self.eval_settings.seed, use_demographics=demographics, demo_form=demo_form)
 
     def score(self, preds: Predictions, dimensions: list[str] | None = None) -> dict[str, Any]:
         """Table-3 row, bootstrap intervals and (for ``dimensions``) per-group accuracy."""
         report = evaluate_predictions(preds, self.catalog, dimensions=dimensions or [],
-                                      bootstrap=int(self.config.get("bootstrap", 0)), seed=self.settings.seed)
+                                      bootstrap=int(self.config.get("bootstrap", 0)), seed=self.eval_settings.seed)
         return {"row": report.table3_row(), "ci": report.ci, "per_group": report.per_group_by_form,
                 "people": report.counts.get("people")}

@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ivr.errors import InputError
+
 
 def clean_json(obj: Any) -> Any:
     """JSON-safe copy: numpy scalars -> Python, nan/inf -> None, tuple -> list, keys -> str."""
@@ -53,13 +55,13 @@ def read_json(path: str | Path) -> Any:
     """Read a JSON file.
 
     Raises:
-        ValueError: the file is not valid JSON (names the file).
+        InputError: the file is not valid JSON (names the file; a ValueError).
     """
     path = Path(path)
     try:
         return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err}); delete it to recompute") from err
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InputError(f"{path}: not valid JSON ({err}); delete it to recompute that run") from None
 
 
 def write_csv(path: str | Path, frame: pd.DataFrame) -> Path:
@@ -74,8 +76,9 @@ def save_figure(fig: Any, path: str | Path, dpi: int = 120) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
-    fig.tight_layout()
-    fig.savefig(tmp, dpi=dpi)
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
+    fig.savefig(tmp, dpi=dpi, bbox_inches="tight")  # long tick labels and headings are never cut off
     plt.close(fig)
     tmp.replace(path)
     return path

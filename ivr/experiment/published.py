@@ -16,8 +16,8 @@ from ivr.paper import load_paper, paper_table
 TABLES = ("figure6_continent_models", "table4_demographics_training", "table19_inequity_by_dimension",
           "table2_inequity_index", "table14_zero_shot_polar")
 
-TABLE19_COLUMNS = {"zero_shot_llama_3_1_8b": "Llama-3.1-8B zero-shot (paper)",
-                   "indievaluereasoner": "IndieValueReasoner (paper)"}
+TABLE19_COLUMNS = {"zero_shot_llama_3_1_8b": "Llama-3.1-8B zero-shot (paper, Table 19)",
+                   "indievaluereasoner": "IndieValueReasoner (paper, Table 19)"}
 
 
 def load_published(path: str | Path | None = None) -> dict[str, Any]:

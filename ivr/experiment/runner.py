@@ -12,6 +12,7 @@ table, ``published.csv``, and prints ours beside the published one.
 from __future__ import annotations
 
 import re
+import sys
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -19,14 +20,15 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pandas as pd
-from tqdm.auto import tqdm
 
 from ivr.catalog.store import Catalog
+from ivr.errors import ConfigError
 from ivr.experiment.config import open_catalog
+from ivr.settings import DataSettings
 from ivr.experiment.outputs import clean_json, read_json, side_by_side, write_csv, write_json, write_text
+from ivr.progress import Progress
 
 RUNS_DIR = "runs"
-DEFAULT_CATALOG = "synthetic:people=2000,seed=0"
 
 
 def slug(text: str) -> str:
@@ -80,6 +82,8 @@ class Experiment(ABC):
     name: ClassVar[str] = ""
     title: ClassVar[str] = ""
     decimals: ClassVar[int] = 2  # console display of the table
+    #: the typed settings (a dataclass, :mod:`ivr.experiment.settings`): the keys a config may hold
+    settings: ClassVar[type | None] = None
     progress: bool = True  # progress bars inside runs (set by run_experiment)
 
     def __init__(self, config: dict[str, Any], out: Path, paper: dict[str, Any] | None = None) -> None:
@@ -89,9 +93,14 @@ class Experiment(ABC):
         self._catalog: tuple[Catalog, Path] | None = None
 
     @property
+    def data(self) -> DataSettings:
+        """The config's shared ``data:`` section (catalog and evaluation people)."""
+        return DataSettings.from_value(self.config.get("data") or {})
+
+    @property
     def catalog_spec(self) -> str:
-        """The config's ``catalog:`` value (default: a small synthetic population)."""
-        return str(self.config.get("catalog", DEFAULT_CATALOG))
+        """The config's ``data.catalog`` (default: a small synthetic population)."""
+        return str(self.data.catalog)
 
     @property
     def catalog(self) -> Catalog:
@@ -105,7 +114,7 @@ class Experiment(ABC):
 
     def _open(self) -> tuple[Catalog, Path]:
         if self._catalog is None:
-            self._catalog = open_catalog(self.catalog_spec, self.config.get("cache_dir"))
+            self._catalog = open_catalog(self.catalog_spec, self.data.cache_dir)
         return self._catalog
 
     @abstractmethod
@@ -123,6 +132,10 @@ class Experiment(ABC):
     @abstractmethod
     def figure(self, results: dict[str, dict[str, Any]], table: pd.DataFrame, out_dir: Path) -> list[Path]:
         """Write the figure(s) (PNG) into ``out_dir``; returns their paths."""
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any]) -> None:
+        """Checks of a config beyond its typed keys, before anything runs (default none)."""
 
     def is_complete(self, run: Run, result: dict[str, Any]) -> bool:
         """Whether a stored result can be reused (e.g. the files it names still exist); default yes."""
@@ -147,10 +160,10 @@ def _stored(exp: Experiment, path: Path, run: Run) -> dict[str, Any] | None:
         return None
     data = read_json(path)
     if data.get("params") != clean_json(run.params):
-        tqdm.write(f"[experiment] {path.name}: parameters changed since it was written; recomputing")
+        print(f"[experiment] {path.name}: parameters changed since it was written; recomputing", file=sys.stderr)
         return None
     if not exp.is_complete(run, data["result"]):
-        tqdm.write(f"[experiment] {path.name}: files it refers to are gone; recomputing")
+        print(f"[experiment] {path.name}: files it refers to are gone; recomputing", file=sys.stderr)
         return None
     return data["result"]
 
@@ -166,7 +179,8 @@ def run_experiment(exp: Experiment, progress: bool = True) -> Outcome:
         The :class:`Outcome`.
 
     Raises:
-        ValueError: two runs share an id (an experiment bug) or a stored run file is corrupt.
+        ValueError: two runs share an id (an experiment bug).
+        ConfigError: a stored run file is corrupt (named; delete it to recompute).
     """
     exp.progress = progress
     runs = exp.plan()
@@ -179,13 +193,14 @@ def run_experiment(exp: Experiment, progress: bool = True) -> Outcome:
     results: dict[str, dict[str, Any]] = {}
     ran: list[str] = []
     skipped: list[str] = []
-    bar = tqdm(runs, desc=exp.name, unit="run", disable=not progress)
-    for run in bar:
+    bar = Progress(len(runs), exp.name, "runs", enabled=progress)
+    for run in runs:
         path = run_dir / f"{run.id}.json"
         stored = _stored(exp, path, run)
         if stored is not None:
             results[run.id] = stored
             skipped.append(run.id)
+            bar.update()
             continue
         bar.set_postfix_str(run.id)
         start = time.perf_counter()
@@ -194,6 +209,8 @@ def run_experiment(exp: Experiment, progress: bool = True) -> Outcome:
                           "result": result})
         results[run.id] = result
         ran.append(run.id)
+        bar.update()
+    bar.close()
     table = exp.table(results)
     files = [write_csv(exp.out / "table.csv", table),
              write_json(exp.out / "table.json", {"experiment": exp.name, "title": exp.title,

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ivr.errors import ConfigError, InputNotFoundError
 from ivr.experiment.config import merge
 from ivr.metrics import Predictions
 
@@ -27,18 +28,48 @@ def recipe_sections(base: dict[str, Any], recipe: dict[str, Any]) -> dict[str, d
     """``{"data", "model", "trainer"}`` of a recipe merged over the base.
 
     Raises:
-        ValueError: a section that is not a mapping, or unknown top-level keys.
+        ConfigError: a section that is not a mapping, or an unknown key (of the recipe, or of a
+            section: an argument that IVRDataModule / IndieValueReasoner / lightning.Trainer lacks).
     """
+    from ivr.cli import did_you_mean
+
     unknown = sorted(set(recipe) - set(SECTIONS) - {"name"})
     if unknown:
-        raise ValueError(f"recipe {recipe.get('name')!r}: unknown key(s) {unknown}; use {list(SECTIONS)}")
+        raise ConfigError(f"recipe {recipe.get('name')!r}: unknown key(s) {unknown}; use {list(SECTIONS)}"
+                          f"{did_you_mean(unknown[0], SECTIONS)}")
+    unknown_base = sorted(set(base) - set(SECTIONS))
+    if unknown_base:
+        raise ConfigError(f"--base: unknown key(s) {unknown_base}; use {list(SECTIONS)}"
+                          f"{did_you_mean(unknown_base[0], SECTIONS)}")
     out = {}
     for section in SECTIONS:
         b, r = base.get(section) or {}, recipe.get(section) or {}
         if not isinstance(b, dict) or not isinstance(r, dict):
-            raise ValueError(f"recipe {recipe.get('name')!r}: '{section}:' must be a mapping")
+            raise ConfigError(f"recipe {recipe.get('name')!r}: '{section}:' must be a mapping")
         out[section] = merge(b, r)
+        allowed = section_keys(section)
+        bad = sorted(set(out[section]) - allowed)
+        if bad:
+            where = "base" if bad[0] in b else f"recipe {recipe.get('name')!r}"
+            raise ConfigError(f"{where}: '{section}:' has unknown key(s) {bad} ({SECTION_CLASSES[section]} has no such "
+                              f"argument){did_you_mean(bad[0], sorted(allowed))}")
     return out
+
+
+SECTION_CLASSES = {"data": "ivr.data.datamodule.IVRDataModule", "model": "ivr.model.module.IndieValueReasoner",
+                   "trainer": "lightning.Trainer"}
+
+
+def section_keys(section: str) -> set[str]:
+    """The constructor arguments a recipe section may set."""
+    import importlib
+    import inspect
+
+    module, _, name = SECTION_CLASSES[section].rpartition(".")
+    cls = getattr(importlib.import_module(module), name)
+    params = inspect.signature(cls.__init__).parameters
+    return {p for p in params if p != "self" and params[p].kind not in (inspect.Parameter.VAR_POSITIONAL,
+                                                                       inspect.Parameter.VAR_KEYWORD)}
 
 
 def _trainer(trainer_kwargs: dict[str, Any], progress: bool) -> Any:
@@ -101,7 +132,7 @@ def predict_reasoner(checkpoint: str | Path, data: dict[str, Any], trainer: dict
 
     checkpoint = Path(checkpoint)
     if not checkpoint.exists():
-        raise FileNotFoundError(f"checkpoint {checkpoint} does not exist; delete the experiment's run files "
+        raise InputNotFoundError(f"checkpoint {checkpoint} does not exist; delete the experiment's run files "
                                 "for its training run to train it again")
     keep = {k: v for k, v in (trainer or {}).items() if k in ("accelerator", "devices", "precision")}
     module = reasoner_from_checkpoint(checkpoint)

@@ -52,7 +52,8 @@ def bootstrap_ci(
         level: interval coverage.
 
     Returns:
-        name -> (low, high): ``polar/p0`` ..., ``polar_avg``, ``refined_avg``, ``all``, ``inequity/polar`` ...
+        name -> (low, high): ``polar/p0`` ..., ``polar_avg``, ``refined_avg``, ``all``, ``inequity/polar``
+        ..., and every group's accuracy as ``group/<form>/<dimension>/<group>``.
     """
     if n_boot <= 0 or len(scores.person) == 0:
         return {}
@@ -74,7 +75,7 @@ def bootstrap_ci(
         fcols = [i for i, (ff, _) in enumerate(cells) if ff == f]
         s_p, n_p = acc[:, fcols].sum(axis=1), present[:, fcols].sum(axis=1)
         dims = []
-        for labels in (groups or {}).values():
+        for dim, labels in (groups or {}).items():
             lab = np.asarray(labels, dtype=object)[people]
             ok = np.array([v is not None for v in lab]) & (n_p > 0)
             if not ok.any():
@@ -82,7 +83,7 @@ def bootstrap_ci(
             names, inv = np.unique(lab[ok].astype(str), return_inverse=True)
             onehot = np.zeros((n_people, len(names)))
             onehot[np.flatnonzero(ok), inv.reshape(-1)] = 1.0
-            dims.append(np.stack([onehot * s_p[:, None], onehot * n_p[:, None], onehot], axis=0))
+            dims.append((dim, names, np.stack([onehot * s_p[:, None], onehot * n_p[:, None], onehot], axis=0)))
         ineq_inputs.append((f, dims))
     rng = np.random.default_rng([seed, TAG_BOOTSTRAP])
     samples: dict[str, list[np.ndarray]] = {}
@@ -104,11 +105,15 @@ def bootstrap_ci(
             if not dims:
                 continue
             sigmas = []
-            for stacked in dims:
+            for dim, names, stacked in dims:
                 num, den, cnt = (w @ stacked[0]), (w @ stacked[1]), (w @ stacked[2])
                 ok = (den > 0) & (cnt >= min_group_size)
                 with np.errstate(invalid="ignore", divide="ignore"):
-                    sigmas.append(_weighted_std_rows(num / den * 100, ok))
+                    group_acc = num / den * 100
+                    sigmas.append(_weighted_std_rows(group_acc, ok))
+                for k, name in enumerate(names):
+                    samples.setdefault(f"group/{FORM_NAMES[f]}/{dim}/{name}", []).append(
+                        np.where(ok[:, k], group_acc[:, k], np.nan))
             with np.errstate(invalid="ignore"):
                 sig = np.array(sigmas)  # [dims, b]
                 valid = ~np.isnan(sig)

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from ivr.errors import InputError
+
 FORM_NAMES = ("polar", "refined")  # form code 0, 1
 MAX_OPTIONS = 8
 NO_ANSWER = -1  # pred: no answer / parse failure (scored wrong); target: unanswered (not scored)
@@ -43,15 +45,15 @@ class Predictions:
         n = len(self.person)
         bad = [f"{name}={len(getattr(self, name))}" for name in _INT_FIELDS if len(getattr(self, name)) != n]
         if bad:
-            raise ValueError(f"Predictions arrays differ in length: person={n}, {', '.join(bad)}")
+            raise InputError(f"Predictions arrays differ in length: person={n}, {', '.join(bad)}")
         if n and not np.isin(self.form, (0, 1)).all():
-            raise ValueError(f"Predictions.form must be 0 (polar) or 1 (refined); got {np.unique(self.form)[:5]}")
+            raise InputError(f"Predictions.form must be 0 (polar) or 1 (refined); got {np.unique(self.form)[:5]}")
         if n and ((self.pred < NO_ANSWER).any() or (self.target < NO_ANSWER).any()):
-            raise ValueError("Predictions.pred/target must be option indices >= 0, or -1")
+            raise InputError("Predictions.pred/target must be option indices >= 0, or -1")
         if self.probs is not None:
             self.probs = np.asarray(self.probs, dtype=np.float64)
             if self.probs.ndim != 2 or len(self.probs) != n:
-                raise ValueError(f"Predictions.probs must have shape [{n}, n_options]; got {self.probs.shape}")
+                raise InputError(f"Predictions.probs must have shape [{n}, n_options]; got {self.probs.shape}")
 
     def __len__(self) -> int:
         return len(self.person)

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ivr.errors import InputError
 from ivr.catalog.store import Catalog
 from ivr.metrics.summary import catalog_groups
 from ivr.metrics.bootstrap import bootstrap_ci
@@ -38,6 +39,8 @@ class Report:
             ``inequity/polar`` ...).
         calibration: form -> {"brier", "ece"} when probabilities were given.
         counts: people, scored and unscored probes, parse failures, per form.
+        group_order: dimension -> its groups in their natural order (the codebook's code order:
+            age bands, education levels, income and class from low to high).
     """
 
     accuracy: dict[str, dict[str, float]]
@@ -51,6 +54,7 @@ class Report:
     ci: dict[str, list[float]] = field(default_factory=dict)
     calibration: dict[str, dict[str, float]] = field(default_factory=dict)
     counts: dict[str, Any] = field(default_factory=dict)
+    group_order: dict[str, list[str]] = field(default_factory=dict)
 
     def table3_row(self) -> dict[str, Any]:
         """``{"polar": [p0, p1, p2], "polar_avg", "refined": [...], "refined_avg", "all"}``."""
@@ -85,6 +89,18 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
+def natural_order(catalog: Catalog, dimension: str) -> list[str]:
+    """A dimension's groups in the codebook's code order (ordinal scales low to high; regrouped
+    values at the place of their first code)."""
+    demo = catalog.codebook.dimensions[dimension]
+    order: list[str] = []
+    for code in sorted(demo.values):
+        group = demo.group(code)
+        if group is not None and str(group) not in order:
+            order.append(str(group))
+    return order
+
+
 def evaluate_predictions(
     preds: Predictions, catalog: Catalog, dimensions: list[str] | None = None, bootstrap: int = 1000,
     seed: int = 0, min_group_size: int = 1,
@@ -111,15 +127,15 @@ def evaluate_predictions(
     preds = preds.canonical()
     n_q = len(catalog.codebook.questions)
     if len(preds) and (preds.person.min() < 0 or preds.person.max() >= len(catalog)):
-        raise ValueError(f"Predictions.person holds rows outside the catalog (0..{len(catalog) - 1})")
+        raise InputError(f"Predictions.person holds rows outside the catalog (0..{len(catalog) - 1})")
     if len(preds) and (preds.question.min() < 0 or preds.question.max() >= n_q):
-        raise ValueError(f"Predictions.question holds indices outside the codebook (0..{n_q - 1})")
+        raise InputError(f"Predictions.question holds indices outside the codebook (0..{n_q - 1})")
     scores = person_scores(preds)
     table = accuracy_table(scores)
     setups = sorted({s for _, s in table})
     forms = sorted({f for f, _ in table})
     accuracy = {FORM_NAMES[f]: {f"p{s}": v for (ff, s), v in table.items() if ff == f} for f in forms}
-    report = Report(accuracy=accuracy, setups=setups)
+    report = Report(accuracy=accuracy, setups=setups, group_order={d: natural_order(catalog, d) for d in groups})
 
     categories = np.array([q.category for q in catalog.codebook.questions], dtype=object)[preds.question]
     for cat in catalog.codebook.categories:
@@ -160,42 +176,80 @@ def evaluate_predictions(
     return report
 
 
-def plot_per_group(report: Report, out_png: str | Path) -> Path:
-    """Bar charts of per-group accuracy, one panel per dimension (headline form), written as PNG."""
-    import matplotlib
+def _wrap(label: str, width: int = 16) -> str:
+    import textwrap
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    lines = textwrap.wrap(label, width) or [label]
+    return "\n".join(lines[:2]) + ("…" if len(lines) > 2 else "")
 
+
+def plot_per_group(report: Report, out_png: str | Path, title: str | None = None) -> Path:
+    """Per-group accuracy charts, one panel per dimension (headline form), written as PNG.
+
+    Every bar is one group, in the dimension's natural order (:func:`natural_order`: age, education,
+    income and class from low to high), labelled with its number of people and, when the report has
+    bootstrap intervals, drawn with its 95% interval. All panels share one y range so groups of
+    different dimensions compare at a glance; the dashed line is the unweighted mean of the groups
+    (the quantity σ spreads around), not a published figure.
+
+    Args:
+        report: a report with per-group accuracy.
+        out_png: the PNG to write.
+        title: a heading (default: form and σINEQUITY).
+    """
+    from ivr.experiment.outputs import pyplot, save_figure
+
+    plt = pyplot()
     dims = [d for d, g in report.per_group.items() if g]
     if not dims:
         raise ValueError("the report has no per-group accuracies to plot")
-    ncol = min(4, len(dims))
-    nrow = math.ceil(len(dims) / ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(4.5 * ncol, 3.2 * nrow), squeeze=False)
-    sigma = report.inequity.get("per_dimension", {})
-    for ax, dim in zip(axes.flat, dims):
-        items = sorted(report.per_group[dim].items(), key=lambda kv: kv[1])
-        vals = [v for _, v in items]
-        ax.bar(range(len(items)), vals, color="tab:blue")
-        ax.axhline(float(np.mean(vals)), color="grey", linestyle="--", linewidth=0.8)  # unweighted group mean
-        ax.set_ylim(max(0.0, min(vals) - 5), min(100.0, max(vals) + 5))  # differences are a few points
-        if len(items) <= 12:
-            ax.set_xticks(range(len(items)), [k[:18] for k, _ in items], rotation=60, ha="right", fontsize=6)
-        else:
-            ax.set_xticks([])
-            ax.set_xlabel(f"{len(items)} groups (sorted)", fontsize=7)
-        s = sigma.get(dim, float("nan"))
-        ax.set_title(f"{dim}  σ={s:.2f}" if not math.isnan(s) else dim, fontsize=9)
-        ax.set_ylabel("accuracy (%)", fontsize=7)
-    for ax in list(axes.flat)[len(dims):]:
-        ax.axis("off")
     form = report.inequity.get("form", "")
-    fig.suptitle(f"Per-group accuracy ({form}); σINEQUITY = {report.inequity.get('index', float('nan')):.2f}")
-    fig.tight_layout()
-    out = Path(out_png)
-    tmp = out.with_name(f".{out.stem}.tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    tmp.replace(out)
-    return out
+    panels = []
+    for dim in dims:
+        groups = report.per_group[dim]
+        order = [g for g in report.group_order.get(dim, []) if g in groups]
+        order += sorted(g for g in groups if g not in order)
+        sizes = report.group_sizes.get(dim, {})
+        cis = [report.ci.get(f"group/{form}/{dim}/{g}") for g in order]
+        panels.append((dim, order, [groups[g] for g in order], [sizes.get(g) for g in order], cis))
+    values = [v for *_, vals, _, cis in panels for v in vals] + [
+        x for *_, cis in panels for ci in cis if ci for x in ci if x is not None]
+    lo, hi = max(0.0, min(values) - 3), min(100.0, max(values) + 3)
+    # dimensions with many groups (countries) get a row of their own, the others four to a row
+    ncol, rows, row = 4, [], []
+    for p in panels:
+        if len(p[1]) > 12:
+            rows.append([p])
+        else:
+            row.append(p)
+            if len(row) == ncol:
+                rows.append(row)
+                row = []
+    rows += [row] if row else []
+    fig = plt.figure(figsize=(17, 3.6 * len(rows) + 0.8), layout="constrained")
+    grid = fig.add_gridspec(len(rows), ncol)
+    sigma = report.inequity.get("per_dimension", {})
+    for r, members in enumerate(rows):
+        for c, (dim, order, vals, sizes, cis) in enumerate(members):
+            ax = fig.add_subplot(grid[r, :] if len(members) == 1 and len(order) > 12 else grid[r, c])
+            x = np.arange(len(order))
+            have_ci = [ci is not None and None not in ci for ci in cis]
+            err = np.array([[v - ci[0], ci[1] - v] if ok else [0.0, 0.0]
+                            for v, ci, ok in zip(vals, cis, have_ci)]).T
+            ax.bar(x, vals, color="tab:blue", yerr=err if any(have_ci) else None, capsize=2,
+                   error_kw={"elinewidth": 0.8, "ecolor": "black"})
+            ax.axhline(float(np.mean(vals)), color="grey", linestyle="--", linewidth=0.8)
+            ax.set_ylim(lo, hi)
+            upright = len(order) > 6
+            labels = [f"{_wrap(g, 14)}\n(n={n})" if n is not None else _wrap(g, 14) for g, n in zip(order, sizes)]
+            ax.set_xticks(x, labels, rotation=90 if upright else 35, ha="center" if upright else "right", fontsize=6)
+            s = sigma.get(dim, float("nan"))
+            ax.set_title(f"{dim}  (σ = {s:.2f})" if s is not None and not math.isnan(s) else dim, fontsize=9)
+            ax.set_ylabel("accuracy (%)", fontsize=7)
+            ax.tick_params(axis="y", labelsize=7)
+    index = report.inequity.get("index", float("nan"))
+    heading = title or f"Per-group accuracy ({form} probes); σINEQUITY = {index:.2f}"
+    note = ("bars: groups in natural order, n = people; whiskers: bootstrap 95% interval; "
+            "dashed: unweighted mean of the groups")
+    fig.suptitle(f"{heading}\n{note}", fontsize=9)
+    return save_figure(fig, out_png, dpi=120)

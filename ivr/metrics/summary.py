@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ivr.errors import ConfigError
 from ivr.catalog.store import Catalog
 from ivr.metrics.calibration import brier_score, expected_calibration_error
 from ivr.metrics.inequity import group_accuracy, inequity_index
@@ -27,7 +28,7 @@ def catalog_groups(catalog: Catalog, dimensions: list[str] | None = None) -> dic
     dims = defined if dimensions is None else list(dimensions)
     unknown = [d for d in dims if d not in catalog.codebook.dimensions]
     if unknown:
-        raise ValueError(
+        raise ConfigError(
             f"demographic dimension(s) {unknown} are not defined by codebook {catalog.codebook.name!r}; "
             f"defined: {defined}"
         )

@@ -16,14 +16,10 @@ from typing import Any
 import torch
 
 from ivr.catalog.store import atomic_dir
+from ivr.checkpoints import META_FILE, is_distributed_checkpoint, safe_load
+from ivr.errors import CheckpointError
 
-META_FILE = "meta.pt"  # Lightning's metadata file inside a distributed checkpoint folder
-
-
-def is_distributed_checkpoint(path: str | Path) -> bool:
-    """A DCP folder written by ``ModelParallelStrategy`` (``.metadata`` + ``meta.pt``)."""
-    path = Path(path)
-    return path.is_dir() and (path / ".metadata").is_file()
+__all__ = ["META_FILE", "export_hf", "is_distributed_checkpoint", "load_checkpoint", "reasoner_from_checkpoint"]
 
 
 def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -36,7 +32,8 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
         (state_dict with LightningModule keys, e.g. ``model.model.layers.0...``, hyper_parameters).
 
     Raises:
-        FileNotFoundError: nothing usable at ``path``.
+        CheckpointError: nothing usable at ``path``, or a truncated / damaged checkpoint (one clear
+            message; ivr never retries an unsafe load).
     """
     path = Path(path)
     if is_distributed_checkpoint(path):
@@ -46,16 +43,25 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
 
         state: dict[str, Any] = {}
         # one process reads every shard; only the weights, not the optimizer states
-        _load_state_dict(state, FileSystemReader(str(path)), planner=_EmptyStateDictLoadPlanner(keys={"state_dict"}),
-                         no_dist=True)
+        try:
+            _load_state_dict(state, FileSystemReader(str(path)), no_dist=True,
+                             planner=_EmptyStateDictLoadPlanner(keys={"state_dict"}))
+        except Exception as err:  # noqa: BLE001 - DCP raises its own wrappers for missing / damaged shards
+            raise CheckpointError(f"--ckpt_path {path}: the distributed checkpoint cannot be read "
+                                  f"({type(err).__name__}: {' '.join(str(err).split())[:200]}); a shard is "
+                                  "missing or damaged: use another checkpoint") from None
         meta_file = path / META_FILE
-        meta = torch.load(meta_file, map_location="cpu", weights_only=True) if meta_file.is_file() else {}
-        weights = state["state_dict"]
+        meta = safe_load(meta_file) if meta_file.is_file() else {}
+        weights = state.get("state_dict")
     elif path.is_file():
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        weights, meta = ckpt["state_dict"], ckpt
+        meta = safe_load(path)
+        weights = meta.get("state_dict") if isinstance(meta, dict) else None
     else:
-        raise FileNotFoundError(f"no checkpoint at {path}: expected a .ckpt file or a distributed checkpoint folder")
+        raise CheckpointError(f"--ckpt_path {path}: no checkpoint there; give a .ckpt file or a distributed "
+                              "checkpoint folder written by ivr.fit")
+    if not isinstance(weights, dict):
+        raise CheckpointError(f"--ckpt_path {path}: holds no model weights (no state_dict); give a checkpoint "
+                              "written by ivr.fit")
     return {k: v.full_tensor() if hasattr(v, "full_tensor") else v for k, v in weights.items()}, meta.get(
         "hyper_parameters", {}
     )
@@ -83,9 +89,13 @@ def reasoner_from_checkpoint(path: str | Path, **overrides: Any) -> Any:
         strict = True
     module = IndieValueReasoner(**hparams)
     module.configure_model()
-    missing, unexpected = module.load_state_dict(weights, strict=strict)
+    try:
+        missing, unexpected = module.load_state_dict(weights, strict=strict)
+    except RuntimeError as err:  # missing / unexpected keys or shape mismatches
+        raise CheckpointError(f"--ckpt_path {path}: its weights do not fit the model rebuilt from its own "
+                              f"hyper-parameters ({' '.join(str(err).split())[:300]})") from None
     if strict is False and unexpected:
-        raise ValueError(f"checkpoint {path} has weights the rebuilt model lacks: {unexpected[:5]}")
+        raise CheckpointError(f"--ckpt_path {path}: has weights the rebuilt model lacks: {unexpected[:5]}")
     module.eval()
     return module
 
@@ -96,27 +106,38 @@ def export_hf(
     merge: bool = True,
     tokenizer_dir: str | Path | None = None,
     dtype: str | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Write a Hugging Face folder from a reasoner checkpoint.
 
     Args:
         ckpt: ``.ckpt`` file or distributed checkpoint folder.
-        out: destination folder (written atomically, replaced if present).
+        out: destination folder (written atomically; an earlier export there is replaced, a folder
+            with other files is refused before the checkpoint is read).
         merge: merge LoRA adapters into the base weights (full model); ``False`` writes the adapter only.
         tokenizer_dir: tokenizer folder to copy beside the weights (the data module's ``tokenizer_dir``).
         dtype: cast the saved weights (e.g. ``"bfloat16"``); None keeps the training dtype.
+        overwrite: allow replacing an ivr output of another kind.
 
     Returns:
         The output folder.
 
     Raises:
-        ValueError: ``merge=False`` for a checkpoint without LoRA adapters.
+        ConfigError: ``merge=False`` for a checkpoint without LoRA adapters.
+        CheckpointError: an unreadable checkpoint.
+        OutputFolderError: ``out`` holds files ivr did not write.
     """
+    from ivr.errors import ConfigError, InputNotFoundError
+    from ivr.outputs import check_output
+
+    check_output(out, "export", overwrite)
+    if tokenizer_dir is not None and not Path(tokenizer_dir).is_dir():
+        raise InputNotFoundError(f"--tokenizer_dir {tokenizer_dir}: no such folder")
     module = reasoner_from_checkpoint(ckpt)
     model = module.model
     is_peft = hasattr(model, "peft_config")
     if not merge and not is_peft:
-        raise ValueError(f"{ckpt} has no LoRA adapter to export on its own; export with merge=True")
+        raise ConfigError(f"--ckpt_path {ckpt} has no LoRA adapter to export on its own; export with --merge true")
     if merge and is_peft:
         model = model.merge_and_unload()
     if dtype is not None:
@@ -131,4 +152,4 @@ def export_hf(
                 if item.is_file():
                     shutil.copy2(item, tmp / item.name)
 
-    return atomic_dir(Path(out), write)
+    return atomic_dir(Path(out), write, "export", overwrite)

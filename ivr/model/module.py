@@ -273,4 +273,4 @@ class IndieValueReasoner(L.LightningModule):
         optimizer, scheduler = build_optimizer(
             self.model, hp.lr, hp.weight_decay, tuple(hp.betas), hp.warmup_ratio, hp.schedule, total
         )
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step", "name": "train/lr"}}

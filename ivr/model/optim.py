@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ivr.errors import ConfigError
+
 
 def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     """Trainable parameters split into decayed (ndim >= 2) and not decayed (norms, biases)."""
@@ -12,7 +14,9 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     for p in model.parameters():
         if p.requires_grad:
             (decay if p.ndim >= 2 else no_decay).append(p)
-    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    # the names become the learning-rate tags in TensorBoard (train/lr/decay, train/lr/no_decay)
+    groups = [{"params": decay, "weight_decay": weight_decay, "name": "decay"},
+              {"params": no_decay, "weight_decay": 0.0, "name": "no_decay"}]
     return [g for g in groups if g["params"]]
 
 
@@ -55,7 +59,7 @@ def build_optimizer(
     """
     groups = parameter_groups(model, weight_decay)
     if not groups:
-        raise ValueError("the model has no trainable parameters (check model.lora / frozen layers)")
+        raise ConfigError("the model has no trainable parameters (check model.lora / frozen layers)")
     optimizer = torch.optim.AdamW(groups, lr=lr, betas=betas)
     total = max(int(total_steps), 1)
     warmup = int(-(-warmup_ratio * total // 1)) if warmup_ratio > 0 else 0

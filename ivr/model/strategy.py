@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ivr.errors import ConfigError
+
 FSDP_NAMES = ("fsdp", "fsdp2", "model_parallel")
 
 
@@ -38,7 +40,7 @@ def count_devices(devices: Any, accelerator: str = "auto") -> int:
         import torch
 
         return max(torch.cuda.device_count(), 1) if accelerator in ("auto", "gpu", "cuda") else 1
-    raise ValueError(f"trainer.devices={devices!r} is not understood; use an int, a list of ids or 'auto'")
+    raise ConfigError(f"trainer.devices={devices!r} is not understood; use an int, a list of ids or 'auto'")
 
 
 def choose_strategy(

@@ -1,10 +1,10 @@
 """``python -m ivr.zero_shot --config configs/zero_shot.yaml --model PATH_OR_ID [--backend vllm|hf] [--scoring generate|logits]``.
 
-Reads the catalog, picks the evaluation people and probe setups, builds one JSON probe prompt per
-(person, setup, probe form, demonstration count), asks the model for every prompt not yet in the
-response cache, parses the replies by group key and writes ``results.json``, ``table14.md`` and
-``figure2.png`` to ``--out``. Re-running the same command after an interruption resumes: cached
-prompts are never sent again.
+Reads the catalog, picks the evaluation people and probe setups (the shared ``--data.*`` section),
+builds one JSON probe prompt per (person, setup, probe form, demonstration count), asks the model
+for every prompt not yet in the response cache, parses the replies by group key and writes
+``results.json``, ``table14.md`` and ``figure2.png`` to ``--out``. Re-running the same command after
+an interruption resumes: cached prompts are never sent again.
 """
 
 from __future__ import annotations
@@ -15,39 +15,49 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from jsonargparse import ActionConfigFile, ArgumentParser
-
-from ivr.catalog.store import Catalog, load_catalog
-from ivr.data.probes import probe_setups
-from ivr.data.splits import make_split
-from ivr.zero_shot.backends import (
-    BackendNotInstalledError,
-    BackendOptions,
-    ModelNotFoundError,
-    check_model,
-    encode_prompt,
-    make_generator,
+from ivr.cli import (
+    COMMON_ALIASES, Alias, add_output_arguments, add_report_arguments, apply_aliases, deprecation, entry_point,
+    make_parser, migrate_config, run,
 )
+from ivr.errors import ConfigError
+from ivr.settings import DataSettings
+from ivr.zero_shot.backends import BackendOptions, check_model, encode_prompt, make_generator
 from ivr.zero_shot.cache import ResponseCache
 from ivr.zero_shot.report import load_published, plot_figure2, summarize_condition, table14
 from ivr.zero_shot.run import Job, ProbeSettings, build_jobs, collect, query
 
+PROG = "python -m ivr.zero_shot"
+DEFAULT_OUT = "runs/zero_shot"
 Respond = Callable[[list[Job]], list[str]]
 
-
-def _load(catalog: str, cache_dir: str | None) -> Catalog:
-    if Path(catalog).is_dir():
-        return load_catalog(catalog)
-    from ivr.catalog.resolve import resolve_catalog
-
-    return load_catalog(resolve_catalog(catalog, cache_dir))
+#: Flags of the previous release, accepted with a deprecation note.
+ALIASES = (
+    *COMMON_ALIASES,
+    Alias("--catalog", "--data.catalog"),
+    Alias("--cache_dir", "--data.cache_dir"),
+    Alias("--probe.split_rule", "--data.split_rule"),
+    Alias("--probe.split_size", "--data.split_size"),
+    Alias("--probe.split_seed", "--data.seed"),
+    Alias("--probe.seed", "--data.seed"),
+    Alias("--probe.split_ids_file", "--data.split_ids_file"),
+    Alias("--probe.split_min_valid", "--data.min_valid"),
+    Alias("--probe.setups", "--data.setups"),
+    Alias("--probe.limit_people", "--data.limit_eval_people"),
+)
+#: The same renames for keys of a YAML config.
+CONFIG_RENAMES = {
+    "catalog": "data.catalog", "cache_dir": "data.cache_dir", "probe.split_rule": "data.split_rule",
+    "probe.split_size": "data.split_size", "probe.split_seed": "data.seed", "probe.seed": "data.seed",
+    "probe.split_ids_file": "data.split_ids_file", "probe.split_min_valid": "data.min_valid",
+    "probe.setups": "data.setups", "probe.limit_people": "data.limit_eval_people",
+}
 
 
 def _engine(backend: str, scoring: str, model: str, engine: BackendOptions, max_new_tokens: int) -> tuple[Any, Respond]:
     """The loaded backend (for its tokenizer and context) and its jobs -> replies function."""
     if scoring == "logits":
         if backend != "hf":
-            raise ValueError("--scoring logits reads the model's logits through transformers; use --backend hf")
+            raise ConfigError("--scoring logits reads the model's logits through transformers; use --backend hf")
         from ivr.zero_shot.scoring import LogitScorer
 
         scorer = LogitScorer(model, engine)
@@ -57,58 +67,64 @@ def _engine(backend: str, scoring: str, model: str, engine: BackendOptions, max_
 
 
 def zero_shot(
-    model: str, catalog: str, out: str, backend: Literal["hf", "vllm"] = "hf",
+    model: str, data: DataSettings | str, out: str, backend: Literal["hf", "vllm"] = "hf",
     scoring: Literal["generate", "logits"] = "generate", probe: ProbeSettings | None = None,
     engine: BackendOptions | None = None, cache: str | None = None, model_label: str | None = None,
-    published: bool | str | None = None, bootstrap: int = 200, cache_dir: str | None = None,
-    respond_hook: Callable[[Respond], Respond] | None = None,
+    published: bool = False, bootstrap: int = 200, paper: str | None = None, overwrite: bool = False,
+    progress: bool = True, respond_hook: Callable[[Respond], Respond] | None = None,
 ) -> list[dict[str, Any]]:
     """Probe a model zero-shot and write its report.
 
     Args:
         model: model folder or hub id.
-        catalog: catalog folder or ``synthetic:people=N,seed=S``.
-        out: output folder (results.json, table14.md, figure2.png; responses.jsonl by default).
+        data: who is probed (:class:`ivr.settings.DataSettings`), or just a catalog folder / spec.
+        out: output folder (results.json, table14.md, figure2.png; responses.jsonl by default): new,
+            or an earlier zero-shot output (which is resumed).
         backend: ``hf`` (transformers generate) or ``vllm`` (offline LLM.generate).
         scoring: ``generate`` (JSON reply, parsed) or ``logits`` (option scores; hf only).
-        probe: prompt and protocol settings.
+        probe: prompt settings.
         engine: backend settings.
         cache: response cache file (default ``out/responses.jsonl``).
         model_label: name in tables and the cache key (default: the model argument).
-        published: print the paper's rows beside ours: True = the packaged copy, or a results.json path.
+        published: print the paper's rows beside ours.
         bootstrap: bootstrap replicates for the confidence intervals.
-        cache_dir: where synthetic catalogs are built.
+        paper: the paper's results.json (default: the packaged copy).
+        overwrite: allow ``out`` to replace an ivr output of another kind.
+        progress: progress bars / lines.
         respond_hook: wraps the backend's jobs -> replies function (instrumentation, tests).
 
     Returns:
         One result record per (demonstration count) condition.
     """
+    from ivr.outputs import check_output, claim_output
+
+    data = DataSettings(catalog=data) if isinstance(data, str) else DataSettings.from_value(data)
     probe = probe or ProbeSettings()
     engine = engine or BackendOptions()
     probe.validate()
-    model = check_model(model)  # fail on a mistyped path before building anything
-    paper = load_published(None if published is True else published) if published else None
-    cat = _load(catalog, cache_dir)
-    all_setups = probe_setups(cat.codebook)
-    wanted = probe.setups if probe.setups is not None else list(range(len(all_setups)))
-    if any(s < 0 or s >= len(all_setups) for s in wanted):
-        raise ValueError(f"--probe.setups={wanted}: the codebook has setups 0..{len(all_setups) - 1}")
-    split = make_split(cat, probe.split_size, probe.split_seed, probe.split_rule, probe.split_ids_file, all_setups,
-                       probe.split_min_valid)
+    check_output(out, "zero_shot", overwrite)  # a wrong --out fails before anything is loaded
+    cache_path = Path(cache) if cache else Path(out) / "responses.jsonl"
+    ResponseCache(cache_path, flag="--cache" if cache else "--out")  # so does a --cache that is not one
+    model = check_model(model)  # and a mistyped model path
+    table_rows = load_published(paper) if published else None
+    cat = data.open_catalog()
+    setups = data.chosen_setups(cat)
+    split = data.split(cat)  # eligibility as for every command: the probes of all setups answered
     rows = {"test": split.test_rows, "val": split.val_rows, "eval": split.eval_rows}[probe.people]
-    rows = rows[: probe.limit_people] if probe.limit_people else rows
+    rows = rows[: data.limit_eval_people] if data.limit_eval_people else rows
 
-    out_dir = Path(out)
-    store = ResponseCache(cache or out_dir / "responses.jsonl")
+    out_dir = claim_output(out, "zero_shot", overwrite)
+    store = ResponseCache(cache_path, flag="--cache" if cache else "--out")
     model_key = f"{model_label or model}|{scoring}"
     settings = {"scoring": scoring, "max_new_tokens": probe.max_new_tokens, "temperature": 0.0, "top_p": 1.0}
     backend_obj, respond = _engine(backend, scoring, model, engine, probe.max_new_tokens)
     try:
         # logits scoring appends a short answer opening instead of a generated reply
         budget = backend_obj.context_length - (probe.max_new_tokens if scoring == "generate" else 64)
-        jobs = build_jobs(cat, rows, {s: all_setups[s] for s in wanted}, probe,
-                          lambda text: encode_prompt(backend_obj.tokenizer, text), budget)
-        sent = query(jobs, respond_hook(respond) if respond_hook else respond, store, model_key, settings, probe.chunk_size)
+        jobs = build_jobs(cat, rows, setups, probe, lambda text: encode_prompt(backend_obj.tokenizer, text), budget,
+                          seed=data.seed, progress=progress)
+        sent = query(jobs, respond_hook(respond) if respond_hook else respond, store, model_key, settings,
+                     probe.chunk_size, progress=progress)
     finally:
         if hasattr(backend_obj, "close"):
             backend_obj.close()
@@ -121,54 +137,68 @@ def zero_shot(
         counts["prompts_truncated"] = sum(j.dropped > 0 for j in part)
         meta = {"model": model_label or model, "backend": backend, "scoring": scoring, "demos": d,
                 "demo_form": probe.demo_form, "demographics": probe.demographics, "queried": sent}
-        results.append(summarize_condition(preds, cat, counts, meta, bootstrap, probe.seed))
+        results.append(summarize_condition(preds, cat, counts, meta, bootstrap, data.seed))
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / ".results.json.tmp"
-    tmp.write_text(json.dumps(results, indent=2, ensure_ascii=False))
-    tmp.replace(out_dir / "results.json")
-    text = table14(results, paper)
-    (out_dir / "table14.md").write_text(text)
-    plot_figure2(results, out_dir / "figure2.png", paper)
+    from ivr.experiment.outputs import write_json, write_text
+
+    write_json(out_dir / "results.json", results)
+    text = table14(results, table_rows)
+    write_text(out_dir / "table14.md", text)
+    plot_figure2(results, out_dir / "figure2.png", table_rows)
     print(text)
     return results
 
 
-def build_parser() -> ArgumentParser:
+def build_parser() -> Any:
     """The command line (every flag also settable in the YAML config)."""
-    parser = ArgumentParser(
-        prog="python -m ivr.zero_shot",
-        description="Zero-shot probing of a language model: JSON probe prompts, parsed by group key, resumable.",
-    )
-    parser.add_argument("--config", action=ActionConfigFile, help="YAML config (configs/zero_shot.yaml)")
+    parser = make_parser(PROG, "Zero-shot probing of a language model: JSON probe prompts, parsed by group key, "
+                               "resumable.")
     parser.add_argument("--model", type=str, required=True, help="model folder or hub id")
-    parser.add_argument("--catalog", type=str, default="synthetic:people=2000,seed=0", help="catalog folder or synthetic spec")
-    parser.add_argument("--out", type=str, default="runs/zero_shot", help="output folder")
+    parser.add_class_arguments(DataSettings, "data", help="the catalog and who is probed (same keys everywhere)")
     parser.add_argument("--backend", type=Literal["hf", "vllm"], default="hf", help="generation backend")
     parser.add_argument("--scoring", type=Literal["generate", "logits"], default="generate",
                         help="generate a JSON reply, or score the options from the logits (hf only)")
     parser.add_argument("--cache", type=str | None, default=None, help="response cache (default OUT/responses.jsonl)")
     parser.add_argument("--model_label", type=str | None, default=None, help="model name in tables and cache keys")
-    parser.add_argument("--published", type=bool | str | None, nargs="?", const=True, default=None,
-                        help="print the paper's rows beside ours: bare = the packaged copy, or a results.json path")
-    parser.add_argument("--bootstrap", type=int, default=200, help="bootstrap replicates for 95%% intervals")
-    parser.add_argument("--cache_dir", type=str | None, default=None, help="where synthetic catalogs are built")
+    add_report_arguments(parser, bootstrap=200)
+    add_output_arguments(parser, DEFAULT_OUT)
     parser.add_class_arguments(ProbeSettings, "probe")
     parser.add_class_arguments(BackendOptions, "engine")
     return parser
 
 
-def main(argv: list[str] | None = None) -> None:
+def _published_path(argv: list[str]) -> list[str]:
+    """``--published PATH`` (old) -> ``--published true --paper PATH``."""
+    out, i = [], 0
+    while i < len(argv):
+        arg = argv[i]
+        name, eq, value = arg.partition("=")
+        nxt = value if eq else (argv[i + 1] if i + 1 < len(argv) else "")
+        if name == "--published" and nxt and not nxt.startswith("--") and nxt.lower() not in ("true", "false"):
+            deprecation(PROG, "--published PATH", "--published --paper PATH")
+            out += ["--published", "true", "--paper", nxt]
+            i += 1 if eq else 2
+            continue
+        out.append(arg)
+        i += 1
+    return out
+
+
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
+    """Parse and run; expected failures raise :class:`ivr.errors.IvrError`."""
+    argv = _published_path(apply_aliases(list(sys.argv[1:] if argv is None else argv), ALIASES, PROG))
+    argv = migrate_config(argv, CONFIG_RENAMES, PROG)
     cfg = build_parser().parse_args(argv)
     probe = ProbeSettings(**dict(cfg.probe))
     engine = BackendOptions(**dict(cfg.engine))
-    try:
-        zero_shot(cfg.model, cfg.catalog, cfg.out, cfg.backend, cfg.scoring, probe, engine, cfg.cache,
-                  cfg.model_label, cfg.published, cfg.bootstrap, cfg.cache_dir)
-    except (ModelNotFoundError, BackendNotInstalledError, FileNotFoundError, ValueError) as err:
-        # user-fixable problems: the message says what to change; no traceback
-        raise SystemExit(f"python -m ivr.zero_shot: error: {err}") from err
+    return zero_shot(cfg.model, DataSettings.from_value(cfg.data), cfg.out, cfg.backend, cfg.scoring, probe, engine,
+                     cfg.cache, cfg.model_label, cfg.published, cfg.bootstrap, cfg.paper, cfg.overwrite, cfg.progress)
+
+
+def cli(argv: list[str] | None = None) -> int:
+    """``main`` under the error contract (exit status 2 and one ``error:`` line on bad input)."""
+    return run(main, argv)
 
 
 if __name__ == "__main__":  # vLLM spawns workers that re-import the main module
-    main(sys.argv[1:])
+    entry_point(main)

@@ -12,20 +12,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from tqdm.auto import tqdm
+
+from ivr.errors import ConfigError, IvrError
 
 BACKENDS = ("hf", "vllm")
 
 
-class BackendNotInstalledError(ImportError):
+class BackendNotInstalledError(IvrError, ImportError):
     """The requested backend's package is missing; the message names the extra to install."""
 
 
-class ModelNotFoundError(FileNotFoundError):
+class ModelNotFoundError(IvrError, FileNotFoundError):
     """The model path does not exist or is not a model folder."""
 
 
-def check_model(model: str) -> str:
+def check_model(model: str, flag: str = "--model") -> str:
     """Validate a model path or hub id before anything heavy is loaded.
 
     Args:
@@ -40,12 +41,12 @@ def check_model(model: str) -> str:
     path = Path(model).expanduser()
     if path.exists():
         if not (path / "config.json").exists():
-            raise ModelNotFoundError(f"--model {model}: folder has no config.json, so it is not a transformers model folder")
+            raise ModelNotFoundError(f"{flag} {model}: folder has no config.json, so it is not a transformers model folder")
         return str(path.resolve())
     # a hub id is "org/name" or "name"; anything else that does not exist is a mistyped path
     looks_like_path = model.startswith(("/", ".", "~")) or "\\" in model or model.count("/") > 1
     if looks_like_path or not model.strip():
-        raise ModelNotFoundError(f"--model {model!r}: no such folder; give an existing model folder or a hub id (org/name)")
+        raise ModelNotFoundError(f"{flag} {model!r}: no such folder; give an existing model folder or a hub id (org/name)")
     return model
 
 
@@ -143,7 +144,7 @@ class HFGenerator:
         replies: list[str] = []
         bs = max(1, self.options.batch_size)
         pad = self.tokenizer.pad_token_id
-        for start in tqdm(range(0, len(prompts), bs), desc="generate (hf)", leave=False, disable=len(prompts) <= bs):
+        for start in range(0, len(prompts), bs):  # the caller's "query the model" line shows progress
             chunk = prompts[start : start + bs]
             width = max(len(p) for p in chunk)
             ids = torch.tensor([[pad] * (width - len(p)) + p for p in chunk], device=self.device)
@@ -204,6 +205,6 @@ def make_generator(backend: str, model: str, options: BackendOptions) -> Generat
         ModelNotFoundError: the model path does not exist.
     """
     if backend not in BACKENDS:
-        raise ValueError(f"--backend {backend!r}: expected one of {BACKENDS}")
+        raise ConfigError(f"--backend {backend!r}: expected one of {BACKENDS}")
     model = check_model(model)
     return HFGenerator(model, options) if backend == "hf" else VLLMGenerator(model, options)

@@ -3,7 +3,8 @@
 Every response is appended as one line and fsync'ed before the run moves on, so a run that is
 killed loses at most the prompt in flight; the next run loads the file and asks the model only for
 prompts it has no line for. A last line cut short by the kill is ignored (and closed with a newline
-so the next append starts cleanly). One process writes a cache file at a time.
+so the next append starts cleanly). One process writes a cache file at a time. A file that holds
+text but not one cached reply is not a cache: it is refused rather than appended to.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+
+from ivr.errors import OutputFolderError
 
 
 def prompt_hash(prompt: str | list[int], settings: dict[str, Any] | None = None) -> str:
@@ -34,18 +37,28 @@ class ResponseCache:
 
     Args:
         path: the JSONL file (created with its folder on the first append).
+        flag: the flag that named it (for the message when it is not a cache).
 
     Attributes:
         n_corrupt: lines that could not be read when loading (a cut-off last line after a kill).
+
+    Raises:
+        OutputFolderError: ``path`` is a folder, or a non-empty file without a single cached reply.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, flag: str = "--cache") -> None:
         self.path = Path(path)
         self._records: dict[tuple[str, str], dict[str, Any]] = {}
         self.n_corrupt = 0
         self._needs_newline = False
+        if self.path.is_dir():
+            raise OutputFolderError(f"{flag} {self.path}: is a folder; give the response cache's file path")
         if self.path.exists():
             self._load()
+            if self.n_corrupt and not self._records:
+                raise OutputFolderError(
+                    f"{flag} {self.path}: the file is not a response cache written by ivr (none of its "
+                    f"{self.n_corrupt} line(s) is a cached reply); choose another path with {flag} (nothing was changed)")
 
     def _load(self) -> None:
         raw = self.path.read_bytes()
@@ -57,7 +70,7 @@ class ResponseCache:
                 rec = json.loads(line)
                 key = (str(rec["model"]), str(rec["prompt_hash"]))
                 str(rec["response"])
-            except (json.JSONDecodeError, KeyError, TypeError):
+            except (json.JSONDecodeError, KeyError, TypeError, RecursionError):
                 self.n_corrupt += 1
                 continue
             self._records.setdefault(key, rec)

@@ -8,7 +8,11 @@ prose, use single quotes, leave trailing commas, drop the rationale or reorder t
   through its position in the reply (the original study's bug);
 * reads ``NSG3_s10`` as option 10 (the original digit matcher read it as 1);
 * never raises: a group it cannot read gets -1, which the metrics count as wrong, and the caller
-  reports the share of such groups as the parse-failure rate.
+  reports the share of such groups as the parse-failure rate;
+* runs in time linear in the reply (a served model can return a megabyte of whitespace, digits or
+  nested braces): objects are found in one pass, regexes never backtrack over whitespace, and a
+  number too long to be an option (10+ digits) is rejected for its group only, so the groups
+  around it are still read.
 """
 
 from __future__ import annotations
@@ -16,21 +20,30 @@ from __future__ import annotations
 import ast
 import json
 import re
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 NO_CHOICE = -1
-_MAX_STARTS = 64  # object starts tried per reply; keeps a pathological reply cheap
+_MAX_DECODES = 64  # candidate objects decoded per reply; keeps a pathological reply cheap
+_MAX_OPTION_TEXT = 64  # a bare option value ("s2", "Option 3") is short; longer text is not one
 
-_GROUP_RE = re.compile(r"NSG\s*(\d+)", re.IGNORECASE)
-_CHOICE_RE = re.compile(r"NSG\s*(\d+)\s*[_\-\s]\s*s\s*(\d+)", re.IGNORECASE)
-_OPTION_RE = re.compile(r"^\W*(?:s|option|statement)?\s*(\d+)\W*$", re.IGNORECASE)
-_TRAILING_COMMA_RE = re.compile(r",(\s*[}\]])")
-_FENCE_RE = re.compile(r"```[a-zA-Z]*")
+# Possessive quantifiers (*+, ++) never give back what they matched, so a long run of whitespace
+# or digits is scanned once, not once per backtracking step.
+_SEP = r"(?:\s*+[_\-]\s*+|\s++)"  # between NSG3 and s2: "_", "-" or spaces
+_GROUP_RE = re.compile(r"NSG\s*+(\d++)", re.IGNORECASE)
+_CHOICE_RE = re.compile(rf"NSG\s*+(\d++){_SEP}s\s*+(\d++)", re.IGNORECASE)
+_OPTION_RE = re.compile(r"\W*+(?:s|option|statement)?\s*+(\d++)\W*+", re.IGNORECASE)
+_TRAILING_COMMA_RE = re.compile(r",(\s*+[}\]])")
+_FENCE_RE = re.compile(r"```[a-zA-Z]*+")
+_LONG_NUMBER_RE = re.compile(r"\d{10,}+")  # no option has 10 digits; int() of 5,000 digits would fail
+_TOO_LONG = "-1"  # what a long number becomes: an option no group has, so only its group is rejected
+_SCAN_RE = re.compile(r"[{}\"'\\]")
 # fallbacks on raw text when no JSON object decodes: `"choice": "NSG3_s2"` and `NSG3: NSG3_s2`
-_RAW_CHOICE_RE = re.compile(r"choice['\"]?\s*[:=]\s*['\"]?\s*NSG\s*(\d+)\s*[_\-\s]\s*s\s*(\d+)", re.IGNORECASE)
-_RAW_PAIR_RE = re.compile(r"NSG\s*(\d+)\s*['\"]?\s*[:=]\s*['\"]?\s*NSG\s*(\d+)\s*[_\-\s]\s*s\s*(\d+)", re.IGNORECASE)
+_Q = r"['\"]?+\s*+"
+_RAW_CHOICE_RE = re.compile(rf"choice{_Q}[:=]\s*+{_Q}NSG\s*+(\d++){_SEP}s\s*+(\d++)", re.IGNORECASE)
+_RAW_PAIR_RE = re.compile(rf"NSG\s*+(\d++)\s*+{_Q}[:=]\s*+{_Q}NSG\s*+(\d++){_SEP}s\s*+(\d++)", re.IGNORECASE)
 
 
 @dataclass
@@ -88,6 +101,7 @@ def _parse(text: Any, n_options: list[int]) -> ParsedAnswer:
         if choices[group - 1] == NO_CHOICE:  # the first readable answer of a group wins
             choices[group - 1] = option - 1
 
+    text = _LONG_NUMBER_RE.sub(_TOO_LONG, text)
     obj = _decode_object(_FENCE_RE.sub("", text))
     rejected: set[tuple[int, int | None]] = set()
     if obj is not None:
@@ -111,46 +125,83 @@ def _parse(text: Any, n_options: list[int]) -> ParsedAnswer:
     return ParsedAnswer(choices, obj is not None, problems)
 
 
+_MAX_NESTING = 64  # deeper objects are not answers (and JSON / literal decoders would recurse too far)
+
+
+@dataclass
+class _Span:
+    """A balanced ``{...}`` of the reply: where it is, how deep it nests, what it contains."""
+
+    start: int
+    end: int = -1
+    nesting: int = 1
+    children: list[_Span] = field(default_factory=list)
+
+
 def _decode_object(text: str) -> Any:
-    """The richest JSON/Python-literal object found in ``text`` (by number of group answers), or None."""
-    best, best_score = None, 0
-    starts = [i for i, ch in enumerate(text) if ch == "{"][:_MAX_STARTS]
-    for start in starts:
-        end = _matching_brace(text, start)
-        if end is None:
-            continue
-        obj = _loads_lenient(text[start : end + 1])
+    """The richest JSON/Python-literal object found in ``text`` (by number of group answers), or None.
+
+    Outermost objects are tried first; the inner objects of one that does not decode are tried
+    next (a broken wrapper around good groups). At most :data:`_MAX_DECODES` objects and about four
+    times the reply's length are decoded, so the cost stays linear in the reply.
+    """
+    todo = deque(_object_spans(text))
+    best, best_score, tried, budget = None, 0, 0, 4 * len(text) + 100_000
+    while todo and tried < _MAX_DECODES and budget > 0:
+        span = todo.popleft()
+        obj = None
+        if span.nesting <= _MAX_NESTING:
+            tried += 1
+            budget -= span.end - span.start
+            obj = _loads_lenient(text[span.start : span.end + 1])
         if isinstance(obj, (dict, list)):
             score = sum(1 for _ in _walk(obj, None)) + 1
             if score > best_score:
                 best, best_score = obj, score
+        else:  # a broken (or too deep) wrapper: look inside it
+            todo.extendleft(reversed(span.children))
     return best
 
 
-def _matching_brace(text: str, start: int) -> int | None:
-    """Index of the brace closing the one at ``start``, skipping braces inside quoted strings."""
-    depth, quote, escaped = 0, "", False
-    for i in range(start, len(text)):
-        ch = text[i]
+def _object_spans(text: str) -> list[_Span]:
+    """The outermost balanced ``{...}`` of the reply (with their inner ones), in one pass.
+
+    Quotes are tracked only inside braces (prose around the JSON may hold stray quotes), with the
+    escapes of JSON strings; an apostrophe inside a word (person's) does not open a string.
+    """
+    top: list[_Span] = []
+    starts: list[int] = []  # the open braces (plain ints: a megabyte of "{" must stay cheap)
+    inner: list[list[_Span] | None] = []
+    quote, skip = "", -1
+    for m in _SCAN_RE.finditer(text):
+        ch, i = m.group(), m.start()
+        if i == skip:  # the character after a backslash in a string is escaped
+            continue
         if quote:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
+            if ch == "\\":
+                skip = i + 1
             elif ch == quote:
                 quote = ""
-        elif ch in "\"'":
-            # an apostrophe inside a word (person's) does not open a string
+            continue
+        if ch in "\"'":
+            if not starts:
+                continue  # prose
             if ch == "'" and i > 0 and text[i - 1].isalnum() and i + 1 < len(text) and text[i + 1].isalnum():
                 continue
             quote = ch
         elif ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-    return None
+            starts.append(i)
+            inner.append(None)
+        elif ch == "}" and starts:
+            children = inner.pop() or []
+            span = _Span(starts.pop(), i, 1 + max((c.nesting for c in children), default=0), children)
+            if starts:
+                if inner[-1] is None:
+                    inner[-1] = []
+                inner[-1].append(span)
+            else:
+                top.append(span)
+    return top
 
 
 def _loads_lenient(blob: str) -> Any:
@@ -208,5 +259,8 @@ def _read_choice(value: Any, group: int | None) -> tuple[int | None, int | None]
     m = _CHOICE_RE.search(value)
     if m:
         return int(m.group(1)), int(m.group(2))
-    m = _OPTION_RE.match(value)
+    value = value.strip()
+    if len(value) > _MAX_OPTION_TEXT:  # prose, not an option label
+        return group, None
+    m = _OPTION_RE.fullmatch(value)
     return group, (int(m.group(1)) if m else None)

@@ -17,9 +17,10 @@ from functools import partial
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ivr.catalog.store import Catalog
+from ivr.errors import ConfigError, InputError
+from ivr.progress import Progress
 from ivr.data.prompts import format_statement, render_probe_json
 from ivr.data.sampling import sample_demos
 from ivr.metrics.predictions import FORM_NAMES, Predictions
@@ -32,7 +33,10 @@ PEOPLE = ("test", "val", "eval")
 
 @dataclass
 class ProbeSettings:
-    """What is probed and how the prompts are built.
+    """What is probed and how the prompts are built (``--probe.KEY``).
+
+    Who is probed (catalog, split, setups, seed, a limit on people) is the shared ``--data.*``
+    section (:class:`ivr.settings.DataSettings`), as for every other command.
 
     Attributes:
         demo_counts: demonstration counts to run (the study: 0, 50, 100, 150, 200).
@@ -40,36 +44,23 @@ class ProbeSettings:
         probe_forms: forms of the probe options ("polar", "refined").
         demographics: "none", "with" (demographic statements before the demonstrations) or "only"
             (demographics and no demonstrations; demo_counts is then ignored).
-        setups: probe setups to run (None: all).
         people: which evaluation people ("eval" = all, as the study probed; "test" or "val" = a half).
-        limit_people: only the first n of them (quick runs).
-        seed: demonstration sampling seed.
         template: probe layout template name or .jinja path.
         max_new_tokens: reply budget in tokens (also reserved when fitting the prompt).
         chunk_size: prompts sent to the backend between cache writes.
-        split_rule, split_size, split_seed, split_ids_file, split_min_valid: the evaluation split
-            (:func:`ivr.data.splits.make_split`; min_valid None = 200 + probes per setup).
     """
 
     demo_counts: list[int] = field(default_factory=lambda: [200])
     demo_form: str = "polar"
     probe_forms: list[str] = field(default_factory=lambda: ["polar"])
     demographics: str = "none"
-    setups: list[int] | None = None
     people: str = "eval"
-    limit_people: int | None = None
-    seed: int = 0
     template: str = "probe_json"
     max_new_tokens: int = 1024
     chunk_size: int = 16
-    split_rule: str = "study"
-    split_size: int = 800
-    split_seed: int = 0
-    split_ids_file: str | None = None
-    split_min_valid: int | None = None
 
     def validate(self) -> None:
-        """Raise one ValueError listing every bad setting (flag, value, fix)."""
+        """Raise one ConfigError listing every bad setting (flag, value, fix)."""
         bad = []
         if self.demographics not in DEMOGRAPHICS_MODES:
             bad.append(f"--probe.demographics={self.demographics!r}: use one of {DEMOGRAPHICS_MODES}")
@@ -84,7 +75,7 @@ class ProbeSettings:
         if self.max_new_tokens < 1 or self.chunk_size < 1:
             bad.append("--probe.max_new_tokens and --probe.chunk_size must be >= 1")
         if bad:
-            raise ValueError("invalid zero-shot settings:\n  " + "\n  ".join(bad))
+            raise ConfigError("invalid zero-shot settings: " + "; ".join(bad))
 
     def counts(self) -> list[int]:
         return [0] if self.demographics == "only" else [int(d) for d in self.demo_counts]
@@ -111,7 +102,7 @@ def _demographic_lines(catalog: Catalog) -> list[np.ndarray]:
 
 def build_jobs(
     catalog: Catalog, rows: np.ndarray, setups: dict[int, np.ndarray], settings: ProbeSettings,
-    encode: Callable[[str], list[int]], budget: int,
+    encode: Callable[[str], list[int]], budget: int, seed: int = 0, progress: bool = True,
 ) -> list[Job]:
     """Every prompt of a run, fitted to ``budget`` tokens.
 
@@ -122,9 +113,11 @@ def build_jobs(
         settings: the probe settings.
         encode: user text -> model input token ids (chat template applied).
         budget: max prompt tokens (context length minus the reply budget).
+        seed: demonstration sampling seed (``--data.seed``).
+        progress: show progress.
 
     Raises:
-        ValueError: a prompt does not fit even without demonstrations (names person and setup).
+        InputError: a prompt does not fit even without demonstrations (names person and setup).
     """
     cb = catalog.codebook
     valid = catalog.refined >= 0
@@ -132,12 +125,12 @@ def build_jobs(
     demo_lines = _demographic_lines(catalog) if settings.demographics != "none" else []
     jobs = []
     total = len(rows) * len(setups) * len(settings.probe_forms) * len(settings.counts())
-    bar = tqdm(total=total, desc="build prompts", leave=False)
+    bar = Progress(total, "build prompts", "prompts", enabled=progress)
     for row in rows:
         pid = catalog.person_ids[row]
         demog = [format_statement(str(col[row])) for col in demo_lines if col[row] is not None]
         for s, probes in setups.items():
-            order = sample_demos(valid[row], probes, max(settings.counts()), settings.seed, pid, s, 0)
+            order = sample_demos(valid[row], probes, max(settings.counts()), seed, pid, s, 0)
             for form in settings.probe_forms:
                 groups = [[format_statement(t) for t in cb.questions[q].statements(form)] for q in probes]
                 for d in settings.counts():
@@ -164,7 +157,7 @@ def _fit(ids_for: Callable[[int], list[int]], n: int, budget: int, where: str) -
     """Largest number of leading demonstrations whose prompt fits (binary search)."""
     lo_ids = ids_for(0)
     if len(lo_ids) > budget:
-        raise ValueError(
+        raise InputError(
             f"{where}: the prompt is {len(lo_ids)} tokens without any demonstration, over the budget of "
             f"{budget} (context minus --probe.max_new_tokens); lower max_new_tokens or use a longer-context model"
         )
@@ -181,7 +174,7 @@ def _fit(ids_for: Callable[[int], list[int]], n: int, budget: int, where: str) -
 
 def query(
     jobs: list[Job], respond: Callable[[list[Job]], list[str]], cache: ResponseCache, model_key: str,
-    settings: dict[str, Any], chunk_size: int,
+    settings: dict[str, Any], chunk_size: int, progress: bool = True,
 ) -> int:
     """Ask the backend for every job not in the cache, appending each reply as it arrives.
 
@@ -192,6 +185,7 @@ def query(
         model_key: the cache's model key.
         settings: decoding settings hashed with each prompt.
         chunk_size: prompts per backend call (the most a kill can lose).
+        progress: show progress (a bar on a terminal, plain lines otherwise).
 
     Returns:
         How many prompts were sent to the backend (cached ones are never re-sent).
@@ -203,10 +197,15 @@ def query(
         if cache.get(model_key, job.key) is None and job.key not in seen:
             seen.add(job.key)
             todo.append(job)
-    for start in tqdm(range(0, len(todo), chunk_size), desc=f"query {len(todo)} prompts", disable=not todo):
-        chunk = todo[start : start + chunk_size]
-        for job, reply in zip(chunk, respond(chunk), strict=True):
-            cache.put(model_key, job.key, reply, row=job.row, setup=job.setup, form=job.form, demos=job.demos)
+    bar = Progress(len(todo), "query the model", "prompts", enabled=progress and bool(todo))
+    try:
+        for start in range(0, len(todo), chunk_size):
+            chunk = todo[start : start + chunk_size]
+            for job, reply in zip(chunk, respond(chunk), strict=True):
+                cache.put(model_key, job.key, reply, row=job.row, setup=job.setup, form=job.form, demos=job.demos)
+            bar.update(len(chunk))
+    finally:
+        bar.close()
     return len(todo)
 
 

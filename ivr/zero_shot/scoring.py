@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from ivr.errors import InputError
 from ivr.model.heads import choice_output, choice_scores
 from ivr.zero_shot.backends import BackendOptions, check_model, context_length, load_tokenizer
 
@@ -53,7 +54,7 @@ class LogitScorer:
                 common += 1
             firsts = [f[common] if len(f) > common else -1 for f in full]
             if common == 0 or -1 in firsts or len(set(firsts)) != n_options:
-                raise ValueError(
+                raise InputError(
                     f"--scoring logits: the tokenizer does not give NSG{group}'s {n_options} option numbers "
                     "distinct next tokens after a shared opening; use --scoring generate with this model"
                 )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ivr.catalog.codebook import Codebook
+from ivr.errors import ConfigError
 
 # WVS-7 participants (ISO 3166 numeric) with their approximate published sample sizes; only the
 # relative sizes matter (clipped to 1,000-3,000 and rescaled to the requested population).
@@ -54,7 +55,8 @@ class Countries:
 def _allocate(n_people: int, weights: np.ndarray) -> np.ndarray:
     """Split ``n_people`` in proportion to ``weights`` (largest remainders), every share >= 1."""
     if n_people < len(weights):
-        raise ValueError(f"n_people={n_people} is smaller than the number of countries ({len(weights)})")
+        raise ConfigError(f"a synthetic population of {n_people} people is smaller than its number of countries "
+                          f"({len(weights)}): ask for at least {len(weights)} people (--people, synthetic:people=N)")
     raw = n_people * weights / weights.sum()
     sizes = np.maximum(np.floor(raw).astype(np.int64), 1)
     order = np.argsort(-(raw - np.floor(raw)), kind="stable")
@@ -76,7 +78,7 @@ def make_countries(codebook: Codebook, n_people: int, rng: np.random.Generator) 
     """
     roles = codebook.roles
     if "country" not in roles or "continent" not in roles:
-        raise ValueError(f"codebook {codebook.name!r} needs 'country' and 'continent' roles for synthesis")
+        raise ConfigError(f"codebook {codebook.name!r} needs 'country' and 'continent' roles for synthesis")
     country = codebook.demographic(roles["country"])
     continent = codebook.demographic(roles["continent"])
     codes = [c for c in sorted(WVS7_SIZES) if c in country.values and c in continent.values]

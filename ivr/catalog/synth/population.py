@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ivr.catalog.codebook import Codebook, load_codebook
-from ivr.catalog.store import MISSING, Catalog, atomic_dir, write_catalog
+from ivr.catalog.store import MISSING, Catalog, atomic_dir, catalog_manifest, write_catalog_files
 from ivr.catalog.synth.demographics import Countries, draw_demographics, make_countries, profile_features
 from ivr.catalog.synth.model import MODEL_FILE, SynthModel, SynthSettings, make_model, option_lookup
 
@@ -141,28 +141,44 @@ def synthesize(n_people: int, seed: int = 0, codebook: str | Codebook = "wvs7",
 
 
 def build_synthetic(out: str | Path, n_people: int, seed: int = 0,
-                    settings: SynthSettings | None = None) -> Path:
+                    settings: SynthSettings | None = None, overwrite: bool = False, flag: str = "--out",
+                    progress: bool = False) -> Path:
     """Synthesize a population and write it as a catalog folder with ``synth_model.npz``.
 
-    :func:`write_catalog` writes into a staging folder whose files are moved, with the model, into the
-    temporary folder that :func:`atomic_dir` renames into place: ``out`` never holds a catalog without
-    its model, nor anything half-written.
+    The catalog files and the model are written into one temporary folder that :func:`atomic_dir`
+    renames into place: ``out`` never holds a catalog without its model, nor anything half-written,
+    and it replaces only an earlier catalog (never a folder with other files).
+
+    Args:
+        out: the catalog folder.
+        n_people: people to draw.
+        seed: generator seed.
+        settings: generator knobs (default: the calibrated ones).
+        overwrite: allow replacing an ivr output of another kind.
+        flag: the flag that named ``out`` (error messages).
+        progress: print what is being done (the draw takes ~15-30 s for 93K people).
 
     Returns:
         The catalog folder.
     """
     out = Path(out)
+    from ivr.outputs import check_output
+    from ivr.progress import Steps
+
+    check_output(out, "catalog", overwrite, flag)  # before the draw: a refused folder costs nothing
+    steps = Steps(f"synthetic population ({n_people:,} people, seed {seed})", 2, enabled=progress)
     catalog, model = synthesize(n_people, seed, settings=settings)
+    steps.done("drew the population")
     extra = {"generator": "ivr.catalog.synth", "generator_version": GENERATOR_VERSION,
              "seed": int(seed), "n_people": int(n_people),
              "settings": model.settings}
-    staging = out.with_name(f".{out.name}.staging")
+    manifest = catalog_manifest(catalog, source="synthetic", extra=extra)
+    catalog.manifest = manifest
 
     def write(tmp: Path) -> None:
-        write_catalog(catalog, staging, source="synthetic", extra=extra)
-        for f in staging.iterdir():
-            f.replace(tmp / f.name)
-        staging.rmdir()
+        write_catalog_files(catalog, tmp, manifest)
         model.save(tmp / MODEL_FILE)
 
-    return atomic_dir(out, write, replace_only_if="manifest.json")
+    folder = atomic_dir(out, write, "catalog", overwrite, flag)
+    steps.done(f"wrote {folder}")
+    return folder

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ivr.errors import ConfigError
 from ivr.catalog.codebook import FORMS
 from ivr.catalog.store import Catalog
 from ivr.data.sampling import sample_demos
@@ -41,7 +42,7 @@ def bayes_predictions(
         Predictions with ``probs`` (padded to 8 options with nan).
     """
     if demo_form not in FORMS:
-        raise ValueError(f"demo_form {demo_form!r}; use one of {list(FORMS)}")
+        raise ConfigError(f"demo_form {demo_form!r}; use one of {list(FORMS)}")
     rows = np.asarray(rows, dtype=np.int64)
     valid_all = catalog.answers(demo_form) >= 0
     parts = []
