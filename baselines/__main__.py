@@ -37,6 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split-rule", choices=["study", "stratified"], default="study")
     p.add_argument("--min-valid", type=int, default=None,
                    help="valid answers an eval person needs (default 200 + probes per setup)")
+    p.add_argument("--eval-forms", default="matched", choices=["matched", "crossed", "polar", "refined", "all"],
+                   help="Resemble compares people in the demonstration form this gives each probe form "
+                        "(matched: polar with polar, refined with refined; all: matched and crossed rows)")
+    p.add_argument("--features", default="non_probe", choices=["non_probe", "shown"],
+                   help="Resemble similarity over every non-probe question (the study) or only the person's "
+                        "shown demonstrations (--demo-count of them, the protocol's draw)")
+    p.add_argument("--demo-count", default="200", help="demonstrations per person and setup for --features shown")
     p.add_argument("--dimensions", nargs="+", default=None, help="per-group dimensions (default: all defined)")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates for intervals (0 = none)")
     p.add_argument("--published", action="store_true", help="show the paper's figures beside ours")
@@ -69,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             setups=tuple(args.setups), pools=tuple(args.pools), max_n=args.max_n, n_cluster=args.n_cluster,
             seed=args.seed, dimensions=args.dimensions, bootstrap=args.bootstrap,
             use_gpu=False if args.cpu else None, progress=not args.no_progress, threads=args.threads,
+            eval_forms=args.eval_forms, features=args.features, demo_count=args.demo_count,
         )
         check_config(catalog, config)
         published = load_published(args.paper) if args.published else None
@@ -80,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     results.info.update(catalog=str(args.catalog), split_rule=split.rule, n_eval_ids=str(args.eval_ids or ""))
-    table = format_table(results, config.pools, published)
+    table = results.info["convention"] + "\n\n" + format_table(results, config.pools, published)
 
     def write(tmp: Path) -> None:
         (tmp / "table.txt").write_text(table + "\n")

@@ -13,6 +13,7 @@ import argparse
 import json
 import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,30 +35,43 @@ def row_values(row: dict[str, Any]) -> list[float]:
     return [float(v) for f in FORMS for v in [*row[f], row[f"{f}_avg"]]] + [float(row["all"])]
 
 
-def format_table(rows: dict[str, dict[str, Any]], setups: list[int]) -> str:
-    """Console table laid out like Table 3."""
+def format_table(rows: dict[str, dict[str, Any]], setups: list[int], convention: str | None = None) -> str:
+    """Console table laid out like Table 3, under the header naming the evaluation convention.
+
+    Args:
+        rows: name -> Table-3 row.
+        setups: the setups scored.
+        convention: header lines every row follows (:func:`ivr.data.conventions.convention_header`).
+    """
     cols = table_columns(setups)
     width = max([len(n) for n in rows] + [6]) + 2
     head = "method".ljust(width) + "".join(c.replace("polar ", "p ").replace("refined ", "r ").rjust(9) for c in cols)
-    lines = [head, "-" * len(head)]
+    lines = ([convention, ""] if convention else []) + [head, "-" * len(head)]
     for name, row in rows.items():
         lines.append(name.ljust(width) + "".join(f"{v:9.2f}" for v in row_values(row)))
     return "\n".join(lines)
 
 
 def baseline_rows(dm: Any, eval_rows: Any, setups: list[int], bootstrap: int) -> dict[str, dict[str, Any]]:
-    """Global-majority and Resemble rows on the same eval people (empty when ``baselines`` is missing)."""
+    """Global-majority and Resemble rows on the same eval people, in the data module's evaluation
+    convention (``eval_forms``; empty when ``baselines`` is missing)."""
     import dataclasses
 
     try:
-        from baselines.run import BaselineConfig, run_baselines
+        from baselines.run import BaselineConfig, resemble_name, run_baselines
     except ImportError as err:
         print(f"[ivr] baselines unavailable ({err}); printing the model rows only", file=sys.stderr)
         return {}
+    from ivr.data.conventions import eval_views
+
     split = dataclasses.replace(dm.split, eval_rows=eval_rows)
-    config = BaselineConfig(setups=tuple(setups), pools=("all",), bootstrap=bootstrap, progress=True)
+    hp = dm.hparams
+    config = BaselineConfig(setups=tuple(setups), pools=("all",), bootstrap=bootstrap, progress=True, seed=hp.seed,
+                            eval_forms=hp.eval_forms, demo_count=str(hp.eval_demo_count))
     res = run_baselines(dm.catalog, split, config)
-    return {name: res.rows[name] for name in BASELINE_ROWS if name in res.rows}
+    views = eval_views(hp.eval_forms)
+    names = [BASELINE_ROWS[0]] + [resemble_name("all", k, v, views) for v in views for k in ("top 1", "top cluster")]
+    return {name: res.rows[name] for name in names if name in res.rows}
 
 
 def slug(name: str) -> str:
@@ -71,8 +85,9 @@ def report_run(
     """Score each model's test predictions, add baseline / paper rows, print and write the table.
 
     Args:
-        predictions: model name -> ``ivr.metrics.Predictions`` on the test people.
-        dm: the set-up data module (catalog, split).
+        predictions: model name -> ``ivr.metrics.Predictions`` on the test people, or -> {evaluation view:
+            Predictions} (:func:`test_views`; a later view's row is named ``name [view]``).
+        dm: the set-up data module (catalog, split, evaluation convention).
         out: output folder.
         with_baselines: add Global-majority and Resemble rows on the same people.
         bootstrap: bootstrap resamples for the confidence intervals.
@@ -81,12 +96,21 @@ def report_run(
     Returns:
         name -> Table-3 row of every printed row.
     """
+    from ivr.data.conventions import row_name
     from ivr.metrics import evaluate_predictions, plot_per_group
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows: dict[str, dict[str, Any]] = {}
     setups: list[int] = []
+    flat: dict[str, Any] = {}
+    for name, preds in predictions.items():
+        if isinstance(preds, Mapping):
+            views = tuple(preds)
+            flat.update({row_name(name, v, views): p for v, p in preds.items()})
+        else:
+            flat[name] = preds
+    predictions = flat
     for name, preds in predictions.items():
         report = evaluate_predictions(preds, dm.catalog, bootstrap=bootstrap)
         rows[name] = report.table3_row()
@@ -102,7 +126,7 @@ def report_run(
         rows.update(baseline_rows(dm, np.unique(first.person), setups, bootstrap=0))
     if published:
         rows.update({f"{k} (paper)": v for k, v in PUBLISHED_TABLE3.items() if len(v["polar"]) == len(setups)})
-    text = format_table(rows, setups)
+    text = format_table(rows, setups, dm.convention(resemble="non_probe" if with_baselines else None))
     print(f"\nTest people: {len(set(first.person.tolist()))}; accuracy in percent\n{text}\n")
     (out / "table.txt").write_text(text + "\n")
     import pandas as pd
@@ -130,15 +154,29 @@ def _overrides(rest: list[str]) -> dict[str, Any]:
     return out
 
 
-def predict(module: Any, dm: Any, accelerator: str) -> Any:
-    """Run the test split through ``module`` on one device; returns its ``Predictions``."""
+def test_views(trainer: Any, module: Any, dm: Any, ckpt_path: str | None = None) -> dict[str, Any]:
+    """``trainer.test`` once per evaluation view of the data module (``eval_forms: all`` has two).
+
+    Returns:
+        view -> the test people's ``Predictions`` (on every rank; rows of all ranks).
+    """
+    out = {}
+    for view in dm.eval_views:
+        dm.set_eval_view(view)
+        trainer.test(module, datamodule=dm, ckpt_path=ckpt_path)
+        out[view] = module.test_predictions
+    dm.set_eval_view(dm.eval_views[0])
+    return out
+
+
+def predict(module: Any, dm: Any, accelerator: str) -> dict[str, Any]:
+    """Run the test split through ``module`` on one device; returns {evaluation view: ``Predictions``}."""
     import lightning as L
     from lightning.pytorch.callbacks import RichProgressBar
 
     trainer = L.Trainer(accelerator=accelerator, devices=1, logger=False, callbacks=[RichProgressBar()],
                         enable_checkpointing=False)
-    trainer.test(module, datamodule=dm)
-    return module.test_predictions
+    return test_views(trainer, module, dm)
 
 
 def main(argv: list[str] | None = None) -> dict[str, dict[str, Any]]:

@@ -1,4 +1,9 @@
-"""``python -m ivr.data export --config data.yaml --out train.jsonl``: sampled examples as chat JSONL."""
+"""``python -m ivr.data export|describe --config data.yaml``: sampled examples as chat JSONL; the unit table.
+
+``export --config data.yaml --out train.jsonl``: sampled examples as chat-format JSONL.
+``describe --config configs/X.yaml [--catalog SPEC]``: the training units (demonstration form, count,
+probe form, share, examples per question and per epoch) and the evaluation convention.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import argparse
 import sys
 
 from ivr.data.datamodule import IVRDataModule
+from ivr.data.describe import describe
 from ivr.data.export import export_jsonl, load_datamodule_config
 
 
@@ -19,7 +25,13 @@ def main(argv: list[str] | None = None) -> int:
     exp.add_argument("--epoch", type=int, default=0, help="training epoch to sample (demonstrations differ per epoch)")
     exp.add_argument("--limit", type=int, default=None, help="at most this many examples")
     exp.add_argument("--layout", default="choice", help="text layout template name or .jinja path")
+    des = sub.add_parser("describe", help="print the training units and the evaluation convention of a config")
+    des.add_argument("--config", required=True, help="YAML of IVRDataModule arguments (flat, data:, or LightningCLI)")
+    des.add_argument("--catalog", default=None, help="another catalog folder or synthetic:people=N,seed=S")
     args = parser.parse_args(argv)
+    if args.command == "describe":
+        print(describe(args.config, args.catalog))
+        return 0
     dm = IVRDataModule(**load_datamodule_config(args.config))
     n = export_jsonl(dm, args.out, split=args.split, epoch=args.epoch, limit=args.limit, layout=args.layout)
     print(f"wrote {n} records to {args.out}")

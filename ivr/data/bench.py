@@ -94,7 +94,7 @@ def run(people: int = 400, n: int = 2000, seed: int = 0) -> dict[str, float]:
                     ex = eval_example(table, recipe, seed, r, s, sp, form)
                     built = cache.build(ex)
                     packed_tokens += len(built.prefix) + sum(len(b) for b in built.branches)
-                    for q in sp.tolist():  # the study's layout: one sequence per probe, demos exclude only it
+                    for q in sp.tolist():  # the study's layout: one sequence per probe (the same demonstrations)
                         one = cache.build(eval_example(table, recipe, seed, r, s, sp, form, probe=q))
                         single_tokens += len(one.prefix) + len(one.branches[0])
                     probes += len(sp)

@@ -26,8 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ivr.catalog.codebook import FORMS
-from ivr.catalog.synth.predict import bayes_predictions
-from ivr.experiment.bayes import EvalSettings, eval_people, load_bayes, setup_probes
+from ivr.experiment.bayes import EvalSettings, bayes_view, eval_people, predict_bayes, setup_probes
 from ivr.experiment.training import predict_reasoner
 from ivr.experiment.outputs import pyplot, save_figure
 from ivr.experiment.runner import Experiment, Run, slug
@@ -39,7 +38,8 @@ ALL_ROW = "(all categories)"
 
 class CategoryMatrixExperiment(Experiment):
     """Config keys: ``catalog``, ``demos`` ("all" or a count), ``forms`` ([polar, refined]),
-    ``demographics`` (false), ``demo_form`` (polar), and the eval people (``split_size``,
+    ``demographics`` (false), ``eval_forms`` (matched: each probe form with demonstrations of its own
+    form; polar / refined / crossed), and the eval people (``split_size``,
     ``split_rule``, ``people``, ``setups``, ``seed``); for a trained reasoner ``checkpoint``,
     ``data``, ``trainer`` and ``limit_people`` (see the module docstring)."""
 
@@ -65,7 +65,7 @@ class CategoryMatrixExperiment(Experiment):
         common = {"catalog": self.catalog_spec, **EvalSettings.from_config(self.config).params(),
                   "demos": self.config.get("demos", "all"), "forms": self.forms,
                   "demographics": bool(self.config.get("demographics", False)),
-                  "demo_form": str(self.config.get("demo_form", "polar"))}
+                  "eval_forms": bayes_view(self.config, "category_matrix config")}
         checkpoint = self.config.get("checkpoint")
         if checkpoint is not None:
             if not Path(str(checkpoint)).is_file():
@@ -93,10 +93,10 @@ class CategoryMatrixExperiment(Experiment):
             cats = None if mask is None else [category]
             preds = self._predict_trained(p, n_demos, cats, settings)
         else:
-            preds = bayes_predictions(
-                self.catalog, load_bayes(self.catalog_dir), eval_people(self.catalog, settings),
+            preds = predict_bayes(
+                self.catalog, self.catalog_dir, eval_people(self.catalog, settings),
                 setup_probes(self.catalog, settings.setups), self.forms, n_demos, settings.seed, demo_mask=mask,
-                use_demographics=p["demographics"], demo_form=p["demo_form"])
+                use_demographics=p["demographics"], view=p["eval_forms"])
         report = evaluate_predictions(preds, self.catalog, dimensions=[], bootstrap=0)
         return {"demo_category": category, "by_category": report.by_category, "accuracy": report.table3_row()}
 
@@ -108,7 +108,7 @@ class CategoryMatrixExperiment(Experiment):
             raise ValueError(f"category_matrix config: limit_people {limit!r}; use a positive count or null")
         data = dict(self.config.get("data") or {})
         data.update(catalog=str(self.catalog_dir), split_size=s.split_size, split_rule=s.split_rule, seed=s.seed,
-                    limit_eval_people=limit, demo_form=str(self.config.get("demo_form", "polar")),
+                    limit_eval_people=limit, eval_forms=bayes_view(self.config, "category_matrix config"),
                     demographics="with" if self.config.get("demographics", False) else "none")
         if self.config.get("cache_dir") is not None:
             data["cache_dir"] = str(self.config["cache_dir"])

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ivr.experiment.bayes import bayes_view
 from ivr.experiment.models import ModelExperiment
 from ivr.experiment.outputs import pyplot, save_figure
 from ivr.experiment.runner import Run, slug
@@ -90,7 +91,7 @@ class DemoCountExperiment(ModelExperiment):
         if "bayes" in entry:
             cfg = entry["bayes"] or {}
             preds = self.predict_bayes(p["demos"], bool(cfg.get("demographics", False)),
-                                       demo_form=str(cfg.get("demo_form", "polar")))
+                                       view=bayes_view(cfg, f"demo_count config: model {p['name']!r}"))
         else:
             preds = self.predict_trained(p["name"], entry["train"] or {}, {"eval_demo_count": str(p["demos"])})
         return {"name": p["name"], "demos": p["demos"], **self.score(preds)}
