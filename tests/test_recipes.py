@@ -159,3 +159,38 @@ def test_describe_prints_exact_unit_table(work: Path, capsys: pytest.CaptureFixt
     assert "refined, 50-200 (mixed)" in text and "catalog " in text and "not opened" not in text
     assert "[matched] polar probes with polar demonstrations" in text
     assert "[crossed] polar probes with refined demonstrations" in text
+
+
+def test_training_and_evaluation_draws_ignore_catalog_row_order(work: Path) -> None:
+    """The same people in another row order: the same people per question and unit, the same demonstrations."""
+    from ivr.catalog.store import load_catalog, write_catalog
+
+    dm = tiny_datamodule(work, units=M8, n_per_question=16, probes_per_sequence=1)
+    dm.setup("fit")
+    cat = load_catalog(dm.hparams.catalog)
+    perm = np.random.default_rng(3).permutation(len(cat))
+    folder = write_catalog(cat.subset(perm), work / "shuffled", source="test")
+    other = tiny_datamodule(work, catalog=str(folder), units=M8, n_per_question=16, probes_per_sequence=1)
+    other.setup("fit")
+    ids, ids2 = cat.person_ids, other.catalog.person_ids
+
+    def by_id(d: IVRDataModule, pid: np.ndarray) -> list[dict]:
+        out = []
+        for q in range(len(d.people)):
+            order = np.argsort(pid[d.people[q]])
+            out.append(dict(zip(pid[d.people[q]][order].tolist(), d._train.unit_of[q][order].tolist())))
+        return out
+
+    assert by_id(dm, ids) == by_id(other, ids2)
+    first = dm._train.example(1, 7)
+    j = int(np.flatnonzero(ids2 == ids[first.row])[0])
+    q = int(first.probe_questions[0])
+    k = int(np.flatnonzero(other.people[q] == j)[0]) + int(other._train.offsets[q])
+    second = other._train.example(1, k)
+    assert np.array_equal(first.demo_questions, second.demo_questions) and first.demo_form == second.demo_form
+    assert sorted(ids[dm.split.test_rows].tolist()) == sorted(ids2[other.split.test_rows].tolist())
+    a = {(int(ids[e.row]), e.setup, int(e.probe_forms[0])): e.demo_questions.tolist()
+         for e in (dm._test.example(i) for i in range(len(dm._test)))}
+    b = {(int(ids2[e.row]), e.setup, int(e.probe_forms[0])): e.demo_questions.tolist()
+         for e in (other._test.example(i) for i in range(len(other._test)))}
+    assert a == b

@@ -91,12 +91,12 @@ def convention_header(eval_forms: str, demo_count: str, demo_rule: str, n_setup_
     """
     probes = f"the setup's {n_setup_probes} probes" if n_setup_probes else "the setup's probes"
     excluded = probes if demo_rule == "setup" else "the probed question only (the study's per-probe rule)"
-    views = eval_views(eval_forms)
     lines = [f"Evaluation: {demo_count} demonstrations per person and setup, drawn outside {excluded}; "
-             f"eval_forms={eval_forms}: " + "; then ".join(f"[{v}] {view_label(v)}" for v in views) + "."]
+             f"eval_forms={eval_forms}:"]
+    lines += [f"  [{v}] {view_label(v)}" for v in eval_views(eval_forms)]
     if resemble is not None:
         over = ("the person's shown demonstrations" if resemble == "shown"
                 else "every question that is not a probe of the setup")
-        lines.append(f"Resemble compares people in the demonstration form over {over}; Global majority and "
-                     "Random use no demonstrations.")
+        lines += [f"Resemble compares people in the demonstration form over {over};",
+                  "  Global majority and Random use no demonstrations."]
     return "\n".join(lines)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ivr.catalog.store import Catalog
+from ivr.data.conventions import DEMO_RULES
 from ivr.data.sampling import MIXED_RANGE, RAND_RANGE, demo_count, hash_key, person_rng, sample_demos
 from ivr.data.units import FORM_CHOICES, Unit, legacy_units
 
@@ -36,7 +37,6 @@ DEMO_FORMS = {"polar": 0, "refined": 1}
 DEMOGRAPHIC_MODES = ("none", "with", "only")
 OPTION_ORDERS = ("codebook", "shuffle")
 COUNT_SPECS = ("mixed", "rand", "mixed+200")
-DEMO_RULES = ("setup", "probe")
 
 # small int tags for the RNG streams drawn here (sampling.py uses 0, 1; splits.py 11, 12; units.py 24)
 TAG_TRAIN = 21
