@@ -175,3 +175,15 @@ def test_bayes_reads_the_data_modules_demonstrations(small: tuple[Catalog, Synth
         by_view[view] = preds
     # crossed reads the other form's statements: some predictions change
     assert (by_view["matched"].pred != by_view["crossed"].pred).any()
+
+
+def test_catalog_layer_imports_neither_sampling_nor_metrics() -> None:
+    """The Bayes predictor lives with the predictors (baselines/): the catalog layer stays below ivr.data."""
+    import subprocess
+    import sys
+
+    code = ("import sys, ivr.catalog.synth, ivr.catalog.store, ivr.catalog.convert, ivr.catalog.resolve; "
+            "bad = sorted(m for m in sys.modules if m.startswith(('ivr.data', 'ivr.metrics', 'baselines'))); "
+            "print(bad); sys.exit(1 if bad else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
