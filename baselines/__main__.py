@@ -81,6 +81,15 @@ def build_parser() -> Any:
     p.add_argument("--dimensions", type=list[str] | None, default=None,
                    help="per-group dimensions (default: all the codebook defines)")
     p.add_argument("--plot", type=bool, default=False, nargs="?", const=True, help="write PNG charts under OUT/plots")
+    p.add_argument("--eval_forms", type=str, default="matched",
+                   help="Resemble compares people in the demonstration form this gives each probe form: matched "
+                        "(polar with polar, refined with refined), crossed, polar, refined, or all (matched and "
+                        "crossed rows)")
+    p.add_argument("--features", type=str, default="non_probe",
+                   help="Resemble similarity over every non-probe question (non_probe, the study) or only the "
+                        "person's shown demonstrations (shown: --demo_count of them, the protocol's draw)")
+    p.add_argument("--demo_count", type=str, default="200",
+                   help="demonstrations per person and setup for --features shown")
     p.add_argument("--use_gpu", type=bool | None, default=None, help="GPU FAISS index (null = when available)")
     p.add_argument("--threads", type=int | None, default=None,
                    help="CPU threads of the neighbour search (default: the cores available)")
@@ -104,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     config = BaselineConfig(
         setups=tuple(setups), pools=tuple(str(p) for p in cfg.pools), max_n=cfg.max_n, n_cluster=cfg.n_cluster,
         seed=data.seed, dimensions=cfg.dimensions, bootstrap=cfg.bootstrap, use_gpu=cfg.use_gpu,
-        progress=cfg.progress, threads=cfg.threads,
+        progress=cfg.progress, threads=cfg.threads, eval_forms=cfg.eval_forms, features=cfg.features,
+        demo_count=cfg.demo_count,
     )
     check_config(catalog, config)
     if cfg.use_gpu:
@@ -121,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     split = data.split(catalog, probe_setups(catalog.codebook, n_setups=max(config.setups) + 1))
     results = run_baselines(catalog, split, config)
     results.info.update(catalog=str(data.catalog), split_rule=split.rule, n_eval_ids=str(data.split_ids_file or ""))
-    table = format_table(results, config.pools, published)
+    table = results.info["convention"] + "\n\n" + format_table(results, config.pools, published)
 
     def write(tmp: Path) -> None:
         (tmp / "table.txt").write_text(table + "\n")

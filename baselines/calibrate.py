@@ -4,9 +4,12 @@
 
 Builds (or reuses) the synthetic catalog, runs every Table-3 baseline through the same protocol as
 ``python -m baselines`` (the study's 800-person split, the three probe setups, FAISS Resemble), the
-exact Bayes-optimal predictor of the population (200 demonstrations excluding the setup's probes, and
-demographics only), the Resemble N sweep against Table 20, answer evenness per continent and the
-Table 1 answer counts, and prints the side-by-side table published / synthetic / Bayes ceiling.
+exact Bayes-optimal predictor of the population (:mod:`baselines.bayes`: 200 demonstrations drawn
+by the protocol's sampler outside the setup's probes, and demographics only), the Resemble N sweep
+against Table 20, answer evenness per continent and the Table 1 answer counts, and prints the
+side-by-side table published / synthetic / Bayes ceiling. Every row follows one evaluation
+convention, named in the header: ``matched`` (polar probes with polar demonstrations, refined with
+refined; Resemble compares people in that form).
 ``--settings.KEY VALUE`` changes generator knobs (:class:`ivr.catalog.synth.SynthSettings`) for
 tuning; the build then goes to a temporary folder instead of the cache. ``--out`` writes the report
 to a new file or over an earlier report (never over another file).
@@ -20,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from baselines.run import GLOBAL, BaselineConfig, resemble_name, run_baselines
+from baselines.bayes import bayes_predictions
+from baselines.run import GLOBAL, BaselineConfig, convention, resemble_name, run_baselines
 from ivr.catalog.resolve import resolve_catalog
 from ivr.catalog.store import Catalog, load_catalog
 from ivr.catalog.synth import SynthModel, SynthSettings, build_synthetic
-from ivr.catalog.synth.predict import bayes_predictions
 from ivr.data.probes import probe_setups
 from ivr.data.splits import make_split
 from ivr.metrics import evaluate_predictions
@@ -60,19 +63,21 @@ def report(catalog: Catalog, model: SynthModel, seed: int = 0) -> str:
     """The markdown calibration report for one synthetic catalog."""
     paper = load_paper()
     split = make_split(catalog, size=800, seed=seed, rule="study")
-    results = run_baselines(catalog, split, BaselineConfig(seed=seed, bootstrap=0))
+    config = BaselineConfig(seed=seed, bootstrap=0, eval_forms="matched")
+    results = run_baselines(catalog, split, config)
     setups = dict(enumerate(probe_setups(catalog.codebook)))
-    bayes = evaluate_predictions(bayes_predictions(catalog, model, split.eval_rows, setups, ["polar", "refined"],
-                                                   200, seed, demo_form="refined"), catalog, bootstrap=0)
-    demo_only = evaluate_predictions(bayes_predictions(catalog, model, split.eval_rows, setups,
-                                                       ["polar", "refined"], 0, seed, use_demographics=True),
-                                     catalog, bootstrap=0)
-    lines = ["| method | paper polar | synthetic polar | paper refined | synthetic refined | paper all | synthetic all |",
+    forms = ["polar", "refined"]
+    bayes = evaluate_predictions(bayes_predictions(catalog, model, split.eval_rows, setups, forms, 200, seed,
+                                                   view=config.eval_forms), catalog, bootstrap=0)
+    demo_only = evaluate_predictions(bayes_predictions(catalog, model, split.eval_rows, setups, forms, 0, seed,
+                                                       use_demographics=True), catalog, bootstrap=0)
+    lines = [convention(config, max(len(p) for p in setups.values())), "",
+             "| method | paper polar | synthetic polar | paper refined | synthetic refined | paper all | synthetic all |",
              "|---|---|---|---|---|---|---|"]
     for name in TARGETS:
         lines.append(_fmt_row(name, paper["table3_methods"][name], results.rows[name]))
     ceiling = bayes.table3_row()
-    lines.append(_fmt_row("**Bayes ceiling** (200 demos)", None, ceiling))
+    lines.append(_fmt_row("**Bayes ceiling** (200 demos, matched)", None, ceiling))
     lines.append(_fmt_row("Bayes, demographics only", None, demo_only.table3_row()))
     best = {k: max(results.rows[n][k] for n in results.rows) for k in ("polar_avg", "refined_avg", "all")}
     lines += ["", "Bayes ceiling above the best baseline: " + ", ".join(

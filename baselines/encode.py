@@ -55,11 +55,13 @@ class PackedAnswers:
         blocks: question indices of each block.
         bits: per block, uint8 [P, bytes] packed one-hot answers.
         counts: int32 [P, n_blocks] valid answers per block.
+        n_options: per block, the options of each of its questions (bits per question).
     """
 
     blocks: list[np.ndarray]
     bits: list[np.ndarray]
     counts: np.ndarray
+    n_options: list[np.ndarray] | None = None
 
     @classmethod
     def from_answers(
@@ -86,7 +88,13 @@ class PackedAnswers:
         blocks = [np.arange(len(n_opt))] if blocks is None else [np.asarray(b, dtype=np.int64) for b in blocks]
         bits = [_pack(answers[:, b], n_opt[b]) for b in blocks]
         counts = np.stack([(answers[:, b] >= 0).sum(axis=1) for b in blocks], axis=1).astype(np.int32)
-        return cls(blocks, bits, counts)
+        return cls(blocks, bits, counts, [n_opt[b] for b in blocks])
+
+    def question_mask_bits(self, block: int, mask: np.ndarray) -> np.ndarray:
+        """uint8 [E, bytes] bits of ``block`` kept by a per-person question mask bool [E, Q]."""
+        b = self.blocks[block]
+        per_bit = np.repeat(np.asarray(mask, dtype=bool)[:, b], self.n_options[block], axis=1)
+        return np.packbits(per_bit, axis=1, bitorder="little")
 
     def block_ids(self, features: np.ndarray) -> list[int]:
         """The blocks making up ``features`` exactly.
@@ -149,23 +157,34 @@ class SetupCodes:
         return (self.query_counts[:, None] + self.n_compared - distances) // 2
 
 
-def setup_codes(packed: PackedAnswers, query_rows: np.ndarray, db_rows: np.ndarray, features: np.ndarray) -> SetupCodes:
+def setup_codes(packed: PackedAnswers, query_rows: np.ndarray, db_rows: np.ndarray, features: np.ndarray,
+                query_mask: np.ndarray | None = None) -> SetupCodes:
     """Codes comparing people over ``features`` only.
 
     Args:
         packed: the form's packed answers for the whole catalog.
         query_rows: catalog rows of the people whose neighbours we want.
-        db_rows: catalog rows of the candidate neighbours (order = tie-break order).
+        db_rows: catalog rows of the candidate neighbours (pool positions = their order here).
         features: question indices compared (a union of packed blocks).
+        query_mask: optional bool [E, Q]: compare query ``e`` only on the features where it is True
+            (its shown demonstrations). Clearing query bits keeps ``H' = |a| + M - 2 * agreement``
+            exact, with ``|a|`` the query's valid answers on its own questions.
 
     Returns:
         The padded codes.
     """
     ids = packed.block_ids(features)
     m = int(sum(len(packed.blocks[i]) for i in ids))
-    q_bits = np.concatenate([packed.bits[i][query_rows] for i in ids], axis=1)
+    if query_mask is None:
+        q_bits = np.concatenate([packed.bits[i][query_rows] for i in ids], axis=1)
+        q_count = packed.counts[np.ix_(query_rows, ids)].sum(axis=1).astype(np.int64)
+    else:
+        if packed.n_options is None:
+            raise ValueError("query_mask needs PackedAnswers built by from_answers (it knows the bits per question)")
+        q_bits = np.concatenate([packed.bits[i][query_rows] & packed.question_mask_bits(i, query_mask)
+                                 for i in ids], axis=1)
+        q_count = np.unpackbits(q_bits, axis=1).sum(axis=1).astype(np.int64)  # one bit per valid answer
     d_bits = np.concatenate([packed.bits[i][db_rows] for i in ids], axis=1)
-    q_count = packed.counts[np.ix_(query_rows, ids)].sum(axis=1).astype(np.int64)
     d_count = packed.counts[np.ix_(db_rows, ids)].sum(axis=1)
     need = m - d_count  # padding ones per database person
     full = max(8, -(-m // 8) * 8)

@@ -14,8 +14,9 @@ from ivr.paper import load_paper, paper_table
 from baselines.run import GLOBAL, RANDOM, RANDOM_DRAW, BaselineResults, resemble_name
 
 def method_order(results: BaselineResults, pools: tuple[str, ...]) -> list[str]:
-    """Rows in Table-3 order, then the extra seeded Random draw."""
+    """Rows in Table-3 order, then any further views' rows, then the extra seeded Random draw."""
     names = [RANDOM, GLOBAL] + [resemble_name(p, k) for p in pools for k in ("top 1", "top cluster")]
+    names += [n for n in results.rows if n not in names and n != RANDOM_DRAW]
     return [n for n in names + [RANDOM_DRAW] if n in results.rows]
 
 

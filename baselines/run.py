@@ -3,6 +3,9 @@
 Rows (names as in the paper's Table 3): Random (exact expectation; a seeded draw is scored too for
 per-group charts), Global (majority vote), and Resemble (<pool>, top 1 / top cluster) for each
 pool. Every row except the Random expectation goes through :func:`ivr.metrics.evaluate_predictions`.
+Resemble follows the evaluation convention (``eval_forms``: people are compared in the
+demonstration form of each probe form; with ``"all"`` its rows appear once per view, the second
+marked ``[crossed]``); :func:`convention` is the header naming it.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ import numpy as np
 
 from baselines.majority import majority_table
 from baselines.random import expected_accuracy, random_draw
-from baselines.resemble import pack_forms, resemble_votes, sample_pool
+from baselines.resemble import FEATURES, pack_forms, resemble_votes, sample_pool, shown_questions
 from ivr.catalog.codebook import FORMS
 from ivr.catalog.store import Catalog
 from ivr.errors import ConfigError
+from ivr.data.conventions import EVAL_FORMS, convention_header, eval_views, row_name
+from ivr.data.sampling import id_keys
 from ivr.data.probes import probe_setups
 from ivr.data.splits import EvalSplit, make_split
 from ivr.metrics import Predictions, Report, accuracy_table, evaluate_predictions, person_scores, table3_row
@@ -29,9 +34,9 @@ RANDOM_DRAW = "Random (seeded draw)"
 GLOBAL = "Global (majority vote)"
 
 
-def resemble_name(pool: str, kind: str) -> str:
-    """Table-3 row name, e.g. ``Resemble (1600, top cluster)``."""
-    return f"Resemble ({pool}, {kind})"
+def resemble_name(pool: str, kind: str, view: str = "matched", views: tuple[str, ...] = ("matched",)) -> str:
+    """Table-3 row name, e.g. ``Resemble (1600, top cluster)`` (``... [crossed]`` for a second view)."""
+    return row_name(f"Resemble ({pool}, {kind})", view, views)
 
 
 @dataclass
@@ -49,6 +54,10 @@ class BaselineConfig:
         use_gpu: GPU FAISS index on/off; None = when available.
         progress: progress bars.
         threads: CPU threads of the neighbour search (None = the cores available).
+        eval_forms: evaluation convention of the Resemble rows (:mod:`ivr.data.conventions`).
+        features: Resemble compares people over ``"non_probe"`` questions (the study) or the
+            ``"shown"`` demonstrations of each person.
+        demo_count: demonstrations per person and setup with ``features="shown"`` (and in the header).
     """
 
     setups: tuple[int, ...] = (0, 1, 2)
@@ -61,6 +70,9 @@ class BaselineConfig:
     use_gpu: bool | None = None
     progress: bool = True
     threads: int | None = None
+    eval_forms: str = "matched"
+    features: str = "non_probe"
+    demo_count: str = "200"
 
 
 @dataclass
@@ -97,6 +109,12 @@ def check_config(catalog: Catalog, config: BaselineConfig) -> None:
             raise ConfigError(f"--pools {pool!r}: use 'all' or a positive number of people such as 1600")
         if pool != "all" and config.max_n > int(pool):
             raise ConfigError(f"--max_n {config.max_n} is larger than the pool of {pool} people; lower --max_n")
+    if config.eval_forms not in EVAL_FORMS:
+        raise ConfigError(f"--eval_forms {config.eval_forms!r}: use one of {EVAL_FORMS}")
+    if config.features not in FEATURES:
+        raise ConfigError(f"--features {config.features!r}: use one of {FEATURES}")
+    if not (str(config.demo_count).isdigit() or config.demo_count in ("mixed", "rand")):
+        raise ConfigError(f"--demo_count {config.demo_count!r}: use an integer such as 200, 'mixed' or 'rand'")
     defined = catalog.codebook.dimensions
     unknown = [d for d in (config.dimensions or []) if d not in defined]
     if unknown:
@@ -122,6 +140,12 @@ def choose_split(
         )
     return make_split(catalog, size=size, seed=seed, rule=rule, ids_file=ids_file, setups=setups,
                       min_valid=min_valid)
+
+
+def convention(config: BaselineConfig, n_setup_probes: int | None = None) -> str:
+    """The header naming the convention the rows follow (:func:`ivr.data.conventions.convention_header`)."""
+    return convention_header(config.eval_forms, str(config.demo_count), "setup", n_setup_probes,
+                             resemble=config.features)
 
 
 def _row_from_expected(expected: dict[str, dict[int, float]], setups: tuple[int, ...]) -> dict[str, Any]:
@@ -151,6 +175,8 @@ def run_baselines(catalog: Catalog, split: EvalSplit, config: BaselineConfig) ->
     res = BaselineResults(info={
         "n_eval": int(len(rows)), "n_train": int(len(train)), "setups": list(config.setups),
         "max_n": config.max_n, "n_cluster": config.n_cluster, "seed": config.seed,
+        "eval_forms": config.eval_forms, "features": config.features, "demo_count": str(config.demo_count),
+        "convention": convention(config, max(len(p) for p in setups.values())),
     })
 
     def score(preds: Predictions) -> Report:
@@ -175,18 +201,25 @@ def run_baselines(catalog: Catalog, split: EvalSplit, config: BaselineConfig) ->
     res.rows[GLOBAL] = res.reports[GLOBAL].table3_row()
 
     packed = pack_forms(catalog, setups)
+    keys = id_keys(catalog.person_ids)
+    shown = (shown_questions(catalog, rows, setups, config.demo_count, config.seed)
+             if config.features == "shown" else None)
+    views = eval_views(config.eval_forms)
     for pool in config.pools:
-        pool_rows = sample_pool(train, None if pool == "all" else int(pool), config.seed)
+        pool_rows = sample_pool(train, None if pool == "all" else int(pool), config.seed, keys)
         res.info[f"pool_{pool}"] = int(len(pool_rows))
-        votes = resemble_votes(catalog, rows, pool_rows, setups, config.max_n, packed=packed,
-                               use_gpu=config.use_gpu, progress=config.progress, label=pool,
-                               threads=config.threads)
-        for kind, n in (("top 1", 1), ("top cluster", config.n_cluster)):
-            name = resemble_name(pool, kind)
-            res.reports[name] = score(votes.predictions(catalog, n))
-            res.rows[name] = res.reports[name].table3_row()
-        res.sweep[pool] = [
-            sweep_row(votes.predictions(catalog, n))
-            for n in progress(range(1, config.max_n + 1), f"N sweep {pool}", unit="sizes", enabled=config.progress)
-        ]
+        for view in views:
+            votes = resemble_votes(catalog, rows, pool_rows, setups, config.max_n, packed=packed,
+                                   use_gpu=config.use_gpu, progress=config.progress, label=pool,
+                                   threads=config.threads, view=view, shown=shown, seed=config.seed)
+            for kind, n in (("top 1", 1), ("top cluster", config.n_cluster)):
+                name = resemble_name(pool, kind, view, views)
+                res.reports[name] = score(votes.predictions(catalog, n))
+                res.rows[name] = res.reports[name].table3_row()
+            if view == views[0]:
+                res.sweep[pool] = [
+                    sweep_row(votes.predictions(catalog, n))
+                    for n in progress(range(1, config.max_n + 1), f"N sweep {pool}", unit="sizes",
+                                      enabled=config.progress)
+                ]
     return res

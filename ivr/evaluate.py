@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,30 +40,43 @@ def row_values(row: dict[str, Any]) -> list[float]:
     return [float(v) for f in FORMS for v in [*row[f], row[f"{f}_avg"]]] + [float(row["all"])]
 
 
-def format_table(rows: dict[str, dict[str, Any]], setups: list[int]) -> str:
-    """Console table laid out like Table 3."""
+def format_table(rows: dict[str, dict[str, Any]], setups: list[int], convention: str | None = None) -> str:
+    """Console table laid out like Table 3, under the header naming the evaluation convention.
+
+    Args:
+        rows: name -> Table-3 row.
+        setups: the setups scored.
+        convention: header lines every row follows (:func:`ivr.data.conventions.convention_header`).
+    """
     cols = table_columns(setups)
     width = max([len(n) for n in rows] + [6]) + 2
     head = "method".ljust(width) + "".join(c.replace("polar ", "p ").replace("refined ", "r ").rjust(9) for c in cols)
-    lines = [head, "-" * len(head)]
+    lines = ([convention, ""] if convention else []) + [head, "-" * len(head)]
     for name, row in rows.items():
         lines.append(name.ljust(width) + "".join(f"{v:9.2f}" for v in row_values(row)))
     return "\n".join(lines)
 
 
 def baseline_rows(dm: Any, eval_rows: Any, setups: list[int], bootstrap: int) -> dict[str, dict[str, Any]]:
-    """Global-majority and Resemble rows on the same eval people (empty when ``baselines`` is missing)."""
+    """Global-majority and Resemble rows on the same eval people, in the data module's evaluation
+    convention (``eval_forms``; empty when ``baselines`` is missing)."""
     import dataclasses
 
     try:
-        from baselines.run import BaselineConfig, run_baselines
+        from baselines.run import BaselineConfig, resemble_name, run_baselines
     except ImportError as err:
         print(f"[ivr] baselines unavailable ({err}); printing the model rows only", file=sys.stderr)
         return {}
+    from ivr.data.conventions import eval_views
+
     split = dataclasses.replace(dm.split, eval_rows=eval_rows)
-    config = BaselineConfig(setups=tuple(setups), pools=("all",), bootstrap=bootstrap, progress=True)
+    hp = dm.hparams
+    config = BaselineConfig(setups=tuple(setups), pools=("all",), bootstrap=bootstrap, progress=True, seed=hp.seed,
+                            eval_forms=hp.eval_forms, demo_count=str(hp.eval_demo_count))
     res = run_baselines(dm.catalog, split, config)
-    return {name: res.rows[name] for name in BASELINE_ROWS if name in res.rows}
+    views = eval_views(hp.eval_forms)
+    names = [BASELINE_ROWS[0]] + [resemble_name("all", k, v, views) for v in views for k in ("top 1", "top cluster")]
+    return {name: res.rows[name] for name in names if name in res.rows}
 
 
 def slug(name: str) -> str:
@@ -77,8 +91,9 @@ def report_run(
     """Score each model's test predictions, add baseline / paper rows, print and write the table.
 
     Args:
-        predictions: model name -> ``ivr.metrics.Predictions`` on the test people.
-        dm: the set-up data module (catalog, split).
+        predictions: model name -> ``ivr.metrics.Predictions`` on the test people, or -> {evaluation view:
+            Predictions} (:func:`test_views`; a later view's row is named ``name [view]``).
+        dm: the set-up data module (catalog, split, evaluation convention).
         out: output folder: new, or an earlier evaluation output (replaced atomically once every
             file is ready; a folder with other files is refused).
         with_baselines: add Global-majority and Resemble rows on the same people.
@@ -92,6 +107,7 @@ def report_run(
     Returns:
         name -> Table-3 row of every printed row.
     """
+    from ivr.data.conventions import row_name
     from ivr.metrics import evaluate_predictions, plot_per_group
     from ivr.outputs import check_output, write_output
 
@@ -100,6 +116,14 @@ def report_run(
     rows: dict[str, dict[str, Any]] = {}
     reports: dict[str, Any] = {}
     setups: list[int] = []
+    flat: dict[str, Any] = {}
+    for name, preds in predictions.items():
+        if isinstance(preds, Mapping):
+            views = tuple(preds)
+            flat.update({row_name(name, v, views): p for v, p in preds.items()})
+        else:
+            flat[name] = preds
+    predictions = flat
     for name, preds in predictions.items():
         report = evaluate_predictions(preds, dm.catalog, bootstrap=bootstrap)
         rows[name] = report.table3_row()
@@ -112,7 +136,7 @@ def report_run(
         rows.update(baseline_rows(dm, np.unique(first.person), setups, bootstrap=0))
     if published:
         rows.update({f"{k} (paper)": v for k, v in published_table3(paper).items() if len(v["polar"]) == len(setups)})
-    text = format_table(rows, setups)
+    text = format_table(rows, setups, dm.convention(resemble="non_probe" if with_baselines else None))
     if published:
         text += "\n(paper) rows: Table 3 of the paper"
     intervals = [f"  {name}: {r.ci['all'][0]:.2f}-{r.ci['all'][1]:.2f}" for name, r in reports.items()
@@ -175,8 +199,23 @@ def build_parser() -> Any:
     return p
 
 
-def predict(module: Any, dm: Any, trainer_cfg: dict[str, Any], progress: bool = True) -> Any:
-    """Run the test split through ``module`` on one device; returns its ``Predictions``."""
+def test_views(trainer: Any, module: Any, dm: Any, ckpt_path: str | None = None, verbose: bool = True) -> dict[str, Any]:
+    """``trainer.test`` once per evaluation view of the data module (``eval_forms: all`` has two).
+
+    Returns:
+        view -> the test people's ``Predictions`` (on every rank; rows of all ranks).
+    """
+    out = {}
+    for view in dm.eval_views:
+        dm.set_eval_view(view)
+        trainer.test(module, datamodule=dm, ckpt_path=ckpt_path, verbose=verbose)
+        out[view] = module.test_predictions
+    dm.set_eval_view(dm.eval_views[0])
+    return out
+
+
+def predict(module: Any, dm: Any, trainer_cfg: dict[str, Any], progress: bool = True) -> dict[str, Any]:
+    """Run the test split through ``module`` on one device; returns {evaluation view: ``Predictions``}."""
     import lightning as L
 
     from callbacks.progress import progress_callbacks
@@ -184,8 +223,7 @@ def predict(module: Any, dm: Any, trainer_cfg: dict[str, Any], progress: bool = 
     keep = {k: trainer_cfg[k] for k in ("accelerator", "precision") if trainer_cfg.get(k) is not None}
     trainer = L.Trainer(**{"accelerator": "auto", **keep}, devices=1, logger=False, enable_checkpointing=False,
                         callbacks=progress_callbacks(progress), enable_progress_bar=progress)
-    trainer.test(module, datamodule=dm, verbose=False)
-    return module.test_predictions
+    return test_views(trainer, module, dm, verbose=False)
 
 
 def main(argv: list[str] | None = None) -> dict[str, dict[str, Any]]:

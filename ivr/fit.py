@@ -143,15 +143,16 @@ def main(args: list[str] | None = None) -> dict[str, Any] | None:
         trainer.fit(model, datamodule=dm, ckpt_path=ckpt_path)
         if not cfg.evaluate:
             return None
-        trainer.test(model, datamodule=dm, ckpt_path=eval_checkpoint(trainer, cfg.eval_ckpt))
+        from ivr.evaluate import report_run, test_views
+
+        # one trainer.test per evaluation view (eval_forms: all has two)
+        preds = test_views(trainer, model, dm, ckpt_path=eval_checkpoint(trainer, cfg.eval_ckpt))
     log_dir = trainer.log_dir  # collective under FSDP: every rank asks
     if not trainer.is_global_zero:
         return None
-    from ivr.evaluate import report_run
-
     out = Path(cfg.report_dir) if cfg.report_dir else Path(log_dir or trainer.default_root_dir) / "eval"
     return report_run(
-        {"IndieValueReasoner": model.test_predictions}, dm, out, with_baselines=cfg.baselines,
+        {"IndieValueReasoner": preds}, dm, out, with_baselines=cfg.baselines,
         bootstrap=cfg.bootstrap, flag="--report_dir",
     )["IndieValueReasoner"]
 

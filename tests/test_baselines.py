@@ -13,10 +13,10 @@ import pytest
 
 from baselines.encode import PackedAnswers, setup_blocks, setup_codes
 from baselines.majority import global_majority, pool_majority
-from baselines.neighbours import top_neighbours
+from baselines.neighbours import TieKeys, top_neighbours
 from baselines.random import codebook_expected_accuracy, expected_accuracy
 from baselines.resemble import non_probe_questions, resemble_votes, sample_pool
-from baselines.run import BaselineConfig, check_config, choose_split
+from baselines.run import BaselineConfig, check_config, choose_split, run_baselines
 from baselines.voting import vote_all_sizes
 from ivr.catalog.codebook import load_codebook
 from ivr.catalog.store import Catalog, write_catalog
@@ -77,6 +77,40 @@ def test_faiss_neighbours_and_votes_match_brute_force(n_questions: int, max_opt:
     fallback = global_majority(answers[pool][:, probes], n_opt[probes])
     votes = vote_all_sizes(answers[np.ix_(pool, probes)][order], int(n_opt[probes].max()), fallback)
     np.testing.assert_array_equal(votes, ref_votes)
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_seeded_ties_and_shown_features_match_brute_force(masked: bool) -> None:
+    """Few questions with few options: many ties. Seeded tie order and per-person masks, against numpy."""
+    rng = np.random.default_rng([11, masked])
+    n_q = 14
+    n_opt = rng.integers(2, 4, n_q)
+    answers = random_answers(rng, 500, n_opt, 0.15)
+    queries, pool = np.arange(40), np.arange(40, 500)
+    probes = np.array([2, 5])
+    features = non_probe_questions(n_q, probes)
+    shown = rng.random((len(queries), n_q)) < 0.5 if masked else None
+    compare = np.zeros((len(queries), n_q), dtype=bool)
+    compare[:, features] = True
+    if masked:
+        compare &= shown
+    a, b = answers[queries][:, None, :], answers[pool][None, :, :]
+    agree = ((a == b) & (a >= 0) & compare[:, None, :]).sum(axis=2)
+    keys = rng.integers(0, 2**63, 500).astype(np.uint64)
+    ties = TieKeys(keys[queries], keys[pool], seed=3)
+    prio = ties.priority(np.arange(len(queries)), np.tile(np.arange(len(pool)), (len(queries), 1)))
+    n = 12
+    ref = np.array([sorted(range(len(pool)), key=lambda j: (-agree[e, j], int(prio[e, j]), int(keys[pool[j]])))[:n]
+                    for e in range(len(queries))])
+    tied = np.mean([(agree[e, ref[e, n - 1]] == np.sort(agree[e])[::-1][n]) for e in range(len(queries))])
+    assert tied > 0.3  # ties cross the cut for most people: the tie order decides who is in the cluster
+    packed = PackedAnswers.from_answers(answers, n_opt, setup_blocks(n_q, [probes]))
+    codes = setup_codes(packed, queries, pool, features, query_mask=shown)
+    got_agree, got = top_neighbours(codes, n, use_gpu=False, margin=1, ties=ties)
+    np.testing.assert_array_equal(got, ref)
+    np.testing.assert_array_equal(got_agree, np.take_along_axis(agree, ref, axis=1))
+    by_row = top_neighbours(codes, n, use_gpu=False, margin=1)[1]
+    assert not np.array_equal(by_row, got)  # the keyed order is not the catalog-row order
 
 
 def test_random_expectation_matches_published_polar_row() -> None:
@@ -184,3 +218,56 @@ def test_cli_end_to_end(small_catalog: tuple[Catalog, Path], tmp_path: Path) -> 
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "Shoe size" in bad.stderr
     assert not (tmp_path / "bad").exists()
+
+
+def test_resemble_independent_of_catalog_row_order(small_catalog: tuple[Catalog, Path]) -> None:
+    """The same people with their catalog rows shuffled: identical Resemble figures, per country too."""
+    base, _ = small_catalog
+    country = base.demographic_codes(base.codebook.dimensions["Country"].id)
+    cat = base.subset(np.argsort(country, kind="stable"))  # people ordered by country, as in the WVS file
+    perm = np.random.default_rng(1).permutation(len(cat))
+    shuffled = cat.subset(perm)
+    config = BaselineConfig(pools=("all", "150"), max_n=8, n_cluster=8, bootstrap=0, progress=False,
+                            dimensions=["Country"], use_gpu=False, threads=1)
+    out, people = [], []
+    for c in (cat, shuffled):
+        split = choose_split(c, probe_setups(c.codebook), size=40, rule="stratified", min_valid=100)
+        people.append(sorted(c.person_ids[split.eval_rows].tolist()))
+        out.append(run_baselines(c, split, config))
+    assert people[0] == people[1]  # the split is keyed on person ids too
+    for name, row in out[0].rows.items():
+        other = out[1].rows[name]
+        flat = lambda r: [v for key in sorted(r) for v in np.ravel(r[key])]  # noqa: E731
+        assert flat(row) == pytest.approx(flat(other), abs=1e-9), name
+        if name.startswith("Resemble"):
+            for form, dims in out[0].reports[name].per_group_by_form.items():
+                assert dims["Country"] == pytest.approx(out[1].reports[name].per_group_by_form[form]["Country"],
+                                                        abs=1e-9), (name, form)
+    # the shuffle matters without keyed ties: catalog-row tie order changes who the neighbours are
+    from baselines.resemble import pack_forms
+
+    setups = {0: probe_setups(cat.codebook)[0]}
+    split = choose_split(cat, list(setups.values()), size=40, rule="stratified", min_valid=100)
+    pool = np.asarray(split.train_rows)
+    codes = setup_codes(pack_forms(cat, setups)["polar"], split.eval_rows, pool,
+                        non_probe_questions(len(cat.codebook.questions), setups[0]))
+    back = setup_codes(pack_forms(cat, setups)["polar"], split.eval_rows, pool[::-1],
+                       non_probe_questions(len(cat.codebook.questions), setups[0]))
+    plain, rev = top_neighbours(codes, 8, use_gpu=False)[1], top_neighbours(back, 8, use_gpu=False)[1]
+    assert not np.array_equal(np.sort(pool[plain], 1), np.sort(pool[::-1][rev], 1))
+
+
+def test_resemble_on_shown_demonstrations(small_catalog: tuple[Catalog, Path]) -> None:
+    """features=shown: with every candidate shown it equals the non-probe rule; with 20 shown it differs."""
+    cat, _ = small_catalog
+    split = choose_split(cat, probe_setups(cat.codebook), size=30, rule="stratified", min_valid=100)
+    common = dict(pools=("all",), max_n=5, n_cluster=5, bootstrap=0, progress=False, use_gpu=False, threads=1,
+                  setups=(0, 1))
+    name = "Resemble (all, top cluster)"
+    base = run_baselines(cat, split, BaselineConfig(**common)).rows[name]
+    everything = run_baselines(cat, split, BaselineConfig(**common, features="shown", demo_count="253")).rows[name]
+    few = run_baselines(cat, split, BaselineConfig(**common, features="shown", demo_count="20"))
+    assert everything == base and few.rows[name] != base
+    assert "the person's shown demonstrations" in few.info["convention"]
+    with pytest.raises(ValueError, match="--features"):
+        check_config(cat, BaselineConfig(features="some"))

@@ -21,7 +21,7 @@ def fit_configs() -> list[Path]:
 def test_there_are_fit_configs():
     names = {p.stem for p in fit_configs()}
     assert {"tiny", "llama31_8b_fsdp", "llama31_8b_lora", "llama31_8b_qlora"} <= names
-    assert len([n for n in names if n.startswith("ivr_")]) == 6  # one per IVR row of Table 3
+    assert len([n for n in names if n.startswith("ivr_")]) == 8  # one per IVR row of Table 3, two of Table 4
 
 
 @pytest.mark.parametrize("path", fit_configs(), ids=lambda p: p.stem)
@@ -44,11 +44,35 @@ def test_table16_recipe():
     assert trainer["strategy"] == "fsdp"
 
 
-@pytest.mark.parametrize(("name", "probe", "demo", "n"), [
-    ("ivr_p_mixed_n800", "p", "mixed", 800), ("ivr_r_mixed_n800", "r", "mixed", 800),
-    ("ivr_pr_200_n800", "p+r", "200", 800), ("ivr_pr_mixed_n800", "p+r", "mixed", 800),
-    ("ivr_pr_mixed200_n800", "p+r", "mixed+200", 800), ("ivr_pr_mixed200_n1600", "p+r", "mixed+200", 1600),
+M8 = ["pmixed_p1", "rmixed_p1", "pmixed_r1", "rmixed_r1", "p200_p1", "r200_p1", "p200_r1", "r200_r1"]
+
+
+@pytest.mark.parametrize(("name", "units", "n", "per_unit"), [
+    ("ivr_p_mixed_n800", ["pmixed_p1", "rmixed_p1"], 800, [400, 400]),
+    ("ivr_r_mixed_n800", ["pmixed_r1", "rmixed_r1"], 800, [400, 400]),
+    ("ivr_pr_200_n800", ["p200_p1", "r200_p1", "p200_r1", "r200_r1"], 800, [200] * 4),
+    ("ivr_pr_mixed_n800", ["pmixed_p1", "rmixed_p1", "pmixed_r1", "rmixed_r1"], 800, [200] * 4),
+    ("ivr_pr_mixed200_n800", M8, 800, [100] * 8),
+    ("ivr_pr_mixed200_n1600", M8, 1600, [200] * 8),
+    ("llama31_8b_fsdp", M8, 1600, [200] * 8),
+    # Table 4: 800 demographic-only; 400 demographic-only + 400 statement examples per question
+    ("ivr_demo_n800", ["demo_p1", "demo_r1"], 800, [400, 400]),
+    ("ivr_demo400_stmt400_n800", ["demo_p1", "demo_r1", "p200_p1", "r200_p1", "p200_r1", "r200_r1"], 800,
+     [200, 200, 100, 100, 100, 100]),
 ])
-def test_table3_rows(name, probe, demo, n):
+def test_study_rows_are_the_study_mixtures(name, units, n, per_unit):
+    """Table 3 / Table 4 configs: the study's units, and each unit's exact examples per question."""
+    from ivr.data.describe import describe
+    from ivr.data.units import allocate, parse_units
+
     data = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())["data"]
-    assert (data["probe_form"], str(data["demo_count"]), data["n_per_question"]) == (probe, demo, n)
+    parsed = parse_units(data["units"])
+    assert [u.name for u in parsed] == units and data["n_per_question"] == n
+    assert allocate(n, [u.share for u in parsed]).tolist() == per_unit
+    assert data["eval_forms"] == "matched" and data["eval_demo_rule"] == "setup"
+    text = describe(CONFIGS / f"{name}.yaml")  # the catalog (data/wvs7) is not here: nominal counts
+    print(text)
+    for unit, k in zip(units, per_unit):
+        line = next(x for x in text.splitlines() if x.startswith(unit + " "))
+        assert line.split()[-2:] == [f"{k:,}", f"{k * 253:,}"]
+    assert "not opened" in text and "[matched] polar probes with polar demonstrations" in text

@@ -113,19 +113,19 @@ def test_eval_enumeration_and_exclusion(work: Path, dm: IVRDataModule) -> None:
     a, b = dm._val.example(0), dm._val.example(1)  # same person and setup, both forms: same demos
     assert a.row == b.row and (a.probe_forms[0], b.probe_forms[0]) == (0, 1)
     assert np.array_equal(a.demo_questions, b.demo_questions)
-    both = tiny_datamodule(work, eval_pack_forms=True)
+    assert (a.demo_form, b.demo_form) == (0, 1)  # matched: each probe form with demonstrations of its form
+    both = tiny_datamodule(work, eval_pack_forms=True, eval_forms="polar")
     both.setup("fit")
     assert len(both._val) == 2 * 3
     ex_both = both._val.example(0)
-    assert (ex_both.probe_forms == np.repeat([0, 1], 39)).all()
+    assert (ex_both.probe_forms == np.repeat([0, 1], 39)).all() and ex_both.demo_form == 0
     assert np.array_equal(ex_both.demo_questions, a.demo_questions)
     assert np.array_equal(ex_both.labels, np.concatenate([a.labels, b.labels]))
     one = tiny_datamodule(work, eval_packed=False)
     one.setup("fit")
     assert len(one._test) == 2 * 3 * 2 * 39
     ex = one._test.example(5)
-    assert len(ex.probe_questions) == 1 and ex.probe_questions[0] not in ex.demo_questions
-    assert np.isin(ex.demo_questions, dm.setups[ex.setup]).any()  # exclude-probe rule keeps other probes
+    assert len(ex.probe_questions) == 1 and not np.isin(ex.demo_questions, dm.setups[ex.setup]).any()
     b = next(iter(one.test_dataloader()))
     assert b["attention_mask"].dtype == torch.long and b["attention_mask"].dim() == 2
 
@@ -136,7 +136,7 @@ def test_recipes(work: Path) -> None:
     ex = mixed._train.example(0, 3)
     assert len(ex.demo_questions) == 0 and len(ex.demographics) > 0
     table = mixed.table
-    r = Recipe(demo_count="mixed+200")
+    r = Recipe(demo_count="mixed+200")  # without a unit, a unit is drawn per example (the data set assigns them)
     ds = [train_example(table, r, 0, e, 0, int(mixed.people[0][0])).demos_requested for e in range(30)]
     assert 200 in ds and any(50 <= d < 200 for d in ds) and all(50 <= d <= 200 for d in ds)
     refined = tiny_datamodule(work, probe_form="r", demo_form="refined")

@@ -8,7 +8,7 @@ import pytest
 
 from ivr.catalog.store import load_catalog
 from ivr.experiment.__main__ import main
-from ivr.catalog.synth.predict import bayes_predictions
+from baselines.bayes import bayes_predictions
 from ivr.experiment.bayes import EvalSettings, eval_people, load_bayes, setup_probes
 from ivr.metrics import evaluate_predictions
 

@@ -126,13 +126,19 @@ def test_evaluate_checkpoint_writes_table_and_plots(catalog, reference, tmp_path
         "--ckpt_path", str(ref_out / "ck" / "last.ckpt"), "--out", str(out), "--published", "--baselines", "false",
         "--bootstrap", "0", "--trainer.accelerator", "cpu", "--data.catalog", str(catalog),
         "--data.cache_dir", str(ref_out.parent / "cache"), "--data.split_size", "20", "--data.limit_eval_people", "3",
-        "--data.n_per_question", "2",
+        "--data.n_per_question", "2", "--data.eval_forms", "all",
     ])
-    assert {"table.csv", "table.json", "indievaluereasoner_report.json", "indievaluereasoner_per_group.png"} <= {
-        p.name for p in out.iterdir()}
+    assert {"table.csv", "table.json", "indievaluereasoner_report.json", "indievaluereasoner_per_group.png",
+            "indievaluereasoner_crossed_predictions.npz"} <= {p.name for p in out.iterdir()}
     assert "IVR [probe=p+r, demo=mixed+200, N=1600] (paper)" in proc.stdout
+    # all four (demonstration form, probe form) combinations: the matched row, then the crossed one, and the
+    # header names the convention
+    assert "IndieValueReasoner [crossed]" in proc.stdout and "eval_forms=all" in proc.stdout
+    assert "[crossed] polar probes with refined demonstrations" in (out / "table.txt").read_text()
     # the checkpoint's weights give the same test predictions as the run that wrote it
     from ivr.metrics import Predictions
 
     evaluated = Predictions.load(out / "indievaluereasoner_predictions.npz")
     np.testing.assert_allclose(evaluated.probs, load_predictions(ref_out).probs, atol=1e-6)
+    crossed = Predictions.load(out / "indievaluereasoner_crossed_predictions.npz")
+    assert np.array_equal(crossed.question, evaluated.question) and not np.allclose(crossed.probs, evaluated.probs)

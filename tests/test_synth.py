@@ -12,7 +12,7 @@ from ivr.catalog.codebook import load_codebook
 from ivr.catalog.resolve import parse_synthetic_spec, resolve_catalog
 from ivr.catalog.store import Catalog, load_catalog
 from ivr.catalog.synth import SynthModel, build_synthetic, synthesize
-from ivr.catalog.synth.predict import bayes_predictions
+from baselines.bayes import bayes_predictions
 from ivr.data.probes import probe_setups
 from ivr.data.splits import make_split
 from ivr.metrics import evaluate_predictions
@@ -114,7 +114,7 @@ def test_bayes_beats_every_baseline(small: tuple[Catalog, SynthModel]) -> None:
     split = make_split(cat, size=100, seed=0, rule="stratified")
     results = run_baselines(cat, split, BaselineConfig(pools=("all",), bootstrap=0, progress=False))
     setups = dict(enumerate(probe_setups(cat.codebook)))
-    preds = bayes_predictions(cat, model, split.eval_rows, setups, ["polar", "refined"], 200, 0, demo_form="refined")
+    preds = bayes_predictions(cat, model, split.eval_rows, setups, ["polar", "refined"], 200, 0)
     bayes = evaluate_predictions(preds, cat, bootstrap=0).table3_row()
     for name, row in results.rows.items():
         assert bayes["all"] > row["all"], (name, row["all"], bayes["all"])
@@ -140,3 +140,50 @@ def test_resolve_errors(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="missing catalog.parquet"):
         resolve_catalog(str(tmp_path))
     assert parse_synthetic_spec("synthetic:people=93279") == (93279, 0)
+
+
+def test_bayes_reads_the_data_modules_demonstrations(small: tuple[Catalog, SynthModel], tmp_path: Path) -> None:
+    """The Bayes ceiling sees what the reasoner's evaluation data sets show, in every view (eval_forms: all)."""
+    from ivr.catalog.codebook import FORMS
+    from ivr.catalog.store import write_catalog
+    from ivr.data.datamodule import IVRDataModule
+
+    cat, model = small
+    folder = write_catalog(cat, tmp_path / "cat", source="synthetic")
+    dm = IVRDataModule(catalog=str(folder), n_per_question=1, split_size=20, split_rule="stratified",
+                       eval_demo_count="mixed", eval_forms="all", limit_eval_people=3, cache_dir=str(tmp_path),
+                       seed=4, check_tokenization=False)
+    dm.setup("test")
+    rows = np.asarray(dm.split.test_rows)[:3]
+    setups = dict(enumerate(dm.setups))
+    by_view = {}
+    for view in dm.eval_views:
+        dm.set_eval_view(view)
+        preds = bayes_predictions(cat, model, rows, setups, list(FORMS), "mixed", dm.hparams.seed, view=view)
+        groups: dict[tuple[int, int], list] = {}
+        for i in range(len(dm._test)):
+            ex = dm._test.example(i)
+            groups.setdefault((ex.setup, int(ex.probe_forms[0])), []).append(ex)
+        for (setup, form), exs in groups.items():
+            assert len({ex.demo_form for ex in exs}) == 1
+            post = model.posterior(cat, [ex.row for ex in exs], [ex.demo_questions for ex in exs], setups[setup],
+                                   FORMS[form], demo_form=FORMS[exs[0].demo_form])
+            for ex, p in zip(exs, post):
+                keep = (preds.person == ex.row) & (preds.setup == setup) & (preds.form == form)
+                assert np.array_equal(preds.question[keep], ex.probe_questions)
+                np.testing.assert_array_equal(preds.pred[keep], p.argmax(axis=1))
+        by_view[view] = preds
+    # crossed reads the other form's statements: some predictions change
+    assert (by_view["matched"].pred != by_view["crossed"].pred).any()
+
+
+def test_catalog_layer_imports_neither_sampling_nor_metrics() -> None:
+    """The Bayes predictor lives with the predictors (baselines/): the catalog layer stays below ivr.data."""
+    import subprocess
+    import sys
+
+    code = ("import sys, ivr.catalog.synth, ivr.catalog.store, ivr.catalog.convert, ivr.catalog.resolve; "
+            "bad = sorted(m for m in sys.modules if m.startswith(('ivr.data', 'ivr.metrics', 'baselines'))); "
+            "print(bad); sys.exit(1 if bad else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

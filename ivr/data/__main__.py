@@ -1,4 +1,8 @@
-"""``python -m ivr.data export --config C.yaml [--data.KEY VALUE ...] --out train.jsonl``: sampled examples as chat JSONL.
+"""``python -m ivr.data export|describe --config C.yaml [--data.KEY VALUE ...]``: chat JSONL; the unit table.
+
+``export ... --out train.jsonl`` writes sampled examples as chat-format JSONL. ``describe`` prints the
+training units (demonstration form, count, probe form, share, examples per question and per epoch)
+and the evaluation convention (``--data.catalog SPEC`` describes the config on another catalog).
 
 ``--config`` is an ``ivr.fit`` config (its ``data:`` section is used; the other sections are
 accepted) or a YAML of IVRDataModule arguments under ``data:``; every data-module argument is also a
@@ -42,6 +46,12 @@ def build_parser() -> Any:
     exp.add_argument("--progress", type=bool, default=True, nargs="?", const=True, help="progress bar / lines")
     accept_fit_config(exp)
     sub.add_subcommand("export", exp, help="write sampled examples as chat-format JSONL (messages)")
+    des = lightning_parser_class()(prog=f"{PROG} describe", exit_on_error=True,
+                                   description="print the training units and the evaluation convention of a config")
+    des.add_argument("--config", action=ActionConfigFile, help="an ivr.fit config (its data: section) or data: YAML")
+    des.add_lightning_class_args(IVRDataModule, "data")
+    accept_fit_config(des)
+    sub.add_subcommand("describe", des, help="print the training units and the evaluation convention of a config")
     return parser
 
 
@@ -83,6 +93,14 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = _flat_config(apply_aliases(list(sys.argv[1:] if argv is None else argv), COMMON_ALIASES, PROG))
     cfg = build_parser().parse_args(argv)
+    if cfg.command == "describe":
+        from ivr.data.describe import describe_datamodule
+
+        args = cfg.describe
+        data = args.data.as_dict() if hasattr(args.data, "as_dict") else dict(args.data)
+        source = next((str(c) for c in (args.get("config") or []) if c), "")
+        print(describe_datamodule(IVRDataModule(**data), source))
+        return 0
     args = cfg.export
     if args.split not in ("train", "val", "test"):
         raise ConfigError(f"--split {args.split!r}: use train, val or test")

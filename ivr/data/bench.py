@@ -54,9 +54,11 @@ def run(people: int = 400, n: int = 2000, seed: int = 0) -> dict[str, float]:
     draws = np.random.default_rng(seed).integers(0, people, n)
     pairs = [(i % len(cb.questions), int(r)) for i, r in enumerate(draws) if table.valid[r, i % len(cb.questions)]]
 
+    units = recipe.train_units  # p200_p1, p200_r1 (the data set assigns a unit to every item)
+
     def sample(i: int):
         q, r = pairs[i % len(pairs)]
-        return train_example(table, recipe, seed, 0, q, r)
+        return train_example(table, recipe, seed, 0, q, r, units[i % len(units)])
 
     def cached(i: int) -> None:
         text.build(sample(i), 4096)
@@ -94,7 +96,7 @@ def run(people: int = 400, n: int = 2000, seed: int = 0) -> dict[str, float]:
                     ex = eval_example(table, recipe, seed, r, s, sp, form)
                     built = cache.build(ex)
                     packed_tokens += len(built.prefix) + sum(len(b) for b in built.branches)
-                    for q in sp.tolist():  # the study's layout: one sequence per probe, demos exclude only it
+                    for q in sp.tolist():  # the study's layout: one sequence per probe (the same demonstrations)
                         one = cache.build(eval_example(table, recipe, seed, r, s, sp, form, probe=q))
                         single_tokens += len(one.prefix) + len(one.branches[0])
                     probes += len(sp)

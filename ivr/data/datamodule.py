@@ -17,13 +17,16 @@ from ivr.catalog.codebook import Codebook, load_codebook
 from ivr.catalog.store import Catalog, load_catalog
 from ivr.errors import ConfigError
 from ivr.data.collate import Collator
+from ivr.data.conventions import (DEMO_RULES, ConventionError, check_eval_forms, combinations, convention_header,
+                                  eval_views)
 from ivr.data.datasets import EvalDataset, ResumableLoader, ResumableSampler, TrainDataset
-from ivr.data.examples import PersonTable, Recipe, train_people
+from ivr.data.examples import FORMS, PersonTable, Recipe, train_people
 from ivr.data.probes import probe_setups
 from ivr.data.prompts import load_layout
 from ivr.data.splits import make_split
 from ivr.data.statement_tokenizer import build_statement_tokenizer, is_statement_tokenizer, load_statement_tokenizer
 from ivr.data.tokenization import TokenCache
+from ivr.data.units import Unit, UnitError, legacy_units, parse_units
 
 log = logging.getLogger(__name__)
 SCORE_LAYOUTS = ("label", "loglik")
@@ -96,6 +99,23 @@ def demo_questions(codebook: Codebook, categories: list[str] | None) -> tuple[in
     return tuple(j for j, q in enumerate(codebook.questions) if q.category in wanted)
 
 
+def training_units(units: str | list[Any] | None, demo_count: str | None, probe_form: str | None,
+                   demo_form: str | None, demographics: str) -> tuple[Unit, ...]:
+    """The run's units: ``units``, else the one-unit shorthand keys (defaults 200 x p+r x p+r).
+
+    Raises:
+        UnitError: both ways given, or a malformed unit / key.
+    """
+    shorthand = {"demo_count": demo_count, "probe_form": probe_form, "demo_form": demo_form}
+    if units is not None:
+        given = [k for k, v in shorthand.items() if v is not None]
+        if given:
+            raise UnitError(f"data.units and data.{'/'.join(given)} both describe the training examples; give the "
+                            "units only (e.g. units: [pmixed_p1, rmixed_r1]) or the shorthand keys only")
+        return parse_units(units)
+    return legacy_units(str(demo_count or "200"), probe_form or "p+r", demo_form or "p+r", demographics)
+
+
 class IVRDataModule(L.LightningDataModule):
     """Samples training sequences on the fly and enumerates the fixed evaluation protocol.
 
@@ -103,16 +123,28 @@ class IVRDataModule(L.LightningDataModule):
         catalog: catalog folder or resolve spec (e.g. ``synthetic:people=2000,seed=0``).
         tokenizer: ``"statement"`` (one token per statement, built from the codebook) or an HF tokenizer folder.
         layout: ``"auto"`` (``"statement"`` for the statement tokenizer, else ``"choice"``), a name or a .jinja path.
-        n_per_question: training people per target question (800, 1600, ...) or ``"all"``.
-        demo_count: demonstrations per training example: an integer string, ``"mixed"`` (50..200) or ``"mixed+200"``.
-        probe_form: training probe form: ``"p"``, ``"r"`` or ``"p+r"``.
-        demo_form: demonstration statements' form: ``"polar"`` or ``"refined"``.
-        demographics: demographic statements: ``"none"``, ``"with"`` (before the demonstrations) or ``"only"``.
+        n_per_question: training people (= examples) per target question (800, 1600, ...) or ``"all"``,
+            split over the units by their shares, exactly.
+        units: training units (:mod:`ivr.data.units`): the study's names (``p200_p1``, ``rmixed_r1``,
+            ``demo_p1``), a mixture name (``p200_p1-r200_p1``) or mappings ``{demo_form, demo_count,
+            probe_form, share}``. None = the shorthand keys below.
+        demo_count: shorthand: demonstrations per training example, an integer string, ``"mixed"``
+            (50..200), ``"rand"`` (100..200) or ``"mixed+200"`` (half each); default ``"200"``.
+        probe_form: shorthand: training probe form ``"p"``, ``"r"`` or ``"p+r"`` (default).
+        demo_form: shorthand: demonstration form ``"polar"``, ``"refined"`` or ``"p+r"`` (default: both).
+        demographics: demographic statements: ``"none"``, ``"with"`` (before the demonstrations) or ``"only"``
+            (instead of them, in every training and evaluation example).
         train_filter: training-person predicate, e.g. ``"continent=Europe"`` or ``"Q260=1;X003R!=1"``.
         max_seq_length: sequence budget; whole demonstration statements are dropped (and counted) to meet it.
         probes_per_sequence: training probes of one person sharing one prefix (1 = the study; -1 = all remaining).
-        eval_packed: evaluation puts all probes of (person, setup, form) in one sequence (demos exclude the setup).
-        eval_pack_forms: with eval_packed, both probe forms of (person, setup) share one sequence (78 probes).
+        eval_forms: evaluation convention (:mod:`ivr.data.conventions`): ``"matched"`` (polar probes with
+            polar demonstrations, refined with refined), ``"crossed"``, ``"polar"``, ``"refined"`` or ``"all"``
+            (matched, then crossed: the four combinations, scored as two views).
+        eval_demo_rule: ``"setup"`` (demonstrations exclude every probe of the setup, packed or not) or
+            ``"probe"`` (the study's per-probe rule, only the probed question is left out; unpacked only).
+        eval_packed: evaluation puts all probes of (person, setup, form) in one sequence.
+        eval_pack_forms: with eval_packed, both probe forms of (person, setup) share one sequence (78 probes;
+            needs ``eval_forms`` polar or refined).
         eval_demo_count: demonstrations per evaluation example (``"200"`` in the study).
         eval_demo_categories: evaluation demonstrations only from questions of these categories (None = all).
         option_order: ``"codebook"`` or ``"shuffle"`` (seeded per example, recorded in ``option_index``).
@@ -123,7 +155,7 @@ class IVRDataModule(L.LightningDataModule):
         batch_size: training sequences per batch.
         eval_batch_size: evaluation sequences per batch (default: batch_size).
         num_workers: DataLoader worker processes (results do not depend on it).
-        seed: seed of every draw (split, people, demonstrations, order).
+        seed: seed of every draw (split, people, units, demonstrations, order).
         cache_dir: where resolved catalogs and the statement tokenizer are cached (default $IVR_CACHE or ./.ivr_cache).
         check_tokenization: verify cached ids == tokenizing rendered text on a few examples at setup.
         score_layout: ``"label"`` (one answer position per probe) or ``"loglik"`` (one branch per (probe, option)
@@ -132,9 +164,11 @@ class IVRDataModule(L.LightningDataModule):
 
     def __init__(
         self, catalog: str = "synthetic:people=2000,seed=0", tokenizer: str = "statement", layout: str = "auto",
-        n_per_question: int | str = 800, demo_count: str = "200", probe_form: str = "p+r", demo_form: str = "polar",
+        n_per_question: int | str = 800, units: str | list[str | dict[str, Any]] | None = None,
+        demo_count: str | None = None, probe_form: str | None = None, demo_form: str | None = None,
         demographics: str = "none", train_filter: str | None = None, max_seq_length: int = 4096,
-        probes_per_sequence: int = 1, eval_packed: bool = True, eval_pack_forms: bool = False,
+        probes_per_sequence: int = 1, eval_forms: str = "matched", eval_demo_rule: str = "setup",
+        eval_packed: bool = True, eval_pack_forms: bool = False,
         eval_demo_count: str = "200", eval_demo_categories: list[str] | None = None,
         option_order: str = "codebook", split_rule: str = "study", split_size: int = 800,
         split_ids_file: str | None = None, limit_eval_people: int | None = None, batch_size: int = 8,
@@ -147,14 +181,44 @@ class IVRDataModule(L.LightningDataModule):
             raise ConfigError(f"score_layout={score_layout!r} is not one of {SCORE_LAYOUTS}")
         if not (str(n_per_question) == "all" or str(n_per_question).isdigit()):
             raise ConfigError(f"n_per_question={n_per_question!r}: use a positive integer or 'all'")
-        self.recipe = Recipe(str(demo_count), probe_form, demo_form, demographics, option_order, probes_per_sequence)
-        self.eval_recipe = Recipe(str(eval_demo_count), "p+r", demo_form, demographics, option_order, 1)
+        check_eval_forms(eval_forms, "data.eval_forms")
+        if eval_demo_rule not in DEMO_RULES:
+            raise ConventionError(f"data.eval_demo_rule={eval_demo_rule!r}: use one of {DEMO_RULES}")
+        if eval_packed and eval_demo_rule == "probe":
+            raise ConventionError("data.eval_demo_rule='probe' leaves out only the probed question, so probes cannot "
+                                  "share one prefix: set eval_packed: false, or use eval_demo_rule: setup")
+        if eval_packed and eval_pack_forms and eval_forms not in ("polar", "refined"):
+            raise ConventionError(f"data.eval_pack_forms shows both probe forms after one prefix, which needs one "
+                                  f"demonstration form: set eval_forms: polar or refined (not {eval_forms!r}), or "
+                                  "eval_pack_forms: false")
+        if demographics not in ("none", "with", "only"):
+            raise ConfigError(f"data.demographics={demographics!r} is not one of ('none', 'with', 'only')")
+        self.units = training_units(units, demo_count, probe_form, demo_form, demographics)
+        self.recipe = Recipe(demographics=demographics, option_order=option_order,
+                             probes_per_sequence=probes_per_sequence, units=self.units)
+        self.eval_recipe = Recipe(str(eval_demo_count), "p+r", "polar", demographics, option_order, 1,
+                                  demo_rule=eval_demo_rule)
+        self.eval_views = eval_views(eval_forms)
+        self.eval_view = self.eval_views[0]
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self.catalog: Catalog | None = None
         self.tokenizer: PreTrainedTokenizerFast | None = None
         self.tokenizer_dir: Path | None = None
         self._epoch, self._resume = 0, None
         self._train: TrainDataset | None = None
+        self.people: list[np.ndarray] | None = None
+        self._warn_untrained_combinations()
+
+    def _warn_untrained_combinations(self) -> None:
+        if self.hparams.demographics == "only":
+            return
+        trained = {(FORMS.index(u.demo_form), FORMS.index(u.probe_form)) for u in self.units if not u.demographics_only}
+        missing = sorted(combinations(self.hparams.eval_forms) - trained)
+        if missing and trained:
+            pairs = ", ".join(f"{FORMS[p]} probes with {FORMS[d]} demonstrations" for d, p in missing)
+            log.warning("evaluation (eval_forms=%s) asks %s, which no training unit shows; add units such as "
+                        "%s or set eval_forms", self.hparams.eval_forms, pairs,
+                        ", ".join(Unit(FORMS[d], "200", FORMS[p]).name for d, p in missing))
 
     # ---- setup -------------------------------------------------------------------------------
     @property
@@ -182,18 +246,14 @@ class IVRDataModule(L.LightningDataModule):
         self.tokenizer_dir = folder
         return self.tokenizer
 
-    def setup(self, stage: str | None = None) -> None:
-        """Load catalog, split, setups, tokenizer and token cache; build the datasets."""
-        if self._train is not None:
+    def setup_people(self) -> None:
+        """Catalog, split, setups, person table and the training people of every question (no tokenizer)."""
+        if self.people is not None:
             return
         hp = self.hparams
-        tok = self.load_tokenizer()
+        if self.catalog is None:
+            self.catalog = open_catalog(hp.catalog, self.cache_dir)
         cat = self.catalog
-        layout_name = hp.layout
-        if layout_name == "auto":
-            layout_name = "statement" if is_statement_tokenizer(self.tokenizer_dir) else "choice"
-        self.layout = load_layout(layout_name)
-        self.cache = TokenCache(tok, cat.codebook, self.layout)
         self.split = make_split(cat, size=hp.split_size, seed=hp.seed, rule=hp.split_rule, ids_file=hp.split_ids_file)
         self.setups = probe_setups(cat.codebook)
         self.table = PersonTable(cat)
@@ -206,14 +266,23 @@ class IVRDataModule(L.LightningDataModule):
         if short:
             log.warning("%d question(s) have fewer than %d valid training people (e.g. %s): all are used",
                         len(short), n, short[:3])
-        loglik = hp.score_layout == "loglik"
+
+    def setup(self, stage: str | None = None) -> None:
+        """Load catalog, split, setups, tokenizer and token cache; build the datasets."""
+        if self._train is not None:
+            return
+        hp = self.hparams
+        self.setup_people()
+        tok = self.load_tokenizer()
+        cat = self.catalog
+        layout_name = hp.layout
+        if layout_name == "auto":
+            layout_name = "statement" if is_statement_tokenizer(self.tokenizer_dir) else "choice"
+        self.layout = load_layout(layout_name)
+        self.cache = TokenCache(tok, cat.codebook, self.layout)
         self._train = TrainDataset(self.table, self.cache, self.recipe, self.people, hp.seed, hp.max_seq_length,
-                                   loglik)
-        limit = hp.limit_eval_people
-        mk = lambda r: EvalDataset(  # noqa: E731
-            self.table, self.cache, self.eval_recipe, np.asarray(r)[:limit], self.setups, hp.seed,
-            hp.max_seq_length, hp.eval_packed, hp.eval_pack_forms, loglik)
-        self._val, self._test = mk(self.split.val_rows), mk(self.split.test_rows)
+                                   hp.score_layout == "loglik")
+        self.set_eval_view(self.eval_view)
         self.sampler = ResumableSampler(len(self._train), hp.seed, shuffle=True)
         self.sampler.set_epoch(self._epoch)
         if self._resume is not None:
@@ -221,6 +290,31 @@ class IVRDataModule(L.LightningDataModule):
         if hp.check_tokenization and len(self._train):
             step = max(1, len(self._train) // 3)
             self.cache.check([self._train.example(0, i) for i in range(0, len(self._train), step)][:3])
+
+    def set_eval_view(self, view: str) -> None:
+        """Evaluate in ``view`` (one of :attr:`eval_views`): rebuilds the validation and test data sets.
+
+        Raises:
+            ConventionError: a view this run's ``eval_forms`` does not evaluate.
+        """
+        if view not in self.eval_views:
+            raise ConventionError(f"evaluation view {view!r}: this run's eval_forms={self.hparams.eval_forms!r} "
+                                  f"evaluates {list(self.eval_views)}")
+        self.eval_view = view
+        if self._train is None:
+            return
+        hp = self.hparams
+        limit = hp.limit_eval_people
+        mk = lambda r: EvalDataset(  # noqa: E731
+            self.table, self.cache, self.eval_recipe, np.asarray(r)[:limit], self.setups, hp.seed,
+            hp.max_seq_length, hp.eval_packed, hp.eval_pack_forms, hp.score_layout == "loglik", view=view)
+        self._val, self._test = mk(self.split.val_rows), mk(self.split.test_rows)
+
+    def convention(self, resemble: str | None = None) -> str:
+        """The header naming this run's evaluation convention (printed above every table)."""
+        hp = self.hparams
+        n = max(len(p) for p in self.setups) if getattr(self, "setups", None) else None
+        return convention_header(hp.eval_forms, str(hp.eval_demo_count), hp.eval_demo_rule, n, resemble)
 
     # ---- loaders -----------------------------------------------------------------------------
     def _pad_id(self) -> int:

@@ -15,18 +15,23 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from ivr.data.conventions import ConventionError, demo_form_for
 from ivr.data.examples import PersonTable, Recipe, eval_example, train_example
 from ivr.data.packing import sequences
 from ivr.data.tokenization import TokenCache
+from ivr.data.units import assign_units
 
 TAG_ORDER = 31
 
 
 class TrainDataset(Dataset):
-    """Training examples: item ``i`` = (target question, i-th chosen person of that question).
+    """Training examples: item ``i`` = (target question, i-th chosen person of that question, their unit).
+
+    Items are enumerated question by question, people in person-id order; each person's unit
+    comes from :func:`ivr.data.units.assign_units` (exact shares per question, fixed over epochs).
 
     Args:
-        table: catalog arrays; cache: token cache; recipe: sampling recipe.
+        table: catalog arrays; cache: token cache; recipe: sampling recipe (its ``train_units``).
         people: per question the chosen training rows (see :func:`ivr.data.examples.train_people`).
         seed: sampling seed; max_len: sequence budget (None = unlimited).
         loglik: one branch per (probe, option) with ``option_spans`` (see :func:`ivr.data.packing.sequences`).
@@ -37,22 +42,38 @@ class TrainDataset(Dataset):
         self.table, self.cache, self.recipe, self.seed, self.max_len = table, cache, recipe, seed, max_len
         self.loglik = loglik
         self.people = people
+        self.units = recipe.train_units
+        self.unit_of = assign_units(people, self.units, seed)
         self.offsets = np.concatenate([[0], np.cumsum([len(p) for p in people])]).astype(np.int64)
         self.epoch = 0
 
     def __len__(self) -> int:
         return int(self.offsets[-1])
 
-    def locate(self, index: int) -> tuple[int, int]:
-        """(question, catalog row) of item ``index``."""
+    def _where(self, index: int) -> tuple[int, int]:
         if not 0 <= index < len(self):
             raise IndexError(f"training item {index} out of range [0, {len(self)})")
         q = int(np.searchsorted(self.offsets, index, side="right") - 1)
-        return q, int(self.people[q][index - self.offsets[q]])
+        return q, int(index - self.offsets[q])
+
+    def locate(self, index: int) -> tuple[int, int]:
+        """(question, catalog row) of item ``index``."""
+        q, j = self._where(index)
+        return q, int(self.people[q][j])
+
+    def unit(self, index: int):
+        """The :class:`ivr.data.units.Unit` of item ``index``."""
+        q, j = self._where(index)
+        return self.units[int(self.unit_of[q][j])]
+
+    def unit_counts(self) -> np.ndarray:
+        """int64 [Q, n_units]: examples per question and unit (the exact shares)."""
+        return np.stack([np.bincount(u, minlength=len(self.units)) for u in self.unit_of]).astype(np.int64)
 
     def example(self, epoch: int, index: int):
-        q, row = self.locate(index)
-        return train_example(self.table, self.recipe, self.seed, epoch, q, row)
+        q, j = self._where(index)
+        row = int(self.people[q][j])
+        return train_example(self.table, self.recipe, self.seed, epoch, q, row, self.units[int(self.unit_of[q][j])])
 
     def __getitem__(self, item: int | tuple[int, int]) -> dict[str, Any]:
         epoch, index = item if isinstance(item, tuple) else (self.epoch, item)
@@ -65,20 +86,36 @@ class EvalDataset(Dataset):
     """The fixed evaluation enumeration: (person, setup, probe form[, probe]) in that nesting order.
 
     Args:
-        table, cache, recipe, seed, max_len: as for :class:`TrainDataset` (recipe.demo_count = eval count).
+        table, cache, recipe, seed, max_len: as for :class:`TrainDataset` (recipe.demo_count = eval count,
+            recipe.demo_rule = the demonstration rule, the same for packed and unpacked items).
         rows: evaluation catalog rows; setups: probe question indices per setup.
-        packed: all probes of (person, setup, form) in one sequence (demos exclude the setup), else
-            one probe per item (demos exclude that probe).
-        pack_forms: with ``packed``, both probe forms of (person, setup) in one sequence (78 probes).
+        packed: all probes of (person, setup, form) in one sequence, else one probe per item.
+        pack_forms: with ``packed``, both probe forms of (person, setup) in one sequence (78 probes;
+            needs a single demonstration form, ``view`` polar or refined).
         loglik: one branch per (probe, option) with ``option_spans`` (see :func:`ivr.data.packing.sequences`).
+        view: the evaluation view (:mod:`ivr.data.conventions`): which demonstration form each probe
+            form is shown with (``matched``, ``crossed``, ``polar``, ``refined``).
+
+    Raises:
+        ConventionError: a view that needs two demonstration forms with ``pack_forms``, or the
+            per-probe rule with packed items.
     """
 
     def __init__(self, table: PersonTable, cache: TokenCache, recipe: Recipe, rows: np.ndarray,
                  setups: list[np.ndarray], seed: int, max_len: int | None, packed: bool,
-                 pack_forms: bool = False, loglik: bool = False) -> None:
+                 pack_forms: bool = False, loglik: bool = False, view: str = "matched") -> None:
         self.table, self.cache, self.recipe, self.seed, self.max_len = table, cache, recipe, seed, max_len
-        self.loglik = loglik
+        self.loglik, self.view = loglik, view
         self.setups, self.packed = setups, packed
+        demo_form_for(view, 0)  # a known view
+        if packed and pack_forms and demo_form_for(view, 0) != demo_form_for(view, 1):
+            raise ConventionError(
+                f"eval_pack_forms: both probe forms share one prefix, but eval_forms view {view!r} shows them with "
+                "different demonstration forms; use eval_forms: polar or refined, or eval_pack_forms: false")
+        if packed and recipe.demo_rule == "probe":
+            raise ConventionError(
+                "eval_demo_rule='probe' leaves out only the probed question, so probes cannot share one prefix: "
+                "set eval_packed: false, or use eval_demo_rule: setup")
         self.items: list[tuple[int, int, int, int]] = []
         for row in np.asarray(rows).tolist():
             for s, probes in enumerate(setups):
@@ -91,10 +128,14 @@ class EvalDataset(Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
+    def demo_form(self, form: int) -> int:
+        """Demonstration form of the items of probe form ``form`` (-1: both forms packed)."""
+        return demo_form_for(self.view, max(form, 0))
+
     def example(self, index: int):
         row, s, form, probe = self.items[index]
         return eval_example(self.table, self.recipe, self.seed, row, s, self.setups[s], form,
-                            None if probe < 0 else probe)
+                            None if probe < 0 else probe, demo_form=self.demo_form(form))
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         ex = self.example(index)

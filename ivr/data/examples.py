@@ -4,13 +4,17 @@ Every draw is a pure function of (seed, epoch, person id, question / setup): the
 comes out whatever the order, worker or rank that asks for it.
 
 Training (the study's recipe, section 5 of the pipeline notes): for each target question, ``N``
-training people valid on it; each example shows ``d`` demonstrations drawn from the person's valid
-answers except the target, then probes the target. With ``probes_per_sequence`` K > 1, K - 1 more
-of the person's valid questions (never among the demonstrations) are probed in the same sequence.
+training people valid on it, each serving one of the run's units (:mod:`ivr.data.units`: a
+demonstration form, a demonstration count and a probe form); each example shows ``d``
+demonstrations drawn from the person's valid answers except the target, then probes the target.
+With ``probes_per_sequence`` K > 1, K - 1 more of the person's valid questions (never among the
+demonstrations) are probed in the same sequence, in the unit's probe form.
 
-Evaluation: every (eval person, setup, probe form); packed = all probes of the setup after one
-prefix whose demonstrations exclude the whole setup; unpacked = one probe per example whose
-demonstrations exclude only that probe (the study's fine-tuned evaluation rule).
+Evaluation: every (eval person, setup, probe form); the demonstration form follows the evaluation
+view (:mod:`ivr.data.conventions`). One demonstration rule for packed (all probes of the setup after
+one prefix) and unpacked (one probe per example) evaluation: the demonstrations exclude every probe
+of the setup, so both layouts show the same statements; ``Recipe.demo_rule="probe"`` is the study's
+per-probe rule (unpacked only: only the probed question is left out).
 
 A person with fewer valid answers than requested gets all of them (documented behaviour); the
 shortfall is recorded in ``Example.demos_requested`` vs ``len(demo_questions)``.
@@ -18,13 +22,14 @@ shortfall is recorded in ``Example.demos_requested`` vs ``len(demo_questions)``.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 
 from ivr.catalog.store import Catalog
-from ivr.data.sampling import MIXED_RANGE, RAND_RANGE, demo_count, person_rng, sample_demos
+from ivr.data.conventions import DEMO_RULES
+from ivr.data.sampling import MIXED_RANGE, RAND_RANGE, demo_count, hash_key, person_rng, sample_demos
+from ivr.data.units import FORM_CHOICES, Unit, legacy_units
 
 FORMS = ("polar", "refined")
 PROBE_FORMS = {"p": (0,), "r": (1,), "p+r": (0, 1)}
@@ -33,10 +38,14 @@ DEMOGRAPHIC_MODES = ("none", "with", "only")
 OPTION_ORDERS = ("codebook", "shuffle")
 COUNT_SPECS = ("mixed", "rand", "mixed+200")
 
-# small int tags for the RNG streams drawn here (sampling.py uses 0, 1; splits.py 11, 12)
+# small int tags for the RNG streams drawn here (sampling.py uses 0, 1; splits.py 11, 12; units.py 24)
 TAG_TRAIN = 21
 TAG_PEOPLE = 22
 TAG_SHUFFLE = 23
+TAG_UNIT_PICK = 25
+
+__all__ = ["Example", "PersonTable", "Recipe", "eval_demos", "eval_example", "hash_key", "train_example",
+           "train_people"]
 
 
 @dataclass(frozen=True)
@@ -44,14 +53,19 @@ class Recipe:
     """How examples are drawn.
 
     Attributes:
-        demo_count: ``"200"`` (any integer), ``"mixed"`` (50..200), ``"rand"`` (100..200) or
-            ``"mixed+200"`` (half of the examples each).
-        probe_form: ``"p"``, ``"r"`` or ``"p+r"`` (one form per example, seeded).
-        demo_form: ``"polar"`` or ``"refined"`` statements as demonstrations.
-        demographics: ``"none"``, ``"with"`` (demographic statements first) or ``"only"``.
+        demo_count: training shorthand (when ``units`` is None) and the evaluation count:
+            ``"200"`` (any integer), ``"mixed"`` (50..200), ``"rand"`` (100..200) or ``"mixed+200"``
+            (training: half of the examples each; evaluation: 200).
+        probe_form: training shorthand: ``"p"``, ``"r"`` or ``"p+r"``.
+        demo_form: training shorthand ``"polar"``, ``"refined"`` or ``"p+r"``; the evaluation
+            default demonstration form when an example is built without one.
+        demographics: ``"none"``, ``"with"`` (demographic statements first) or ``"only"`` (demographic
+            statements and no demonstrations, in every example).
         option_order: ``"codebook"`` or ``"shuffle"`` (seeded, recorded per probe).
         probes_per_sequence: training probes per sequence (-1: every valid non-demonstration question).
         demo_questions: evaluation only: the question indices demonstrations may come from (None = all).
+        units: the training units (None: those of the shorthand keys, :func:`ivr.data.units.legacy_units`).
+        demo_rule: evaluation only: ``"setup"`` (exclude every probe of the setup) or ``"probe"``.
     """
 
     demo_count: str = "200"
@@ -61,20 +75,36 @@ class Recipe:
     option_order: str = "codebook"
     probes_per_sequence: int = 1
     demo_questions: tuple[int, ...] | None = None
+    units: tuple[Unit, ...] | None = None
+    demo_rule: str = "setup"
 
     def __post_init__(self) -> None:
         count = str(self.demo_count)
         if not (count.isdigit() or count in COUNT_SPECS):
             raise ValueError(f"demo_count={self.demo_count!r}: use an integer such as '200', or one of {COUNT_SPECS}")
         checks = [
-            ("probe_form", self.probe_form, tuple(PROBE_FORMS)), ("demo_form", self.demo_form, tuple(DEMO_FORMS)),
+            ("probe_form", self.probe_form, tuple(PROBE_FORMS)),
+            ("demo_form", self.demo_form, ("polar", "refined", "p", "r", "p+r")),
             ("demographics", self.demographics, DEMOGRAPHIC_MODES), ("option_order", self.option_order, OPTION_ORDERS),
+            ("eval_demo_rule", self.demo_rule, DEMO_RULES),
         ]
         for flag, value, allowed in checks:
             if value not in allowed:
                 raise ValueError(f"{flag}={value!r} is not one of {allowed}")
         if self.probes_per_sequence == 0 or self.probes_per_sequence < -1:
             raise ValueError(f"probes_per_sequence={self.probes_per_sequence}: use a positive count or -1 (all)")
+
+    @property
+    def train_units(self) -> tuple[Unit, ...]:
+        """The training units (``units``, else those the shorthand keys stand for)."""
+        if self.units is not None:
+            return self.units
+        return legacy_units(self.demo_count, self.probe_form, self.demo_form, self.demographics)
+
+    @property
+    def default_demo_form(self) -> int:
+        """Demonstration form of an evaluation example built without one (the first of ``demo_form``)."""
+        return DEMO_FORMS[FORM_CHOICES[self.demo_form][0]]
 
 
 @dataclass
@@ -130,10 +160,8 @@ class PersonTable:
 
 
 def _count(spec: str, rng: np.random.Generator) -> int:
-    """Demonstration count for a training example from its own RNG stream."""
+    """Demonstration count of a training example from its own RNG stream."""
     spec = str(spec)
-    if spec == "mixed+200":
-        spec = "200" if rng.random() < 0.5 else "mixed"
     if spec.isdigit():
         return int(spec)
     lo, hi = MIXED_RANGE if spec == "mixed" else RAND_RANGE
@@ -149,17 +177,19 @@ def _option_orders(
     return [np.arange(k) for k in n]
 
 
-def _shown(table: PersonTable, recipe: Recipe, row: int, demos: np.ndarray) -> dict:
+def _shown(table: PersonTable, row: int, demos: np.ndarray, demo_form: int, demographics: bool) -> dict:
     """The shown-statement fields of an example: demonstrations and demographic statements."""
-    form = DEMO_FORMS[recipe.demo_form]
-    demo_idx = np.zeros(0, np.int64) if recipe.demographics == "none" else np.flatnonzero(table.demo_valid[row])
+    demo_idx = np.flatnonzero(table.demo_valid[row]) if demographics else np.zeros(0, np.int64)
     return {
-        "demo_form": form, "demo_questions": demos, "demo_options": table.answers[form, row, demos].astype(np.int64),
+        "demo_form": demo_form, "demo_questions": demos,
+        "demo_options": table.answers[demo_form, row, demos].astype(np.int64),
         "demographics": demo_idx, "demographic_codes": table.demo_codes[row, demo_idx],
     }
 
 
-def train_example(table: PersonTable, recipe: Recipe, seed: int, epoch: int, question: int, row: int) -> Example:
+def train_example(
+    table: PersonTable, recipe: Recipe, seed: int, epoch: int, question: int, row: int, unit: Unit | None = None,
+) -> Example:
     """The training example of (target question, person) in an epoch.
 
     Args:
@@ -168,12 +198,20 @@ def train_example(table: PersonTable, recipe: Recipe, seed: int, epoch: int, que
         seed, epoch: the draw's identity.
         question: target question index (always probed first).
         row: catalog row of the person (must be valid on ``question``).
+        unit: the person's unit for this question (the data set assigns it with exact shares); None
+            draws one of ``recipe.train_units`` by share from the example's own stream.
     """
     key = table.keys[row]
     rng = person_rng(seed, TAG_TRAIN, key, -1, epoch, question)
-    d = 0 if recipe.demographics == "only" else _count(recipe.demo_count, rng)
-    choices = PROBE_FORMS[recipe.probe_form]
-    form = choices[int(rng.integers(len(choices)))] if len(choices) > 1 else choices[0]
+    if unit is None:
+        units = recipe.train_units
+        w = np.array([u.share for u in units], dtype=np.float64)
+        pick = person_rng(seed, TAG_UNIT_PICK, key, -1, epoch, question).choice(len(units), p=w / w.sum())
+        unit = units[int(pick)]
+    only = unit.demographics_only or recipe.demographics == "only"
+    d = 0 if only else _count(unit.demo_count, rng)
+    form = FORMS.index(unit.probe_form)
+    demo_form = DEMO_FORMS.get(unit.demo_form, form)  # demographic-only units show no statement form
     valid = table.valid[row]
     demos = sample_demos(valid, np.array([question]), d, seed, key, -1, epoch, tag=question + 1)
     probes = np.array([question], dtype=np.int64)
@@ -185,16 +223,53 @@ def train_example(table: PersonTable, recipe: Recipe, seed: int, epoch: int, que
         take = len(cand) if recipe.probes_per_sequence == -1 else min(len(cand), recipe.probes_per_sequence - 1)
         probes = np.concatenate([probes, cand[rng.permutation(len(cand))[:take]]])
     forms = np.full(len(probes), form, dtype=np.int64)
+    shown = _shown(table, row, demos, demo_form, only or recipe.demographics == "with")
     return Example(
-        row=row, setup=-1, **_shown(table, recipe, row, demos), probe_questions=probes, probe_forms=forms,
+        row=row, setup=-1, **shown, probe_questions=probes, probe_forms=forms,
         labels=table.answers[form, row, probes].astype(np.int64),
         option_orders=_option_orders(table, recipe, probes, forms, rng), demos_requested=d,
     )
 
 
+def eval_demos(
+    table: PersonTable, recipe: Recipe, seed: int, row: int, setup: int, setup_probes: np.ndarray,
+    probe: int | None = None,
+) -> tuple[np.ndarray, int]:
+    """The demonstration questions of a person in an evaluation setup, and the count requested.
+
+    The one sampler every evaluated method uses (the reasoner's data sets, the Bayes predictor,
+    Resemble restricted to shown demonstrations): the draw depends on (seed, person id, setup) and,
+    under ``recipe.demo_rule="probe"``, on which question is left out -- never on the form.
+
+    Args:
+        table, recipe, seed: as for :func:`eval_example`.
+        row: catalog row; setup: setup number; setup_probes: its probe question indices.
+        probe: the probed question (rule ``"probe"`` leaves only it out; ignored by rule ``"setup"``).
+
+    Raises:
+        ValueError: rule ``"probe"`` without a probed question.
+    """
+    key = table.keys[row]
+    d = 0 if recipe.demographics == "only" else demo_count(
+        "200" if recipe.demo_count == "mixed+200" else recipe.demo_count, seed, key, setup, 0)
+    if recipe.demo_rule == "probe":
+        if probe is None:
+            raise ValueError("eval_demo_rule='probe' leaves out the probed question only, so it needs one probe "
+                             "per sequence: set eval_packed: false (or use eval_demo_rule: setup)")
+        exclude = np.asarray([probe], dtype=np.int64)
+    else:
+        exclude = np.asarray(setup_probes, dtype=np.int64)
+    valid = table.valid[row]
+    if recipe.demo_questions is not None:  # e.g. one category's questions (category_matrix)
+        allowed = np.zeros(len(valid), dtype=bool)
+        allowed[np.asarray(recipe.demo_questions, dtype=np.int64)] = True
+        valid = valid & allowed
+    return sample_demos(valid, exclude, d, seed, key, setup, 0), d
+
+
 def eval_example(
     table: PersonTable, recipe: Recipe, seed: int, row: int, setup: int, setup_probes: np.ndarray, form: int,
-    probe: int | None = None,
+    probe: int | None = None, demo_form: int | None = None,
 ) -> Example:
     """A fixed-protocol evaluation example.
 
@@ -204,20 +279,14 @@ def eval_example(
         row: catalog row.
         setup: setup number; ``setup_probes`` its probe question indices.
         form: probe form (0 polar, 1 refined, -1 both: every probe asked in each form after one
-            prefix); the demonstrations do not depend on it.
-        probe: ``None`` -> all setup probes, demonstrations exclude the setup; a question index ->
-            that probe only, demonstrations exclude only it.
+            prefix); the demonstration questions do not depend on it.
+        probe: ``None`` -> all setup probes; a question index -> that probe only. The demonstrations
+            follow ``recipe.demo_rule`` (:func:`eval_demos`) either way.
+        demo_form: form of the demonstration statements (0 / 1); None = ``recipe.default_demo_form``.
     """
     key = table.keys[row]
-    d = 0 if recipe.demographics == "only" else demo_count(
-        "200" if recipe.demo_count == "mixed+200" else recipe.demo_count, seed, key, setup, 0)
+    demos, d = eval_demos(table, recipe, seed, row, setup, setup_probes, probe)
     asked = np.asarray(setup_probes if probe is None else [probe], dtype=np.int64)
-    valid = table.valid[row]
-    if recipe.demo_questions is not None:  # e.g. one category's questions (category_matrix)
-        allowed = np.zeros(len(valid), dtype=bool)
-        allowed[np.asarray(recipe.demo_questions, dtype=np.int64)] = True
-        valid = valid & allowed
-    demos = sample_demos(valid, asked, d, seed, key, setup, 0)
     form_list = (0, 1) if form == -1 else (form,)
     probes = np.concatenate([asked] * len(form_list))
     forms = np.repeat(np.asarray(form_list, dtype=np.int64), len(asked))
@@ -225,8 +294,10 @@ def eval_example(
     for f in form_list:  # each form's option order has its own stream: packing both forms changes nothing
         rng = person_rng(seed, TAG_SHUFFLE, key, setup, 0, f, -1 if probe is None else probe)
         orders += _option_orders(table, recipe, asked, np.full(len(asked), f), rng)
+    demo_form = recipe.default_demo_form if demo_form is None else int(demo_form)
+    shown = _shown(table, row, demos, demo_form, recipe.demographics != "none")
     return Example(
-        row=row, setup=setup, **_shown(table, recipe, row, demos), probe_questions=probes, probe_forms=forms,
+        row=row, setup=setup, **shown, probe_questions=probes, probe_forms=forms,
         labels=table.answers[forms, row, probes].astype(np.int64), option_orders=orders, demos_requested=d,
     )
 
@@ -256,10 +327,3 @@ def train_people(
             ok = ok[np.sort(pick)]
         out.append(ok)
     return out
-
-
-def hash_key(key: int | str) -> int:
-    """A stable unsigned sort key for a person id (ints keep their order)."""
-    if isinstance(key, int):
-        return key & ((1 << 64) - 1)
-    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little")

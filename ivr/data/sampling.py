@@ -42,6 +42,21 @@ def _key(value: int | str | np.integer) -> int:
     return v if v >= 0 else (1 << 64) + (-v)
 
 
+def hash_key(key: int | str) -> int:
+    """A stable unsigned 64-bit sort key for a person id (ints keep their order)."""
+    if isinstance(key, (int, np.integer)):
+        return int(key) & ((1 << 64) - 1)
+    return int.from_bytes(hashlib.blake2b(str(key).encode(), digest_size=8).digest(), "little")
+
+
+def id_keys(person_ids: np.ndarray) -> np.ndarray:
+    """uint64 [P] :func:`hash_key` of every person id: what order- and tie-free draws are keyed on."""
+    ids = np.asarray(person_ids)
+    if ids.dtype.kind in "iu":
+        return ids.astype(np.int64).view(np.uint64) if ids.dtype.kind == "i" else ids.astype(np.uint64)
+    return np.fromiter((hash_key(x) for x in ids.tolist()), dtype=np.uint64, count=len(ids))
+
+
 def person_rng(
     seed: int, tag: int, person_id: int | str, setup: int, epoch: int, *extra: int
 ) -> np.random.Generator:

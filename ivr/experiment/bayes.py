@@ -4,8 +4,11 @@ A synthetic catalog folder holds ``synth_model.npz``; :meth:`SynthModel.posterio
 posterior predictive of each probe given a person's demonstrations. Predicting its most probable
 option is the best any model can do on that population, so the analyses that need a model
 (category matrix, demonstration-count curves, inequity) run on a CPU in seconds with it, and show
-the ceiling a trained reasoner is measured against. Demonstrations are drawn exactly as everywhere
-else (:func:`ivr.data.sampling.sample_demos`, probes of the setup excluded).
+the ceiling a trained reasoner is measured against. The predictor itself lives with the other
+predictors (:mod:`baselines.bayes`, imported lazily here): demonstrations are drawn by the
+protocol's sampler (:func:`ivr.data.examples.eval_demos`, probes of the setup excluded) and read in
+the form the evaluation view gives each probe form (``eval_forms`` of a ``bayes:`` entry; default
+``matched``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy as np
 
 from ivr.catalog.store import Catalog
 from ivr.errors import ConfigError
+from ivr.data.conventions import VIEWS
 from ivr.data.probes import probe_setups
 from ivr.data.splits import make_split
 
@@ -100,3 +104,25 @@ def load_bayes(catalog_dir: str | Path) -> Any:
         ) from err
 
 
+def bayes_view(cfg: dict[str, Any], where: str) -> str:
+    """The evaluation view of a ``bayes:`` entry: ``eval_forms`` (or the older ``demo_form``), default matched.
+
+    Raises:
+        ConfigError: a view that is not one of :data:`ivr.data.conventions.VIEWS`, naming ``where``.
+    """
+    view = str(cfg.get("eval_forms") or cfg.get("demo_form") or "matched")
+    if view not in VIEWS:
+        raise ConfigError(f"{where}: bayes eval_forms {view!r}; use one of {list(VIEWS)} (one view per entry)")
+    return view
+
+
+def predict_bayes(
+    catalog: Catalog, catalog_dir: str | Path, rows: np.ndarray, setups: dict[int, np.ndarray], forms: list[str],
+    n_demos: int, seed: int, demo_mask: np.ndarray | None = None, use_demographics: bool = False,
+    view: str = "matched",
+) -> Any:
+    """:func:`baselines.bayes.bayes_predictions` with the catalog's model (see its arguments)."""
+    from baselines.bayes import bayes_predictions  # an entry point may compose the predictors; ivr never needs it
+
+    return bayes_predictions(catalog, load_bayes(catalog_dir), rows, setups, forms, n_demos, seed,
+                             demo_mask=demo_mask, use_demographics=use_demographics, view=view)

@@ -27,8 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ivr.catalog.codebook import FORMS
-from ivr.catalog.synth.predict import bayes_predictions
-from ivr.experiment.bayes import EvalSettings, eval_people, load_bayes, setup_probes
+from ivr.experiment.bayes import EvalSettings, bayes_view, eval_people, predict_bayes, setup_probes
 from ivr.experiment.training import predict_reasoner
 from ivr.experiment.outputs import pyplot, save_figure
 from ivr.errors import ConfigError, InputNotFoundError
@@ -48,7 +47,10 @@ class CategoryMatrixSettings(EvalPeopleSettings):
     Attributes:
         demos: demonstrations per row: ``all`` (every valid non-probe answer of the category) or a count.
         forms: probe forms scored.
-        demo_form: form of the demonstration statements.
+        eval_forms: the evaluation convention: ``matched`` (each probe form with demonstrations of its
+            own form; the default when unset), ``crossed``, ``polar`` or ``refined`` (one demonstration
+            form for both).
+        demo_form: the previous release's name for ``eval_forms`` (``polar`` / ``refined``); None = unset.
         demographics: show the person's demographics too.
         checkpoint: a trained reasoner's .ckpt instead of the Bayes predictor (people must be test).
         checkpoint_data: with checkpoint: the IVRDataModule settings it was trained with.
@@ -57,7 +59,8 @@ class CategoryMatrixSettings(EvalPeopleSettings):
 
     demos: int | str = "all"
     forms: list[str] = field(default_factory=lambda: list(ALL_FORMS))
-    demo_form: str = "polar"
+    eval_forms: str | None = None
+    demo_form: str | None = None
     demographics: bool = False
     checkpoint: str | None = None
     checkpoint_data: dict[str, Any] = field(default_factory=dict)
@@ -90,7 +93,7 @@ class CategoryMatrixExperiment(Experiment):
         common = {"catalog": self.catalog_spec, **EvalSettings.from_config(self.config).params(),
                   "demos": self.config.get("demos", "all"), "forms": self.forms,
                   "demographics": bool(self.config.get("demographics", False)),
-                  "demo_form": str(self.config.get("demo_form", "polar"))}
+                  "eval_forms": bayes_view(self.config, "category_matrix config")}
         checkpoint = self.config.get("checkpoint")
         if checkpoint is not None:
             if not Path(str(checkpoint)).is_file():
@@ -118,10 +121,10 @@ class CategoryMatrixExperiment(Experiment):
             cats = None if mask is None else [category]
             preds = self._predict_trained(p, n_demos, cats, settings)
         else:
-            preds = bayes_predictions(
-                self.catalog, load_bayes(self.catalog_dir), eval_people(self.catalog, settings),
+            preds = predict_bayes(
+                self.catalog, self.catalog_dir, eval_people(self.catalog, settings),
                 setup_probes(self.catalog, settings.setups), self.forms, n_demos, settings.seed, demo_mask=mask,
-                use_demographics=p["demographics"], demo_form=p["demo_form"])
+                use_demographics=p["demographics"], view=p["eval_forms"])
         report = evaluate_predictions(preds, self.catalog, dimensions=[], bootstrap=0)
         return {"demo_category": category, "by_category": report.by_category, "accuracy": report.table3_row()}
 
@@ -133,7 +136,7 @@ class CategoryMatrixExperiment(Experiment):
             raise ConfigError(f"--data.limit_eval_people {limit!r}: use a positive count or null")
         data = dict(self.config.get("checkpoint_data") or {})
         data.update(catalog=str(self.catalog_dir), split_size=s.split_size, split_rule=s.split_rule, seed=s.seed,
-                    limit_eval_people=limit, demo_form=str(self.config.get("demo_form", "polar")),
+                    limit_eval_people=limit, eval_forms=bayes_view(self.config, "category_matrix config"),
                     demographics="with" if self.config.get("demographics", False) else "none")
         if s.ids_file is not None:
             data["split_ids_file"] = s.ids_file

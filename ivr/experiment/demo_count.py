@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ivr.errors import ConfigError, InputNotFoundError
+from ivr.experiment.bayes import bayes_view
 from ivr.experiment.models import ModelExperiment
 from ivr.experiment.outputs import pyplot, save_figure
 from ivr.experiment.runner import Run, slug
@@ -34,7 +35,7 @@ from ivr.experiment.settings import ModelExperimentSettings
 METRICS = ("polar_avg", "refined_avg", "all")
 #: keys of a models: entry, and of its bayes: part
 ENTRY_KEYS = ("name", "bayes", "train", "baseline", "predictions")
-BAYES_KEYS = ("demos", "demographics", "forms", "demo_form")
+BAYES_KEYS = ("demos", "demographics", "forms", "eval_forms", "demo_form")
 
 
 @dataclass
@@ -129,7 +130,7 @@ class DemoCountExperiment(ModelExperiment):
         if "bayes" in entry:
             cfg = entry["bayes"] or {}
             preds = self.predict_bayes(p["demos"], bool(cfg.get("demographics", False)),
-                                       demo_form=str(cfg.get("demo_form", "polar")))
+                                       view=bayes_view(cfg, f"demo_count config: model {p['name']!r}"))
         else:
             preds = self.predict_trained(p["name"], entry["train"] or {}, {"eval_demo_count": str(p["demos"])})
         return {"name": p["name"], "demos": p["demos"], **self.score(preds)}

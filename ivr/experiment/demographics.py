@@ -7,9 +7,11 @@ mode's ``demographics`` value; the Bayes predictor (``bayes:``) conditions on ``
 when the mode shows statements and on the person's demographics when it shows them.
 
 The study's "both" model mixed two kinds of training examples per question (400 with demographic
-demonstrations, 400 with statement demonstrations); the data module's ``demographics: with`` instead
-shows demographics *and* statements in every example, so that row is the closest analogue, not the
-same recipe. The table's ``avg`` is the mean of the evaluation columns (``metric:``, default polar).
+statements only, 400 with statement demonstrations); the shipped config trains it with exactly that
+mixture of units (``units: [{unit: demo_p1, share: 2}, {unit: demo_r1, share: 2}, ...]``, see
+:mod:`ivr.data.units`), while ``demographics: with`` would show demographics *and* statements in
+every example instead. The table's ``avg`` is the mean of the evaluation columns (``metric:``,
+default polar).
 """
 
 from __future__ import annotations

@@ -28,8 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ivr.catalog.codebook import FORMS
-from ivr.catalog.synth.predict import bayes_predictions
-from ivr.experiment.bayes import EvalSettings, eval_people, load_bayes, setup_probes
+from ivr.experiment.bayes import EvalSettings, bayes_view, eval_people, predict_bayes, setup_probes
 from ivr.experiment.outputs import pyplot, save_figure
 from ivr.experiment.published import TABLE19_COLUMNS
 from ivr.errors import ConfigError, InputNotFoundError
@@ -159,10 +158,11 @@ class InequityExperiment(Experiment):
         else:
             cfg = p["bayes"]
             rows = eval_people(self.catalog, settings)
-            preds = bayes_predictions(
-                self.catalog, load_bayes(self.catalog_dir), rows, setup_probes(self.catalog, settings.setups),
+            preds = predict_bayes(
+                self.catalog, self.catalog_dir, rows, setup_probes(self.catalog, settings.setups),
                 list(cfg.get("forms", FORMS)), int(cfg.get("demos", 200)), settings.seed,
-                use_demographics=bool(cfg.get("demographics", False)), demo_form=str(cfg.get("demo_form", "polar")))
+                use_demographics=bool(cfg.get("demographics", False)),
+                view=bayes_view(cfg, f"inequity config: model {p['name']!r}"))
         return {p["name"]: self._score(preds, p)}
 
     def _baselines(self, p: dict[str, Any], settings: EvalSettings) -> dict[str, Any]:

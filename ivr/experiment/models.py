@@ -26,9 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from ivr.catalog.synth.predict import bayes_predictions
 from ivr.errors import ConfigError
-from ivr.experiment.bayes import EvalSettings, eval_people, load_bayes, setup_probes
+from ivr.experiment.bayes import EvalSettings, eval_people, predict_bayes, setup_probes
 from ivr.experiment.config import merge
 from ivr.experiment.runner import Experiment, Run, slug
 from ivr.experiment.settings import ModelExperimentSettings
@@ -122,11 +121,11 @@ class ModelExperiment(Experiment):
         return predict_reasoner(self.checkpoint(name), data, sections["trainer"], progress=self.progress)
 
     def predict_bayes(self, n_demos: int, demographics: bool, forms: list[str] | None = None,
-                      demo_form: str = "polar") -> Predictions:
-        """The Bayes predictor on the scored people."""
-        return bayes_predictions(self.catalog, load_bayes(self.catalog_dir), self.scored_rows(),
-                                 setup_probes(self.catalog, SETUPS), forms or ["polar", "refined"], n_demos,
-                                 self.eval_settings.seed, use_demographics=demographics, demo_form=demo_form)
+                      view: str = "matched") -> Predictions:
+        """The Bayes predictor on the scored people (``view``: the evaluation convention, default matched)."""
+        return predict_bayes(self.catalog, self.catalog_dir, self.scored_rows(), setup_probes(self.catalog, SETUPS),
+                             forms or ["polar", "refined"], n_demos, self.eval_settings.seed,
+                             use_demographics=demographics, view=view)
 
     def score(self, preds: Predictions, dimensions: list[str] | None = None) -> dict[str, Any]:
         """Table-3 row, bootstrap intervals and (for ``dimensions``) per-group accuracy."""
