@@ -31,6 +31,7 @@ from ivr.zero_shot.backends import BackendOptions, encode_prompt, load_tokenizer
 from ivr.zero_shot.cache import ResponseCache
 from ivr.zero_shot.limits import EndpointError, Progress, RateLimiter, RequestLimits, call_with_retries
 from ivr.zero_shot.run import Job, pending_jobs
+from ivr.zero_shot.scoring import branch_text, option_branch
 
 T = TypeVar("T")
 BYTES_PER_TOKEN = 3  # an over-estimate of tokens for English BPE vocabularies (about 4 bytes a token)
@@ -158,8 +159,6 @@ class ServedModel:
         if self.tokenizer is None:
             return [str(j) for j in range(1, n_options + 1)], None
         if (group, n_options) not in self._label_cache:
-            from ivr.zero_shot.scoring import option_branch
-
             _, ids = option_branch(self.tokenizer, group, n_options)
             texts = [self.tokenizer.decode([i]) for i in ids]
             self._label_cache[group, n_options] = texts, (ids if self._label_ids_wanted() else None)
@@ -206,8 +205,6 @@ class ServedModel:
                 replies = [await request(job)]
                 response, extra = replies[0].text, {"finish": replies[0].finish}
             else:
-                from ivr.zero_shot.scoring import branch_text
-
                 labels = [self._labels(k + 1, n) for k, n in enumerate(job.n_options)]
                 replies = await asyncio.gather(*(request(job, branch_text(k + 1), ids)
                                                  for k, (_, ids) in enumerate(labels)))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ivr.model.heads import choice_output, choice_scores
 from ivr.zero_shot.backends import BackendOptions, check_model, context_length, load_tokenizer
 
 
@@ -81,6 +80,8 @@ class LogitScorer:
             One list of probabilities per group.
         """
         import torch
+
+        from ivr.model.heads import choice_output, choice_scores
 
         probs: list[list[float]] = []
         with torch.inference_mode():
