@@ -78,7 +78,7 @@ def test_server_that_keeps_failing_ends_with_a_clear_error_and_keeps_every_answe
     msg = str(exc.value)
     assert msg.startswith("python -m ivr.zero_shot: error: ") and "\n" not in msg
     assert f"POST {api.url}/v1/chat/completions: HTTP 500 after 3 tries" in msg
-    assert f"5 of the {N_PROMPTS} prompts" in msg and str(out / "responses.jsonl") in msg
+    assert f"5 of the {N_PROMPTS} prompts left to answer were answered" in msg and str(out / "responses.jsonl") in msg
     assert len(api.sent()) == 5 + 3
     assert len(ResponseCache(out / "responses.jsonl")) == 5
     assert not (out / "results.json").exists()  # nothing half-written

@@ -103,7 +103,7 @@ def translate(err: Exception, lib: Any, endpoint: str, key: str | None, hint: st
         fix = {401: "the server refused the key: check the variable named by --engine.api_key_env",
                403: "the key may not use this model: check the account or --model",
                404: "check --model (the server may not serve it or it was retired) and --engine.base_url"}.get(status, "")
-        return EndpointError(f"{endpoint}: HTTP {status} ({detail}); " + (hint or fix or "check the request settings"))
+        return EndpointError(f"{endpoint}: HTTP {status} ({detail}); " + (fix or hint or "check the request settings"))
     if isinstance(err, lib.APITimeoutError):
         return Retryable("timeout", detail)
     if isinstance(err, lib.APIConnectionError):

@@ -131,11 +131,12 @@ class ServedModel:
         """Most prompt tokens: the context minus the reply (or the logit opening) budget."""
         return self.context_length - (max_new_tokens if scoring == "generate" else LOGIT_RESERVE)
 
-    def encode(self, text: str) -> list[int]:
-        """Prompt token ids through the chat template, or (no tokenizer) a stand-in of the estimated length."""
+    def encode(self, text: str) -> range:
+        """The prompt's length in tokens as ``range(n)`` (the runner only needs the length; the text is sent):
+        counted through the chat template with the tokenizer, else estimated."""
         if self.tokenizer is not None:
-            return encode_prompt(self.tokenizer, text)
-        return [0] * estimate_tokens(text)
+            return range(len(encode_prompt(self.tokenizer, text)))
+        return range(estimate_tokens(text))
 
     def settings(self, scoring: str, max_new_tokens: int) -> dict[str, Any]:
         """Decoding settings hashed into the cache key with each prompt."""
@@ -224,7 +225,7 @@ class ServedModel:
                 await done
         except EndpointError as err:
             raise EndpointError(
-                f"{err}. {answered[0]} of the {len(todo)} prompts this run sent were answered and are in "
+                f"{err}. {answered[0]} of the {len(todo)} prompts left to answer were answered and are in "
                 f"{cache.path}; re-running the same command sends only the rest") from None
         finally:
             for task in tasks:

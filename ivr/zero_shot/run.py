@@ -94,8 +94,8 @@ class ProbeSettings:
 class Job:
     """One prompt: who, which setup / form / count, its token ids, demos dropped, options per group.
 
-    ``text`` is the user message the ids encode (what an HTTP backend sends). For an HTTP backend
-    without a local tokenizer ``ids`` only stands in for the estimated length; such backends key
+    ``text`` is the user message the ids encode (what an HTTP backend sends). HTTP backends keep
+    only the prompt's length in ``ids`` (a ``range``: counted with a tokenizer or estimated) and key
     the cache by ``text``.
     """
 
@@ -104,7 +104,7 @@ class Job:
     form: str
     demos: int
     questions: np.ndarray
-    ids: list[int]
+    ids: list[int] | range
     dropped: int
     n_options: list[int]
     key: str = ""
