@@ -183,6 +183,9 @@ class ServedModel:
         limits, client = self.limits, self._client()
         limiter = RateLimiter(limits.requests_per_minute, limits.tokens_per_minute)
         slots, rng = asyncio.Semaphore(limits.concurrency), random.Random()
+        # prompts in progress are bounded too, so a prompt's requests (one per group for logits) go
+        # together and prompts finish (and reach the cache) roughly in order, not all at the very end
+        prompt_slots = asyncio.Semaphore(limits.concurrency)
         per_job = [len(j.n_options) if scoring == "logits" else 1 for j in todo]
         progress = Progress(sum(per_job), f"{self.model} ({self.backend})", self.prices, limits.progress_every)
         answered = [0]
@@ -201,6 +204,10 @@ class ServedModel:
             return reply
 
         async def one(job: Job) -> None:
+            async with prompt_slots:
+                await answer(job)
+
+        async def answer(job: Job) -> None:
             where = {"row": job.row, "setup": job.setup, "form": job.form, "demos": job.demos}
             if scoring == "generate":
                 replies = [await request(job)]
