@@ -1,10 +1,12 @@
-"""``python -m ivr.zero_shot --config configs/zero_shot.yaml --model PATH_OR_ID [--backend vllm|hf] [--scoring generate|logits]``.
+"""``python -m ivr.zero_shot --config configs/zero_shot.yaml --model PATH_OR_ID [--backend hf|vllm|openai|anthropic]``.
 
 Reads the catalog, picks the evaluation people and probe setups (the shared ``--data.*`` section),
 builds one JSON probe prompt per (person, setup, probe form, demonstration count), asks the model
 for every prompt not yet in the response cache, parses the replies by group key and writes
-``results.json``, ``table14.md`` and ``figure2.png`` to ``--out``. Re-running the same command after
-an interruption resumes: cached prompts are never sent again.
+``results.json``, ``table14.md``, ``figure2.png`` and ``config.yaml`` to ``--out``. Re-running the
+same command after an interruption resumes: cached prompts are never sent again.
+``--backend openai|anthropic`` probes a model behind an HTTP API (:mod:`ivr.zero_shot.remote`);
+``--models`` (configs/zero_shot_api.yaml) runs a list of them in one command (:mod:`ivr.zero_shot.sweep`).
 """
 
 from __future__ import annotations
@@ -19,12 +21,16 @@ from ivr.cli import (
     COMMON_ALIASES, Alias, add_output_arguments, add_report_arguments, apply_aliases, deprecation, entry_point,
     make_parser, migrate_config, run,
 )
+from ivr.catalog.store import Catalog
 from ivr.errors import ConfigError
 from ivr.settings import DataSettings
+from ivr.zero_shot.api import API_BACKENDS
 from ivr.zero_shot.backends import BackendOptions, check_model, encode_prompt, make_generator
 from ivr.zero_shot.cache import ResponseCache
+from ivr.zero_shot.limits import RequestLimits
 from ivr.zero_shot.report import load_published, plot_figure2, summarize_condition, table14
 from ivr.zero_shot.run import Job, ProbeSettings, build_jobs, collect, query
+from ivr.zero_shot.sweep import ModelEntry, run_models
 
 PROG = "python -m ivr.zero_shot"
 DEFAULT_OUT = "runs/zero_shot"
@@ -57,7 +63,8 @@ def _engine(backend: str, scoring: str, model: str, engine: BackendOptions, max_
     """The loaded backend (for its tokenizer and context) and its jobs -> replies function."""
     if scoring == "logits":
         if backend != "hf":
-            raise ConfigError("--scoring logits reads the model's logits through transformers; use --backend hf")
+            raise ConfigError("--scoring logits reads the model's logits through transformers (--backend hf) "
+                              "or a server's logprobs (--backend openai); vLLM offline does not score options")
         from ivr.zero_shot.scoring import LogitScorer
 
         scorer = LogitScorer(model, engine)
@@ -67,21 +74,24 @@ def _engine(backend: str, scoring: str, model: str, engine: BackendOptions, max_
 
 
 def zero_shot(
-    model: str, data: DataSettings | str, out: str, backend: Literal["hf", "vllm"] = "hf",
+    model: str, data: DataSettings | str, out: str, backend: Literal["hf", "vllm", "openai", "anthropic"] = "hf",
     scoring: Literal["generate", "logits"] = "generate", probe: ProbeSettings | None = None,
     engine: BackendOptions | None = None, cache: str | None = None, model_label: str | None = None,
     published: bool = False, bootstrap: int = 200, paper: str | None = None, overwrite: bool = False,
     progress: bool = True, respond_hook: Callable[[Respond], Respond] | None = None,
+    limits: RequestLimits | None = None, config_text: str | None = None,
 ) -> list[dict[str, Any]]:
     """Probe a model zero-shot and write its report.
 
     Args:
-        model: model folder or hub id.
+        model: model folder or hub id (openai / anthropic: the name the server knows).
         data: who is probed (:class:`ivr.settings.DataSettings`), or just a catalog folder / spec.
         out: output folder (results.json, table14.md, figure2.png; responses.jsonl by default): new,
             or an earlier zero-shot output (which is resumed).
-        backend: ``hf`` (transformers generate) or ``vllm`` (offline LLM.generate).
-        scoring: ``generate`` (JSON reply, parsed) or ``logits`` (option scores; hf only).
+        backend: ``hf`` (transformers generate), ``vllm`` (offline LLM.generate), ``openai`` (any
+            OpenAI-compatible chat completions server) or ``anthropic`` (messages API).
+        scoring: ``generate`` (JSON reply, parsed) or ``logits`` (option scores; hf, or openai on a
+            server that returns logprobs).
         probe: prompt settings.
         engine: backend settings.
         cache: response cache file (default ``out/responses.jsonl``).
@@ -91,7 +101,10 @@ def zero_shot(
         paper: the paper's results.json (default: the packaged copy).
         overwrite: allow ``out`` to replace an ivr output of another kind.
         progress: progress bars / lines.
-        respond_hook: wraps the backend's jobs -> replies function (instrumentation, tests).
+        respond_hook: wraps the backend's jobs -> replies function (instrumentation, tests; not for
+            the HTTP backends).
+        limits: openai / anthropic: concurrency, retries, timeouts, rate caps.
+        config_text: the run's resolved settings, written to ``out/config.yaml`` (never holds a key).
 
     Returns:
         One result record per (demonstration count) condition.
@@ -105,7 +118,13 @@ def zero_shot(
     check_output(out, "zero_shot", overwrite)  # a wrong --out fails before anything is loaded
     cache_path = Path(cache) if cache else Path(out) / "responses.jsonl"
     ResponseCache(cache_path, flag="--cache" if cache else "--out")  # so does a --cache that is not one
-    model = check_model(model)  # and a mistyped model path
+    served = None
+    if backend in API_BACKENDS:  # key, client package, context length: fail before building anything
+        from ivr.zero_shot.remote import ServedModel
+
+        served = ServedModel(backend, model, engine, limits or RequestLimits())
+    else:
+        model = check_model(model)  # and a mistyped model path
     table_rows = load_published(paper) if published else None
     cat = data.open_catalog()
     setups = data.chosen_setups(cat)
@@ -114,30 +133,58 @@ def zero_shot(
     rows = rows[: data.limit_eval_people] if data.limit_eval_people else rows
 
     out_dir = claim_output(out, "zero_shot", overwrite)
+    if config_text is not None:
+        from ivr.experiment.outputs import write_text
+
+        write_text(out_dir / "config.yaml", config_text)
     store = ResponseCache(cache_path, flag="--cache" if cache else "--out")
     model_key = f"{model_label or model}|{scoring}"
     settings = {"scoring": scoring, "max_new_tokens": probe.max_new_tokens, "temperature": 0.0, "top_p": 1.0}
+    if served is not None:
+        jobs = build_jobs(cat, rows, setups, probe, served.encode, served.budget(scoring, probe.max_new_tokens),
+                          seed=data.seed, progress=progress)
+        sent = served.query(jobs, store, model_key, scoring, probe.max_new_tokens)
+    else:
+        jobs, sent = _run_local(backend, scoring, model, engine, probe, cat, rows, setups, store, model_key, settings,
+                                respond_hook, data.seed, progress)
+    return _report(jobs, cat, store, model_key, scoring, probe, served, sent, bootstrap, table_rows, out_dir,
+                   {"model": model_label or model, "backend": backend, "scoring": scoring}, data.seed)
+
+
+def _run_local(backend: str, scoring: str, model: str, engine: BackendOptions, probe: ProbeSettings, cat: Catalog,
+               rows: Any, setups: dict[int, Any], store: ResponseCache, model_key: str, settings: dict[str, Any],
+               respond_hook: Callable[[Respond], Respond] | None, seed: int, progress: bool) -> tuple[list[Job], int]:
+    """Build the prompts with an in-process backend's tokenizer and ask it for the missing ones."""
     backend_obj, respond = _engine(backend, scoring, model, engine, probe.max_new_tokens)
     try:
         # logits scoring appends a short answer opening instead of a generated reply
         budget = backend_obj.context_length - (probe.max_new_tokens if scoring == "generate" else 64)
         jobs = build_jobs(cat, rows, setups, probe, lambda text: encode_prompt(backend_obj.tokenizer, text), budget,
-                          seed=data.seed, progress=progress)
+                          seed=seed, progress=progress)
         sent = query(jobs, respond_hook(respond) if respond_hook else respond, store, model_key, settings,
                      probe.chunk_size, progress=progress)
     finally:
         if hasattr(backend_obj, "close"):
             backend_obj.close()
+    return jobs, sent
 
+
+def _report(jobs: list[Job], cat: Catalog, store: ResponseCache, model_key: str, scoring: str, probe: ProbeSettings,
+            served: Any, sent: int, bootstrap: int, table_rows: Any, out_dir: Path, meta0: dict[str, Any],
+            seed: int) -> list[dict[str, Any]]:
+    """Score every condition from the cache and write results.json, table14.md and figure2.png."""
     results = []
     for d in probe.counts():
         part = [j for j in jobs if j.demos == d]
         preds, counts = collect(part, cat, store, model_key, scoring)
         counts["demos_dropped"] = sum(j.dropped for j in part)
         counts["prompts_truncated"] = sum(j.dropped > 0 for j in part)
-        meta = {"model": model_label or model, "backend": backend, "scoring": scoring, "demos": d,
-                "demo_form": probe.demo_form, "demographics": probe.demographics, "queried": sent}
-        results.append(summarize_condition(preds, cat, counts, meta, bootstrap, data.seed))
+        meta = {**meta0, "demos": d, "demo_form": probe.demo_form, "demographics": probe.demographics, "queried": sent}
+        if served is not None:
+            from ivr.zero_shot.remote import usage_summary
+
+            meta.update(served.describe(), usage=usage_summary(part, store, model_key, served.prices))
+        results.append(summarize_condition(preds, cat, counts, meta, bootstrap, seed))
 
     from ivr.experiment.outputs import write_json, write_text
 
@@ -153,17 +200,22 @@ def build_parser() -> Any:
     """The command line (every flag also settable in the YAML config)."""
     parser = make_parser(PROG, "Zero-shot probing of a language model: JSON probe prompts, parsed by group key, "
                                "resumable.")
-    parser.add_argument("--model", type=str, required=True, help="model folder or hub id")
+    parser.add_argument("--model", type=str | None, default=None,
+                        help="model folder or hub id (openai / anthropic: the model name); or give models:")
+    parser.add_argument("--models", type=list[ModelEntry] | None, default=None,
+                        help="several models run one after the other, reported side by side (configs/zero_shot_api.yaml)")
     parser.add_class_arguments(DataSettings, "data", help="the catalog and who is probed (same keys everywhere)")
-    parser.add_argument("--backend", type=Literal["hf", "vllm"], default="hf", help="generation backend")
+    parser.add_argument("--backend", type=Literal["hf", "vllm", "openai", "anthropic"], default="hf",
+                        help="hf / vllm (in-process), openai (any OpenAI-compatible server) or anthropic (messages API)")
     parser.add_argument("--scoring", type=Literal["generate", "logits"], default="generate",
-                        help="generate a JSON reply, or score the options from the logits (hf only)")
+                        help="generate a JSON reply, or score the options from the logits (hf) / logprobs (openai)")
     parser.add_argument("--cache", type=str | None, default=None, help="response cache (default OUT/responses.jsonl)")
     parser.add_argument("--model_label", type=str | None, default=None, help="model name in tables and cache keys")
     add_report_arguments(parser, bootstrap=200)
     add_output_arguments(parser, DEFAULT_OUT)
     parser.add_class_arguments(ProbeSettings, "probe")
     parser.add_class_arguments(BackendOptions, "engine")
+    parser.add_class_arguments(RequestLimits, "limits")
     return parser
 
 
@@ -188,11 +240,27 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     """Parse and run; expected failures raise :class:`ivr.errors.IvrError`."""
     argv = _published_path(apply_aliases(list(sys.argv[1:] if argv is None else argv), ALIASES, PROG))
     argv = migrate_config(argv, CONFIG_RENAMES, PROG)
-    cfg = build_parser().parse_args(argv)
+    parser = build_parser()
+    cfg = parser.parse_args(argv)
     probe = ProbeSettings(**dict(cfg.probe))
     engine = BackendOptions(**dict(cfg.engine))
-    return zero_shot(cfg.model, DataSettings.from_value(cfg.data), cfg.out, cfg.backend, cfg.scoring, probe, engine,
-                     cfg.cache, cfg.model_label, cfg.published, cfg.bootstrap, cfg.paper, cfg.overwrite, cfg.progress)
+    limits = RequestLimits(**dict(cfg.limits))
+    data = DataSettings.from_value(cfg.data)
+    config_text = parser.dump(cfg)  # holds the key's variable name, never a key
+    if not cfg.model and not cfg.models:
+        raise ConfigError("--model: give a model (folder, hub id or served name), or a models: list in the config "
+                          "(configs/zero_shot_api.yaml)")
+    if cfg.models:
+        entries = [m if isinstance(m, ModelEntry) else ModelEntry(**dict(m)) for m in cfg.models]
+        if cfg.model or cfg.cache or cfg.model_label:
+            raise ConfigError("--model / --cache / --model_label: not with a models: list (each model gets "
+                              "OUT/<label>/ with its own cache); drop them or the list")
+        return run_models(entries, zero_shot, cfg.out, cfg.backend, cfg.published, cfg.paper, overwrite=cfg.overwrite,
+                          config_text=config_text, data=data, scoring=cfg.scoring, probe=probe, engine=engine,
+                          bootstrap=cfg.bootstrap, progress=cfg.progress, limits=limits)
+    return zero_shot(cfg.model, data, cfg.out, cfg.backend, cfg.scoring, probe, engine, cfg.cache, cfg.model_label,
+                     cfg.published, cfg.bootstrap, cfg.paper, cfg.overwrite, cfg.progress, limits=limits,
+                     config_text=config_text)
 
 
 def cli(argv: list[str] | None = None) -> int:

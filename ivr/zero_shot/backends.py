@@ -1,5 +1,7 @@
 """Generation backends for zero-shot probing: vLLM offline and transformers ``generate``.
 
+(Models behind an HTTP API, ``--backend openai|anthropic``, are in :mod:`ivr.zero_shot.remote`.)
+
 Both backends take the same token ids (the prompt rendered through the tokenizer's chat template by
 :func:`encode_prompt`), decode greedily (temperature 0, top_p 1) and turn the generated token ids
 into text with the same tokenizer, so on one model they return the same replies.
@@ -111,6 +113,19 @@ class BackendOptions:
         enforce_eager: vLLM without CUDA graphs / compilation (needed on CPU, faster start-up).
         gpu_memory_utilization: share of GPU memory vLLM may take.
         device: torch device for hf ("auto": cuda when available, else cpu).
+        base_url: openai / anthropic: the API root, e.g. ``http://127.0.0.1:8000/v1`` for ``vllm serve``
+            (None: the provider's own endpoint).
+        api_key_env: openai / anthropic: NAME of the environment variable holding the key (None:
+            OPENAI_API_KEY / ANTHROPIC_API_KEY for the provider's endpoint, no key for a custom base_url).
+            The key itself is never read from a config file, logged or written.
+        seed: openai: sampling seed sent with each request (None: not sent).
+        json_mode: openai: ask for JSON output (``response_format={"type": "json_object"}``).
+        tokenizer: openai / anthropic: tokenizer folder or hub id that counts prompt tokens for the
+            budget (None: the served model's folder when vLLM reports a local one, else an estimate).
+        top_logprobs: openai, --scoring logits: alternatives asked for when the option tokens' ids
+            are not known (the server's cap applies; vLLM's default is 20).
+        price_input, price_output: USD per million prompt / completion tokens (progress and
+            results.json show the cost; None: not shown).
     """
 
     dtype: str = "auto"
@@ -120,6 +135,14 @@ class BackendOptions:
     enforce_eager: bool = False
     gpu_memory_utilization: float = 0.9
     device: str = "auto"
+    base_url: str | None = None
+    api_key_env: str | None = None
+    seed: int | None = None
+    json_mode: bool = False
+    tokenizer: str | None = None
+    top_logprobs: int = 20
+    price_input: float | None = None
+    price_output: float | None = None
 
 
 class HFGenerator:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
@@ -83,17 +83,23 @@ class ProbeSettings:
 
 @dataclass
 class Job:
-    """One prompt: who, which setup / form / count, its token ids, demos dropped, options per group."""
+    """One prompt: who, which setup / form / count, its token ids, demos dropped, options per group.
+
+    ``text`` is the user message the ids encode (what an HTTP backend sends). HTTP backends keep
+    only the prompt's length in ``ids`` (a ``range``: counted with a tokenizer or estimated) and key
+    the cache by ``text``.
+    """
 
     row: int
     setup: int
     form: str
     demos: int
     questions: np.ndarray
-    ids: list[int]
+    ids: list[int] | range
     dropped: int
     n_options: list[int]
     key: str = ""
+    text: str = ""
 
 
 def _demographic_lines(catalog: Catalog) -> list[np.ndarray]:
@@ -136,21 +142,22 @@ def build_jobs(
                 for d in settings.counts():
                     demos = [format_statement(cb.questions[q].statements(settings.demo_form)[demo_answers[row, q]])
                              for q in order[:d]]
-                    ids_for = partial(_prompt_ids, encode, settings.template, demog + demos, len(demog), groups)
+                    text_for = lru_cache(maxsize=4)(
+                        partial(_prompt_text, settings.template, demog + demos, len(demog), groups))
+                    ids_for = lambda n, text_for=text_for: encode(text_for(n))  # noqa: E731
                     ids, keep = ids_for(len(demos)), len(demos)
                     if len(ids) > budget:
                         keep, ids = _fit(ids_for, len(demos), budget, f"person row {row}, setup {s}")
-                    jobs.append(Job(int(row), int(s), form, d, probes, ids, len(demos) - keep, [len(g) for g in groups]))
+                    jobs.append(Job(int(row), int(s), form, d, probes, ids, len(demos) - keep, [len(g) for g in groups],
+                                    text=text_for(keep)))
                     bar.update()
     bar.close()
     return jobs
 
 
-def _prompt_ids(
-    encode: Callable[[str], list[int]], template: str, known: list[str], n_fixed: int, groups: list[list[str]], n: int
-) -> list[int]:
-    """Token ids of the prompt keeping the first ``n_fixed`` statements (demographics) and ``n`` demonstrations."""
-    return encode(render_probe_json(known[: n_fixed + n], groups, template))
+def _prompt_text(template: str, known: list[str], n_fixed: int, groups: list[list[str]], n: int) -> str:
+    """The prompt keeping the first ``n_fixed`` statements (demographics) and ``n`` demonstrations."""
+    return render_probe_json(known[: n_fixed + n], groups, template)
 
 
 def _fit(ids_for: Callable[[int], list[int]], n: int, budget: int, where: str) -> tuple[int, list[int]]:
@@ -190,13 +197,7 @@ def query(
     Returns:
         How many prompts were sent to the backend (cached ones are never re-sent).
     """
-    for job in jobs:
-        job.key = prompt_hash(job.ids, settings)
-    todo, seen = [], set()
-    for job in jobs:
-        if cache.get(model_key, job.key) is None and job.key not in seen:
-            seen.add(job.key)
-            todo.append(job)
+    todo = pending_jobs(jobs, cache, model_key, settings)
     bar = Progress(len(todo), "query the model", "prompts", enabled=progress and bool(todo))
     try:
         for start in range(0, len(todo), chunk_size):
@@ -207,6 +208,21 @@ def query(
     finally:
         bar.close()
     return len(todo)
+
+
+def pending_jobs(
+    jobs: list[Job], cache: ResponseCache, model_key: str, settings: dict[str, Any],
+    prompt_of: Callable[[Job], Any] = lambda job: job.ids,
+) -> list[Job]:
+    """Fill in each job's cache key (hash of ``prompt_of(job)`` and ``settings``) and return the jobs
+    without a cached reply, each distinct prompt once."""
+    todo, seen = [], set()
+    for job in jobs:
+        job.key = prompt_hash(prompt_of(job), settings)
+        if cache.get(model_key, job.key) is None and job.key not in seen:
+            seen.add(job.key)
+            todo.append(job)
+    return todo
 
 
 def collect(
@@ -225,9 +241,11 @@ def collect(
         if scoring == "logits":
             probs = np.full((len(n_opt), max(8, *n_opt)), np.nan)
             for k, p in enumerate(json.loads(reply)):
-                probs[k, : len(p)] = p
-            pred = np.nanargmax(probs, axis=1)
-            decoded = True
+                if p is not None:  # None: a served model returned no option's logprob for the group
+                    probs[k, : len(p)] = p
+            missing = np.isnan(probs).all(axis=1)
+            pred = np.where(missing, -1, np.argmax(np.nan_to_num(probs, nan=-1.0), axis=1))
+            decoded = not missing.all()
         else:
             parsed = parse_answer(reply, n_opt)
             pred, decoded = np.asarray(parsed.choices), parsed.decoded

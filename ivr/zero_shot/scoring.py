@@ -13,8 +13,33 @@ import copy
 from typing import Any
 
 from ivr.errors import InputError
-from ivr.model.heads import choice_output, choice_scores
 from ivr.zero_shot.backends import BackendOptions, check_model, context_length, load_tokenizer
+
+
+def branch_text(group: int) -> str:
+    """The opening of 1-based ``group``'s answer, up to where its option number goes."""
+    return f'{{"NSG{group}": {{"choice": "NSG{group}_s'
+
+
+def option_branch(tokenizer: Any, group: int, n_options: int) -> tuple[list[int], list[int]]:
+    """(token ids of the opening shared by every option, token id of each option number).
+
+    Raises:
+        InputError: the tokenizer merges the option number into shared tokens, so options
+            cannot be told apart by one next token.
+    """
+    text = branch_text(group)
+    full = [tokenizer(text + str(j), add_special_tokens=False)["input_ids"] for j in range(1, n_options + 1)]
+    common = 0
+    while all(len(f) > common for f in full) and len({f[common] for f in full}) == 1:
+        common += 1
+    firsts = [f[common] if len(f) > common else -1 for f in full]
+    if common == 0 or -1 in firsts or len(set(firsts)) != n_options:
+        raise InputError(
+            f"--scoring logits: the tokenizer does not give NSG{group}'s {n_options} option numbers "
+            "distinct next tokens after a shared opening; use --scoring generate with this model"
+        )
+    return full[0][:common], firsts
 
 
 class LogitScorer:
@@ -39,26 +64,10 @@ class LogitScorer:
         self._branches: dict[tuple[int, int], tuple[list[int], list[int]]] = {}
 
     def branch(self, group: int, n_options: int) -> tuple[list[int], list[int]]:
-        """(opening token ids, token id of each option number) for 1-based ``group``.
-
-        Raises:
-            ValueError: the tokenizer merges the option number into shared tokens, so options
-                cannot be told apart by one next token.
-        """
+        """(opening token ids, token id of each option number) for 1-based ``group`` (cached)."""
         key = (group, n_options)
         if key not in self._branches:
-            text = f'{{"NSG{group}": {{"choice": "NSG{group}_s'
-            full = [self.tokenizer(text + str(j), add_special_tokens=False)["input_ids"] for j in range(1, n_options + 1)]
-            common = 0
-            while all(len(f) > common for f in full) and len({f[common] for f in full}) == 1:
-                common += 1
-            firsts = [f[common] if len(f) > common else -1 for f in full]
-            if common == 0 or -1 in firsts or len(set(firsts)) != n_options:
-                raise InputError(
-                    f"--scoring logits: the tokenizer does not give NSG{group}'s {n_options} option numbers "
-                    "distinct next tokens after a shared opening; use --scoring generate with this model"
-                )
-            self._branches[key] = (full[0][:common], firsts)
+            self._branches[key] = option_branch(self.tokenizer, group, n_options)
         return self._branches[key]
 
     def score(self, ids: list[int], n_options: list[int]) -> list[list[float]]:
@@ -72,6 +81,8 @@ class LogitScorer:
             One list of probabilities per group.
         """
         import torch
+
+        from ivr.model.heads import choice_output, choice_scores
 
         probs: list[list[float]] = []
         with torch.inference_mode():
