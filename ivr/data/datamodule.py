@@ -19,7 +19,7 @@ from ivr.data.collate import Collator
 from ivr.data.datasets import EvalDataset, ResumableLoader, ResumableSampler, TrainDataset
 from ivr.data.examples import PersonTable, Recipe, train_people
 from ivr.data.probes import probe_setups
-from ivr.data.prompts import load_layout
+from ivr.data.prompts import load_layout, set_chat_template
 from ivr.data.splits import make_split
 from ivr.data.statement_tokenizer import build_statement_tokenizer, is_statement_tokenizer, load_statement_tokenizer
 from ivr.data.tokenization import TokenCache
@@ -127,6 +127,8 @@ class IVRDataModule(L.LightningDataModule):
         check_tokenization: verify cached ids == tokenizing rendered text on a few examples at setup.
         score_layout: ``"label"`` (one answer position per probe) or ``"loglik"`` (one branch per (probe, option)
             ending in the option's label token, with ``option_spans`` for ``model.score=loglik_sum|loglik_mean``).
+        chat_template: a chat template for an HF tokenizer folder that has none (or to replace its own): a
+            built-in name (``llama3.1``) or a ``.jinja`` path; None keeps the tokenizer's own.
     """
 
     def __init__(
@@ -138,7 +140,7 @@ class IVRDataModule(L.LightningDataModule):
         option_order: str = "codebook", split_rule: str = "study", split_size: int = 800,
         split_ids_file: str | None = None, limit_eval_people: int | None = None, batch_size: int = 8,
         eval_batch_size: int | None = None, num_workers: int = 0, seed: int = 0, cache_dir: str | None = None,
-        check_tokenization: bool = True, score_layout: str = "label",
+        check_tokenization: bool = True, score_layout: str = "label", chat_template: str | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -178,6 +180,7 @@ class IVRDataModule(L.LightningDataModule):
                               else AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False))
             if not hasattr(self.tokenizer, "backend_tokenizer"):
                 raise ValueError(f"tokenizer {spec!r}: a fast (Rust) tokenizer is required for cached tokenization")
+            set_chat_template(self.tokenizer, self.hparams.chat_template)
         self.tokenizer_dir = folder
         return self.tokenizer
 
@@ -191,8 +194,11 @@ class IVRDataModule(L.LightningDataModule):
         layout_name = hp.layout
         if layout_name == "auto":
             layout_name = "statement" if is_statement_tokenizer(self.tokenizer_dir) else "choice"
-        self.layout = load_layout(layout_name)
-        self.cache = TokenCache(tok, cat.codebook, self.layout)
+        self.cache = TokenCache(tok, cat.codebook, load_layout(layout_name))
+        self.layout = self.cache.layout  # with the label scheme that fits this tokenizer
+        if self.layout.kind == "text" and not getattr(tok, "chat_template", None):
+            log.warning("tokenizer %s has no chat template: prompts are not chat-wrapped (set data.chat_template, "
+                        "e.g. llama3.1, for an instruction-tuned model)", self.tokenizer_dir)
         self.split = make_split(cat, size=hp.split_size, seed=hp.seed, rule=hp.split_rule, ids_file=hp.split_ids_file)
         self.setups = probe_setups(cat.codebook)
         self.table = PersonTable(cat)
