@@ -16,7 +16,9 @@ from transformers import AutoTokenizer, PreTrainedTokenizerFast
 from ivr.catalog.codebook import Codebook, load_codebook
 from ivr.catalog.store import Catalog, load_catalog
 from ivr.data.collate import Collator
-from ivr.data.datasets import EvalDataset, ResumableLoader, ResumableSampler, TrainDataset
+from ivr.data.datasets import (
+    EvalDataset, EvalShardSampler, PaddedEval, ResumableLoader, ResumableSampler, TrainDataset,
+)
 from ivr.data.examples import PersonTable, Recipe, train_people
 from ivr.data.probes import probe_setups
 from ivr.data.prompts import load_layout, set_chat_template
@@ -239,8 +241,10 @@ class IVRDataModule(L.LightningDataModule):
                                state_fn=self.state_dict, load_fn=self.load_state_dict)
 
     def _eval_loader(self, ds: EvalDataset) -> DataLoader:
+        """Each rank scores a disjoint share, padded to the same number of batches (see EvalShardSampler)."""
         bs = self.hparams.eval_batch_size or self.hparams.batch_size
-        return DataLoader(ds, batch_size=bs, shuffle=False, num_workers=self.hparams.num_workers,
+        return DataLoader(PaddedEval(ds), batch_size=bs, sampler=EvalShardSampler(len(ds)),
+                          num_workers=self.hparams.num_workers,
                           collate_fn=Collator(self._pad_id(), self.hparams.eval_packed))
 
     def val_dataloader(self) -> DataLoader:

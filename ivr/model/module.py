@@ -222,7 +222,9 @@ class IndieValueReasoner(L.LightningModule):
         if metric is not None and flat["pred"].numel():
             metric.update(flat["person"], flat["setup"], flat["form"], flat["question"], flat["pred"],
                           flat["target"], flat["probs"])
-        self.log(f"{stage}/loss", out.loss, batch_size=int(batch["input_ids"].shape[0]), sync_dist=True)
+        # weighted by labelled probes, so the epoch value is the mean over probes whatever the sharding; every
+        # rank logs every step (padding batches with weight 0), so the epoch-end sync finds the key on all ranks
+        self.log(f"{stage}/loss", out.loss, batch_size=out.n_labelled, sync_dist=True)
         return out, flat
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
