@@ -115,11 +115,11 @@ def tiny_llama31_config(**overrides: Any) -> dict[str, Any]:
     """:data:`LLAMA31_8B` at tiny width and depth (same keys; head_dim 32 so vLLM's CPU attention takes it).
 
     Defaults: 2 layers, width 64, 4 query heads and 1 key/value head (GQA 4:1) of 32 dimensions,
-    MLP width 128, 4,096 positions; everything else is the 8B's. ``overrides`` replace any field.
+    MLP width 128; everything else (131,072 positions included) is the 8B's. ``overrides`` replace any field.
     """
     return {
         **LLAMA31_8B, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
-        "num_attention_heads": 4, "num_key_value_heads": 1, "head_dim": 32, "max_position_embeddings": 4096,
+        "num_attention_heads": 4, "num_key_value_heads": 1, "head_dim": 32,
         **overrides,
     }
 
