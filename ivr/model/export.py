@@ -20,6 +20,15 @@ from ivr.catalog.store import atomic_dir
 META_FILE = "meta.pt"  # Lightning's metadata file inside a distributed checkpoint folder
 
 
+MODEL_FILES = ("config.json", "generation_config.json")
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".index.json")
+
+
+def _is_model_file(name: str) -> bool:
+    """A model's own file (config or weights), as opposed to a tokenizer file."""
+    return name in MODEL_FILES or name.endswith(WEIGHT_SUFFIXES)
+
+
 def is_distributed_checkpoint(path: str | Path) -> bool:
     """A DCP folder written by ``ModelParallelStrategy`` (``.metadata`` + ``meta.pt``)."""
     path = Path(path)
@@ -128,7 +137,8 @@ def export_hf(
         model.save_pretrained(tmp)
         if tokenizer_dir is not None:
             for item in Path(tokenizer_dir).iterdir():
-                if item.is_file():
+                # the tokenizer's files only: a model folder given as tokenizer_dir must not bring its weights
+                if item.is_file() and not (tmp / item.name).exists() and not _is_model_file(item.name):
                     shutil.copy2(item, tmp / item.name)
 
     return atomic_dir(Path(out), write)
