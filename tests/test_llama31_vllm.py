@@ -7,30 +7,16 @@ not importable.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-try:
-    import vllm  # noqa: F401
-
-    VLLM_ERROR = ""
-except Exception as err:  # noqa: BLE001 - any import failure means the backend cannot run here
-    VLLM_ERROR = f"{type(err).__name__}: {err}"
-
-if VLLM_ERROR and os.environ.get("IVR_REQUIRE_VLLM") == "1":
-    raise RuntimeError(f"IVR_REQUIRE_VLLM=1 but vLLM is not importable: {VLLM_ERROR}")
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(bool(VLLM_ERROR), reason=f'vLLM not importable ({VLLM_ERROR}); pip install "ivr[vllm]" to run'),
-]
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_llama31_torchrun import CONFIG, cpu_overrides, env  # noqa: E402
+from vllm_env import VLLM_MARKS  # noqa: E402
+
+pytestmark = VLLM_MARKS
 
 
 def test_exported_torchrun_checkpoint_generates_in_vllm_as_in_transformers(
