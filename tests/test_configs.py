@@ -20,7 +20,7 @@ def fit_configs() -> list[Path]:
 
 def test_there_are_fit_configs():
     names = {p.stem for p in fit_configs()}
-    assert {"tiny", "llama31_8b_fsdp", "llama31_8b_lora", "llama31_8b_qlora"} <= names
+    assert {"tiny", "llama31_8b_fsdp", "llama31_8b_fsdp_packed", "llama31_8b_lora", "llama31_8b_qlora"} <= names
     assert len([n for n in names if n.startswith("ivr_")]) == 8  # one per IVR row of Table 3, two of Table 4
 
 
@@ -42,6 +42,16 @@ def test_table16_recipe():
     assert (trainer["max_epochs"], trainer["precision"], data["max_seq_length"]) == (2, "bf16-mixed", 4096)
     assert trainer["devices"] * trainer["num_nodes"] * data["batch_size"] * trainer["accumulate_grad_batches"] == 8
     assert trainer["strategy"] == "fsdp"
+    # fp32 sharded master weights; FSDP2 gathers and computes in bf16 and reduces gradients in fp32
+    assert (model["dtype"], model["fsdp_param_dtype"]) == ("float32", "bfloat16")
+
+
+def test_packed_8b_variant_differs_only_in_packing():
+    base = yaml.safe_load((CONFIGS / "llama31_8b_fsdp.yaml").read_text())
+    packed = yaml.safe_load((CONFIGS / "llama31_8b_fsdp_packed.yaml").read_text())
+    assert packed["data"].pop("probes_per_sequence") > 1 and base["data"].pop("probes_per_sequence") == 1
+    assert packed["model"] == base["model"] and packed["data"] == base["data"]
+    assert packed["checkpoint_dir"] != base["checkpoint_dir"]
 
 
 M8 = ["pmixed_p1", "rmixed_p1", "pmixed_r1", "rmixed_r1", "p200_p1", "r200_p1", "p200_r1", "r200_r1"]

@@ -9,18 +9,12 @@ import pytest
 import torch
 import yaml
 
+from ivr.model.llama3 import LLAMA31_8B  # Llama-3.1-8B's published architecture (no download)
 from ivr.model.strategy import choose_strategy, count_devices
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_fit_cli import build_catalog, fit_args, load_predictions, run  # noqa: E402
-
-# Llama-3.1-8B's published architecture (its config.json), so the test needs no download
-LLAMA31_8B = {
-    "model_type": "llama", "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
-    "num_attention_heads": 32, "num_key_value_heads": 8, "max_position_embeddings": 131072,
-    "rms_norm_eps": 1e-5, "rope_theta": 500000.0, "tie_word_embeddings": False, "vocab_size": 128256,
-}
 
 
 def test_strategy_rule():

@@ -93,9 +93,12 @@ class _Counting:
 
 def test_multi_token_label_is_refused(table: PersonTable, bpe, tmp_path: Path) -> None:
     path = tmp_path / "bad.jinja"
-    path.write_text('{%- set answer_label = " choice number {k}" -%}\n{{ known_statements }}\n{{ options }}')
-    with pytest.raises(TokenizationError, match="not one extra token"):
+    # labels "10", "20", ... are not single tokens of the BPE trained on "Option 1".."Option 8"
+    path.write_text('{%- set label_schemes = "numbers" -%}{%- set answer_label = " {k}0" -%}\n'
+                    '{{ known_statements }}\n{{ options }}')
+    with pytest.raises(TokenizationError, match="no label scheme gives one token per option label") as err:
         TokenCache(bpe, table.codebook, load_layout(path))
+    assert str(path) in str(err.value) and "numbers: 'Option' + ' 10' ends in tokens ['Ġ1', '0']" in str(err.value)
 
 
 def test_statement_tokenizer_folder_roundtrip(table: PersonTable, tmp_path: Path) -> None:

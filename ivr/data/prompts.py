@@ -6,6 +6,15 @@ tokenizer), in that order. Top-level ``{% set %}`` lines configure the line form
 slot. Rendering the template with sentinel strings splits it into three fixed pieces
 (``head``/``middle``/``tail``); the text before ``options`` is what packed probes share.
 
+Option labels: ``{k}`` in ``option_line``, ``answer_label`` and ``response`` is the option's label in
+a *label scheme* (``numbers``: 1, 2, ..., 10, ...; ``letters``: A, B, ..., Z). The template lists the
+schemes it accepts (``label_schemes``, tried in order); :func:`ivr.data.tokenization.choose_label_scheme`
+picks, per tokenizer, the first one in which every label is exactly one token at the answer slot.
+
+Chat templates: a text layout is wrapped in the tokenizer's chat template (:func:`chat_wrap`);
+:func:`set_chat_template` gives a tokenizer a built-in one by name (``llama3.1``, under
+``configs/prompts/chat/``) or a ``.jinja`` file, for tokenizer folders that ship none.
+
 The zero-shot layout (``probe_json.jinja``) lists every probe group of a person as JSON and asks
 for a JSON answer (choice + rationale per group); :func:`render_probe_json` and
 :func:`parse_probe_json` handle it.
@@ -16,7 +25,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +39,8 @@ from ivr.errors import IvrError
 LAYOUT_SLOTS = ("known_statements", "options")
 PROBE_JSON_SLOTS = ("known_statements", "probe_groups", "answer_format")
 LAYOUT_KINDS = ("text", "statement")
+LABEL_SCHEMES = ("numbers", "letters")
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _SENTINEL = "\x00{}\x00"
 _CHAT_SENTINEL = "\x00IVR-USER-CONTENT\x00"
 # without a chat template the answer slot follows the user text after a blank line
@@ -124,6 +135,9 @@ class PromptLayout:
         answer_prefix: assistant text before the option label (the answer slot).
         answer_label: format of the option label read at the answer slot (``{k}``).
         response: format of the full answer (export).
+        label_schemes: the label schemes the template accepts, in order of preference
+            (comma/space separated names of :data:`LABEL_SCHEMES`).
+        scheme: the scheme in use (set per tokenizer by :func:`ivr.data.tokenization.choose_label_scheme`).
     """
 
     name: str
@@ -138,16 +152,54 @@ class PromptLayout:
     answer_prefix: str = "Option"
     answer_label: str = " {k}"
     response: str = "Option {k}: {statement}"
+    label_schemes: str = "numbers, letters"
+    scheme: str = "numbers"
+
+    def schemes(self) -> list[str]:
+        """The accepted label schemes, in order of preference."""
+        return [x for x in re.split(r"[,\s]+", self.label_schemes) if x]
+
+    def label(self, k: int) -> str:
+        """The label of option ``k`` (1-based) in this layout's scheme."""
+        return option_label(self.scheme, k)
 
     def known_block(self, statements: list[str]) -> str:
         return self.line_sep.join(self.statement_line.format(statement=s) for s in statements)
 
+    def option_text(self, k: int, statement: str) -> str:
+        """Option line ``k`` (1-based)."""
+        return self.option_line.format(k=self.label(k), statement=statement)
+
     def options_block(self, statements: list[str]) -> str:
-        return self.line_sep.join(self.option_line.format(k=k + 1, statement=s) for k, s in enumerate(statements))
+        return self.line_sep.join(self.option_text(k + 1, s) for k, s in enumerate(statements))
+
+    def response_text(self, k: int, statement: str) -> str:
+        """The full answer naming option ``k`` (1-based)."""
+        return self.response.format(k=self.label(k), statement=statement)
 
     def render(self, known: list[str], options: list[str]) -> str:
         """The user text for one probe (the fixed pieces around the two blocks)."""
         return self.head + self.known_block(known) + self.middle + self.options_block(options) + self.tail
+
+
+def option_label(scheme: str, k: int) -> str:
+    """Label of option ``k`` (1-based): ``numbers`` -> ``"k"``, ``letters`` -> ``"A"``, ``"B"``, ...
+
+    Raises:
+        PromptError: an unknown scheme, or more options than the scheme has labels.
+    """
+    if scheme == "numbers":
+        return str(k)
+    if scheme == "letters":
+        if not 1 <= k <= len(_LETTERS):
+            raise PromptError(f"label scheme 'letters' has {len(_LETTERS)} labels; option {k} has none")
+        return _LETTERS[k - 1]
+    raise PromptError(f"unknown label scheme {scheme!r}; use one of {LABEL_SCHEMES}")
+
+
+def scheme_size(scheme: str) -> int | None:
+    """How many labels a scheme has (None = unbounded)."""
+    return len(_LETTERS) if scheme == "letters" else None
 
 
 def load_layout(name_or_path: str | Path) -> PromptLayout:
@@ -182,17 +234,74 @@ def load_layout(name_or_path: str | Path) -> PromptLayout:
     kind = settings.get("kind", "text")
     if kind not in LAYOUT_KINDS:
         raise PromptError(f"{path}: unknown kind {kind!r}; expected one of {LAYOUT_KINDS}")
-    fixed = ("name", "path", "kind", "head", "middle", "tail")
+    fixed = ("name", "path", "kind", "head", "middle", "tail", "scheme")
     known = {f for f in PromptLayout.__dataclass_fields__ if f not in fixed}
-    return PromptLayout(
+    layout = PromptLayout(
         name=path.stem, path=path, kind=kind, head=head, middle=middle, tail=tail,
         **{k: str(v) for k, v in settings.items() if k in known},
     )
+    if kind == "text":
+        bad = [x for x in layout.schemes() if x not in LABEL_SCHEMES]
+        if bad or not layout.schemes():
+            raise PromptError(f"{path}: label_schemes={layout.label_schemes!r}: use names from {LABEL_SCHEMES}")
+        if (layout.answer_prefix + layout.answer_label).count("{k}") != 1:
+            raise PromptError(f"{path}: answer_prefix + answer_label must contain {{k}} exactly once "
+                              f"(got {layout.answer_prefix!r} + {layout.answer_label!r})")
+        layout = replace(layout, scheme=layout.schemes()[0])
+    return layout
 
 
 def format_statement(statement: str) -> str:
     """A statement as written in prompts: first character upper-cased (as the study did)."""
     return statement[:1].upper() + statement[1:]
+
+
+def chat_templates_dir() -> Path:
+    """Folder of the built-in chat templates (``<prompts dir>/chat``)."""
+    return prompts_dir() / "chat"
+
+
+def chat_template_path(name_or_path: str | Path) -> Path:
+    """Resolve a built-in chat template name (e.g. ``llama3.1``) or a ``.jinja`` file path.
+
+    Raises:
+        PromptError: neither a built-in name nor an existing file.
+    """
+    builtin = chat_templates_dir() / f"{name_or_path}.jinja"
+    if builtin.is_file():
+        return builtin
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    raise PromptError(
+        f"chat template {str(name_or_path)!r} not found: give a .jinja file or one of "
+        f"{sorted(p.stem for p in chat_templates_dir().glob('*.jinja'))} (looked in {chat_templates_dir()})"
+    )
+
+
+def set_chat_template(tokenizer: Any, name_or_path: str | Path | None) -> Any:
+    """Give ``tokenizer`` a chat template (built-in name or file); None leaves the tokenizer's own.
+
+    The template is rendered by transformers (its sandboxed Jinja environment) and checked to place
+    a user message exactly once.
+
+    Returns:
+        The same tokenizer.
+
+    Raises:
+        PromptError: the template is missing or does not render a user message.
+    """
+    if name_or_path is None:
+        return tokenizer
+    path = chat_template_path(name_or_path)
+    tokenizer.chat_template = path.read_text(encoding="utf-8")
+    try:
+        chat_wrap(tokenizer)
+    except PromptError as err:
+        raise PromptError(f"chat template {path}: {err}") from err
+    except Exception as err:  # noqa: BLE001 - any rendering failure of a user file
+        raise PromptError(f"chat template {path} does not render a user message: {type(err).__name__}: {err}") from err
+    return tokenizer
 
 
 def chat_wrap(tokenizer: Any) -> tuple[str, str]:

@@ -23,6 +23,7 @@ from ivr.catalog.codebook import Codebook
 from ivr.errors import IvrError
 from ivr.metrics.predictions import MAX_OPTIONS  # the widest question any layout supports
 from ivr.data.examples import FORMS, Example
+from ivr.data.labels import choose_label_scheme
 from ivr.data.prompts import PromptLayout, chat_wrap, format_statement
 from ivr.data.statement_tokenizer import demographic_token, question_token, statement_token
 
@@ -74,43 +75,62 @@ class TokenCache:
     """
 
     def __init__(self, tokenizer: PreTrainedTokenizerFast, codebook: Codebook, layout: PromptLayout) -> None:
-        self.tokenizer, self.codebook, self.layout = tokenizer, codebook, layout
+        self.tokenizer, self.codebook = tokenizer, codebook
         self.backend = tokenizer.backend_tokenizer
         self.statement = layout.kind == "statement"
+        self._anchor = self._find_anchor()
         self.chat_prefix, self.chat_suffix = ("", "") if self.statement else chat_wrap(tokenizer)
-        self.head = self.encode(self.chat_prefix + layout.head)
+        self.label_ids: list[int] = []
+        if not self.statement:
+            n_max = max(max(codebook.n_options(f)) for f in FORMS)
+            if n_max > MAX_OPTIONS:
+                raise TokenizationError(
+                    f"codebook {codebook.name!r} has a question with {n_max} options > {MAX_OPTIONS}")
+            # the label scheme and answer-slot split in which every option label is one token here
+            layout, self.label_ids = choose_label_scheme(
+                self.encode, layout, layout.tail + self.chat_suffix, n_max, self.tokenizer_name,
+                tokenizer.convert_ids_to_tokens)
+        self.layout = layout
+        self.head = self.encode(self.chat_prefix + layout.head, leading=True)
         self.head_array = np.asarray(self.head, np.int64)
         self.middle = self.encode(layout.middle)
         self.tail_text = layout.tail + self.chat_suffix + layout.answer_prefix
         self.tail = self.encode(self.tail_text)
         self._lines: dict[tuple, list[int]] = {}
         self._stmt: dict[int, dict[str, Any]] = {}
-        self.label_ids: list[int] = []
         if self.statement:
             unk = tokenizer.unk_token_id
             if unk is not None and unk in self.head + self.middle + self.tail:
                 raise TokenizationError(
                     f"{layout.path}: the fixed text has words outside the statement tokenizer's vocabulary")
-        else:
-            n_max = max(max(codebook.n_options(f)) for f in FORMS)
-            if n_max > MAX_OPTIONS:
-                raise TokenizationError(
-                    f"codebook {codebook.name!r} has a question with {n_max} options > {MAX_OPTIONS}")
-            self.label_ids = [self._label_id(k) for k in range(1, n_max + 1)]
 
-    def encode(self, text: str) -> list[int]:
-        """Ids of ``text`` without added special tokens (special tokens written in the text are kept)."""
-        return self.backend.encode(text, add_special_tokens=False).ids
+    @property
+    def tokenizer_name(self) -> str:
+        return str(getattr(self.tokenizer, "name_or_path", "") or type(self.tokenizer).__name__)
 
-    def _label_id(self, k: int) -> int:
-        ids = self.encode(self.tail_text + self.layout.answer_label.format(k=k))
-        if len(ids) != len(self.tail) + 1 or ids[: len(self.tail)] != self.tail:
-            raise TokenizationError(
-                f"{self.layout.path}: option label {self.layout.answer_label.format(k=k)!r} after answer prefix "
-                f"{self.layout.answer_prefix!r} is not one extra token for this tokenizer; change answer_prefix/"
-                "answer_label in the template (e.g. answer_prefix 'Option ' with answer_label '{k}')"
-            )
-        return ids[-1]
+    def _find_anchor(self) -> tuple[str, int] | None:
+        """A special token to encode pieces after, so that tokenizers which mark the start of a text
+        (SentencePiece's ``▁`` prefix) tokenize a piece as they do in the middle of a prompt."""
+        for token in self.tokenizer.all_special_tokens:
+            if len(self.backend.encode(token, add_special_tokens=False).ids) == 1:
+                return token, 1
+        return None
+
+    def encode(self, text: str, leading: bool = False) -> list[int]:
+        """Ids of ``text`` without added special tokens (special tokens written in the text are kept).
+
+        ``leading``: ``text`` opens the sequence; otherwise it is tokenized as a continuation (after a
+        special token, dropped again), which differs only for tokenizers that mark a text's start.
+        """
+        if leading or self._anchor is None:
+            return self.backend.encode(text, add_special_tokens=False).ids
+        anchor, n = self._anchor
+        return self.backend.encode(anchor + text, add_special_tokens=False).ids[n:]
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        """:meth:`encode` (continuation pieces) of many texts at once."""
+        anchor, n = self._anchor or ("", 0)
+        return [e.ids[n:] for e in self.backend.encode_batch([anchor + t for t in texts], add_special_tokens=False)]
 
     # ---- texts of the pieces -------------------------------------------------------------
     def statement_text(self, form: int, q: int, o: int) -> str:
@@ -144,16 +164,16 @@ class TokenCache:
             width = max(len(q.options(FORMS[form])) for q in qs)
             keys = [(q, o) for q, question in enumerate(qs) for o in range(len(question.options(FORMS[form])))]
             lines = [fmt.format(statement=self.statement_text(form, q, o)) for q, o in keys]
-            first = self.backend.encode_batch(lines, add_special_tokens=False)
-            rest = [e.ids for e in self.backend.encode_batch([sep + x for x in lines], add_special_tokens=False)]
+            first = self.encode_batch(lines)
+            rest = self.encode_batch([sep + x for x in lines])
             start = np.zeros((len(qs), width), np.int64)
             length = np.zeros((len(qs), width), np.int64)
             offsets = np.concatenate([[0], np.cumsum([len(r) for r in rest])])
             for i, (q, o) in enumerate(keys):
                 start[q, o], length[q, o] = offsets[i], len(rest[i])
             firsts: list[list[list[int]]] = [[] for _ in qs]
-            for (q, _), e in zip(keys, first):
-                firsts[q].append(e.ids)
+            for (q, _), ids in zip(keys, first):
+                firsts[q].append(ids)
             table = {"flat": np.fromiter(chain.from_iterable(rest), np.int64, int(offsets[-1])),
                      "start": start, "length": length, "first": firsts}
             self._stmt[form] = table
@@ -195,7 +215,7 @@ class TokenCache:
         ids: list[int] = []
         for k, o in enumerate(order):
             ids += self._line(("o", form, q, int(o), k), lambda o=int(o): self.statement_text(form, q, o),
-                              self.layout.option_line, k == 0, k=k + 1)
+                              self.layout.option_line, k == 0, k=self.layout.label(k + 1))
         return ids
 
     def option_token_ids(self, form: int, q: int, order: np.ndarray) -> list[int]:
@@ -272,7 +292,7 @@ class TokenCache:
 
     def render_then_tokenize(self, ex: Example) -> list[list[int]]:
         """Reference path: render every probe's prompt with Jinja-equivalent text and tokenize it."""
-        return [self.encode(self.render_text(ex, k)) for k in range(len(ex.probe_questions))]
+        return [self.encode(self.render_text(ex, k), leading=True) for k in range(len(ex.probe_questions))]
 
     def check(self, examples: list[Example]) -> None:
         """Verify cached assembly == render-then-tokenize on some examples.
@@ -287,7 +307,7 @@ class TokenCache:
                 if got != ref:
                     at = next((i for i, (a, b) in enumerate(zip(got, ref)) if a != b), min(len(got), len(ref)))
                     raise TokenizationError(
-                        f"tokenizer {getattr(self.tokenizer, 'name_or_path', '?')!r} with template {self.layout.path}: "
+                        f"tokenizer {self.tokenizer_name!r} with template {self.layout.path}: "
                         f"cached ids differ from tokenizing the rendered text at token {at} "
                         f"({self.tokenizer.convert_ids_to_tokens(got[at:at + 3])} vs "
                         f"{self.tokenizer.convert_ids_to_tokens(ref[at:at + 3])}); make template pieces end at "

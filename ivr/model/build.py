@@ -2,11 +2,14 @@
 
 Everything loads with ``trust_remote_code=False``. A config-built model (``model_config`` dict, e.g. a
 tiny ``LlamaConfig``) needs no download and is what the embedded default and the tests use.
+:func:`meta_causal_lm` builds a pretrained model's architecture on the meta device (no memory), for
+FSDP2 to shard before :func:`ivr.model.sharding.load_pretrained_into_shards` fills it.
 """
 
 from __future__ import annotations
 
 import tempfile
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -105,6 +108,49 @@ def build_causal_lm(
         if vocab_size is not None and vocab_size > model.get_input_embeddings().num_embeddings:
             model.resize_token_embeddings(vocab_size)
     model.train()  # from_pretrained returns eval mode
+    return model
+
+
+def pretrained_folder(model_name_or_path: str) -> Path:
+    """The local folder of a pretrained model: the path itself, or the hub cache's copy of an id's config
+    and safetensors weights, resolved by transformers exactly as ``from_pretrained`` resolves them (so
+    ``HF_HUB_OFFLINE=1`` and the hub cache are honoured)."""
+    path = Path(model_name_or_path)
+    if path.is_dir():
+        return path
+    import json
+
+    from transformers.utils import cached_file
+
+    config = Path(cached_file(model_name_or_path, "config.json"))
+    index = cached_file(model_name_or_path, "model.safetensors.index.json", _raise_exceptions_for_missing_entries=False)
+    if index:
+        for shard in sorted(set(json.loads(Path(index).read_text())["weight_map"].values())):
+            cached_file(model_name_or_path, shard)
+    else:
+        cached_file(model_name_or_path, "model.safetensors")
+    return config.parent
+
+
+def meta_causal_lm(model_name_or_path: str, vocab_size: int | None = None, dtype: str = "float32") -> nn.Module:
+    """A pretrained model's architecture (its ``config.json``) built on the meta device, in train mode.
+
+    Raises:
+        ValueError: the tokenizer has more tokens than the model has embedding rows (a sharded build
+            cannot resize the embeddings; use the model's own tokenizer).
+    """
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = AutoConfig.from_pretrained(model_name_or_path, trust_remote_code=False)
+    rows = getattr(config, "vocab_size", None)
+    if vocab_size is not None and rows is not None and vocab_size > rows:
+        raise ValueError(
+            f"the tokenizer has {vocab_size} tokens but {model_name_or_path} has {rows} embedding rows; a sharded "
+            "(FSDP2) load cannot resize them: use the model's own tokenizer (data.tokenizer) or train on one device"
+        )
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config, trust_remote_code=False, dtype=resolve_dtype(dtype))
+    model.train()
     return model
 
 

@@ -21,6 +21,14 @@ from ivr.errors import CheckpointError
 
 __all__ = ["META_FILE", "export_hf", "is_distributed_checkpoint", "load_checkpoint", "reasoner_from_checkpoint"]
 
+MODEL_FILES = ("config.json", "generation_config.json")
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".index.json")
+
+
+def _is_model_file(name: str) -> bool:
+    """A model's own file (config or weights), as opposed to a tokenizer file."""
+    return name in MODEL_FILES or name.endswith(WEIGHT_SUFFIXES)
+
 
 def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Full (unsharded) module state dict and hyper-parameters of a checkpoint.
@@ -149,7 +157,8 @@ def export_hf(
         model.save_pretrained(tmp)
         if tokenizer_dir is not None:
             for item in Path(tokenizer_dir).iterdir():
-                if item.is_file():
+                # the tokenizer's files only: a model folder given as tokenizer_dir must not bring its weights
+                if item.is_file() and not (tmp / item.name).exists() and not _is_model_file(item.name):
                     shutil.copy2(item, tmp / item.name)
 
     return atomic_dir(Path(out), write, "export", overwrite)

@@ -7,6 +7,7 @@ entry points print the evaluation table.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -14,7 +15,7 @@ import torch
 from torch import nn
 
 from ivr.data.packing import model_attention_mask
-from ivr.model.build import apply_lora, build_causal_lm, resolve_dtype
+from ivr.model.build import apply_lora, build_causal_lm, meta_causal_lm, pretrained_folder, resolve_dtype
 from ivr.model.heads import (
     SCORE_MODES,
     ChoiceOutput,
@@ -26,7 +27,7 @@ from ivr.model.heads import (
 )
 from ivr.model.optim import build_optimizer
 from ivr.model.predictions import flatten_probes
-from ivr.model.sharding import shard_model
+from ivr.model.sharding import load_pretrained_into_shards, shard_model
 
 
 class IndieValueReasoner(L.LightningModule):
@@ -103,13 +104,23 @@ class IndieValueReasoner(L.LightningModule):
     # --- model -------------------------------------------------------------------------------------
 
     def configure_model(self) -> None:
-        """Build the LM (once), add adapters / checkpointing, and FSDP2-shard it under ModelParallelStrategy."""
+        """Build the LM (once), add adapters / checkpointing, and FSDP2-shard it under ModelParallelStrategy.
+
+        A pretrained model under FSDP2 is built on the meta device, sharded, and then each rank receives
+        only its shard of the weights from rank 0 (:func:`ivr.model.sharding.load_pretrained_into_shards`):
+        no process holds a full copy. On one device it loads with ``from_pretrained``.
+        """
         if self.model is not None:
             return
         hp = self.hparams
-        model = build_causal_lm(
-            hp.model_name_or_path, hp.model_config, hp.vocab_size, dtype=hp.dtype, load_in_4bit=hp.qlora
-        )
+        mesh = self.device_mesh
+        on_meta = mesh is not None and hp.model_name_or_path is not None and not hp.qlora
+        if on_meta:
+            model = meta_causal_lm(hp.model_name_or_path, hp.vocab_size, dtype=hp.dtype)
+        else:
+            model = build_causal_lm(
+                hp.model_name_or_path, hp.model_config, hp.vocab_size, dtype=hp.dtype, load_in_4bit=hp.qlora
+            )
         if hp.activation_checkpointing:
             # non-reentrant checkpointing composes with FSDP2 and LoRA (frozen inputs)
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
@@ -119,12 +130,16 @@ class IndieValueReasoner(L.LightningModule):
                 model, hp.lora_r, hp.lora_alpha, hp.lora_dropout, hp.lora_target_modules,
                 quantized=hp.qlora, gradient_checkpointing=hp.activation_checkpointing,
             )
-        mesh = self.device_mesh
         if mesh is not None:
             if hp.qlora:
                 raise ValueError("model.qlora=true cannot be FSDP-sharded here; train QLoRA on one device")
             param_dtype = resolve_dtype(hp.fsdp_param_dtype) if hp.fsdp_param_dtype else None
             shard_model(model, mesh["data_parallel"], param_dtype=param_dtype)
+        if on_meta:
+            device = self.trainer.strategy.root_device if self._trainer is not None else torch.device("cpu")
+            rank0 = not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0
+            folder = pretrained_folder(hp.model_name_or_path) if rank0 else Path(hp.model_name_or_path)  # rank 0 reads
+            load_pretrained_into_shards(model, folder, device, seed=torch.initial_seed())
         self.model = model
 
     def _compute_dtype(self) -> torch.dtype:
@@ -222,7 +237,9 @@ class IndieValueReasoner(L.LightningModule):
         if metric is not None and flat["pred"].numel():
             metric.update(flat["person"], flat["setup"], flat["form"], flat["question"], flat["pred"],
                           flat["target"], flat["probs"])
-        self.log(f"{stage}/loss", out.loss, batch_size=int(batch["input_ids"].shape[0]), sync_dist=True)
+        # weighted by labelled probes, so the epoch value is the mean over probes whatever the sharding; every
+        # rank logs every step (padding batches with weight 0), so the epoch-end sync finds the key on all ranks
+        self.log(f"{stage}/loss", out.loss, batch_size=out.n_labelled, sync_dist=True)
         return out, flat
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
