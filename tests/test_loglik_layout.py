@@ -44,7 +44,9 @@ def test_shared_prefix_scores_equal_one_plain_sequence_per_option(setting):
     with torch.no_grad():
         for mode in LOGLIK_MODES:
             m.hparams.score = mode
-            scores[mode] = m(batch).scores
+            scores[mode] = m(batch).scores  # evaluation: each prefix once into a KV cache, branches on top
+    tree = m(batch).scores.detach()  # with grad (training): one pass of the whole tree under the block mask
+    torch.testing.assert_close(tree, scores["loglik_char"], atol=2e-5, rtol=1e-5)
     layout, n_checked, differ = dm.cache.layout, 0, False
     for b in range(2):
         ex = dm._test.example(b)
@@ -62,10 +64,10 @@ def test_shared_prefix_scores_equal_one_plain_sequence_per_option(setting):
                 assert built.ids(k) + cont == dm.cache.encode(text, leading=True)
                 assert built.option_chars[k][o] == len(answer) - len(layout.answer_prefix)
                 ids = torch.tensor([built.ids(k) + cont])
-                with torch.no_grad():
-                    logp = torch.log_softmax(m.model(input_ids=ids).logits[0].float(), -1)
-                n = len(built.ids(k))
-                total = sum(logp[n - 1 + j, t] for j, t in enumerate(cont))
+                with torch.no_grad():  # the plain HF forward, logits at the answer's predicting positions
+                    logits = m.model(input_ids=ids, logits_to_keep=len(cont) + 1).logits[0, :-1]
+                logp = torch.log_softmax(logits.float(), -1)
+                total = sum(logp[j, t] for j, t in enumerate(cont))
                 torch.testing.assert_close(scores["loglik_sum"][b, k, o], total, atol=2e-5, rtol=1e-5)
                 torch.testing.assert_close(scores["loglik_mean"][b, k, o], total / len(cont), atol=2e-5, rtol=1e-5)
                 torch.testing.assert_close(scores["loglik_char"][b, k, o], total / built.option_chars[k][o],

@@ -76,6 +76,8 @@ class Collator:
                     chars[i, j, : len(n_chars)] = n_chars
             batch["option_spans"] = torch.from_numpy(spans)
             batch["option_chars"] = torch.from_numpy(chars)
+            batch["prefix_lengths"] = torch.tensor([x["prefix_length"] for x in items], dtype=torch.long)
+            batch["lengths"] = torch.tensor([len(x["input_ids"]) for x in items], dtype=torch.long)
         for key in ("n_demos", "demos_requested", "demos_dropped"):
             batch[key] = torch.tensor([x[key] for x in items], dtype=torch.long)
         return batch

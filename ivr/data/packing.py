@@ -44,7 +44,7 @@ def sequences(built: Built, ex: Example, packed: bool, option_text: bool = False
         Sequence dicts of numpy arrays: ``input_ids``, ``position_ids``, ``segment_ids`` [T];
         ``answer_positions``, ``labels``, ``person``, ``setup``, ``form``, ``question`` [K];
         ``option_token_ids``, ``option_index`` (lists of K int arrays); ``n_demos``,
-        ``demos_requested``, ``demos_dropped`` (ints); with ``option_text`` also ``sub_ids`` [T],
+        ``demos_requested``, ``demos_dropped`` (ints); with ``option_text`` also ``sub_ids`` [T], ``prefix_length``,
         ``option_spans`` (list of K int arrays [O, 2], (start, end) of each option's answer tokens, end
         exclusive) and ``option_chars`` (list of K int arrays [O], characters of each answer).
 
@@ -102,6 +102,7 @@ def sequences(built: Built, ex: Example, packed: bool, option_text: bool = False
         })
         if option_text:
             out[-1]["sub_ids"] = np.concatenate(sub)
+            out[-1]["prefix_length"] = n_prefix
             out[-1]["option_spans"] = spans
             out[-1]["option_chars"] = [np.asarray(built.option_chars[k], dtype=np.int64) for k in group]
     return out

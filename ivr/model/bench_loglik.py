@@ -7,8 +7,10 @@ Builds (once, under ``--workdir``) the tiny Llama-3.1 folder with the real Llama
 items of ``score_layout: option_text`` with the ``choice`` layout (200 demonstrations, the study's
 one probe per sequence; ``--packed``: all probes of a setup after one prefix). For each item it times
 
-* **shared**: the reasoner's own ``loglik_sum`` forward of the item (prefix, probe and one sub-branch
-  per option in one sequence; vocabulary projection at the continuation positions only), and
+* **shared prefix**: the reasoner's own evaluation forward of the item under ``loglik_sum`` (the prefix
+  once into a KV cache, then the probe and one sub-branch per option on top of it; vocabulary projection
+  at the continuation positions only),
+* **one tree pass**: the training path (the whole item as one sequence under the block mask), and
 * **per option**: every option of every probe as its own plain sequence (prefix + probe + that option)
   through the Hugging Face model, with ``logits_to_keep`` limited to the continuation positions,
 
@@ -77,33 +79,43 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     m.configure_model()
     m.eval()
     loader = iter(dm.test_dataloader())
-    tot = {"probes": 0, "shared_tokens": 0, "plain_tokens": 0, "shared_cpu": 0.0, "plain_cpu": 0.0,
-           "shared_wall": 0.0, "plain_wall": 0.0, "max_diff": 0.0}
+    names = ("shared", "tree", "plain")
+    tot: dict[str, float] = {"probes": 0, "max_diff": 0.0}
+    tot.update({f"{n}_{k}": 0 for n in names for k in ("tokens", "cpu", "wall")})
     with torch.no_grad():
         m(next(iter(dm.test_dataloader())))  # warm-up
         for i in range(min(args.probes, len(dm._test))):
             batch = next(loader)
             built = dm.cache.build(dm._test.example(i), dm.hparams.max_seq_length, continuations=True)
-            shared, c1, w1 = timed(lambda: m(batch).scores[0])
-            plain, c2, w2 = timed(lambda: per_option_scores(m.model, built))
+            tree_batch = {key: v for key, v in batch.items() if key != "prefix_lengths"}  # no cache: one pass
+            runs = {"shared": timed(lambda: m(batch).scores[0]), "tree": timed(lambda: m(tree_batch).scores[0]),
+                    "plain": timed(lambda: per_option_scores(m.model, built))}
+            plain = runs["plain"][0]
             real = torch.isfinite(plain)
             k, o = plain.shape
-            tot["max_diff"] = max(tot["max_diff"], float((shared[:k, :o][real] - plain[real]).abs().max()))
+            for name in ("shared", "tree"):
+                diff = float((runs[name][0][:k, :o][real] - plain[real]).abs().max())
+                tot["max_diff"] = max(tot["max_diff"], diff)
             tot["probes"] += k
             tot["shared_tokens"] += int(batch["input_ids"].shape[1])
+            tot["tree_tokens"] += int(batch["input_ids"].shape[1])
             tot["plain_tokens"] += sum(len(built.ids(j)) * len(c) + sum(map(len, c))
                                        for j, c in enumerate(built.option_conts))
-            for key, value in (("shared_cpu", c1), ("plain_cpu", c2), ("shared_wall", w1), ("plain_wall", w2)):
-                tot[key] += value
+            for name, (_, cpu, wall) in runs.items():
+                tot[f"{name}_cpu"] += cpu
+                tot[f"{name}_wall"] += wall
     n = tot["probes"]
     print(f"tiny Llama-3.1 folder ({folder}), real Llama-3 tokenizer, choice layout, {args.demos} demonstrations, "
           f"{'packed' if args.packed else 'one probe per sequence'}, {n} probes, torch threads {args.threads}")
     print(f"{'':22} {'tokens/probe':>13} {'CPU s/probe':>12} {'wall s/probe':>13}")
-    for name, key in (("shared prefix", "shared"), ("one seq per option", "plain")):
+    for name, key in (("shared prefix (cache)", "shared"), ("one tree pass", "tree"), ("one seq per option", "plain")):
         print(f"{name:22} {tot[key + '_tokens'] / n:13.0f} {tot[key + '_cpu'] / n:12.4f} {tot[key + '_wall'] / n:13.4f}")
-    ratios = {k: tot[f"plain_{k}"] / max(tot[f"shared_{k}"], 1e-12) for k in ("tokens", "cpu", "wall")}
-    print(f"{'ratio (per option / shared)':22} {ratios['tokens']:13.2f} {ratios['cpu']:12.2f} {ratios['wall']:13.2f}")
-    print(f"largest |score difference| between the two: {tot['max_diff']:.2e}")
+    ratios = {}
+    for name in ("shared", "tree"):
+        r = {k: tot[f"plain_{k}"] / max(tot[f"{name}_{k}"], 1e-12) for k in ("tokens", "cpu", "wall")}
+        ratios.update({f"{name}_{k}": v for k, v in r.items()})
+        print(f"{'per option / ' + name:22} {r['tokens']:13.2f} {r['cpu']:12.2f} {r['wall']:13.2f}")
+    print(f"largest |score difference| from the per-option sequences: {tot['max_diff']:.2e}")
     return {**tot, **{f"ratio_{k}": v for k, v in ratios.items()}}
 
 

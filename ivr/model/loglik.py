@@ -19,6 +19,8 @@ hidden states and projected in chunks, so no [B, T, V] tensor is built (V = 128,
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -140,3 +142,39 @@ def predicting_positions(batch: dict) -> torch.Tensor:
     """Sorted unique positions whose next-token logits any option token of the batch needs."""
     pred = continuation_index(batch["answer_positions"], batch["option_spans"])["pred"]
     return torch.unique(pred) if pred.numel() else torch.zeros(1, dtype=torch.long, device=pred.device)
+
+
+def _shift(x: torch.Tensor, by: int) -> torch.Tensor:
+    return torch.where(x >= 0, x - by, x)
+
+
+def cached_prefix_loglik(model: torch.nn.Module, head_scores: Callable[..., torch.Tensor], batch: dict,
+                         attention_mask: torch.Tensor, mode: str) -> torch.Tensor:
+    """The same scores with the prefix run once into a KV cache and the branches run on top of it (no grad).
+
+    The single tree pass attends over all T x T token pairs; here sequence ``b``'s prefix (the first
+    ``prefix_lengths[b]`` tokens) runs causally into a cache, and its probe branches and option
+    sub-branches (``[prefix, lengths[b])``) run after it with their rows of the block mask, so attention
+    costs about prefix^2 / 2 + branches x T instead of T^2.
+
+    Args:
+        model: the causal LM; head_scores: ``(kwargs, score(hidden, weight, bias)) -> scores`` running the
+            model with the vocabulary projection replaced (``IndieValueReasoner._head_scores``).
+        batch: an option_text batch (``prefix_lengths``, ``lengths``); attention_mask: its additive 4-D mask.
+
+    Returns:
+        float [B, K, O] (fp32), ``-inf`` on padding.
+    """
+    ids, pos = batch["input_ids"], batch["position_ids"]
+    rows = []
+    for b in range(ids.shape[0]):  # every sequence runs the same two forwards (FSDP ranks stay in step)
+        p, t = int(batch["prefix_lengths"][b]), int(batch["lengths"][b])
+        cache = model(input_ids=ids[b:b + 1, :p], position_ids=pos[b:b + 1, :p], use_cache=True,
+                      logits_to_keep=1).past_key_values
+        sub = {"input_ids": ids[b:b + 1, p:t], "answer_positions": _shift(batch["answer_positions"][b:b + 1], p),
+               "option_spans": _shift(batch["option_spans"][b:b + 1], p),
+               "option_chars": batch["option_chars"][b:b + 1] if "option_chars" in batch else None}
+        kwargs = {"input_ids": sub["input_ids"], "position_ids": pos[b:b + 1, p:t], "past_key_values": cache,
+                  "attention_mask": attention_mask[b:b + 1, :, p:t, :t], "use_cache": True}
+        rows.append(head_scores(kwargs, lambda h, w, bias, sub=sub: loglik_from_hidden(h, sub, w, bias, mode)))
+    return torch.cat(rows)

@@ -24,7 +24,7 @@ from ivr.model.heads import (
     choice_scores,
     option_dot_scores,
 )
-from ivr.model.loglik import loglik_from_hidden, loglik_from_logits, predicting_positions
+from ivr.model.loglik import cached_prefix_loglik, loglik_from_hidden, loglik_from_logits, predicting_positions
 from ivr.model.optim import build_optimizer
 from ivr.model.predictions import flatten_probes
 from ivr.model.sharding import load_pretrained_into_shards, shard_model
@@ -187,13 +187,19 @@ class IndieValueReasoner(L.LightningModule):
         return captured["scores"]
 
     def _loglik_scores(self, kwargs: dict[str, Any], batch: dict[str, Any], mode: str) -> torch.Tensor:
-        """Full-option scores [B, K, O]: the vocabulary projection runs at the continuation positions only."""
+        """Full-option scores [B, K, O]: the vocabulary projection runs at the continuation positions only.
+
+        Training runs one tree pass (prefix, probe branches, option sub-branches under the block mask);
+        evaluation (no grad) runs each sequence's prefix once into a KV cache and the branches on top of it.
+        """
         if "option_spans" not in batch:
             raise ValueError(f"model.score={mode!r} needs batch['option_spans']; set data.score_layout: option_text")
         if not self._uses_plain_head():
             keep = predicting_positions(batch)
             logits = self.model(**kwargs, logits_to_keep=keep).logits
             return loglik_from_logits(logits, keep, batch, mode)
+        if not torch.is_grad_enabled() and "prefix_lengths" in batch:  # evaluation: the prefix once, into a KV cache
+            return cached_prefix_loglik(self.model, self._head_scores, batch, kwargs["attention_mask"], mode)
         return self._head_scores(kwargs, lambda h, w, b: loglik_from_hidden(h, batch, w, b, mode))
 
     def _choice_scores(self, kwargs: dict[str, Any], batch: dict[str, Any]) -> torch.Tensor:
