@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from ivr.cli import run
+from ivr.data.collate import Collator
 from ivr.data.datamodule import IVRDataModule, tiny_datamodule
 from ivr.data.prompts import load_layout
 from ivr.data.tokenization import train_bpe_tokenizer
@@ -27,9 +28,10 @@ def setting(request, tmp_path, tiny_llama31_dir):
         base.setup_people()
         train_bpe_tokenizer(base.codebook, load_layout("choice"), out_dir=tmp_path / "bpe", vocab_size=1200)
         tok, model = str(tmp_path / "bpe"), {"model_config": TINY_LLAMA}
-    dm = tiny_datamodule(tmp_path, tokenizer=tok, layout="choice", score_layout="option_text", eval_packed=True,
-                         eval_demo_count="4", limit_eval_people=1, max_seq_length=8192, eval_batch_size=2, option_order="shuffle")
-    dm.setup("test")
+    # training sequences: 8 probes of a person after 4 demonstrations, options in a seeded shuffled order
+    dm = tiny_datamodule(tmp_path, tokenizer=tok, layout="choice", score_layout="option_text", demo_count="4",
+                         option_order="shuffle")
+    dm.setup("fit")
     torch.manual_seed(0)
     m = IndieValueReasoner(**model, vocab_size=len(dm.tokenizer), score="loglik_sum")
     m.configure_model()
@@ -38,7 +40,7 @@ def setting(request, tmp_path, tiny_llama31_dir):
 
 def test_shared_prefix_scores_equal_one_plain_sequence_per_option(setting):
     dm, m = setting
-    batch = next(iter(dm.test_dataloader()))
+    batch = Collator(dm._pad_id(), packed=True)([dm._train[(0, i)] for i in range(2)])
     assert batch["attention_mask"].dtype == torch.bool and batch["option_spans"].shape[:3] == batch["option_token_ids"].shape
     scores = {}
     with torch.no_grad():
@@ -49,9 +51,9 @@ def test_shared_prefix_scores_equal_one_plain_sequence_per_option(setting):
     torch.testing.assert_close(tree, scores["loglik_char"], atol=2e-5, rtol=1e-5)
     layout, n_checked, differ = dm.cache.layout, 0, False
     for b in range(2):
-        ex = dm._test.example(b)
+        ex = dm._train.example(0, b)
         built = dm.cache.build(ex, dm.hparams.max_seq_length, continuations=True)
-        for k in range(0, len(built.branches), 13):  # a spread of the packed probes
+        for k in range(0, len(built.branches), 2):  # a spread of the packed probes
             n_opt = len(built.option_conts[k])
             assert torch.isinf(scores["loglik_sum"][b, k, n_opt:]).all()
             lengths = []
