@@ -187,7 +187,7 @@ def build_parser() -> Any:
     p.add_argument("--ckpt_path", type=str | None, default=None,
                    help="reasoner checkpoint (.ckpt, FSDP2 distributed folder or exported HF folder)")
     p.add_argument("--base_model", type=str | None, default=None,
-                   help="base causal LM (hub id or folder), scored zero-shot by the choice head")
+                   help="base causal LM (hub id or folder), scored zero-shot by --model.score (choice head by default)")
     p.add_argument("--baselines", type=bool, default=True, nargs="?", const=True,
                    help="print Global-majority and Resemble rows on the same people")
     add_report_arguments(p, bootstrap=1000)
