@@ -149,7 +149,8 @@ def _shift(x: torch.Tensor, by: int) -> torch.Tensor:
 
 
 def cached_prefix_loglik(model: torch.nn.Module, head_scores: Callable[..., torch.Tensor], batch: dict,
-                         attention_mask: torch.Tensor, mode: str) -> torch.Tensor:
+                         attention_mask: torch.Tensor, to_additive: Callable[[torch.Tensor], torch.Tensor],
+                         mode: str) -> torch.Tensor:
     """The same scores with the prefix run once into a KV cache and the branches run on top of it (no grad).
 
     The single tree pass attends over all T x T token pairs; here sequence ``b``'s prefix (the first
@@ -160,7 +161,8 @@ def cached_prefix_loglik(model: torch.nn.Module, head_scores: Callable[..., torc
     Args:
         model: the causal LM; head_scores: ``(kwargs, score(hidden, weight, bias)) -> scores`` running the
             model with the vocabulary projection replaced (``IndieValueReasoner._head_scores``).
-        batch: an option_text batch (``prefix_lengths``, ``lengths``); attention_mask: its additive 4-D mask.
+        batch: an option_text batch (``prefix_lengths``, ``lengths``); attention_mask: its bool block mask.
+        to_additive: bool mask rows -> the additive mask the model's attention reads.
 
     Returns:
         float [B, K, O] (fp32), ``-inf`` on padding.
@@ -175,6 +177,6 @@ def cached_prefix_loglik(model: torch.nn.Module, head_scores: Callable[..., torc
                "option_spans": _shift(batch["option_spans"][b:b + 1], p),
                "option_chars": batch["option_chars"][b:b + 1] if "option_chars" in batch else None}
         kwargs = {"input_ids": sub["input_ids"], "position_ids": pos[b:b + 1, p:t], "past_key_values": cache,
-                  "attention_mask": attention_mask[b:b + 1, :, p:t, :t], "use_cache": True}
+                  "attention_mask": to_additive(attention_mask[b:b + 1, :, p:t, :t]), "use_cache": True}
         rows.append(head_scores(kwargs, lambda h, w, bias, sub=sub: loglik_from_hidden(h, sub, w, bias, mode)))
     return torch.cat(rows)

@@ -189,8 +189,8 @@ class IndieValueReasoner(L.LightningModule):
     def _loglik_scores(self, kwargs: dict[str, Any], batch: dict[str, Any], mode: str) -> torch.Tensor:
         """Full-option scores [B, K, O]: the vocabulary projection runs at the continuation positions only.
 
-        Training runs one tree pass (prefix, probe branches, option sub-branches under the block mask);
-        evaluation (no grad) runs each sequence's prefix once into a KV cache and the branches on top of it.
+        One tree pass: prefix, probe branches and option sub-branches under the block mask (training; the
+        evaluation path, :func:`ivr.model.loglik.cached_prefix_loglik`, gives the same scores).
         """
         if "option_spans" not in batch:
             raise ValueError(f"model.score={mode!r} needs batch['option_spans']; set data.score_layout: option_text")
@@ -198,8 +198,6 @@ class IndieValueReasoner(L.LightningModule):
             keep = predicting_positions(batch)
             logits = self.model(**kwargs, logits_to_keep=keep).logits
             return loglik_from_logits(logits, keep, batch, mode)
-        if not torch.is_grad_enabled() and "prefix_lengths" in batch:  # evaluation: the prefix once, into a KV cache
-            return cached_prefix_loglik(self.model, self._head_scores, batch, kwargs["attention_mask"], mode)
         return self._head_scores(kwargs, lambda h, w, b: loglik_from_hidden(h, batch, w, b, mode))
 
     def _choice_scores(self, kwargs: dict[str, Any], batch: dict[str, Any]) -> torch.Tensor:
@@ -217,17 +215,19 @@ class IndieValueReasoner(L.LightningModule):
 
     def forward(self, batch: dict[str, Any]) -> ChoiceOutput:
         """Score every probe of a batch (see ``CONTRACTS.md`` for the batch layout)."""
+        mode = self.hparams.score
+        if mode != "choice" and self._uses_plain_head() and not torch.is_grad_enabled() and "prefix_lengths" in batch:
+            # evaluation: each prefix once into a KV cache (only the branches' rows of the mask are made additive)
+            scores = cached_prefix_loglik(self.model, self._head_scores, batch, batch["attention_mask"],
+                                          self._attention_mask, mode)
+            return choice_output(scores, batch.get("labels"))
         kwargs = {
             "input_ids": batch["input_ids"],
             "attention_mask": self._attention_mask(batch["attention_mask"]),
             "position_ids": batch.get("position_ids"),
             "use_cache": False,
         }
-        mode = self.hparams.score
-        if mode == "choice":
-            scores = self._choice_scores(kwargs, batch)
-        else:
-            scores = self._loglik_scores(kwargs, batch, mode)
+        scores = self._choice_scores(kwargs, batch) if mode == "choice" else self._loglik_scores(kwargs, batch, mode)
         return choice_output(scores, batch.get("labels"))
 
     # --- steps -------------------------------------------------------------------------------------
