@@ -41,6 +41,7 @@ def setting(request, tmp_path, tiny_llama31_dir):
 def test_shared_prefix_scores_equal_one_plain_sequence_per_option(setting):
     dm, m = setting
     batch = Collator(dm._pad_id(), packed=True)([dm._train[(0, i)] for i in range(2)])
+    assert batch["prefix_lengths"][0] != batch["prefix_lengths"][1]  # the cached path pads prefixes and windows
     assert batch["attention_mask"].dtype == torch.bool and batch["option_spans"].shape[:3] == batch["option_token_ids"].shape
     scores = {}
     with torch.no_grad():

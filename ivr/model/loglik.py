@@ -15,6 +15,8 @@ Scores (``[B, K, O]``, ``-inf`` on padding), in lm-evaluation-harness terms:
 
 Only the continuation positions reach the vocabulary projection: the rows are gathered from the final
 hidden states and projected in chunks, so no [B, T, V] tensor is built (V = 128,256 for Llama-3).
+Training runs the whole tree as one sequence under the block mask; evaluation
+(:func:`cached_prefix_loglik`) runs each prefix once into a KV cache and the branches on top of it.
 """
 
 from __future__ import annotations
@@ -144,19 +146,45 @@ def predicting_positions(batch: dict) -> torch.Tensor:
     return torch.unique(pred) if pred.numel() else torch.zeros(1, dtype=torch.long, device=pred.device)
 
 
-def _shift(x: torch.Tensor, by: int) -> torch.Tensor:
+def _shift(x: torch.Tensor, by: torch.Tensor) -> torch.Tensor:
     return torch.where(x >= 0, x - by, x)
+
+
+def branch_window(batch: dict, attention_mask: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The tokens after each sequence's prefix, left-aligned in a [B, Q] window, with their mask rows.
+
+    Row ``b``'s window holds its tokens ``[prefix_lengths[b], lengths[b])``; the mask ``[B, 1, Q, P + Q]``
+    (P = the longest prefix) reads the cache's first P entries (of which row ``b`` may see its own
+    ``prefix_lengths[b]``) and then the window itself; padded window rows see only themselves.
+    """
+    ids, pos = batch["input_ids"], batch["position_ids"]
+    p, t = batch["prefix_lengths"].to(ids.device), batch["lengths"].to(ids.device)
+    n_b, n_p = ids.shape[0], int(p.max())
+    n_q = int((t - p).max())
+    j = torch.arange(n_q, device=ids.device)
+    valid = j[None, :] < (t - p)[:, None]  # [B, Q]
+    src = torch.where(valid, p[:, None] + j[None, :], (t - 1)[:, None])  # window slot -> sequence position
+    rows = torch.arange(n_b, device=ids.device)[:, None]
+    mask_rows = attention_mask[:, 0][rows, src]  # [B, Q, T]
+    prefix_cols = mask_rows[:, :, :n_p] & (torch.arange(n_p, device=ids.device)[None, None, :] < p[:, None, None])
+    window_cols = mask_rows.gather(2, src[:, None, :].expand(n_b, n_q, n_q)) & valid[:, None, :]
+    mask = torch.cat([prefix_cols, window_cols], -1)
+    alone = torch.cat([torch.zeros(n_q, n_p, dtype=torch.bool, device=ids.device),
+                       torch.eye(n_q, dtype=torch.bool, device=ids.device)], -1)
+    mask = torch.where(valid[:, :, None], mask, alone[None])
+    return {"input_ids": ids[rows, src], "position_ids": pos[rows, src], "mask": mask[:, None], "n_prefix": n_p,
+            "shift": p}
 
 
 def cached_prefix_loglik(model: torch.nn.Module, head_scores: Callable[..., torch.Tensor], batch: dict,
                          attention_mask: torch.Tensor, to_additive: Callable[[torch.Tensor], torch.Tensor],
                          mode: str) -> torch.Tensor:
-    """The same scores with the prefix run once into a KV cache and the branches run on top of it (no grad).
+    """The same scores with the prefixes run once into a KV cache and the branches run on top of it (no grad).
 
-    The single tree pass attends over all T x T token pairs; here sequence ``b``'s prefix (the first
-    ``prefix_lengths[b]`` tokens) runs causally into a cache, and its probe branches and option
-    sub-branches (``[prefix, lengths[b])``) run after it with their rows of the block mask, so attention
-    costs about prefix^2 / 2 + branches x T instead of T^2.
+    The single tree pass attends over all T x T token pairs; here the batch's prefixes (sequence ``b``'s
+    first ``prefix_lengths[b]`` tokens) run causally into a cache, and the probe branches and option
+    sub-branches (:func:`branch_window`) run after it with their rows of the block mask, so attention
+    costs about prefix^2 / 2 + branches x T instead of T^2. Two forwards per batch, whatever its size.
 
     Args:
         model: the causal LM; head_scores: ``(kwargs, score(hidden, weight, bias)) -> scores`` running the
@@ -167,16 +195,15 @@ def cached_prefix_loglik(model: torch.nn.Module, head_scores: Callable[..., torc
     Returns:
         float [B, K, O] (fp32), ``-inf`` on padding.
     """
-    ids, pos = batch["input_ids"], batch["position_ids"]
-    rows = []
-    for b in range(ids.shape[0]):  # every sequence runs the same two forwards (FSDP ranks stay in step)
-        p, t = int(batch["prefix_lengths"][b]), int(batch["lengths"][b])
-        cache = model(input_ids=ids[b:b + 1, :p], position_ids=pos[b:b + 1, :p], use_cache=True,
-                      logits_to_keep=1).past_key_values
-        sub = {"input_ids": ids[b:b + 1, p:t], "answer_positions": _shift(batch["answer_positions"][b:b + 1], p),
-               "option_spans": _shift(batch["option_spans"][b:b + 1], p),
-               "option_chars": batch["option_chars"][b:b + 1] if "option_chars" in batch else None}
-        kwargs = {"input_ids": sub["input_ids"], "position_ids": pos[b:b + 1, p:t], "past_key_values": cache,
-                  "attention_mask": to_additive(attention_mask[b:b + 1, :, p:t, :t]), "use_cache": True}
-        rows.append(head_scores(kwargs, lambda h, w, bias, sub=sub: loglik_from_hidden(h, sub, w, bias, mode)))
-    return torch.cat(rows)
+    win = branch_window(batch, attention_mask)
+    n_p = win["n_prefix"]
+    # a row's tokens past its own prefix also enter the cache here; the window's mask never reads them
+    cache = model(input_ids=batch["input_ids"][:, :n_p], position_ids=batch["position_ids"][:, :n_p],
+                  use_cache=True, logits_to_keep=1).past_key_values
+    p = win["shift"]
+    sub = {"input_ids": win["input_ids"], "answer_positions": _shift(batch["answer_positions"], p[:, None]),
+           "option_spans": _shift(batch["option_spans"], p[:, None, None, None]),
+           "option_chars": batch.get("option_chars")}
+    kwargs = {"input_ids": win["input_ids"], "position_ids": win["position_ids"], "past_key_values": cache,
+              "attention_mask": to_additive(win["mask"]), "use_cache": True}
+    return head_scores(kwargs, lambda h, w, bias: loglik_from_hidden(h, sub, w, bias, mode))
