@@ -187,7 +187,7 @@ def build_parser() -> Any:
     p.add_argument("--ckpt_path", type=str | None, default=None,
                    help="reasoner checkpoint (.ckpt, FSDP2 distributed folder or exported HF folder)")
     p.add_argument("--base_model", type=str | None, default=None,
-                   help="base causal LM (hub id or folder), scored zero-shot by the choice head")
+                   help="base causal LM (hub id or folder), scored zero-shot by --model.score (choice head by default)")
     p.add_argument("--baselines", type=bool, default=True, nargs="?", const=True,
                    help="print Global-majority and Resemble rows on the same people")
     add_report_arguments(p, bootstrap=1000)
@@ -249,6 +249,10 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, Any]]:
 
     data = cfg.data.as_dict() if hasattr(cfg.data, "as_dict") else dict(cfg.data)
     check_model_path(data.get("tokenizer", "statement"), "--data.tokenizer", allow=("statement",))
+    from ivr.model.loglik import check_score_layout
+
+    if cfg.base_model:  # before any loading (a checkpoint's own score mode is checked once it is read)
+        check_score_layout(str(cfg.model.score), str(data.get("score_layout", "label")))
     dm = IVRDataModule(**data)
     dm.setup("test")
     score = cfg.model.score
@@ -262,6 +266,9 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, Any]]:
             modules[f"{ckpt.name} (reasoner)"] = IndieValueReasoner(model_name_or_path=str(ckpt), score=score)
         else:
             modules["IndieValueReasoner"] = reasoner_from_checkpoint(ckpt)
+    for name, m in modules.items():
+        flag = "model.score" if name != "IndieValueReasoner" else f"model.score (of {cfg.ckpt_path})"
+        check_score_layout(str(m.hparams.score), dm.hparams.score_layout, (flag, "data.score_layout"))
     trainer_cfg = cfg.trainer.as_dict() if hasattr(cfg.trainer, "as_dict") else dict(cfg.trainer or {})
     preds = {name: predict(m, dm, trainer_cfg, cfg.progress) for name, m in modules.items()}
     return report_run(preds, dm, cfg.out, with_baselines=cfg.baselines, bootstrap=cfg.bootstrap,

@@ -21,6 +21,7 @@ from lightning.pytorch.cli import LightningCLI
 from callbacks.checkpointing import checkpoint_callbacks
 from ivr.cli import COMMON_ALIASES, apply_aliases, check_model_path, entry_point, lightning_parser_class, quiet_noise
 from ivr.data.datamodule import IVRDataModule
+from ivr.model.loglik import check_score_layout
 from ivr.model.module import IndieValueReasoner
 from ivr.model.strategy import choose_strategy
 
@@ -73,6 +74,7 @@ class ReasonerCLI(LightningCLI):
         check_model_path(str(cfg.data.tokenizer), "--data.tokenizer", allow=("statement",))
         if cfg.model.get("model_name_or_path"):
             check_model_path(str(cfg.model.model_name_or_path), "--model.model_name_or_path")
+        check_score_layout(str(cfg.model.score), str(cfg.data.score_layout))
         logger = cfg.trainer.get("logger")
         if logger is not None and not isinstance(logger, bool):  # no hp_metric placeholder in TensorBoard
             entries = logger if isinstance(logger, list) else [logger]

@@ -1,4 +1,4 @@
-"""Choice-scoring head: scores, loss, predictions and the log-likelihood scorer against hand computations."""
+"""Choice-scoring head: scores, loss, predictions and the full-option log-likelihood against hand computations."""
 
 import math
 
@@ -6,7 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ivr.model.heads import answer_slots, choice_output, choice_scores, loglik_scores, token_logprobs
+from ivr.model.heads import answer_slots, choice_output, choice_scores
+from ivr.model.loglik import LOGLIK_MODES, loglik_from_hidden, loglik_from_logits, predicting_positions
 
 
 @pytest.fixture
@@ -73,20 +74,29 @@ def test_label_on_padded_option_is_rejected(logits):
         choice_output(choice_scores(logits, POS, OPTS), torch.tensor([[2, 0, -1], [0, 0, 0]]))
 
 
-def test_loglik_sum_and_mean(logits):
-    ids = torch.randint(0, 11, (2, 7), generator=torch.Generator().manual_seed(1))
-    spans = torch.full((2, 1, 2, 2), -1)
-    spans[0, 0, 0] = torch.tensor([2, 5])
-    spans[0, 0, 1] = torch.tensor([5, 6])
-    spans[1, 0, 0] = torch.tensor([1, 7])
-    lp = torch.log_softmax(logits, -1)
-    manual = sum(lp[0, t - 1, ids[0, t]] for t in range(2, 5))
-    total = loglik_scores(logits, ids, spans, normalize=False)
-    mean = loglik_scores(logits, ids, spans, normalize=True)
-    assert torch.allclose(total[0, 0, 0], manual, atol=1e-5)
-    assert torch.allclose(mean[0, 0, 0], manual / 3, atol=1e-5)
-    assert torch.allclose(total[0, 0, 1], lp[0, 4, ids[0, 5]], atol=1e-5)
-    assert math.isinf(total[1, 0, 1])
-    assert token_logprobs(logits, ids)[:, 0].abs().sum() == 0
-    with pytest.raises(ValueError, match="start < end"):
-        loglik_scores(logits, ids, torch.tensor([[[[3, 3], [-1, -1]]]]).expand(2, 1, 2, 2), normalize=False)
+def test_full_option_loglik_reads_each_answer_from_its_probe():
+    g = torch.Generator().manual_seed(2)
+    hidden, weight, bias = torch.randn(2, 9, 5, generator=g), torch.randn(11, 5, generator=g), torch.randn(11, generator=g)
+    ids = torch.randint(0, 11, (2, 9), generator=g)
+    answer = torch.tensor([[2], [3]])
+    # sequence 0: option 0 = tokens 3..5, option 1 = tokens 5..6 (a sub-branch after option 0); sequence 1: one option
+    spans = torch.tensor([[[[3, 5], [5, 6]]], [[[4, 8], [-1, -1]]]])
+    chars = torch.tensor([[[7, 2]], [[10, -1]]])
+    batch = {"input_ids": ids, "answer_positions": answer, "option_spans": spans, "option_chars": chars}
+    lp = torch.log_softmax(hidden @ weight.T + bias, -1)
+    want = torch.stack([lp[0, 2, ids[0, 3]] + lp[0, 3, ids[0, 4]],  # the first token is predicted at the probe's end
+                        lp[0, 2, ids[0, 5]],
+                        lp[1, 3, ids[1, 4]] + lp[1, 4, ids[1, 5]] + lp[1, 5, ids[1, 6]] + lp[1, 6, ids[1, 7]]])
+    got = {m: loglik_from_hidden(hidden, batch, weight, bias, m) for m in LOGLIK_MODES}
+    real = spans[..., 0] >= 0
+    torch.testing.assert_close(got["loglik_sum"][real], want)
+    torch.testing.assert_close(got["loglik_mean"][real], want / torch.tensor([2.0, 1.0, 4.0]))
+    torch.testing.assert_close(got["loglik_char"][real], want / torch.tensor([7.0, 2.0, 10.0]))
+    assert torch.isinf(got["loglik_sum"][1, 0, 1])
+    keep = predicting_positions(batch)
+    assert keep.tolist() == [2, 3, 4, 5, 6]
+    logits = (hidden @ weight.T + bias)[:, keep]
+    torch.testing.assert_close(loglik_from_logits(logits, keep, batch, "loglik_sum"), got["loglik_sum"])
+    with pytest.raises(ValueError, match="answer_position < start < end"):
+        loglik_from_hidden(hidden, {**batch, "option_spans": torch.tensor([[[[2, 4]]], [[[5, 5]]]])}, weight, None,
+                           "loglik_sum")

@@ -174,5 +174,7 @@ def test_loglik_score_mode_reads_option_spans():
         out = m(b)
         lp = torch.log_softmax(m.model(input_ids=ids).logits, -1)[0]
     assert torch.allclose(out.scores[0, 0, 0], lp[2, 10] + lp[3, 11], atol=1e-5)
+    # each option's first token is read at the probe's answer position, the rest in its own span
+    assert torch.allclose(out.scores[0, 0, 1], lp[2, 12] + lp[5, 13], atol=1e-5)
     with pytest.raises(ValueError, match="option_spans"):
         reasoner(score="loglik_mean")({k: v for k, v in b.items() if k != "option_spans"})

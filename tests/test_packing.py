@@ -121,6 +121,16 @@ def test_block_mask_shape_and_padding_rows() -> None:
     assert model_attention_mask(flat) is flat
 
 
+def test_option_sub_branches_see_their_probe_but_not_each_other() -> None:
+    # prefix, probe 1 (2 tokens) with options of 2 and 1 tokens, probe 2 (1 token) with one option
+    seg = torch.tensor([[0, 1, 1, 1, 1, 1, 2, 2]])
+    sub = torch.tensor([[0, 0, 0, 1, 1, 2, 0, 1]])
+    m = block_mask(seg, sub)[0, 0]
+    assert m[4].tolist() == [True] * 5 + [False] * 3                   # option 1: prefix, its probe, itself
+    assert m[5].tolist() == [True, True, True, False, False, True, False, False]  # option 2 skips option 1
+    assert m[7].tolist() == [True] + [False] * 5 + [True, True]        # probe 2's option: prefix + probe 2
+
+
 def test_positions_restart_after_prefix(table: PersonTable, cache: TokenCache) -> None:
     setups = probe_setups(table.codebook)
     ex = eval_example(table, Recipe(demo_count="10"), 0, row=1, setup=0, setup_probes=setups[0], form=0)

@@ -18,7 +18,7 @@ class Collator:
     Args:
         pad_id: token id used for padding ``input_ids``.
         packed: emit the Bool[B,1,T,T] block mask (True) or the Long[B,T] padding mask (False);
-            sequences with ``option_spans`` (several option branches) always get the block mask.
+            sequences with ``option_spans`` (one sub-branch per option) always get the block mask.
     """
 
     def __init__(self, pad_id: int, packed: bool) -> None:
@@ -50,22 +50,34 @@ class Collator:
             for key in META_KEYS:
                 meta[key][i, :m] = x[key]
         seg = torch.from_numpy(segment)
+        options = "option_spans" in items[0]  # full-option layout: every option's answer in its own sub-branch
+        sub = None
+        if options:
+            sub_ids = np.zeros((b, t), np.int64)
+            for i, x in enumerate(items):
+                sub_ids[i, : len(x["sub_ids"])] = x["sub_ids"]
+            sub = torch.from_numpy(sub_ids)
         batch: dict[str, Any] = {
             "input_ids": torch.from_numpy(input_ids),
             "position_ids": torch.from_numpy(position_ids),
-            "attention_mask": block_mask(seg) if self.packed or "option_spans" in items[0] else (seg >= 0).long(),
+            "attention_mask": block_mask(seg, sub) if self.packed or options else (seg >= 0).long(),
             "answer_positions": torch.from_numpy(answer),
             "option_token_ids": torch.from_numpy(option_ids),
             "labels": torch.from_numpy(labels),
             "option_index": torch.from_numpy(option_index),
             "meta": {key: torch.from_numpy(v) for key, v in meta.items()},
         }
-        if "option_spans" in items[0]:  # log-likelihood layout: continuation span of every option
+        if options:
             spans = np.full((b, k, o, 2), -1, np.int64)
+            chars = np.full((b, k, o), -1, np.int64)
             for i, x in enumerate(items):
-                for j, span in enumerate(x["option_spans"]):
+                for j, (span, n_chars) in enumerate(zip(x["option_spans"], x["option_chars"])):
                     spans[i, j, : len(span)] = span
+                    chars[i, j, : len(n_chars)] = n_chars
             batch["option_spans"] = torch.from_numpy(spans)
+            batch["option_chars"] = torch.from_numpy(chars)
+            batch["prefix_lengths"] = torch.tensor([x["prefix_length"] for x in items], dtype=torch.long)
+            batch["lengths"] = torch.tensor([len(x["input_ids"]) for x in items], dtype=torch.long)
         for key in ("n_demos", "demos_requested", "demos_dropped"):
             batch[key] = torch.tensor([x[key] for x in items], dtype=torch.long)
         return batch

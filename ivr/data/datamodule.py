@@ -31,7 +31,7 @@ from ivr.data.tokenization import TokenCache
 from ivr.data.units import Unit, UnitError, legacy_units, parse_units
 
 log = logging.getLogger(__name__)
-SCORE_LAYOUTS = ("label", "loglik")
+SCORE_LAYOUTS = ("label", "option_text")
 
 
 def default_cache_dir() -> Path:
@@ -160,8 +160,9 @@ class IVRDataModule(L.LightningDataModule):
         seed: seed of every draw (split, people, units, demonstrations, order).
         cache_dir: where resolved catalogs and the statement tokenizer are cached (default $IVR_CACHE or ./.ivr_cache).
         check_tokenization: verify cached ids == tokenizing rendered text on a few examples at setup.
-        score_layout: ``"label"`` (one answer position per probe) or ``"loglik"`` (one branch per (probe, option)
-            ending in the option's label token, with ``option_spans`` for ``model.score=loglik_sum|loglik_mean``).
+        score_layout: ``"label"`` (one answer position per probe, for ``model.score=choice``) or ``"option_text"``
+            (after each probe one sub-branch per option holding its whole answer, with ``option_spans``, for
+            ``model.score=loglik_sum|loglik_mean|loglik_char``; :func:`ivr.model.loglik.check_score_layout`).
         chat_template: a chat template for an HF tokenizer folder that has none (or to replace its own): a
             built-in name (``llama3.1``) or a ``.jinja`` path; None keeps the tokenizer's own.
     """
@@ -289,7 +290,7 @@ class IVRDataModule(L.LightningDataModule):
             log.warning("tokenizer %s has no chat template: prompts are not chat-wrapped (set data.chat_template, "
                         "e.g. llama3.1, for an instruction-tuned model)", self.tokenizer_dir)
         self._train = TrainDataset(self.table, self.cache, self.recipe, self.people, hp.seed, hp.max_seq_length,
-                                   hp.score_layout == "loglik")
+                                   hp.score_layout == "option_text")
         self.set_eval_view(self.eval_view)
         self.sampler = ResumableSampler(len(self._train), hp.seed, shuffle=True)
         self.sampler.set_epoch(self._epoch)
@@ -315,7 +316,7 @@ class IVRDataModule(L.LightningDataModule):
         limit = hp.limit_eval_people
         mk = lambda r: EvalDataset(  # noqa: E731
             self.table, self.cache, self.eval_recipe, np.asarray(r)[:limit], self.setups, hp.seed,
-            hp.max_seq_length, hp.eval_packed, hp.eval_pack_forms, hp.score_layout == "loglik", view=view)
+            hp.max_seq_length, hp.eval_packed, hp.eval_pack_forms, hp.score_layout == "option_text", view=view)
         self._val, self._test = mk(self.split.val_rows), mk(self.split.test_rows)
 
     def convention(self, resemble: str | None = None) -> str:

@@ -34,13 +34,14 @@ class TrainDataset(Dataset):
         table: catalog arrays; cache: token cache; recipe: sampling recipe (its ``train_units``).
         people: per question the chosen training rows (see :func:`ivr.data.examples.train_people`).
         seed: sampling seed; max_len: sequence budget (None = unlimited).
-        loglik: one branch per (probe, option) with ``option_spans`` (see :func:`ivr.data.packing.sequences`).
+        option_text: after each probe one sub-branch per option with its whole answer and ``option_spans``
+            (full-option log-likelihood, see :func:`ivr.data.packing.sequences`).
     """
 
     def __init__(self, table: PersonTable, cache: TokenCache, recipe: Recipe, people: list[np.ndarray],
-                 seed: int, max_len: int | None, loglik: bool = False) -> None:
+                 seed: int, max_len: int | None, option_text: bool = False) -> None:
         self.table, self.cache, self.recipe, self.seed, self.max_len = table, cache, recipe, seed, max_len
-        self.loglik = loglik
+        self.option_text = option_text
         self.people = people
         self.units = recipe.train_units
         self.unit_of = assign_units(people, self.units, seed)
@@ -78,8 +79,8 @@ class TrainDataset(Dataset):
     def __getitem__(self, item: int | tuple[int, int]) -> dict[str, Any]:
         epoch, index = item if isinstance(item, tuple) else (self.epoch, item)
         ex = self.example(int(epoch), int(index))
-        return sequences(self.cache.build(ex, self.max_len), ex, packed=len(ex.probe_questions) > 1,
-                         loglik=self.loglik)[0]
+        built = self.cache.build(ex, self.max_len, continuations=self.option_text)
+        return sequences(built, ex, packed=len(ex.probe_questions) > 1, option_text=self.option_text)[0]
 
 
 class EvalDataset(Dataset):
@@ -92,7 +93,8 @@ class EvalDataset(Dataset):
         packed: all probes of (person, setup, form) in one sequence, else one probe per item.
         pack_forms: with ``packed``, both probe forms of (person, setup) in one sequence (78 probes;
             needs a single demonstration form, ``view`` polar or refined).
-        loglik: one branch per (probe, option) with ``option_spans`` (see :func:`ivr.data.packing.sequences`).
+        option_text: after each probe one sub-branch per option with its whole answer and ``option_spans``
+            (full-option log-likelihood, see :func:`ivr.data.packing.sequences`).
         view: the evaluation view (:mod:`ivr.data.conventions`): which demonstration form each probe
             form is shown with (``matched``, ``crossed``, ``polar``, ``refined``).
 
@@ -103,9 +105,9 @@ class EvalDataset(Dataset):
 
     def __init__(self, table: PersonTable, cache: TokenCache, recipe: Recipe, rows: np.ndarray,
                  setups: list[np.ndarray], seed: int, max_len: int | None, packed: bool,
-                 pack_forms: bool = False, loglik: bool = False, view: str = "matched") -> None:
+                 pack_forms: bool = False, option_text: bool = False, view: str = "matched") -> None:
         self.table, self.cache, self.recipe, self.seed, self.max_len = table, cache, recipe, seed, max_len
-        self.loglik, self.view = loglik, view
+        self.option_text, self.view = option_text, view
         self.setups, self.packed = setups, packed
         demo_form_for(view, 0)  # a known view
         if packed and pack_forms and demo_form_for(view, 0) != demo_form_for(view, 1):
@@ -139,7 +141,8 @@ class EvalDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         ex = self.example(index)
-        return sequences(self.cache.build(ex, self.max_len), ex, packed=self.packed, loglik=self.loglik)[0]
+        built = self.cache.build(ex, self.max_len, continuations=self.option_text)
+        return sequences(built, ex, packed=self.packed, option_text=self.option_text)[0]
 
 
 def rank_world() -> tuple[int, int]:

@@ -89,6 +89,9 @@ def describe_datamodule(dm: Any, source: str = "") -> str:
     out.append(wrap(f"Evaluation: {people} x 3 setups x both probe forms; {hp.eval_demo_count} demonstrations "
                     f"per person and setup, drawn {rule}; {layout}; eval_forms={hp.eval_forms}:"))
     out += [f"  [{v}] {view_label(v)}" for v in views]
+    if hp.score_layout == "option_text":
+        out.append(wrap("Scoring layout: option_text, every option's whole answer in its own sub-branch after its "
+                        "probe (for model.score loglik_sum / loglik_mean / loglik_char)."))
     return "\n".join(out)
 
 

@@ -7,7 +7,9 @@ Packed layout of a sequence with prefix P and branches B1..BK::
     segment    0 0 0 0 | 1  1  1  | 2  2  | ...   (-1 = padding)
 
 A token may attend to an earlier token of the prefix or of its own branch (block causal mask),
-so each probe's scores equal those of the one-probe sequence prefix + branch. The unpacked
+so each probe's scores equal those of the one-probe sequence prefix + branch. For full-option
+log-likelihood each probe's branch is followed by one sub-branch per option (its whole answer), which
+sees the prefix, the probe's branch and itself, so a probe's options share one pass. The unpacked
 layout (one probe per sequence) is the study's; it uses a plain causal 2-D padding mask.
 
 Transformers' Llama *eager* attention adds the mask to the scores, so a boolean mask must be
@@ -25,47 +27,61 @@ from ivr.data.examples import Example
 from ivr.data.tokenization import Built
 
 
-def sequences(built: Built, ex: Example, packed: bool, loglik: bool = False) -> list[dict[str, Any]]:
+def sequences(built: Built, ex: Example, packed: bool, option_text: bool = False) -> list[dict[str, Any]]:
     """Lay an assembled example out as one packed sequence or one sequence per probe.
 
     Args:
-        built: cached ids of the example.
+        built: cached ids of the example (with ``option_text``: built with ``continuations=True``).
         ex: the example record (for meta fields).
         packed: all probes after one prefix (True) or one sequence per probe (False).
-        loglik: one branch per (probe, option) = the probe's branch + the option's continuation
-            (its label token), with ``option_spans`` marking the continuation (log-likelihood scoring);
-            every sequence then needs the block mask. Positions stay those of the one-probe sequence;
-            the sequence holds O copies of each probe branch (``max_seq_length`` counts one).
+        option_text: after each probe's branch, one sub-branch per option holding that option's whole
+            answer (``built.option_conts``), with ``option_spans`` marking it (full-option log-likelihood).
+            A sub-branch sees the prefix, its probe's branch and itself (``sub_ids``: 0 on shared tokens,
+            o + 1 on option o's answer); its positions continue its probe's branch, as in the plain
+            sequence prefix + probe + that option. Every such sequence needs the block mask.
 
     Returns:
         Sequence dicts of numpy arrays: ``input_ids``, ``position_ids``, ``segment_ids`` [T];
         ``answer_positions``, ``labels``, ``person``, ``setup``, ``form``, ``question`` [K];
         ``option_token_ids``, ``option_index`` (lists of K int arrays); ``n_demos``,
-        ``demos_requested``, ``demos_dropped`` (ints); with ``loglik`` also ``option_spans`` (list of K
-        int arrays [O, 2], (start, end) of each option's continuation, end exclusive).
+        ``demos_requested``, ``demos_dropped`` (ints); with ``option_text`` also ``sub_ids`` [T], ``prefix_length``,
+        ``option_spans`` (list of K int arrays [O, 2], (start, end) of each option's answer tokens, end
+        exclusive) and ``option_chars`` (list of K int arrays [O], characters of each answer).
+
+    Raises:
+        ValueError: ``option_text`` with a ``built`` that has no continuations.
     """
+    if option_text and built.option_conts is None:
+        raise ValueError("option_text layout needs TokenCache.build(..., continuations=True)")
     groups = [list(range(len(built.branches)))] if packed else [[k] for k in range(len(built.branches))]
     out = []
     n_prefix = len(built.prefix)
     for group in groups:
         ids, pos, seg, answer = [built.prefix], [np.arange(n_prefix)], [np.zeros(n_prefix, np.int64)], []
+        sub = [np.zeros(n_prefix, np.int64)]
         spans: list[np.ndarray] = []
-        start, n_seg = n_prefix, 0
-        for k in group:
-            # loglik: one branch per option (probe tokens + that option's continuation), else one per probe
-            conts = [[int(t)] for t in built.option_ids[k]] if loglik else [[]]
+        start = n_prefix
+        for n_seg, k in enumerate(group, start=1):
+            branch = built.branches[k]
+            n = len(branch)
+            ids.append(branch)
+            pos.append(np.arange(n_prefix, n_prefix + n))
+            seg.append(np.full(n, n_seg, np.int64))
+            sub.append(np.zeros(n, np.int64))
+            start += n
+            answer.append(start - 1)
+            if not option_text:
+                continue
+            conts = built.option_conts[k]
             span = np.zeros((len(conts), 2), np.int64)
             for o, cont in enumerate(conts):
-                branch = list(built.branches[k]) + cont
-                n = len(branch)
-                n_seg += 1
-                ids.append(branch)
-                pos.append(np.arange(n_prefix, n_prefix + n))
-                seg.append(np.full(n, n_seg, np.int64))
-                if o == 0:
-                    answer.append(start + len(built.branches[k]) - 1)
-                span[o] = (start + n - len(cont), start + n)
-                start += n
+                m = len(cont)
+                ids.append(cont)
+                pos.append(np.arange(n_prefix + n, n_prefix + n + m))
+                seg.append(np.full(m, n_seg, np.int64))
+                sub.append(np.full(m, o + 1, np.int64))
+                span[o] = (start, start + m)
+                start += m
             spans.append(span)
         idx = np.asarray(group, dtype=np.int64)
         out.append({
@@ -84,20 +100,29 @@ def sequences(built: Built, ex: Example, packed: bool, loglik: bool = False) -> 
             "demos_requested": ex.demos_requested,
             "demos_dropped": built.n_dropped,
         })
-        if loglik:
+        if option_text:
+            out[-1]["sub_ids"] = np.concatenate(sub)
+            out[-1]["prefix_length"] = n_prefix
             out[-1]["option_spans"] = spans
+            out[-1]["option_chars"] = [np.asarray(built.option_chars[k], dtype=np.int64) for k in group]
     return out
 
 
-def block_mask(segment_ids: torch.Tensor) -> torch.Tensor:
+def block_mask(segment_ids: torch.Tensor, sub_ids: torch.Tensor | None = None) -> torch.Tensor:
     """Bool[B,1,T,T] block-causal mask from segment ids Long[B,T] (0 prefix, k branch, -1 pad).
 
+    ``sub_ids`` Long[B,T] splits a branch further (0 = the probe's shared tokens, o + 1 = option o's
+    answer): an option's tokens see the prefix, their probe's shared tokens and their own option only.
     True = may attend. Padding rows attend only to themselves (no fully masked row, so no NaN).
     """
     t = segment_ids.shape[1]
     causal = torch.ones(t, t, dtype=torch.bool, device=segment_ids.device).tril()
     q, k = segment_ids[:, :, None], segment_ids[:, None, :]
-    allowed = causal & (k >= 0) & ((k == 0) | (k == q)) & (q >= 0)
+    same = k == q
+    if sub_ids is not None:
+        sq, sk = sub_ids[:, :, None], sub_ids[:, None, :]
+        same = same & ((sk == 0) | (sk == sq))
+    allowed = causal & (k >= 0) & ((k == 0) | same) & (q >= 0)
     eye = torch.eye(t, dtype=torch.bool, device=segment_ids.device)
     allowed = allowed | (eye & (q < 0))
     return allowed[:, None]

@@ -50,6 +50,9 @@ class Built:
         labels: per probe, the presented position of the correct option (-1 missing).
         option_index: per probe, the codebook option index at each presented position.
         n_demos: known value statements kept; n_dropped: dropped to fit ``max_len``.
+        option_conts: per probe and presented option, the ids of the option's whole answer text (the
+            continuation scored by ``model.score=loglik_*``); None unless built with ``continuations``.
+        option_chars: per probe and presented option, the characters of that answer text (``loglik_char``).
     """
 
     prefix: np.ndarray
@@ -59,6 +62,8 @@ class Built:
     option_index: list[np.ndarray]
     n_demos: int
     n_dropped: int
+    option_conts: list[list[list[int]]] | None = None
+    option_chars: list[list[int]] | None = None
 
     def ids(self, k: int) -> list[int]:
         """The one-probe sequence of probe ``k``: prefix + its branch."""
@@ -232,33 +237,76 @@ class TokenCache:
             raise TokenizationError(f"question {qid} has {len(order)} options > {MAX_OPTIONS}")
         return self.label_ids[: len(order)]
 
+    def option_continuations(self, form: int, q: int, order: np.ndarray) -> tuple[list[list[int]], list[int]]:
+        """Per presented option, the ids and the character count of its whole answer (full-option scoring).
+
+        Text layouts: the layout's ``response`` after the answer slot (``answer_prefix`` removed), e.g.
+        ``" 3: I agree that ..."`` for ``choice.jinja``: the label and the whole statement. It is tokenized
+        together with the tail, so the ids are those of the rendered answer. The statement layout: the
+        option's statement token, counted as its statement's characters.
+
+        Raises:
+            TokenizationError: the response does not start with the answer prefix, or the answer's first
+                token merges with the end of the tail.
+        """
+        if self.statement:
+            ids = self.option_token_ids(form, q, order)
+            options = self.codebook.questions[q].options(FORMS[form])
+            return [[i] for i in ids], [len(format_statement(options[int(o)].statement)) for o in order]
+        conts, chars = [], []
+        prefix = self.layout.answer_prefix
+        if not self.layout.response.startswith(prefix):
+            raise TokenizationError(f"{self.layout.path}: response {self.layout.response!r} must start with the answer "
+                                    f"slot text {prefix!r} to score whole options (score_layout: option_text)")
+        for k, o in enumerate(order.tolist()):
+            key = ("c", form, q, int(o), k)
+            text = self.layout.response_text(k + 1, self.statement_text(form, q, int(o)))[len(prefix):]
+            ids = self._lines.get(key)
+            if ids is None:
+                full = self.encode(self.tail_text + text)
+                if full[: len(self.tail)] != self.tail or len(full) == len(self.tail):
+                    raise TokenizationError(
+                        f"{self.layout.path} with tokenizer {self.tokenizer_name!r}: the answer {text[:30]!r} does not "
+                        "start a new token after the answer slot; end answer_prefix at a word boundary")
+                ids = self._lines[key] = full[len(self.tail):]
+            conts.append(ids)
+            chars.append(len(text))
+        return conts, chars
+
     # ---- assembly ----------------------------------------------------------------------------
-    def build(self, ex: Example, max_len: int | None = None) -> Built:
+    def build(self, ex: Example, max_len: int | None = None, continuations: bool = False) -> Built:
         """Assemble an example from cached ids.
 
         Args:
             ex: the example record.
-            max_len: sequence budget (prefix + all branches); whole known statements are dropped
-                from the end of the list until it fits, never cut.
+            max_len: sequence budget (prefix + all branches, with ``continuations`` also each probe's
+                longest option answer); whole known statements are dropped from the end of the list
+                until it fits, never cut.
+            continuations: also the ids of every option's whole answer (:meth:`option_continuations`).
 
         Raises:
             TokenizationError: the probes alone do not fit ``max_len``.
         """
         known, lengths = self.known_ids(ex)
-        branches, option_ids, labels = [], [], []
+        branches, option_ids, labels, conts, chars = [], [], [], [], []
         for k, (q, form) in enumerate(zip(ex.probe_questions.tolist(), ex.probe_forms.tolist())):
             order = ex.option_orders[k]
             branches.append(self.middle + self.option_lines(form, q, order) + self.tail)
             option_ids.append(self.option_token_ids(form, q, order))
+            if continuations:
+                ids, n_chars = self.option_continuations(form, q, order)
+                conts.append(ids)
+                chars.append(n_chars)
             hit = np.flatnonzero(order == ex.labels[k])
             labels.append(int(hit[0]) if ex.labels[k] >= 0 and len(hit) else -1)
         n_lines = len(lengths)
         if max_len is not None:
-            fixed = len(self.head) + sum(len(b) for b in branches)
+            fixed = len(self.head) + sum(len(b) for b in branches) + sum(max(map(len, c)) for c in conts)
             if fixed > max_len:
                 raise TokenizationError(
                     f"max_seq_length={max_len} is too small: the probes alone take {fixed} tokens "
-                    f"({len(branches)} probes); raise max_seq_length or lower probes_per_sequence"
+                    f"({len(branches)} probes{', with their longest option answers' if continuations else ''}); raise "
+                    "max_seq_length or lower probes_per_sequence"
                 )
             if fixed + len(known) > max_len:  # keep the longest run of whole lines that fits
                 n_lines = int(np.searchsorted(np.cumsum(lengths), max_len - fixed, side="right"))
@@ -267,7 +315,8 @@ class TokenCache:
         n_demo_lines = len(ex.demo_questions)
         dropped = len(lengths) - n_lines
         return Built(prefix, branches, option_ids, labels, list(ex.option_orders),
-                     n_demos=max(0, n_demo_lines - dropped), n_dropped=dropped)
+                     n_demos=max(0, n_demo_lines - dropped), n_dropped=dropped,
+                     option_conts=conts if continuations else None, option_chars=chars if continuations else None)
 
     # ---- the slow reference path -------------------------------------------------------------
     def known_texts(self, ex: Example) -> list[str]:

@@ -4,8 +4,8 @@ Two scorers share one output layout, ``scores`` float [B, K, O] with ``-inf`` on
 
 * ``choice`` (default): the LM's next-token logits at ``answer_positions[b, k]``, read at the option
   label tokens ``option_token_ids[b, k, o]``. A base model is scored zero-shot by the same code.
-* ``loglik_sum`` / ``loglik_mean``: the log-likelihood of each option's continuation tokens
-  (``option_spans[b, k, o] = (start, end)``, end exclusive), summed or divided by its length.
+* ``loglik_sum`` / ``loglik_mean`` / ``loglik_char``: the log-likelihood of each option's whole answer
+  (``option_spans``), summed or divided by its tokens or characters (:mod:`ivr.model.loglik`).
 
 The loss is cross-entropy over options, ignoring probes labelled -1; the prediction is the argmax and
 the softmax probabilities are kept for calibration metrics.
@@ -14,13 +14,12 @@ the softmax probabilities are kept for calibration metrics.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
-
 import torch
 import torch.nn.functional as F
 
-ScoreMode = Literal["choice", "loglik_sum", "loglik_mean"]
-SCORE_MODES: tuple[str, ...] = ("choice", "loglik_sum", "loglik_mean")
+from ivr.model.loglik import LOGLIK_MODES
+
+SCORE_MODES: tuple[str, ...] = ("choice", *LOGLIK_MODES)
 
 
 @dataclass
@@ -117,48 +116,6 @@ def option_dot_scores(
         scores = scores + bias[opt].to(scores.dtype)
     pad = (option_token_ids < 0) | (answer_positions < 0).unsqueeze(-1)
     return scores.float().masked_fill(pad, float("-inf"))
-
-
-def token_logprobs(logits: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
-    """log p(input_ids[b, t] | tokens < t) for every t (0 at t = 0), fp32 [B, T]."""
-    logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
-    nxt = torch.gather(logp, 2, input_ids[:, 1:].unsqueeze(-1)).squeeze(-1)
-    return F.pad(nxt, (1, 0))
-
-
-def loglik_scores(
-    logits: torch.Tensor,
-    input_ids: torch.Tensor,
-    option_spans: torch.Tensor,
-    normalize: bool,
-) -> torch.Tensor:
-    """Per-option continuation log-likelihood, summed or length-normalised.
-
-    Args:
-        logits: float [B, T, V] for all positions.
-        input_ids: long [B, T].
-        option_spans: long [B, K, O, 2] (start, end) token positions, end exclusive; -1 = padding.
-        normalize: divide each option's sum by its number of tokens.
-
-    Returns:
-        float [B, K, O], ``-inf`` on padded options.
-
-    Raises:
-        ValueError: a span is empty or starts at position 0 (it has no preceding context).
-    """
-    lp = token_logprobs(logits, input_ids)
-    cum = F.pad(torch.cumsum(lp, dim=1), (1, 0))  # cum[:, t] = sum of lp[:, :t]
-    start, end = option_spans[..., 0], option_spans[..., 1]
-    pad = (start < 0) | (end < 0)
-    if bool(((end <= start) & ~pad).any()) or bool(((start == 0) & ~pad).any()):
-        raise ValueError("option_spans must satisfy 0 < start < end (end exclusive) for every real option")
-    b = lp.shape[0]
-    flat_s = start.clamp(min=0).reshape(b, -1)
-    flat_e = end.clamp(min=0).reshape(b, -1)
-    total = (torch.gather(cum, 1, flat_e) - torch.gather(cum, 1, flat_s)).reshape(start.shape)
-    if normalize:
-        total = total / (end - start).clamp(min=1).to(total.dtype)
-    return total.masked_fill(pad, float("-inf"))
 
 
 def choice_output(scores: torch.Tensor, labels: torch.Tensor | None) -> ChoiceOutput:

@@ -22,9 +22,9 @@ from ivr.model.heads import (
     answer_slots,
     choice_output,
     choice_scores,
-    loglik_scores,
     option_dot_scores,
 )
+from ivr.model.loglik import cached_prefix_loglik, loglik_from_hidden, loglik_from_logits, predicting_positions
 from ivr.model.optim import build_optimizer
 from ivr.model.predictions import flatten_probes
 from ivr.model.sharding import load_pretrained_into_shards, shard_model
@@ -43,7 +43,9 @@ class IndieValueReasoner(L.LightningModule):
         warmup_ratio: fraction of the optimiser steps spent warming up linearly from 0.
         schedule: ``"linear"`` (decay to 0 after warm-up) or ``"constant"`` (flat after warm-up).
         betas: AdamW betas.
-        score: ``"choice"`` (next-token logits on the option labels), ``"loglik_sum"`` or ``"loglik_mean"``.
+        score: ``"choice"`` (next-token logits on the option labels), or the log-likelihood of each option's
+            whole answer (needs ``data.score_layout: option_text``): ``"loglik_sum"``, ``"loglik_mean"``
+            (per token) or ``"loglik_char"`` (per character, lm-eval's ``acc_norm``).
         dtype: parameter dtype when loading (``float32`` keeps fp32 master weights).
         fsdp_param_dtype: FSDP2 compute dtype (e.g. ``"bfloat16"``); None follows the trainer precision.
         activation_checkpointing: recompute activations in backward (memory for compute).
@@ -166,51 +168,66 @@ class IndieValueReasoner(L.LightningModule):
         cfg = self.model.config
         return not any(getattr(cfg, k, None) for k in ("final_logit_softcapping", "logit_scale", "output_multiplier"))
 
-    def _choice_scores(self, kwargs: dict[str, Any], batch: dict[str, Any]) -> torch.Tensor:
-        """Option scores [B, K, O] from the LM's next-token logits at the answer slots.
-
-        The vocabulary projection is the costliest layer of a small model, and only a handful of its
-        rows are needed. A pre-hook on the output embedding scores the option rows from the final
-        hidden states and hands the head a single position. The hook runs inside the model's forward,
-        so under FSDP2 the head's weight is gathered at that moment.
-        """
-        pos, opt = batch["answer_positions"], batch["option_token_ids"]
-        if not self._uses_plain_head():
-            keep = answer_slots(pos)
-            logits = self.model(**kwargs, logits_to_keep=keep).logits
-            return choice_scores(logits, pos, opt, kept_positions=keep)
+    def _head_scores(self, kwargs: dict[str, Any], score: Any) -> torch.Tensor:
+        """Run the model with a pre-hook on the output embedding that scores from the final hidden states
+        (``score(hidden, weight, bias)``) and hands the head a single position. The hook runs inside the
+        model's forward, so under FSDP2 the head's weight is gathered at that moment."""
         captured: dict[str, torch.Tensor] = {}
 
-        def score_options(module: nn.Module, args: tuple) -> tuple:
+        def hook(module: nn.Module, args: tuple) -> tuple:
             hidden = args[0]
-            captured["scores"] = option_dot_scores(hidden, pos, opt, module.weight, getattr(module, "bias", None))
+            captured["scores"] = score(hidden, module.weight, getattr(module, "bias", None))
             return (hidden[:, :1], *args[1:])
 
-        handle = self.model.get_output_embeddings().register_forward_pre_hook(score_options)
+        handle = self.model.get_output_embeddings().register_forward_pre_hook(hook)
         try:
             self.model(**kwargs, logits_to_keep=0)
         finally:
             handle.remove()
         return captured["scores"]
 
+    def _loglik_scores(self, kwargs: dict[str, Any], batch: dict[str, Any], mode: str) -> torch.Tensor:
+        """Full-option scores [B, K, O]: the vocabulary projection runs at the continuation positions only.
+
+        One tree pass: prefix, probe branches and option sub-branches under the block mask (training; the
+        evaluation path, :func:`ivr.model.loglik.cached_prefix_loglik`, gives the same scores).
+        """
+        if "option_spans" not in batch:
+            raise ValueError(f"model.score={mode!r} needs batch['option_spans']; set data.score_layout: option_text")
+        if not self._uses_plain_head():
+            keep = predicting_positions(batch)
+            logits = self.model(**kwargs, logits_to_keep=keep).logits
+            return loglik_from_logits(logits, keep, batch, mode)
+        return self._head_scores(kwargs, lambda h, w, b: loglik_from_hidden(h, batch, w, b, mode))
+
+    def _choice_scores(self, kwargs: dict[str, Any], batch: dict[str, Any]) -> torch.Tensor:
+        """Option scores [B, K, O] from the LM's next-token logits at the answer slots.
+
+        The vocabulary projection is the costliest layer of a small model, and only a handful of its
+        rows are needed: :meth:`_head_scores` scores the option rows from the final hidden states.
+        """
+        pos, opt = batch["answer_positions"], batch["option_token_ids"]
+        if not self._uses_plain_head():
+            keep = answer_slots(pos)
+            logits = self.model(**kwargs, logits_to_keep=keep).logits
+            return choice_scores(logits, pos, opt, kept_positions=keep)
+        return self._head_scores(kwargs, lambda h, w, b: option_dot_scores(h, pos, opt, w, b))
+
     def forward(self, batch: dict[str, Any]) -> ChoiceOutput:
         """Score every probe of a batch (see ``CONTRACTS.md`` for the batch layout)."""
+        mode = self.hparams.score
+        if mode != "choice" and self._uses_plain_head() and not torch.is_grad_enabled() and "prefix_lengths" in batch:
+            # evaluation: each prefix once into a KV cache (only the branches' rows of the mask are made additive)
+            scores = cached_prefix_loglik(self.model, self._head_scores, batch, batch["attention_mask"],
+                                          self._attention_mask, mode)
+            return choice_output(scores, batch.get("labels"))
         kwargs = {
             "input_ids": batch["input_ids"],
             "attention_mask": self._attention_mask(batch["attention_mask"]),
             "position_ids": batch.get("position_ids"),
             "use_cache": False,
         }
-        mode = self.hparams.score
-        if mode == "choice":
-            scores = self._choice_scores(kwargs, batch)
-        else:
-            if "option_spans" not in batch:
-                raise ValueError(
-                    f"model.score={mode!r} needs batch['option_spans']; use a data layout that builds them"
-                )
-            logits = self.model(**kwargs).logits
-            scores = loglik_scores(logits, batch["input_ids"], batch["option_spans"], normalize=mode == "loglik_mean")
+        scores = self._choice_scores(kwargs, batch) if mode == "choice" else self._loglik_scores(kwargs, batch, mode)
         return choice_output(scores, batch.get("labels"))
 
     # --- steps -------------------------------------------------------------------------------------
