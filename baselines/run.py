@@ -157,20 +157,25 @@ def _row_from_expected(expected: dict[str, dict[int, float]], setups: tuple[int,
     return row
 
 
-def run_baselines(catalog: Catalog, split: EvalSplit, config: BaselineConfig) -> BaselineResults:
+def run_baselines(catalog: Catalog, split: EvalSplit, config: BaselineConfig,
+                  probes: dict[int, np.ndarray] | None = None) -> BaselineResults:
     """Predict and score every baseline.
 
     Args:
         catalog: the catalog.
         split: evaluation people and training pool.
         config: what to run.
+        probes: setup number -> probe questions (e.g. ``DataSettings.chosen_setups``); None = the
+            survey protocol's setups ``config.setups``.
 
     Returns:
         The scores, per-group reports and N sweeps.
     """
     check_config(catalog, config)
-    all_setups = probe_setups(catalog.codebook, n_setups=max(config.setups) + 1)
-    setups = {s: all_setups[s] for s in config.setups}
+    if probes is None:
+        all_setups = probe_setups(catalog.codebook, n_setups=max(config.setups) + 1)
+        probes = {s: all_setups[s] for s in config.setups}
+    setups = {s: np.asarray(probes[s]) for s in config.setups}
     rows, train = np.asarray(split.eval_rows), np.asarray(split.train_rows)
     res = BaselineResults(info={
         "n_eval": int(len(rows)), "n_train": int(len(train)), "setups": list(config.setups),
