@@ -346,7 +346,10 @@ class IVRDataModule(L.LightningDataModule):
         """The header naming this run's evaluation convention (printed above every table)."""
         hp = self.hparams
         n = max(len(p) for p in self.setups) if getattr(self, "setups", None) else None
-        return convention_header(hp.eval_forms, str(self.eval_recipe.demo_count), hp.eval_demo_rule, n, resemble)
+        count = str(self.eval_recipe.demo_count)
+        if getattr(self, "protocol", None) is not None and hp.eval_demo_count in (None, "all"):
+            count = "all" if self.protocol.eval_demo_count == "all" else count
+        return convention_header(hp.eval_forms, count, hp.eval_demo_rule, n, resemble)
 
     # ---- loaders -----------------------------------------------------------------------------
     def _pad_id(self) -> int:
