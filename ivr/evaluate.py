@@ -195,7 +195,7 @@ def build_parser() -> Any:
     p.add_lightning_class_args(IVRDataModule, "data")
     p.add_lightning_class_args(IndieValueReasoner, "model")
     p.add_lightning_class_args(Trainer, "trainer")
-    accept_fit_config(p, sections=())
+    accept_fit_config(p, sections=(), skip=("ckpt_path", "baselines", "bootstrap"))
     return p
 
 
