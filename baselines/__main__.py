@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         setups=tuple(setups), pools=tuple(str(p) for p in cfg.pools), max_n=cfg.max_n, n_cluster=cfg.n_cluster,
         seed=data.seed, dimensions=cfg.dimensions, bootstrap=cfg.bootstrap, use_gpu=cfg.use_gpu,
         progress=cfg.progress, threads=cfg.threads, eval_forms=cfg.eval_forms, features=cfg.features,
-        demo_count=cfg.demo_count or data.protocol(catalog).demos("eval_demo_count", catalog.codebook),
+        demo_count=cfg.demo_count or data.protocol(catalog).eval_demo_count,
     )
     check_config(catalog, config)
     if cfg.use_gpu:

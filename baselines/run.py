@@ -57,7 +57,8 @@ class BaselineConfig:
         eval_forms: evaluation convention of the Resemble rows (:mod:`ivr.data.conventions`).
         features: Resemble compares people over ``"non_probe"`` questions (the study) or the
             ``"shown"`` demonstrations of each person.
-        demo_count: demonstrations per person and setup with ``features="shown"`` (and in the header).
+        demo_count: demonstrations per person and setup with ``features="shown"`` (and in the header);
+            ``"all"`` = every valid answer outside the setup's probes.
     """
 
     setups: tuple[int, ...] = (0, 1, 2)
@@ -113,8 +114,8 @@ def check_config(catalog: Catalog, config: BaselineConfig) -> None:
         raise ConfigError(f"--eval_forms {config.eval_forms!r}: use one of {EVAL_FORMS}")
     if config.features not in FEATURES:
         raise ConfigError(f"--features {config.features!r}: use one of {FEATURES}")
-    if not (str(config.demo_count).isdigit() or config.demo_count in ("mixed", "rand")):
-        raise ConfigError(f"--demo_count {config.demo_count!r}: use an integer such as 200, 'mixed' or 'rand'")
+    if not (str(config.demo_count).isdigit() or config.demo_count in ("mixed", "rand", "all")):
+        raise ConfigError(f"--demo_count {config.demo_count!r}: use an integer such as 200, 'mixed', 'rand' or 'all'")
     defined = catalog.codebook.dimensions
     unknown = [d for d in (config.dimensions or []) if d not in defined]
     if unknown:
@@ -207,7 +208,8 @@ def run_baselines(catalog: Catalog, split: EvalSplit, config: BaselineConfig,
 
     packed = pack_forms(catalog, setups)
     keys = id_keys(catalog.person_ids)
-    shown = (shown_questions(catalog, rows, setups, config.demo_count, config.seed)
+    count = str(len(catalog.codebook.questions)) if config.demo_count == "all" else config.demo_count
+    shown = (shown_questions(catalog, rows, setups, count, config.seed)
              if config.features == "shown" else None)
     views = eval_views(config.eval_forms)
     for pool in config.pools:

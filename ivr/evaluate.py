@@ -72,7 +72,7 @@ def baseline_rows(dm: Any, eval_rows: Any, setups: list[int], bootstrap: int) ->
     split = dataclasses.replace(dm.split, eval_rows=eval_rows)
     hp = dm.hparams
     config = BaselineConfig(setups=tuple(setups), pools=("all",), bootstrap=bootstrap, progress=True, seed=hp.seed,
-                            eval_forms=hp.eval_forms, demo_count=str(dm.eval_recipe.demo_count))
+                            eval_forms=hp.eval_forms, demo_count=dm.eval_demo_label())
     res = run_baselines(dm.catalog, split, config, {s: dm.setups[s] for s in setups})
     views = eval_views(hp.eval_forms)
     names = [BASELINE_ROWS[0]] + [resemble_name("all", k, v, views) for v in views for k in ("top 1", "top cluster")]

@@ -346,10 +346,13 @@ class IVRDataModule(L.LightningDataModule):
         """The header naming this run's evaluation convention (printed above every table)."""
         hp = self.hparams
         n = max(len(p) for p in self.setups) if getattr(self, "setups", None) else None
-        count = str(self.eval_recipe.demo_count)
-        if getattr(self, "protocol", None) is not None and hp.eval_demo_count in (None, "all"):
-            count = "all" if self.protocol.eval_demo_count == "all" else count
-        return convention_header(hp.eval_forms, count, hp.eval_demo_rule, n, resemble)
+        return convention_header(hp.eval_forms, self.eval_demo_label(), hp.eval_demo_rule, n, resemble)
+
+    def eval_demo_label(self) -> str:
+        """The evaluation demonstration count as the protocol states it (``"200"``, ``"all"``)."""
+        if getattr(self, "protocol", None) is not None and self.hparams.eval_demo_count in (None, "all"):
+            return str(self.protocol.eval_demo_count)
+        return str(self.eval_recipe.demo_count)
 
     # ---- loaders -----------------------------------------------------------------------------
     def _pad_id(self) -> int:
