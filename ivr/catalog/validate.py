@@ -121,8 +121,8 @@ def _check_protocol(protocol: Any, errors: list[str]) -> None:
         elif key == "split_rule":
             if value not in ("study", "stratified"):
                 errors.append(f"protocol.split_rule: {value!r} is not 'study' or 'stratified'")
-        elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            errors.append(f"protocol.{key}: {value!r} is not a positive integer")
+        elif isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "min_valid" else 1):
+            errors.append(f"protocol.{key}: {value!r} is not an integer >= {0 if key == 'min_valid' else 1}")
 
 
 def validate_codebook_dict(data: Any, source: str) -> None:

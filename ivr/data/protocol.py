@@ -121,9 +121,9 @@ def _check(values: dict[str, Any], origin: dict[str, str], codebook: Codebook) -
                 else f"--data.{key}")
 
     for key in ("n_setups", "probes_per_category", "probes_per_setup", "min_valid", "split_size"):
-        v = values[key]
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
-            raise ConfigError(f"{where(key)}={v!r}: use a positive integer")
+        v, low = values[key], 0 if key == "min_valid" else 1
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low):
+            raise ConfigError(f"{where(key)}={v!r}: use an integer >= {low}")
     for key in ("eval_demo_count", "demo_count"):
         v = str(values[key])
         allowed = ("all",) if key == "eval_demo_count" else ("all", "mixed", "rand", "mixed+200")
