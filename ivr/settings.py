@@ -117,12 +117,6 @@ class DataSettings:
 
         Eligibility uses every setup of the protocol (``setups`` replaces them when given).
         """
-        from ivr.data.splits import make_split
+        from ivr.data.protocol import protocol_split
 
-        protocol = self.protocol(catalog)
-        if self.split_ids_file is None and protocol.split_size is not None and protocol.split_size > len(catalog):
-            raise ConfigError(f"--data.split_size {protocol.split_size} is larger than the catalog's population of "
-                              f"{len(catalog)} people; lower --data.split_size")
-        setups = protocol.setups(catalog.codebook) if setups is None else setups
-        return make_split(catalog, size=protocol.split_size, seed=self.seed, rule=protocol.split_rule,
-                          ids_file=self.split_ids_file, setups=setups, min_valid=protocol.min_valid)
+        return protocol_split(catalog, self.to_dict(), self.seed, self.split_ids_file, setups)[2]

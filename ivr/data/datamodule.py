@@ -24,9 +24,8 @@ from ivr.data.datasets import (
 )
 from ivr.data.examples import FORMS, PersonTable, Recipe, train_people
 from ivr.catalog.codebook import PROTOCOL_KEYS
-from ivr.data.protocol import resolve_protocol
+from ivr.data.protocol import protocol_split
 from ivr.data.prompts import load_layout, set_chat_template
-from ivr.data.splits import make_split
 from ivr.data.statement_tokenizer import build_statement_tokenizer, is_statement_tokenizer, load_statement_tokenizer
 from ivr.data.tokenization import TokenCache
 from ivr.data.units import Unit, UnitError, legacy_units, parse_units
@@ -271,13 +270,8 @@ class IVRDataModule(L.LightningDataModule):
         if self.catalog is None:
             self.catalog = open_catalog(hp.catalog, self.cache_dir)
         cat = self.catalog
-        self.protocol = resolve_protocol(cat.codebook, {k: hp.get(k) for k in PROTOCOL_KEYS})
-        self.setups = self.protocol.setups(cat.codebook)
-        if hp.split_ids_file is None and self.protocol.split_size is not None and self.protocol.split_size > len(cat):
-            raise ConfigError(f"--data.split_size {self.protocol.split_size} is larger than the catalog's population "
-                              f"of {len(cat)} people; lower --data.split_size")
-        self.split = make_split(cat, size=self.protocol.split_size, seed=hp.seed, rule=self.protocol.split_rule,
-                                ids_file=hp.split_ids_file, setups=self.setups, min_valid=self.protocol.min_valid)
+        self.protocol, self.setups, self.split = protocol_split(
+            cat, {k: hp.get(k) for k in PROTOCOL_KEYS}, hp.seed, hp.split_ids_file)
         if hp.units is None and hp.demo_count in (None, "all"):
             self.units = training_units(None, self.protocol.demos("demo_count", cat.codebook), hp.probe_form,
                                         hp.demo_form, hp.demographics)

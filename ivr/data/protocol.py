@@ -161,3 +161,24 @@ def resolve_protocol(codebook: Codebook, overrides: Mapping[str, Any] | None = N
         values["probes_per_category"] = STUDY_PER_CATEGORY
     _check(values, origin, codebook)
     return Protocol(**values, study=is_study_sized(codebook), origin=origin)
+
+
+def protocol_split(catalog: Any, overrides: Mapping[str, Any] | None, seed: int, ids_file: str | None = None,
+                   setups: list[np.ndarray] | None = None) -> tuple[Protocol, list[np.ndarray], Any]:
+    """The protocol, its setups and the evaluation split (:func:`ivr.data.splits.make_split`) in one step.
+
+    Eligibility uses every setup of the protocol (``setups`` replaces them when given).
+
+    Raises:
+        ConfigError: ``split_size`` larger than the population, or any impossible protocol (naming the flag).
+    """
+    from ivr.data.splits import make_split
+
+    protocol = resolve_protocol(catalog.codebook, overrides)
+    setups = protocol.setups(catalog.codebook) if setups is None else setups
+    if ids_file is None and protocol.split_size is not None and protocol.split_size > len(catalog):
+        raise ConfigError(f"--data.split_size {protocol.split_size} is larger than the catalog's population of "
+                          f"{len(catalog)} people; lower --data.split_size")
+    split = make_split(catalog, size=protocol.split_size, seed=seed, rule=protocol.split_rule, ids_file=ids_file,
+                       setups=setups, min_valid=protocol.min_valid)
+    return protocol, setups, split

@@ -23,7 +23,6 @@ from ivr.catalog.store import Catalog
 from ivr.errors import ConfigError
 from ivr.data.conventions import VIEWS
 from ivr.data.probes import probe_setups
-from ivr.data.splits import make_split
 
 PEOPLE = ("test", "val", "eval")
 
@@ -82,20 +81,23 @@ class EvalSettings:
         out.update(dict(self.probes))
         return out
 
+    def overrides(self) -> dict[str, Any]:
+        """The protocol keys these settings set (:func:`ivr.data.protocol.resolve_protocol`)."""
+        return {"split_size": self.split_size, "split_rule": self.split_rule, "min_valid": self.min_valid,
+                **dict(self.probes)}
+
     def protocol(self, catalog: Catalog) -> Any:
         """The survey protocol with these settings' overrides."""
         from ivr.data.protocol import resolve_protocol
 
-        return resolve_protocol(catalog.codebook, {"split_size": self.split_size, "split_rule": self.split_rule,
-                                                   "min_valid": self.min_valid, **dict(self.probes)})
+        return resolve_protocol(catalog.codebook, self.overrides())
 
 
 def eval_people(catalog: Catalog, settings: EvalSettings) -> np.ndarray:
     """Catalog rows of the scored people (:func:`ivr.data.splits.make_split`)."""
-    protocol = settings.protocol(catalog)
-    split = make_split(catalog, size=protocol.split_size, seed=settings.seed, rule=protocol.split_rule,
-                       ids_file=settings.ids_file, setups=protocol.setups(catalog.codebook),
-                       min_valid=protocol.min_valid)
+    from ivr.data.protocol import protocol_split
+
+    split = protocol_split(catalog, settings.overrides(), settings.seed, settings.ids_file)[2]
     return {"test": split.test_rows, "val": split.val_rows, "eval": split.eval_rows}[settings.people]
 
 

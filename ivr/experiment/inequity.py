@@ -168,12 +168,9 @@ class InequityExperiment(Experiment):
     def _baselines(self, p: dict[str, Any], settings: EvalSettings) -> dict[str, Any]:
         # an entry point may compose baselines (CONTRACTS); imported here so ivr never needs it otherwise
         from baselines.run import BaselineConfig, run_baselines
-        from ivr.data.splits import make_split
+        from ivr.data.protocol import protocol_split
 
-        protocol = settings.protocol(self.catalog)
-        split = make_split(self.catalog, size=protocol.split_size, seed=settings.seed, rule=protocol.split_rule,
-                           ids_file=settings.ids_file, setups=protocol.setups(self.catalog.codebook),
-                           min_valid=protocol.min_valid)
+        split = protocol_split(self.catalog, settings.overrides(), settings.seed, settings.ids_file)[2]
         split = dataclasses.replace(split, eval_rows=eval_people(self.catalog, settings))
         n_cluster = int(self.config.get("n_cluster", 24))
         config = BaselineConfig(setups=settings.setups, pools=("all",), max_n=n_cluster, n_cluster=n_cluster,
