@@ -329,3 +329,8 @@ def test_eleven_options_are_parsed_and_scored(tmp_path):
     assert res[0]["parse_failure_rate"] == 0.0
     cal = res[0]["report"]["calibration"]["refined"]  # option probabilities, 11 wide for the 0-10 scale
     assert 0.0 <= cal["brier"] <= 2.0
+    # no --probe.demo_counts: the protocol's evaluation count, every valid answer on this 12-question survey
+    res = zero_shot(str(model_dir), tiny_data(cat_dir, setups=[0]), str(tmp_path / "p"),
+                    probe=ProbeSettings(max_new_tokens=12, probe_forms=["refined"]), bootstrap=0,
+                    respond_hook=_oracle_hook(cat, "ordered"))
+    assert [r["demos"] for r in res] == [12] and res[0]["table3_row"]["refined"] == [100.0]
