@@ -151,3 +151,19 @@ def test_fit_reads_the_protocol_and_names_the_flag(tmp_path: Path, small_catalog
             "--trainer.max_steps", "1", "--evaluate", "false"]
     code, _, err = cli(fit_main, args, capsys)
     expect_error(code, err, "0 of 300 people are eligible", "--data.min_valid")
+
+
+def test_data_module_follows_the_protocol_and_warns(tmp_path: Path, small_catalog: Path, caplog):
+    import logging
+
+    from ivr.data.datamodule import IVRDataModule
+
+    dm = IVRDataModule(catalog=str(small_catalog), cache_dir=str(tmp_path / "cache"))
+    dm.setup_people()
+    assert [len(s) for s in dm.setups] == [3, 3, 3] and dm.eval_demo_label() == "all"
+    assert {u.demo_count for u in dm.units} == {"12"}  # "all": every other valid answer
+    assert len(dm.split.eval_rows) == dm.protocol.size_for(dm.split.info["n_eligible"])
+    with caplog.at_level(logging.WARNING, logger="ivr.data.datamodule"):
+        IVRDataModule(catalog=str(small_catalog), cache_dir=str(tmp_path / "cache"), n_setups=2,
+                      probes_per_setup=7, min_valid=0).setup_people()
+    assert "fewer demonstrations than probes" in caplog.text

@@ -272,6 +272,11 @@ class IVRDataModule(L.LightningDataModule):
         cat = self.catalog
         self.protocol, self.setups, self.split = protocol_split(
             cat, {k: hp.get(k) for k in PROTOCOL_KEYS}, hp.seed, hp.split_ids_file)
+        from ivr.data.describe_protocol import protocol_facts, protocol_warnings
+
+        problems = [] if hp.split_ids_file else protocol_warnings(protocol_facts(cat, self.protocol))
+        for problem in problems:
+            log.warning("protocol: %s (python -m ivr.catalog protocol %s shows it)", problem, hp.catalog)
         if hp.units is None and hp.demo_count in (None, "all"):
             self.units = training_units(None, self.protocol.demos("demo_count", cat.codebook), hp.probe_form,
                                         hp.demo_form, hp.demographics)
