@@ -99,6 +99,10 @@ def test_multi_token_label_is_refused(table: PersonTable, bpe, tmp_path: Path) -
     with pytest.raises(TokenizationError, match="no label scheme gives one token per option label") as err:
         TokenCache(bpe, table.codebook, load_layout(path))
     assert str(path) in str(err.value) and "numbers: 'Option' + ' 10' ends in tokens ['Ġ1', '0']" in str(err.value)
+    from ivr.data.tokenization import widest_question
+
+    n, qid = widest_question(table.codebook)  # the error names the question that needs the most labels
+    assert f"question {qid} has {n} options" in str(err.value)
 
 
 def test_statement_tokenizer_folder_roundtrip(table: PersonTable, tmp_path: Path) -> None:
