@@ -88,8 +88,9 @@ def build_parser() -> Any:
     p.add_argument("--features", type=str, default="non_probe",
                    help="Resemble similarity over every non-probe question (non_probe, the study) or only the "
                         "person's shown demonstrations (shown: --demo_count of them, the protocol's draw)")
-    p.add_argument("--demo_count", type=str, default="200",
-                   help="demonstrations per person and setup for --features shown")
+    p.add_argument("--demo_count", type=str | None, default=None,
+                   help="demonstrations per person and setup for --features shown (default: --data.eval_demo_count, "
+                        "the survey protocol's)")
     p.add_argument("--use_gpu", type=bool | None, default=None, help="GPU FAISS index (null = when available)")
     p.add_argument("--threads", type=int | None, default=None,
                    help="CPU threads of the neighbour search (default: the cores available)")
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         setups=tuple(setups), pools=tuple(str(p) for p in cfg.pools), max_n=cfg.max_n, n_cluster=cfg.n_cluster,
         seed=data.seed, dimensions=cfg.dimensions, bootstrap=cfg.bootstrap, use_gpu=cfg.use_gpu,
         progress=cfg.progress, threads=cfg.threads, eval_forms=cfg.eval_forms, features=cfg.features,
-        demo_count=cfg.demo_count,
+        demo_count=cfg.demo_count or data.protocol(catalog).eval_demo_count,
     )
     check_config(catalog, config)
     if cfg.use_gpu:
@@ -126,10 +127,8 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError("--use_gpu true: faiss sees no GPU here (faiss-cpu is installed, or no device); "
                               "drop the flag or install faiss-gpu on a GPU node")
     published = load_published(cfg.paper) if cfg.published else None
-    from ivr.data.probes import probe_setups
-
-    split = data.split(catalog, probe_setups(catalog.codebook, n_setups=max(config.setups) + 1))
-    results = run_baselines(catalog, split, config)
+    split = data.split(catalog)
+    results = run_baselines(catalog, split, config, setups)
     results.info.update(catalog=str(data.catalog), split_rule=split.rule, n_eval_ids=str(data.split_ids_file or ""))
     table = results.info["convention"] + "\n\n" + format_table(results, config.pools, published)
 

@@ -49,7 +49,7 @@ def bayes_predictions(
         table: a prebuilt :class:`PersonTable` of ``catalog`` (built when None).
 
     Returns:
-        Predictions with ``probs`` (padded to 8 options with nan).
+        Predictions with ``probs`` (nan beyond a question's options).
     """
     bad = [f for f in forms if f not in FORMS]
     if bad:

@@ -57,7 +57,8 @@ class BaselineConfig:
         eval_forms: evaluation convention of the Resemble rows (:mod:`ivr.data.conventions`).
         features: Resemble compares people over ``"non_probe"`` questions (the study) or the
             ``"shown"`` demonstrations of each person.
-        demo_count: demonstrations per person and setup with ``features="shown"`` (and in the header).
+        demo_count: demonstrations per person and setup with ``features="shown"`` (and in the header);
+            ``"all"`` = every valid answer outside the setup's probes.
     """
 
     setups: tuple[int, ...] = (0, 1, 2)
@@ -113,8 +114,8 @@ def check_config(catalog: Catalog, config: BaselineConfig) -> None:
         raise ConfigError(f"--eval_forms {config.eval_forms!r}: use one of {EVAL_FORMS}")
     if config.features not in FEATURES:
         raise ConfigError(f"--features {config.features!r}: use one of {FEATURES}")
-    if not (str(config.demo_count).isdigit() or config.demo_count in ("mixed", "rand")):
-        raise ConfigError(f"--demo_count {config.demo_count!r}: use an integer such as 200, 'mixed' or 'rand'")
+    if not (str(config.demo_count).isdigit() or config.demo_count in ("mixed", "rand", "all")):
+        raise ConfigError(f"--demo_count {config.demo_count!r}: use an integer such as 200, 'mixed', 'rand' or 'all'")
     defined = catalog.codebook.dimensions
     unknown = [d for d in (config.dimensions or []) if d not in defined]
     if unknown:
@@ -157,20 +158,25 @@ def _row_from_expected(expected: dict[str, dict[int, float]], setups: tuple[int,
     return row
 
 
-def run_baselines(catalog: Catalog, split: EvalSplit, config: BaselineConfig) -> BaselineResults:
+def run_baselines(catalog: Catalog, split: EvalSplit, config: BaselineConfig,
+                  probes: dict[int, np.ndarray] | None = None) -> BaselineResults:
     """Predict and score every baseline.
 
     Args:
         catalog: the catalog.
         split: evaluation people and training pool.
         config: what to run.
+        probes: setup number -> probe questions (e.g. ``DataSettings.chosen_setups``); None = the
+            survey protocol's setups ``config.setups``.
 
     Returns:
         The scores, per-group reports and N sweeps.
     """
     check_config(catalog, config)
-    all_setups = probe_setups(catalog.codebook, n_setups=max(config.setups) + 1)
-    setups = {s: all_setups[s] for s in config.setups}
+    if probes is None:
+        all_setups = probe_setups(catalog.codebook, n_setups=max(config.setups) + 1)
+        probes = {s: all_setups[s] for s in config.setups}
+    setups = {s: np.asarray(probes[s]) for s in config.setups}
     rows, train = np.asarray(split.eval_rows), np.asarray(split.train_rows)
     res = BaselineResults(info={
         "n_eval": int(len(rows)), "n_train": int(len(train)), "setups": list(config.setups),
@@ -202,7 +208,8 @@ def run_baselines(catalog: Catalog, split: EvalSplit, config: BaselineConfig) ->
 
     packed = pack_forms(catalog, setups)
     keys = id_keys(catalog.person_ids)
-    shown = (shown_questions(catalog, rows, setups, config.demo_count, config.seed)
+    count = str(len(catalog.codebook.questions)) if config.demo_count == "all" else config.demo_count
+    shown = (shown_questions(catalog, rows, setups, count, config.seed)
              if config.features == "shown" else None)
     views = eval_views(config.eval_forms)
     for pool in config.pools:

@@ -72,8 +72,8 @@ def baseline_rows(dm: Any, eval_rows: Any, setups: list[int], bootstrap: int) ->
     split = dataclasses.replace(dm.split, eval_rows=eval_rows)
     hp = dm.hparams
     config = BaselineConfig(setups=tuple(setups), pools=("all",), bootstrap=bootstrap, progress=True, seed=hp.seed,
-                            eval_forms=hp.eval_forms, demo_count=str(hp.eval_demo_count))
-    res = run_baselines(dm.catalog, split, config)
+                            eval_forms=hp.eval_forms, demo_count=dm.eval_demo_label())
+    res = run_baselines(dm.catalog, split, config, {s: dm.setups[s] for s in setups})
     views = eval_views(hp.eval_forms)
     names = [BASELINE_ROWS[0]] + [resemble_name("all", k, v, views) for v in views for k in ("top 1", "top cluster")]
     return {name: res.rows[name] for name in names if name in res.rows}
@@ -195,7 +195,7 @@ def build_parser() -> Any:
     p.add_lightning_class_args(IVRDataModule, "data")
     p.add_lightning_class_args(IndieValueReasoner, "model")
     p.add_lightning_class_args(Trainer, "trainer")
-    accept_fit_config(p, sections=())
+    accept_fit_config(p, sections=(), skip=("ckpt_path", "baselines", "bootstrap"))
     return p
 
 

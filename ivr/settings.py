@@ -5,8 +5,9 @@ experiments (and of the experiment YAML files' ``data:``): the catalog and the e
 Its keys are those of :class:`ivr.data.datamodule.IVRDataModule`, whose arguments are the ``--data.*``
 section of ``ivr.fit``, ``ivr.evaluate`` and ``ivr.data export``; so ``--data.catalog``,
 ``--data.split_size``, ``--data.split_rule``, ``--data.split_ids_file``, ``--data.seed`` ... mean the
-same on every command. Protocol settings added later (the codebook's protocol section, demonstration
-counts) belong here and in ``IVRDataModule`` under the same name.
+same on every command. The protocol keys (``n_setups``, ``probes_per_category``, ``probes_per_setup``,
+``min_valid``, ``eval_demo_count``, ``split_rule``, ``split_size``) default to null = the survey's protocol
+(:mod:`ivr.data.protocol`: the codebook's ``protocol:`` section over defaults derived from its size).
 """
 
 from __future__ import annotations
@@ -28,10 +29,18 @@ class DataSettings:
 
     Attributes:
         catalog: catalog folder, or ``synthetic:people=N,seed=S`` (built once under ``cache_dir``).
-        split_rule: evaluation-people rule: ``study`` (the paper's 800-person rule) or ``stratified``.
-        split_size: number of evaluation people (test + validation halves).
+        split_rule: evaluation-people rule: ``study`` (the paper's 800-person rule) or ``stratified``
+            (null = the protocol's: study for WVS-7).
+        split_size: number of evaluation people, test + validation halves (null = the protocol's: 800 for
+            WVS-7, one eligible person in five for a small survey).
         split_ids_file: a published list of evaluation person ids (.txt / .jsonl) instead of the rule.
-        min_valid: valid answers an evaluation person needs (null = 200 demonstrations + probes per setup).
+        min_valid: valid answers an evaluation person needs (null = the protocol's: 200 demonstrations +
+            probes per setup for WVS-7).
+        n_setups: number of probe setups (null = the protocol's: 3).
+        probes_per_category: probes per category and setup, the study's rule (null = the protocol's).
+        probes_per_setup: probes per setup spread over the categories, folds for small surveys (null = the
+            protocol's).
+        eval_demo_count: demonstrations per evaluation example, a count or ``all`` (null = the protocol's).
         setups: probe setups to score (null = every setup: P0, P1, P2).
         limit_eval_people: score only the first n evaluation people (quick runs; null = all).
         seed: seed of every draw (split, demonstrations, pools, bootstrap).
@@ -39,10 +48,14 @@ class DataSettings:
     """
 
     catalog: str = DEFAULT_CATALOG
-    split_rule: str = "study"
-    split_size: int = 800
+    split_rule: str | None = None
+    split_size: int | None = None
     split_ids_file: str | None = None
     min_valid: int | None = None
+    n_setups: int | None = None
+    probes_per_category: int | None = None
+    probes_per_setup: int | None = None
+    eval_demo_count: str | None = None
     setups: list[int] | None = None
     limit_eval_people: int | None = None
     seed: int = 0
@@ -79,28 +92,31 @@ class DataSettings:
 
         return load_catalog(self.catalog_folder())
 
+    def protocol(self, catalog: Any) -> Any:
+        """The survey's :class:`ivr.data.protocol.Protocol` with these settings' overrides."""
+        from ivr.data.protocol import resolve_protocol
+
+        return resolve_protocol(catalog.codebook, self.to_dict())
+
     def chosen_setups(self, catalog: Any) -> dict[int, np.ndarray]:
-        """Setup number -> probe question indices, for ``setups`` (default all of the codebook's).
+        """Setup number -> probe question indices, for ``setups`` (default all of the protocol's).
 
         Raises:
-            ConfigError: a setup the codebook does not have.
+            ConfigError: a setup the protocol does not have.
         """
-        from ivr.data.probes import probe_setups
-
-        every = probe_setups(catalog.codebook)
+        every = self.protocol(catalog).setups(catalog.codebook)
         wanted = list(range(len(every))) if self.setups is None else [int(s) for s in self.setups]
         bad = [s for s in wanted if not 0 <= s < len(every)]
         if bad or not wanted or len(set(wanted)) != len(wanted):
             raise ConfigError(f"--data.setups {wanted}: give distinct setup numbers between 0 and {len(every) - 1}, "
-                              f"e.g. [0, 1, 2]")
+                              f"e.g. {list(range(len(every)))} (--data.n_setups sets how many there are)")
         return {s: every[s] for s in wanted}
 
     def split(self, catalog: Any, setups: list[np.ndarray] | None = None) -> Any:
-        """The evaluation split (:func:`ivr.data.splits.make_split`) of these settings."""
-        from ivr.data.splits import make_split
+        """The evaluation split (:func:`ivr.data.splits.make_split`) of these settings and the protocol.
 
-        if self.split_ids_file is None and self.split_size > len(catalog):
-            raise ConfigError(f"--data.split_size {self.split_size} is larger than the catalog's population of "
-                              f"{len(catalog)} people; lower --data.split_size")
-        return make_split(catalog, size=self.split_size, seed=self.seed, rule=self.split_rule,
-                          ids_file=self.split_ids_file, setups=setups, min_valid=self.min_valid)
+        Eligibility uses every setup of the protocol (``setups`` replaces them when given).
+        """
+        from ivr.data.protocol import protocol_split
+
+        return protocol_split(catalog, self.to_dict(), self.seed, self.split_ids_file, setups)[2]

@@ -126,7 +126,7 @@ def test_religion_cap(wvs7):
     split = make_split(cat, size=300, seed=0)
     cont = cat.demographic_values("B_COUNTRY_to_continent")[split.eval_rows]
     assert max(np.unique(cont, return_counts=True)[1]) <= 80
-    with pytest.raises(ValueError, match="fewer than the requested eval size"):
+    with pytest.raises(ValueError, match="fewer than --data.split_size 500; lower --data.split_size"):
         make_split(cat, size=500, seed=0)
 
 
@@ -159,9 +159,9 @@ def test_ids_file(catalog, tmp_path):
 
 
 def test_bad_inputs(catalog, wvs7):
-    with pytest.raises(ValueError, match="larger than the eligible population"):
+    with pytest.raises(ValueError, match="people are eligible for evaluation.*--data.split_size"):
         make_split(catalog, size=len(catalog) + 1)
-    with pytest.raises(ValueError, match="unknown split rule"):
+    with pytest.raises(ValueError, match="--data.split_rule .*use one of"):
         make_split(catalog, rule="nope")
     broken = catalog.subset(np.arange(len(catalog)))
     broken.refined = broken.refined.copy()

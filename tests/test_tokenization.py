@@ -99,6 +99,10 @@ def test_multi_token_label_is_refused(table: PersonTable, bpe, tmp_path: Path) -
     with pytest.raises(TokenizationError, match="no label scheme gives one token per option label") as err:
         TokenCache(bpe, table.codebook, load_layout(path))
     assert str(path) in str(err.value) and "numbers: 'Option' + ' 10' ends in tokens ['Ġ1', '0']" in str(err.value)
+    from ivr.data.tokenization import widest_question
+
+    n, qid = widest_question(table.codebook)  # the error names the question that needs the most labels
+    assert f"question {qid} has {n} options" in str(err.value)
 
 
 def test_statement_tokenizer_folder_roundtrip(table: PersonTable, tmp_path: Path) -> None:
@@ -133,3 +137,26 @@ def test_statement_tokenizer_refuses_other_codebook(table: PersonTable, tmp_path
         load_statement_tokenizer(folder, other)
     with pytest.raises(FileNotFoundError, match="not a statement tokenizer"):
         load_statement_tokenizer(tmp_path)
+
+
+def test_eleven_option_scale_gets_one_label_token_each() -> None:
+    """A 0-10 scale (11 options) works with a text layout; the widest question sets the label count."""
+    import importlib.util
+
+    from ivr.catalog.codebook import codebook_from_dict
+    from ivr.data.datamodule import random_catalog
+
+    spec = importlib.util.spec_from_file_location("small_survey", Path(__file__).parents[1] / "examples" / "small_survey.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    cb = codebook_from_dict(mod.codebook())
+    table = PersonTable(random_catalog(30, seed=1, codebook=cb))
+    tok = train_bpe_tokenizer(cb, load_layout("choice"))
+    cache = TokenCache(tok, cb, load_layout("choice"))
+    assert len(cache.label_ids) == 11 and len(set(cache.label_ids)) == 11
+    life = cb.question_ids.index("life_sat")
+    row = int(np.flatnonzero(table.valid[:, life])[0])
+    ex = train_example(table, Recipe(demo_count="5", probe_form="r"), seed=0, epoch=0, question=life, row=row)
+    built = cache.build(ex)
+    assert len(built.option_ids[0]) == 11
+    cache.check([ex])

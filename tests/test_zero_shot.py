@@ -46,8 +46,8 @@ def tiny_codebook_dict() -> dict:
             "questions": questions, "demographics": demographics}
 
 
-def tiny_catalog(n_people: int = 40, seed: int = 0) -> Catalog:
-    cb = codebook_from_dict(tiny_codebook_dict())
+def tiny_catalog(n_people: int = 40, seed: int = 0, codebook: dict | None = None) -> Catalog:
+    cb = codebook_from_dict(codebook or tiny_codebook_dict())
     rng = np.random.default_rng(seed)
     refined = np.stack([rng.integers(0, len(q.refined), n_people) for q in cb.questions], axis=1).astype(np.int8)
     polar = np.stack([
@@ -91,12 +91,12 @@ def train_tokenizer(cat: Catalog, out_dir: Path):
     return tok
 
 
-def build_tiny(root: Path, max_positions: int = 2048) -> tuple[Path, Path]:
+def build_tiny(root: Path, max_positions: int = 2048, cat: Catalog | None = None) -> tuple[Path, Path]:
     """Write the tiny catalog and a tiny random Llama (head_dim 32, as vLLM's CPU attention needs)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    cat = tiny_catalog()
+    cat = cat if cat is not None else tiny_catalog()
     cat_dir = write_catalog(cat, root / "catalog")
     model_dir = root / "model"
     tok = train_tokenizer(cat, model_dir)
@@ -306,3 +306,31 @@ def test_config_file_parses():
     probe.validate()
     assert probe.demo_counts == [0, 50, 100, 150, 200]
     assert cfg.backend in ("hf", "vllm")
+
+
+def test_eleven_options_are_parsed_and_scored(tmp_path):
+    """A 0-10 scale (11 refined options) through generation (oracle answers) and logits scoring."""
+    data = tiny_codebook_dict()
+    q = data["questions"][0]
+    q["codes"] = list(range(0, 11))
+    q["refined"] = [{"codes": [k], "statement": f"on T0Q0 I put myself at {k} of 10"} for k in range(11)]
+    q["polar"] = [{"codes": list(range(0, 5)), "statement": "I lean towards no on T0Q0"},
+                  {"codes": list(range(5, 11)), "statement": "I lean towards yes on T0Q0"}]
+    cat = tiny_catalog(codebook=data)
+    cat_dir, model_dir = build_tiny(tmp_path / "m", cat=cat)
+    cat = load_catalog(cat_dir)
+    assert int(cat.refined[:, 0].max()) == 10
+    res = zero_shot(str(model_dir), tiny_data(cat_dir, setups=[0]), str(tmp_path / "g"),
+                    probe=tiny_probe(demo_counts=[3], probe_forms=["refined"]), bootstrap=0,
+                    respond_hook=_oracle_hook(cat, "ordered"))
+    assert res[0]["parse_failure_rate"] == 0.0 and res[0]["table3_row"]["refined"] == [100.0]
+    res = zero_shot(str(model_dir), tiny_data(cat_dir, setups=[0]), str(tmp_path / "l"), scoring="logits",
+                    probe=tiny_probe(demo_counts=[3], probe_forms=["refined"]), bootstrap=0)
+    assert res[0]["parse_failure_rate"] == 0.0
+    cal = res[0]["report"]["calibration"]["refined"]  # option probabilities, 11 wide for the 0-10 scale
+    assert 0.0 <= cal["brier"] <= 2.0
+    # no --probe.demo_counts: the protocol's evaluation count, every valid answer on this 12-question survey
+    res = zero_shot(str(model_dir), tiny_data(cat_dir, setups=[0]), str(tmp_path / "p"),
+                    probe=ProbeSettings(max_new_tokens=12, probe_forms=["refined"]), bootstrap=0,
+                    respond_hook=_oracle_hook(cat, "ordered"))
+    assert [r["demos"] for r in res] == [12] and res[0]["table3_row"]["refined"] == [100.0]

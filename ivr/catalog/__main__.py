@@ -6,6 +6,7 @@ Examples::
     python -m ivr.catalog build --codebook my_survey.yaml --input my_survey.csv --out data/mine
     python -m ivr.catalog stats data/wvs7 --published
     python -m ivr.catalog synth --people 2000 --seed 0 --out data/synth
+    python -m ivr.catalog protocol data/mine --data.min_valid 8
 
 ``build`` and ``synth`` write a new folder or replace an earlier catalog; a folder holding anything
 else is refused. Errors print one ``error: ...`` line to stderr and exit with status 2.
@@ -55,11 +56,29 @@ def _synth(args: Any) -> None:
     print(f"wrote {out}")
 
 
-COMMANDS = {"build": _build, "stats": _stats, "synth": _synth}
+def _protocol(args: Any) -> None:
+    # the protocol is the data layer's (probes, eligibility, demonstrations): imported here, never at module level
+    from ivr.data.describe_protocol import format_protocol, protocol_facts, protocol_warnings
+    from ivr.settings import DataSettings
+
+    data = DataSettings.from_value({**(args.data.as_dict() if args.data else {}), "catalog": args.catalog})
+    catalog = data.open_catalog()
+    protocol = data.protocol(catalog)
+    facts = protocol_facts(catalog, protocol)
+    warnings = protocol_warnings(facts)
+    if args.json:
+        print(json.dumps({**facts, "warnings": warnings}, indent=2))
+    else:
+        print(format_protocol(facts, protocol, f"protocol of {args.catalog}"))
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+
+
+COMMANDS = {"build": _build, "stats": _stats, "synth": _synth, "protocol": _protocol}
 
 
 def make_parser() -> IvrArgumentParser:
-    """The argument parser (subcommands build, stats, synth)."""
+    """The argument parser (subcommands build, stats, synth, protocol)."""
     parser = cli_parser(PROG, "Build and inspect statement catalogs.")
     sub = parser.add_subcommands(dest="command", required=True)
 
@@ -87,6 +106,16 @@ def make_parser() -> IvrArgumentParser:
     add_output_arguments(synth, None, "catalog folder to write")
     add_progress_argument(synth)
     sub.add_subcommand("synth", synth, help="build a synthetic WVS-shaped catalog")
+
+    from ivr.settings import DataSettings
+
+    proto = IvrArgumentParser(description="print the evaluation protocol a catalog gets (setups, probes, eligible "
+                                          "people, demonstrations) and warn when it is degenerate")
+    proto.add_argument("catalog", type=str, help="catalog folder or synthetic:people=N,seed=S")
+    proto.add_class_arguments(DataSettings, "data", skip={"catalog"},
+                              help="protocol overrides, the same --data.* keys as every command")
+    proto.add_argument("--json", type=bool, default=False, nargs="?", const=True, help="print JSON instead of text")
+    sub.add_subcommand("protocol", proto, help="print the evaluation protocol of a catalog")
     return parser
 
 

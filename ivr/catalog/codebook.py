@@ -23,6 +23,10 @@ from ivr.errors import IvrError
 
 FORMS = ("polar", "refined")
 BUILTIN_SURVEYS = ("wvs7",)
+#: Keys of a codebook's optional ``protocol:`` section (resolved by :mod:`ivr.data.protocol`; each is
+#: also a ``--data.KEY`` flag of every entry point).
+PROTOCOL_KEYS = ("n_setups", "probes_per_category", "probes_per_setup", "min_valid", "eval_demo_count",
+                 "demo_count", "split_rule", "split_size")
 
 
 class CodebookError(IvrError, ValueError):
@@ -101,6 +105,7 @@ class Codebook:
     demographics: tuple[Demographic, ...]
     roles: dict[str, str] = field(default_factory=dict)
     source: str = ""
+    protocol: dict[str, Any] = field(default_factory=dict)
 
     @cached_property
     def question_ids(self) -> list[str]:
@@ -160,12 +165,18 @@ class Codebook:
                 }
                 for d in self.demographics
             ],
+            **({"protocol": dict(self.protocol)} if self.protocol else {}),
         }
 
     @cached_property
     def hash(self) -> str:
-        """A content hash (sha256 of the canonical JSON form), recorded in catalog manifests."""
-        blob = json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False).encode()
+        """A content hash (sha256 of the canonical JSON form), recorded in catalog manifests.
+
+        The ``protocol`` section is left out: it says how a survey is evaluated, not what its
+        answers mean, so editing it keeps catalogs and statement tokenizers valid.
+        """
+        data = {k: v for k, v in self.to_dict().items() if k != "protocol"}
+        blob = json.dumps(data, sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(blob).hexdigest()
 
 
@@ -250,4 +261,5 @@ def codebook_from_dict(data: Any, source: str = "<dict>") -> Codebook:
     return Codebook(
         name=str(data["name"]), categories=tuple(data["categories"]), questions=questions,
         demographics=demographics, roles=dict(data.get("roles", {}) or {}), source=source,
+        protocol=dict(data.get("protocol") or {}),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ivr.catalog.codebook import FORMS, CodebookError
+from ivr.catalog.codebook import FORMS, PROTOCOL_KEYS, CodebookError
 
 
 def _int_code(value: Any) -> int | None:
@@ -102,6 +102,29 @@ def _check_demographic(d: Any, i: int, seen: set[str], errors: list[str]) -> Non
         errors.append(f"{where}: 'groups' must map values to group names")
 
 
+def _check_protocol(protocol: Any, errors: list[str]) -> None:
+    """The optional ``protocol:`` section: known keys with values of the right kind."""
+    if protocol is None:
+        return
+    if not isinstance(protocol, dict):
+        errors.append(f"protocol: expected a mapping of {list(PROTOCOL_KEYS)}, got {type(protocol).__name__}")
+        return
+    for key, value in protocol.items():
+        if key not in PROTOCOL_KEYS:
+            errors.append(f"protocol.{key}: unknown key; known keys: {list(PROTOCOL_KEYS)}")
+        elif value is None:
+            continue
+        elif key in ("eval_demo_count", "demo_count"):
+            if not (_int_code(value) is not None and _int_code(value) >= 0
+                    or value in ("all", "mixed", "rand", "mixed+200")):
+                errors.append(f"protocol.{key}: {value!r} is not an integer, 'all', 'mixed', 'rand' or 'mixed+200'")
+        elif key == "split_rule":
+            if value not in ("study", "stratified"):
+                errors.append(f"protocol.split_rule: {value!r} is not 'study' or 'stratified'")
+        elif isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "min_valid" else 1):
+            errors.append(f"protocol.{key}: {value!r} is not an integer >= {0 if key == 'min_valid' else 1}")
+
+
 def validate_codebook_dict(data: Any, source: str) -> None:
     """Check a codebook in file form; raise one :class:`CodebookError` listing every problem."""
     if not isinstance(data, dict):
@@ -124,6 +147,7 @@ def validate_codebook_dict(data: Any, source: str) -> None:
     for role, ref in roles.items():
         if role != "person_id" and ref not in demo_ids:
             errors.append(f"roles.{role}: {ref!r} is not a declared demographic id")
+    _check_protocol(data.get("protocol"), errors)
     if errors:
         shown = errors[:20] + ([f"... and {len(errors) - 20} more"] if len(errors) > 20 else [])
         raise CodebookError(f"{source}: invalid codebook:\n  - " + "\n  - ".join(shown))

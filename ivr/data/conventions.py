@@ -91,7 +91,8 @@ def convention_header(eval_forms: str, demo_count: str, demo_rule: str, n_setup_
     """
     probes = f"the setup's {n_setup_probes} probes" if n_setup_probes else "the setup's probes"
     excluded = probes if demo_rule == "setup" else "the probed question only (the study's per-probe rule)"
-    lines = [f"Evaluation: {demo_count} demonstrations per person and setup, drawn outside {excluded}; "
+    count = "every valid answer as a demonstration" if demo_count == "all" else f"{demo_count} demonstrations"
+    lines = [f"Evaluation: {count} per person and setup, drawn outside {excluded}; "
              f"eval_forms={eval_forms}:"]
     lines += [f"  [{v}] {view_label(v)}" for v in eval_views(eval_forms)]
     if resemble is not None:

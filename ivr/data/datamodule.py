@@ -23,9 +23,9 @@ from ivr.data.datasets import (
     EvalDataset, EvalShardSampler, PaddedEval, ResumableLoader, ResumableSampler, TrainDataset,
 )
 from ivr.data.examples import FORMS, PersonTable, Recipe, train_people
-from ivr.data.probes import probe_setups
+from ivr.catalog.codebook import PROTOCOL_KEYS
+from ivr.data.protocol import protocol_split
 from ivr.data.prompts import load_layout, set_chat_template
-from ivr.data.splits import make_split
 from ivr.data.statement_tokenizer import build_statement_tokenizer, is_statement_tokenizer, load_statement_tokenizer
 from ivr.data.tokenization import TokenCache
 from ivr.data.units import Unit, UnitError, legacy_units, parse_units
@@ -131,7 +131,8 @@ class IVRDataModule(L.LightningDataModule):
             ``demo_p1``), a mixture name (``p200_p1-r200_p1``) or mappings ``{demo_form, demo_count,
             probe_form, share}``. None = the shorthand keys below.
         demo_count: shorthand: demonstrations per training example, an integer string, ``"mixed"``
-            (50..200), ``"rand"`` (100..200) or ``"mixed+200"`` (half each); default ``"200"``.
+            (50..200), ``"rand"`` (100..200), ``"mixed+200"`` (half each) or ``"all"`` (every other valid
+            answer); default the survey protocol's (``"200"`` for WVS-7, ``"all"`` for a small survey).
         probe_form: shorthand: training probe form ``"p"``, ``"r"`` or ``"p+r"`` (default).
         demo_form: shorthand: demonstration form ``"polar"``, ``"refined"`` or ``"p+r"`` (default: both).
         demographics: demographic statements: ``"none"``, ``"with"`` (before the demonstrations) or ``"only"``
@@ -147,12 +148,17 @@ class IVRDataModule(L.LightningDataModule):
         eval_packed: evaluation puts all probes of (person, setup, form) in one sequence.
         eval_pack_forms: with eval_packed, both probe forms of (person, setup) share one sequence (78 probes;
             needs ``eval_forms`` polar or refined).
-        eval_demo_count: demonstrations per evaluation example (``"200"`` in the study).
+        eval_demo_count: demonstrations per evaluation example, a count or ``"all"`` (default the survey
+            protocol's: ``"200"`` for WVS-7 as in the study, ``"all"`` for a small survey).
         eval_demo_categories: evaluation demonstrations only from questions of these categories (None = all).
         option_order: ``"codebook"`` or ``"shuffle"`` (seeded per example, recorded in ``option_index``).
-        split_rule: evaluation-people rule of :func:`ivr.data.splits.make_split` (``"study"`` or ``"stratified"``).
-        split_size: number of evaluation people (test + validation).
+        split_rule: evaluation-people rule of :func:`ivr.data.splits.make_split` (``"study"`` or ``"stratified"``;
+            default the protocol's).
+        split_size: number of evaluation people, test + validation (default the protocol's).
         split_ids_file: a published id list that replaces the split rule.
+        min_valid: valid answers an evaluation person needs (default the protocol's).
+        n_setups, probes_per_category, probes_per_setup: the probe setups (default the protocol's; see
+            :mod:`ivr.data.protocol`, whose keys these are, shared with :class:`ivr.settings.DataSettings`).
         limit_eval_people: use only the first n validation / test people (quick runs); None = all.
         batch_size: training sequences per batch.
         eval_batch_size: evaluation sequences per batch (default: batch_size).
@@ -174,9 +180,11 @@ class IVRDataModule(L.LightningDataModule):
         demographics: str = "none", train_filter: str | None = None, max_seq_length: int = 4096,
         probes_per_sequence: int = 1, eval_forms: str = "matched", eval_demo_rule: str = "setup",
         eval_packed: bool = True, eval_pack_forms: bool = False,
-        eval_demo_count: str = "200", eval_demo_categories: list[str] | None = None,
-        option_order: str = "codebook", split_rule: str = "study", split_size: int = 800,
-        split_ids_file: str | None = None, limit_eval_people: int | None = None, batch_size: int = 8,
+        eval_demo_count: str | None = None, eval_demo_categories: list[str] | None = None,
+        option_order: str = "codebook", split_rule: str | None = None, split_size: int | None = None,
+        split_ids_file: str | None = None, min_valid: int | None = None, n_setups: int | None = None,
+        probes_per_category: int | None = None, probes_per_setup: int | None = None,
+        limit_eval_people: int | None = None, batch_size: int = 8,
         eval_batch_size: int | None = None, num_workers: int = 0, seed: int = 0, cache_dir: str | None = None,
         check_tokenization: bool = True, score_layout: str = "label", chat_template: str | None = None,
     ) -> None:
@@ -198,10 +206,13 @@ class IVRDataModule(L.LightningDataModule):
                                   "eval_pack_forms: false")
         if demographics not in ("none", "with", "only"):
             raise ConfigError(f"data.demographics={demographics!r} is not one of ('none', 'with', 'only')")
-        self.units = training_units(units, demo_count, probe_form, demo_form, demographics)
+        # "all" and a count left to the protocol need the codebook: setup_people fills them in
+        self.units = training_units(units, None if demo_count == "all" else demo_count, probe_form, demo_form,
+                                    demographics)
         self.recipe = Recipe(demographics=demographics, option_order=option_order,
                              probes_per_sequence=probes_per_sequence, units=self.units)
-        self.eval_recipe = Recipe(str(eval_demo_count), "p+r", "polar", demographics, option_order, 1,
+        # demonstration counts left to the protocol are filled in by setup_people (they need the codebook)
+        self.eval_recipe = Recipe("200" if eval_demo_count in (None, "all") else str(eval_demo_count), "p+r", "polar", demographics, option_order, 1,
                                   demo_rule=eval_demo_rule)
         self.eval_views = eval_views(eval_forms)
         self.eval_view = self.eval_views[0]
@@ -260,8 +271,20 @@ class IVRDataModule(L.LightningDataModule):
         if self.catalog is None:
             self.catalog = open_catalog(hp.catalog, self.cache_dir)
         cat = self.catalog
-        self.split = make_split(cat, size=hp.split_size, seed=hp.seed, rule=hp.split_rule, ids_file=hp.split_ids_file)
-        self.setups = probe_setups(cat.codebook)
+        self.protocol, self.setups, self.split = protocol_split(
+            cat, {k: hp.get(k) for k in PROTOCOL_KEYS}, hp.seed, hp.split_ids_file)
+        from ivr.data.describe_protocol import protocol_facts, protocol_warnings
+
+        problems = [] if hp.split_ids_file else protocol_warnings(protocol_facts(cat, self.protocol))
+        for problem in problems:
+            log.warning("protocol: %s (python -m ivr.catalog protocol %s shows it)", problem, hp.catalog)
+        if hp.units is None and hp.demo_count in (None, "all"):
+            self.units = training_units(None, self.protocol.demos("demo_count", cat.codebook), hp.probe_form,
+                                        hp.demo_form, hp.demographics)
+            self.recipe = replace(self.recipe, units=self.units)
+        if hp.eval_demo_count in (None, "all"):
+            self.eval_recipe = replace(self.eval_recipe,
+                                       demo_count=self.protocol.demos("eval_demo_count", cat.codebook))
         self.table = PersonTable(cat)
         allowed = demo_questions(cat.codebook, hp.eval_demo_categories)
         self.eval_recipe = replace(self.eval_recipe, demo_questions=allowed)
@@ -323,7 +346,13 @@ class IVRDataModule(L.LightningDataModule):
         """The header naming this run's evaluation convention (printed above every table)."""
         hp = self.hparams
         n = max(len(p) for p in self.setups) if getattr(self, "setups", None) else None
-        return convention_header(hp.eval_forms, str(hp.eval_demo_count), hp.eval_demo_rule, n, resemble)
+        return convention_header(hp.eval_forms, self.eval_demo_label(), hp.eval_demo_rule, n, resemble)
+
+    def eval_demo_label(self) -> str:
+        """The evaluation demonstration count as the protocol states it (``"200"``, ``"all"``)."""
+        if getattr(self, "protocol", None) is not None and self.hparams.eval_demo_count in (None, "all"):
+            return str(self.protocol.eval_demo_count)
+        return str(self.eval_recipe.demo_count)
 
     # ---- loaders -----------------------------------------------------------------------------
     def _pad_id(self) -> int:

@@ -82,11 +82,15 @@ def describe_datamodule(dm: Any, source: str = "") -> str:
     views = eval_views(hp.eval_forms)
     if exact:
         people = f"{len(dm.split.test_rows):,} test + {len(dm.split.val_rows):,} validation people"
-    else:
+    elif hp.split_size is not None:
         people = f"{(hp.split_size + 1) // 2:,} test + {hp.split_size // 2:,} validation people"
+    else:
+        people = "the protocol's test and validation people"
     if hp.limit_eval_people is not None:
         people += f" (the first {hp.limit_eval_people} of each)"
-    out.append(wrap(f"Evaluation: {people} x 3 setups x both probe forms; {hp.eval_demo_count} demonstrations "
+    n_setups = len(dm.setups) if exact else 3
+    demos = dm.eval_demo_label() if exact else (hp.eval_demo_count or "the protocol's")
+    out.append(wrap(f"Evaluation: {people} x {n_setups} setups x both probe forms; {demos} demonstrations "
                     f"per person and setup, drawn {rule}; {layout}; eval_forms={hp.eval_forms}:"))
     out += [f"  [{v}] {view_label(v)}" for v in views]
     if hp.score_layout == "option_text":

@@ -79,18 +79,34 @@ class EvalSplit:
         return path
 
 
+def eligibility_threshold(catalog: Catalog, setups: list[np.ndarray], min_valid: int | None = None) -> int:
+    """``min_valid``, else the survey protocol's (200 + probes per setup for WVS-7, :mod:`ivr.data.protocol`)."""
+    if min_valid is not None:
+        return int(min_valid)
+    from ivr.data.protocol import resolve_protocol
+
+    cb = catalog.codebook
+    return resolve_protocol(cb).min_valid_for(setups, len(cb.questions))
+
+
 def eligible_mask(catalog: Catalog, setups: list[np.ndarray], min_valid: int | None = None) -> np.ndarray:
     """People valid on every probe question with enough valid answers for demonstrations.
 
     Args:
         catalog: the catalog.
         setups: probe question indices per setup.
-        min_valid: minimum valid answers; default ``200 + the largest setup`` (239 for WVS-7).
+        min_valid: minimum valid answers; default the protocol's (``200 + the largest setup`` = 239
+            for WVS-7; probes per setup + half of the other questions for a small survey).
 
     Raises:
         ValueError: the catalog's answer columns do not match its codebook, or a probe question has
             no valid answer at all.
     """
+    return _probe_valid(catalog, setups) & (catalog.n_valid >= eligibility_threshold(catalog, setups, min_valid))
+
+
+def _probe_valid(catalog: Catalog, setups: list[np.ndarray]) -> np.ndarray:
+    """People valid on every probe question of every setup."""
     cb = catalog.codebook
     n_q = len(cb.questions)
     if catalog.refined.ndim != 2 or catalog.refined.shape[1] != n_q:
@@ -107,9 +123,22 @@ def eligible_mask(catalog: Catalog, setups: list[np.ndarray], min_valid: int | N
             f"catalog lacks probe question(s) {empty[:10]} (no valid answer from anyone); "
             "every probe question needs answers to evaluate"
         )
-    if min_valid is None:
-        min_valid = STUDY_MAX_DEMOS + max(len(s) for s in setups)
-    return valid.all(axis=1) & (catalog.n_valid >= min_valid)
+    return valid.all(axis=1)
+
+
+def too_few_eligible(catalog: Catalog, setups: list[np.ndarray], min_valid: int, size: int, n_eligible: int) -> str:
+    """Why fewer than ``size`` people are eligible, with the flag that fixes it."""
+    n_q = len(catalog.codebook.questions)
+    n_probe = int(_probe_valid(catalog, setups).sum())
+    n_enough = int((catalog.n_valid >= min_valid).sum())
+    head = (f"{n_eligible} of {len(catalog)} people are eligible for evaluation, {size} are asked for "
+            f"(--data.split_size): {n_enough} have >= {min_valid} valid answers (--data.min_valid) and {n_probe} "
+            f"answered every probe question")
+    if min_valid > n_q:
+        return (f"{head}; this survey has {n_q} questions, so no one can have {min_valid}: set --data.min_valid "
+                f"(at most {n_q}) or a protocol in the codebook (python -m ivr.catalog protocol CATALOG shows it)")
+    return (f"{head}; lower --data.split_size or --data.min_valid, probe fewer questions (--data.n_setups, "
+            "--data.probes_per_setup), or set a protocol in the codebook")
 
 
 def _id_order(catalog: Catalog) -> np.ndarray:
@@ -149,8 +178,8 @@ def _select_study(
     continent = _values(catalog, "continent")
     if continent is None:
         raise ConfigError(
-            f"rule 'study' needs a 'continent' role in codebook {catalog.codebook.name!r}; "
-            "use rule='stratified' for surveys without it"
+            f"--data.split_rule study needs a 'continent' role in codebook {catalog.codebook.name!r}; "
+            "set --data.split_rule stratified (or protocol.split_rule: stratified in the codebook)"
         )
     cont = continent[cand]
     oceania = cand[cont == EXEMPT_CONTINENT]
@@ -159,7 +188,8 @@ def _select_study(
         return rng.choice(oceania, size, replace=False), info
     others = sorted({c for c in cont if c is not None and c != EXEMPT_CONTINENT})
     if not others:
-        raise ConfigError(f"rule 'study' found no eligible people outside {EXEMPT_CONTINENT}")
+        raise ConfigError(f"--data.split_rule study found no eligible people outside {EXEMPT_CONTINENT}; "
+                          "set --data.split_rule stratified")
     per = int((size - len(oceania)) / len(others)) + 1
     n_demo = len(catalog.codebook.demographics)
     min_demo = math.ceil(STUDY_DEMOGRAPHIC_FRACTION * n_demo)
@@ -186,8 +216,8 @@ def _select_study(
     union = np.concatenate(pool)
     if len(union) < size:
         raise ConfigError(
-            f"rule 'study' leaves {len(union)} candidates (after the demographic filter and religion caps), "
-            f"fewer than the requested eval size {size}; lower size or use rule='stratified'"
+            f"--data.split_rule study leaves {len(union)} candidates (after the demographic filter and religion "
+            f"caps), fewer than --data.split_size {size}; lower --data.split_size or set --data.split_rule stratified"
         )
     return rng.choice(union, size, replace=False), info
 
@@ -244,19 +274,19 @@ def read_ids_file(path: str | Path, id_column: str) -> list[str]:
 
 
 def make_split(
-    catalog: Catalog, size: int = 800, seed: int = 0, rule: str = "study", ids_file: str | Path | None = None,
-    setups: list[np.ndarray] | None = None, min_valid: int | None = None,
+    catalog: Catalog, size: int | None = 800, seed: int = 0, rule: str | None = "study",
+    ids_file: str | Path | None = None, setups: list[np.ndarray] | None = None, min_valid: int | None = None,
 ) -> EvalSplit:
     """Choose the evaluation people and split them into test and validation halves.
 
     Args:
         catalog: the catalog.
-        size: number of evaluation people (ignored with ``ids_file``).
+        size: number of evaluation people (ignored with ``ids_file``); None = the protocol's.
         seed: selection and halving seed.
-        rule: ``"study"`` or ``"stratified"`` (see the module docstring).
+        rule: ``"study"`` or ``"stratified"`` (see the module docstring); None = the protocol's.
         ids_file: a published list of person ids to use instead of a rule.
-        setups: probe setups; default :func:`probe_setups` of the catalog's codebook.
-        min_valid: minimum valid answers for eligibility (default 200 + probes per setup).
+        setups: probe setups; default :func:`probe_setups` of the catalog's codebook (its protocol).
+        min_valid: minimum valid answers for eligibility (default: the protocol's).
 
     Returns:
         The :class:`EvalSplit`.
@@ -265,11 +295,17 @@ def make_split(
         ValueError: unknown rule, size larger than the eligible population, ids missing from the
             catalog, or a catalog lacking probe questions.
     """
+    if rule is None or size is None:
+        from ivr.data.protocol import resolve_protocol
+
+        protocol = resolve_protocol(catalog.codebook)
+        rule = protocol.split_rule if rule is None else rule
     if rule not in RULES:
-        raise ConfigError(f"unknown split rule {rule!r}; expected one of {RULES}")
+        raise ConfigError(f"--data.split_rule {rule!r}: use one of {list(RULES)}")
     setups = probe_setups(catalog.codebook) if setups is None else setups
-    eligible = eligible_mask(catalog, setups, min_valid)
-    info: dict[str, Any] = {"n_people": int(len(catalog)), "n_eligible": int(eligible.sum())}
+    threshold = eligibility_threshold(catalog, setups, min_valid)
+    eligible = eligible_mask(catalog, setups, threshold)
+    info: dict[str, Any] = {"n_people": int(len(catalog)), "n_eligible": int(eligible.sum()), "min_valid": threshold}
     if ids_file is not None:
         ids = read_ids_file(ids_file, catalog.codebook.id_column)
         index = {str(pid): i for i, pid in enumerate(catalog.person_ids)}
@@ -282,15 +318,14 @@ def make_split(
         info["n_not_eligible"] = int((~eligible[chosen]).sum())
         rule_name = "ids_file"
     else:
+        if size is None:
+            size = protocol.size_for(int(eligible.sum()))
         if size < 1:
-            raise ConfigError(f"eval size must be >= 1, got {size}")
+            raise ConfigError(f"--data.split_size must be >= 1, got {size}")
         order = _id_order(catalog)
         cand = order[eligible[order]]
         if size > len(cand):
-            raise ConfigError(
-                f"eval size {size} is larger than the eligible population ({len(cand)} of {len(catalog)} "
-                "people answered every probe question and have enough valid answers); lower size"
-            )
+            raise ConfigError(too_few_eligible(catalog, setups, threshold, size, len(cand)))
         rng = np.random.default_rng([seed, TAG_SELECT])
         select = _select_study if rule == "study" else _select_stratified
         chosen, extra = select(catalog, cand, size, rng)

@@ -21,7 +21,6 @@ from transformers import PreTrainedTokenizerFast
 
 from ivr.catalog.codebook import Codebook
 from ivr.errors import IvrError
-from ivr.metrics.predictions import MAX_OPTIONS  # the widest question any layout supports
 from ivr.data.examples import FORMS, Example
 from ivr.data.labels import choose_label_scheme
 from ivr.data.prompts import PromptLayout, chat_wrap, format_statement
@@ -70,6 +69,11 @@ class Built:
         return self.prefix.tolist() + self.branches[k]
 
 
+def widest_question(codebook: Codebook) -> tuple[int, str]:
+    """(the most options any question has in either form, that question's id)."""
+    return max((len(q.options(f)), q.id) for q in codebook.questions for f in FORMS)
+
+
 class TokenCache:
     """Per-tokenizer cache of statement / option / template-piece ids for one layout.
 
@@ -87,14 +91,15 @@ class TokenCache:
         self.chat_prefix, self.chat_suffix = ("", "") if self.statement else chat_wrap(tokenizer)
         self.label_ids: list[int] = []
         if not self.statement:
-            n_max = max(max(codebook.n_options(f)) for f in FORMS)
-            if n_max > MAX_OPTIONS:
-                raise TokenizationError(
-                    f"codebook {codebook.name!r} has a question with {n_max} options > {MAX_OPTIONS}")
+            n_max, widest = widest_question(codebook)
             # the label scheme and answer-slot split in which every option label is one token here
-            layout, self.label_ids = choose_label_scheme(
-                self.encode, layout, layout.tail + self.chat_suffix, n_max, self.tokenizer_name,
-                tokenizer.convert_ids_to_tokens)
+            try:
+                layout, self.label_ids = choose_label_scheme(
+                    self.encode, layout, layout.tail + self.chat_suffix, n_max, self.tokenizer_name,
+                    tokenizer.convert_ids_to_tokens)
+            except TokenizationError as err:
+                raise TokenizationError(f"codebook {codebook.name!r}: question {widest} has {n_max} options, and "
+                                        f"each needs a one-token label: {err}") from None
         self.layout = layout
         self.head = self.encode(self.chat_prefix + layout.head, leading=True)
         self.head_array = np.asarray(self.head, np.int64)
@@ -232,9 +237,6 @@ class TokenCache:
                 ids = self._lines[("ids", form, q)] = self.tokenizer.convert_tokens_to_ids(
                     [statement_token(qid, FORMS[form], o) for o in range(n)])
             return [ids[o] for o in order.tolist()]
-        if len(order) > MAX_OPTIONS:
-            qid = self.codebook.questions[q].id
-            raise TokenizationError(f"question {qid} has {len(order)} options > {MAX_OPTIONS}")
         return self.label_ids[: len(order)]
 
     def option_continuations(self, form: int, q: int, order: np.ndarray) -> tuple[list[list[int]], list[int]]:
@@ -382,7 +384,8 @@ def train_bpe_tokenizer(
     """
     corpus = [layout.head, layout.middle, layout.tail]
     # option labels at the answer slot must be single tokens: make them frequent
-    corpus += [layout.answer_prefix + layout.answer_label.format(k=k) for k in range(1, MAX_OPTIONS + 1)] * 200
+    n_max = widest_question(codebook)[0]
+    corpus += [layout.answer_prefix + layout.answer_label.format(k=k) for k in range(1, max(8, n_max) + 1)] * 200
     for q in codebook.questions:
         for form in FORMS:
             for k, o in enumerate(q.options(form)):

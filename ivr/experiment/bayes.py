@@ -23,7 +23,6 @@ from ivr.catalog.store import Catalog
 from ivr.errors import ConfigError
 from ivr.data.conventions import VIEWS
 from ivr.data.probes import probe_setups
-from ivr.data.splits import make_split
 
 PEOPLE = ("test", "val", "eval")
 
@@ -39,16 +38,20 @@ class EvalSettings:
         setups: probe setups scored.
         seed: split and demonstration seed.
         ids_file: a published id list replacing the rule (``data.split_ids_file``).
-        min_valid: the eligibility threshold (``data.min_valid``; None = the study's).
+        min_valid: the eligibility threshold (``data.min_valid``; None = the survey protocol's).
+        probes: the other protocol keys of ``data:`` (``n_setups``, ``probes_per_setup`` ...) as (key, value) pairs.
+
+    ``split_size`` / ``split_rule`` None = the survey protocol's (:mod:`ivr.data.protocol`).
     """
 
-    split_size: int = 800
-    split_rule: str = "study"
+    split_size: int | None = None
+    split_rule: str | None = None
     people: str = "test"
     setups: tuple[int, ...] = (0, 1, 2)
     seed: int = 0
     ids_file: str | None = None
     min_valid: int | None = None
+    probes: tuple[tuple[str, Any], ...] = ()
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> EvalSettings:
@@ -64,26 +67,44 @@ class EvalSettings:
         setups = tuple(int(s) for s in (data.get("setups") if data.get("setups") is not None else cls.setups))
         if not setups or min(setups) < 0:
             raise ConfigError(f"--data.setups {list(setups)}: give setup numbers >= 0, e.g. [0, 1, 2]")
-        return cls(int(data.get("split_size", cls.split_size)), str(data.get("split_rule", cls.split_rule)),
-                   people, setups, int(data.get("seed", cls.seed)), data.get("split_ids_file"), data.get("min_valid"))
+        size, rule = data.get("split_size"), data.get("split_rule")
+        probes = tuple((k, data[k]) for k in ("n_setups", "probes_per_category", "probes_per_setup")
+                       if data.get(k) is not None)
+        return cls(None if size is None else int(size), None if rule is None else str(rule),
+                   people, setups, int(data.get("seed", cls.seed)), data.get("split_ids_file"), data.get("min_valid"),
+                   probes)
 
     def params(self) -> dict[str, Any]:
         out = {"split_size": self.split_size, "split_rule": self.split_rule, "people": self.people,
                "setups": list(self.setups), "seed": self.seed}
         out.update({k: v for k, v in (("ids_file", self.ids_file), ("min_valid", self.min_valid)) if v is not None})
+        out.update(dict(self.probes))
         return out
+
+    def overrides(self) -> dict[str, Any]:
+        """The protocol keys these settings set (:func:`ivr.data.protocol.resolve_protocol`)."""
+        return {"split_size": self.split_size, "split_rule": self.split_rule, "min_valid": self.min_valid,
+                **dict(self.probes)}
+
+    def protocol(self, catalog: Catalog) -> Any:
+        """The survey protocol with these settings' overrides."""
+        from ivr.data.protocol import resolve_protocol
+
+        return resolve_protocol(catalog.codebook, self.overrides())
 
 
 def eval_people(catalog: Catalog, settings: EvalSettings) -> np.ndarray:
     """Catalog rows of the scored people (:func:`ivr.data.splits.make_split`)."""
-    split = make_split(catalog, size=settings.split_size, seed=settings.seed, rule=settings.split_rule,
-                       ids_file=settings.ids_file, min_valid=settings.min_valid)
+    from ivr.data.protocol import protocol_split
+
+    split = protocol_split(catalog, settings.overrides(), settings.seed, settings.ids_file)[2]
     return {"test": split.test_rows, "val": split.val_rows, "eval": split.eval_rows}[settings.people]
 
 
-def setup_probes(catalog: Catalog, setups: tuple[int, ...]) -> dict[int, np.ndarray]:
-    """Setup number -> probe question indices."""
-    every = probe_setups(catalog.codebook, n_setups=max(setups) + 1)
+def setup_probes(catalog: Catalog, setups: tuple[int, ...], settings: EvalSettings | None = None) -> dict[int, np.ndarray]:
+    """Setup number -> probe question indices (of ``settings``' protocol; default the survey's)."""
+    every = (settings.protocol(catalog).setups(catalog.codebook) if settings is not None
+             else probe_setups(catalog.codebook, n_setups=max(setups) + 1))
     return {s: every[s] for s in setups}
 
 

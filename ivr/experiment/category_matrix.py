@@ -123,7 +123,7 @@ class CategoryMatrixExperiment(Experiment):
         else:
             preds = predict_bayes(
                 self.catalog, self.catalog_dir, eval_people(self.catalog, settings),
-                setup_probes(self.catalog, settings.setups), self.forms, n_demos, settings.seed, demo_mask=mask,
+                setup_probes(self.catalog, settings.setups, settings), self.forms, n_demos, settings.seed, demo_mask=mask,
                 use_demographics=p["demographics"], view=p["eval_forms"])
         report = evaluate_predictions(preds, self.catalog, dimensions=[], bootstrap=0)
         return {"demo_category": category, "by_category": report.by_category, "accuracy": report.table3_row()}

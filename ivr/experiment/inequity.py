@@ -159,7 +159,7 @@ class InequityExperiment(Experiment):
             cfg = p["bayes"]
             rows = eval_people(self.catalog, settings)
             preds = predict_bayes(
-                self.catalog, self.catalog_dir, rows, setup_probes(self.catalog, settings.setups),
+                self.catalog, self.catalog_dir, rows, setup_probes(self.catalog, settings.setups, settings),
                 list(cfg.get("forms", FORMS)), int(cfg.get("demos", 200)), settings.seed,
                 use_demographics=bool(cfg.get("demographics", False)),
                 view=bayes_view(cfg, f"inequity config: model {p['name']!r}"))
@@ -168,9 +168,9 @@ class InequityExperiment(Experiment):
     def _baselines(self, p: dict[str, Any], settings: EvalSettings) -> dict[str, Any]:
         # an entry point may compose baselines (CONTRACTS); imported here so ivr never needs it otherwise
         from baselines.run import BaselineConfig, run_baselines
-        from ivr.data.splits import make_split
+        from ivr.data.protocol import protocol_split
 
-        split = make_split(self.catalog, size=settings.split_size, seed=settings.seed, rule=settings.split_rule)
+        split = protocol_split(self.catalog, settings.overrides(), settings.seed, settings.ids_file)[2]
         split = dataclasses.replace(split, eval_rows=eval_people(self.catalog, settings))
         n_cluster = int(self.config.get("n_cluster", 24))
         config = BaselineConfig(setups=settings.setups, pools=("all",), max_n=n_cluster, n_cluster=n_cluster,

@@ -75,11 +75,8 @@ class ModelExperiment(Experiment):
     def data_section(self, data: dict[str, Any]) -> dict[str, Any]:
         """IVRDataModule settings with this experiment's catalog and split filled in."""
         s = self.eval_settings
-        if s.min_valid is not None:
-            raise ConfigError("--data.min_valid: the data module of trained reasoners has no eligibility setting yet; "
-                              "leave it null for experiments that train")
         fixed = {"catalog": str(self.catalog_dir), "split_size": s.split_size, "split_rule": s.split_rule,
-                 "seed": s.seed, "limit_eval_people": self.limit}
+                 "seed": s.seed, "limit_eval_people": self.limit, "min_valid": s.min_valid, **dict(s.probes)}
         if s.ids_file is not None:
             fixed["split_ids_file"] = s.ids_file
         if self.data.cache_dir is not None:

@@ -11,7 +11,6 @@ import numpy as np
 from ivr.errors import InputError
 
 FORM_NAMES = ("polar", "refined")  # form code 0, 1
-MAX_OPTIONS = 8
 NO_ANSWER = -1  # pred: no answer / parse failure (scored wrong); target: unanswered (not scored)
 
 _INT_FIELDS = ("person", "setup", "form", "question", "pred", "target")
@@ -76,7 +75,7 @@ class Predictions:
         probes = np.asarray(probes, dtype=np.int64)
         e, k = len(rows), len(probes)
         pred = np.broadcast_to(np.asarray(pred), (e, k))
-        flat_probs = None if probs is None else _pad(np.asarray(probs).reshape(e * k, -1), MAX_OPTIONS)
+        flat_probs = None if probs is None else np.asarray(probs, dtype=np.float64).reshape(e * k, -1)
         return cls(
             person=np.repeat(rows, k), setup=np.full(e * k, setup), form=np.full(e * k, FORM_NAMES.index(form)),
             question=np.tile(probes, e), pred=pred.reshape(-1),
@@ -128,6 +127,11 @@ class Predictions:
     def load(cls, path: str | Path) -> Predictions:
         with np.load(Path(path), allow_pickle=False) as data:
             return cls(**{k: data[k] for k in data.files})
+
+
+def pad_probs(probs: np.ndarray, width: int) -> np.ndarray:
+    """``probs`` [N, O] widened to ``width`` columns with nan (options a question does not have)."""
+    return _pad(probs, width)
 
 
 def _pad(probs: np.ndarray, width: int) -> np.ndarray:

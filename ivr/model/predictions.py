@@ -6,7 +6,6 @@ from typing import Any
 
 import torch
 
-from ivr.metrics.predictions import MAX_OPTIONS  # probabilities are padded to this width (nan)
 from ivr.model.heads import ChoiceOutput
 
 
@@ -20,7 +19,7 @@ def flatten_probes(batch: dict[str, Any], out: ChoiceOutput) -> dict[str, torch.
 
     Returns:
         dict of 1-D long tensors ``person, setup, form, question, pred, target`` and ``probs``
-        float [N, 8] (nan beyond a question's options).
+        float [N, O] with O the batch's widest question (nan beyond a question's options).
     """
     real = batch["answer_positions"] >= 0
     labels = batch.get("labels")
@@ -42,11 +41,8 @@ def flatten_probes(batch: dict[str, Any], out: ChoiceOutput) -> dict[str, torch.
     target = to_codebook(labels)
     # scatter_add: padded positions (index clamped to 0) carry probability 0 and must not overwrite column 0
     probs_cb = torch.zeros_like(out.probs).scatter_add(-1, index, out.probs.detach().float())
-    width = max(MAX_OPTIONS, probs_cb.shape[-1])
-    padded = torch.full((*probs_cb.shape[:-1], width), float("nan"), device=probs_cb.device)
-    padded[..., : probs_cb.shape[-1]] = probs_cb
-    cols = torch.arange(width, device=padded.device)
-    padded = padded.masked_fill(cols >= n_opt.unsqueeze(-1), float("nan"))
+    cols = torch.arange(probs_cb.shape[-1], device=probs_cb.device)
+    padded = probs_cb.masked_fill(cols >= n_opt.unsqueeze(-1), float("nan"))
     meta = batch["meta"]
     return {
         "person": meta["person"][real],

@@ -127,6 +127,11 @@ def zero_shot(
         model = check_model(model)  # and a mistyped model path
     table_rows = load_published(paper) if published else None
     cat = data.open_catalog()
+    if probe.demo_counts is None:  # the protocol's evaluation count ("all" = every valid answer)
+        import dataclasses
+
+        probe = dataclasses.replace(probe, demo_counts=[int(data.protocol(cat).demos("eval_demo_count",
+                                                                                      cat.codebook))])
     setups = data.chosen_setups(cat)
     split = data.split(cat)  # eligibility as for every command: the probes of all setups answered
     rows = {"test": split.test_rows, "val": split.val_rows, "eval": split.eval_rows}[probe.people]

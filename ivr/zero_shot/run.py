@@ -39,7 +39,8 @@ class ProbeSettings:
     section (:class:`ivr.settings.DataSettings`), as for every other command.
 
     Attributes:
-        demo_counts: demonstration counts to run (the study: 0, 50, 100, 150, 200).
+        demo_counts: demonstration counts to run (the study: 0, 50, 100, 150, 200); None = the survey
+            protocol's ``eval_demo_count`` (200 for WVS-7; every valid answer for a small survey).
         demo_form: form of the demonstration statements ("polar" or "refined").
         probe_forms: forms of the probe options ("polar", "refined").
         demographics: "none", "with" (demographic statements before the demonstrations) or "only"
@@ -50,7 +51,7 @@ class ProbeSettings:
         chunk_size: prompts sent to the backend between cache writes.
     """
 
-    demo_counts: list[int] = field(default_factory=lambda: [200])
+    demo_counts: list[int] | None = None
     demo_form: str = "polar"
     probe_forms: list[str] = field(default_factory=lambda: ["polar"])
     demographics: str = "none"
@@ -68,7 +69,7 @@ class ProbeSettings:
             bad.append(f"--probe.demo_form={self.demo_form!r}: use one of {FORM_NAMES}")
         if not self.probe_forms or any(f not in FORM_NAMES for f in self.probe_forms):
             bad.append(f"--probe.probe_forms={self.probe_forms!r}: a non-empty list of {FORM_NAMES}")
-        if any(int(d) < 0 for d in self.demo_counts) or not self.demo_counts:
+        if self.demo_counts is not None and (any(int(d) < 0 for d in self.demo_counts) or not self.demo_counts):
             bad.append(f"--probe.demo_counts={self.demo_counts!r}: a non-empty list of counts >= 0")
         if self.people not in PEOPLE:
             bad.append(f"--probe.people={self.people!r}: use one of {PEOPLE}")
@@ -78,7 +79,11 @@ class ProbeSettings:
             raise ConfigError("invalid zero-shot settings: " + "; ".join(bad))
 
     def counts(self) -> list[int]:
-        return [0] if self.demographics == "only" else [int(d) for d in self.demo_counts]
+        if self.demographics == "only":
+            return [0]
+        if self.demo_counts is None:
+            raise ValueError("ProbeSettings.counts: demo_counts is unset; zero_shot() fills it from the protocol")
+        return [int(d) for d in self.demo_counts]
 
 
 @dataclass
