@@ -27,8 +27,8 @@ from ivr.errors import ConfigError
 def mixture_eig(weights: np.ndarray, probs: np.ndarray, profile_entropy: np.ndarray | None = None) -> np.ndarray:
     """float [N, Q]: I(Y_q; Z) for posterior ``weights`` [N, K] over components with answer ``probs`` [K, Q, O]."""
     k, q, o = probs.shape
-    w = np.asarray(weights, dtype=np.float32)
-    pred = (w @ probs.reshape(k, q * o).astype(np.float32, copy=False)).reshape(len(w), q, o)
+    w = np.asarray(weights, dtype=probs.dtype)
+    pred = (w @ probs.reshape(k, q * o)).reshape(len(w), q, o)
     h_k = entropy(probs) if profile_entropy is None else profile_entropy  # [K, Q]
     return entropy(pred) - w.astype(np.float64) @ h_k
 
@@ -86,9 +86,10 @@ class BayesEIGPolicy(GreedyPolicy):
     def __init__(self, model: Any) -> None:
         self.posterior = BayesPosterior(model)
         self._h_k = entropy(self.posterior.probs)
+        self._probs32 = self.posterior.probs.astype(np.float32)  # the step's one big product, in float32
 
     def scores(self, states: list[PersonState]) -> np.ndarray:
-        return mixture_eig(self.posterior.weights(states), self.posterior.probs, self._h_k)
+        return mixture_eig(self.posterior.weights(states), self._probs32, self._h_k)
 
 
 def require_synthetic(catalog_dir: Any, what: str) -> Any:
