@@ -62,7 +62,7 @@ class ElicitationSettings(ModelExperimentSettings):
     reasoner: dict[str, Any] = field(default_factory=dict)
     reasoner_stride: int = 1
     reasoner_max_len: int = 16384
-    pool: str = "1600"
+    pool: int | str = 1600
     n_neighbours: int = 24
     fixed_people: int = 2000
     group_k: int = 20
