@@ -157,6 +157,14 @@ class ElicitationExperiment(ModelExperiment):
         return ReasonerPredictor(reasoner_from_checkpoint(self.checkpoint("reasoner")), dm,
                                  batch_size=int(self.config["batch_size"]))
 
+    def synth_model(self, what: str) -> Any:
+        """The synthetic catalog's model, loaded once (its option-probability caches are kept)."""
+        if getattr(self, "_synth", None) is None:
+            from ivr.elicit.bayes import require_synthetic
+
+            self._synth = require_synthetic(self.catalog_dir, what)
+        return self._synth
+
     def policy(self, name: str) -> Any:
         from ivr.elicit import policies as pol
 
@@ -168,9 +176,9 @@ class ElicitationExperiment(ModelExperiment):
             return pol.FixedPolicy(pol.learn_fixed_order(self.catalog.refined[rows],
                                                          np.asarray(self.catalog.codebook.n_options("refined"))))
         if name == "bayes-eig":
-            from ivr.elicit.bayes import BayesEIGPolicy, require_synthetic
+            from ivr.elicit.bayes import BayesEIGPolicy
 
-            return BayesEIGPolicy(require_synthetic(self.catalog_dir, "--policies bayes-eig"))
+            return BayesEIGPolicy(self.synth_model("--policies bayes-eig"))
         if name == "neighbours":
             from baselines.elicit import NeighboursPolicy
 
@@ -220,9 +228,7 @@ class ElicitationExperiment(ModelExperiment):
         scorer = p["scorer"]
         model = predictor = pool = None
         if scorer == "bayes":
-            from ivr.elicit.bayes import require_synthetic
-
-            model = require_synthetic(self.catalog_dir, "--scorers bayes")
+            model = self.synth_model("--scorers bayes")
         elif scorer == "reasoner":
             predictor = self.predictor(p["max_len"])
         else:
