@@ -118,6 +118,7 @@ def elicitation_figure(config: dict[str, Any], table: pd.DataFrame, out_dir: Pat
             ax.axhline(float(part.loc[("random", k_max), metric]), color="grey", linestyle=":", linewidth=1,
                        label=f"random @ {k_max}")
         ax.set_xscale("symlog", linthresh=5)
+        ax.set_xlim(0, k_max * 1.15)
         ax.set_xticks(sorted(config["ks"]))
         ax.set_xticklabels([str(k) for k in sorted(config["ks"])])
         people = int(part["people"].max())
