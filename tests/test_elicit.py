@@ -195,3 +195,33 @@ def test_interview_replays_a_scripted_respondent(catalog, small_catalog_dir, tmp
     assert run(main, ["interview", "--bayes", "--data.catalog", str(small_catalog_dir), "--answers", str(answers),
                       "--out", str(out)]) == 2
     assert len(json.loads((out / "transcript.json").read_text())["turns"]) == 1
+
+
+def test_interview_ends_cleanly_on_ctrl_c_and_bayes_needs_a_synthetic_catalog(catalog, small_catalog_dir, tmp_path):
+    from ivr.catalog.store import write_catalog
+    from ivr.catalog.synth import SynthModel
+    from ivr.cli import run
+    from ivr.data.datamodule import random_catalog
+    from ivr.elicit.__main__ import main
+    from ivr.elicit.interview import Interview
+
+    policy = BayesEIGPolicy(SynthModel.load(small_catalog_dir))
+    probes = setup_probes(catalog, (0,))[0]
+    replies = iter(["0", "2"])  # "0" is no option: asked again; then Ctrl-C at the second question
+
+    def read(prompt):
+        reply = next(replies, None)
+        if reply is None:
+            raise KeyboardInterrupt
+        return reply
+
+    predict = lambda state, qs: policy.posterior.predictive([state], qs, "refined")[0]  # noqa: E731
+    session = Interview(catalog.codebook, policy, predict, probes, write=lambda text: None)
+    session.run(None, 10, read=read)
+    assert session.ended == "interrupted" and len(session.turns) == 1
+    assert session.turns[0].answer == 1
+    session.save(tmp_path)
+    assert json.loads((tmp_path / "transcript.json").read_text())["ended"] == "interrupted"
+    real = tmp_path / "random_catalog"
+    write_catalog(random_catalog(80), real, source="random")
+    assert run(main, ["interview", "--bayes", "--data.catalog", str(real), "--out", str(tmp_path / "x")]) == 2
