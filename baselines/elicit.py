@@ -45,17 +45,17 @@ class NeighboursPolicy(GreedyPolicy):
         self.n = min(int(n), len(self.pool_rows))
         self.seed = seed
         self.pool_keys = id_keys(catalog.person_ids)[self.pool_rows]
-        self._sim: dict[int, tuple[int, np.ndarray]] = {}
+        self._key = ("neighbours", id(self))  # this policy's entry in each state's scratch
 
     def similarity(self, state: PersonState) -> np.ndarray:
         """int [P]: agreements of each pool person with ``state``'s answers (cached, incremental)."""
-        seen, sim = self._sim.get(id(state), (0, np.zeros(len(self.pool_rows), np.int64)))
+        seen, sim = state.scratch.get(self._key, (0, np.zeros(len(self.pool_rows), np.int64)))
         if seen != len(state.asked):
             sim = sim.copy()
             for q, a in zip(state.asked[seen:], state.answers[seen:]):
                 if a >= 0:
                     sim += self.answers[:, q] == a
-            self._sim[id(state)] = (len(state.asked), sim)
+            state.scratch[self._key] = (len(state.asked), sim)
         return sim
 
     def neighbours(self, state: PersonState) -> np.ndarray:

@@ -52,17 +52,17 @@ class BayesPosterior:
         self.log_probs = np.log(np.maximum(self.probs, 1e-300))
         prior = model.prior_logits(None, None)[0]
         self.prior = prior - np.logaddexp.reduce(prior)
-        self._cache: dict[int, tuple[int, np.ndarray]] = {}
+        self._key = ("bayes", id(self))  # this posterior's entry in each state's scratch
 
     def log_posterior(self, state: PersonState) -> np.ndarray:
         """float64 [K] log posterior of ``state`` (cached; only new answers are added)."""
-        seen, lp = self._cache.get(id(state), (0, self.prior))
+        seen, lp = state.scratch.get(self._key, (0, self.prior))
         if seen != len(state.asked):
             lp = lp.copy()
             for q, a in zip(state.asked[seen:], state.answers[seen:]):
                 if a >= 0:
                     lp += self.log_probs[:, q, a]
-            self._cache[id(state)] = (len(state.asked), lp)
+            state.scratch[self._key] = (len(state.asked), lp)
         return lp
 
     def weights(self, states: list[PersonState]) -> np.ndarray:
@@ -73,9 +73,6 @@ class BayesPosterior:
         w = self.weights(states)
         pred = np.einsum("nk,kmo->nmo", w, self.model.option_probs(form)[:, np.asarray(questions)])
         return pred / pred.sum(axis=2, keepdims=True)
-
-    def forget(self) -> None:
-        self._cache.clear()
 
 
 class BayesEIGPolicy(GreedyPolicy):

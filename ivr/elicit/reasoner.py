@@ -108,7 +108,7 @@ class ReasonerPolicy(GreedyPolicy):
 
     def __init__(self, predictor: ReasonerPredictor, stride: int = 1) -> None:
         self.predictor, self.stride = predictor, max(1, int(stride))
-        self._queue: dict[int, list[int]] = {}
+        self._key = ("reasoner", id(self))  # this policy's queue in each state's scratch
 
     def scores(self, states: list[PersonState]) -> np.ndarray:
         cands = [np.flatnonzero(s.candidates) for s in states]
@@ -119,16 +119,16 @@ class ReasonerPolicy(GreedyPolicy):
         return out
 
     def next_questions(self, states: list[PersonState]) -> list[int | None]:
-        need = [s for s in states if not self._queue.get(id(s))]
+        need = [s for s in states if not s.scratch.get(self._key)]
         if need:
             scores = self.scores(need)
             for s, row in zip(need, scores):
                 ok = s.candidates & np.isfinite(row)
                 order = np.flatnonzero(ok)[np.argsort(-row[ok], kind="stable")]
-                self._queue[id(s)] = order[: self.stride].tolist()
+                s.scratch[self._key] = order[: self.stride].tolist()
         out: list[int | None] = []
         for s in states:
-            queue = self._queue.get(id(s)) or []
+            queue = s.scratch.get(self._key) or []
             while queue and not s.candidates[queue[0]]:
                 queue.pop(0)
             out.append(queue.pop(0) if queue else super().next_questions([s])[0])

@@ -27,6 +27,8 @@ class PersonState:
         setup: the probe setup number (a seed stream of seeded policies).
         asked: question indices in the order asked.
         answers: refined option index of each asked question (``SKIPPED`` = declined).
+        scratch: per-policy incremental caches (a posterior, neighbour similarities), kept with the
+            person so that they can never be mixed up with another person's.
     """
 
     n_questions: int
@@ -36,6 +38,7 @@ class PersonState:
     setup: int = 0
     asked: list[int] = field(default_factory=list)
     answers: list[int] = field(default_factory=list)
+    scratch: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.probes = np.asarray(self.probes, dtype=np.int64)

@@ -209,7 +209,6 @@ class ElicitationExperiment(ModelExperiment):
             states = states_for(self.catalog, rows, s, probes)
             simulate(policy, states, self.catalog.refined, steps, progress=bar.update)
             sequences[str(s)] = [st.asked for st in states]
-            getattr(getattr(policy, "posterior", None), "forget", lambda: None)()
         bar.close()
         return {"policy": run.params["policy"], "rows": rows.tolist(), "sequences": sequences,
                 "cpu_seconds": time.process_time() - start}
