@@ -78,6 +78,9 @@ def build(args: Any, catalog: Any, folder: Any, probes: Any) -> tuple[Any, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["-h"], ["--help"]):
+        parser().print_help()
+        return 0
     if not argv or argv[0] != "interview":
         raise ConfigError(f"{PROG}: give the command 'interview', e.g. {PROG} interview --bayes; see "
                           f"{PROG} interview --help")
