@@ -67,7 +67,8 @@ def build(args: Any, catalog: Any, folder: Any, probes: Any) -> tuple[Any, Any]:
     check_model_path(args.ckpt, "--ckpt")
     module = reasoner_from_checkpoint(args.ckpt)
     dm = IVRDataModule(catalog=str(folder), tokenizer=args.tokenizer, n_per_question=1,
-                       max_seq_length=args.max_seq_length, seed=args.data.seed,
+                       max_seq_length=args.max_seq_length, seed=args.data.seed, split_size=args.data.split_size,
+                       split_rule=args.data.split_rule,
                        cache_dir=args.data.cache_dir)
     dm.setup("test")
     predictor = ReasonerPredictor(module, dm)
