@@ -66,7 +66,8 @@ def matches(config: dict[str, Any], table: pd.DataFrame) -> dict[str, dict[str, 
             cands = [(float(part.loc[(p, k), metric]), p) for p in ADAPTIVE
                      if (p, k) in part.index and not np.isnan(part.loc[(p, k), metric])]
             if cands and max(cands)[0] >= low:
-                found = {"k": k, "policy": max(cands)[1], "accuracy": max(cands)[0]}
+                same = float(part.loc[("random", k), metric]) if ("random", k) in part.index else float("nan")
+                found = {"k": k, "policy": max(cands)[1], "accuracy": max(cands)[0], "random_at_k": same}
                 break
         out[scorer] = {"random_k": k_max, "random": float(ref[metric]), "random_ci_low": low, "match": found}
     return out
@@ -78,8 +79,8 @@ def matching_text(config: dict[str, Any], results: dict[str, dict[str, Any]], ta
              f"(lower end of its bootstrap 95% interval), metric {metric}:"]
     for scorer, m in matches(config, table).items():
         hit = m["match"]
-        where = (f"k={hit['k']} ({hit['policy']}, {hit['accuracy']:.2f})" if hit
-                 else "not reached at any scored k")
+        where = (f"k={hit['k']} ({hit['policy']}, {hit['accuracy']:.2f}; random at k={hit['k']}: "
+                 f"{hit['random_at_k']:.2f})" if hit else "not reached at any scored k")
         lines.append(f"  {scorer}: random@{m['random_k']} = {m['random']:.2f} (ci low {m['random_ci_low']:.2f}) -> "
                      f"{where}")
     gk = config.get("group_k")
