@@ -19,6 +19,7 @@ EXPERIMENTS: dict[str, str] = {
     "demo_count": "ivr.experiment.demo_count:DemoCountExperiment",
     "continent": "ivr.experiment.continent:ContinentExperiment",
     "demographics": "ivr.experiment.demographics:DemographicsExperiment",
+    "elicitation": "ivr.experiment.elicitation:ElicitationExperiment",
 }
 
 

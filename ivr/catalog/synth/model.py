@@ -105,6 +105,13 @@ class SynthModel:
             self._option_probs[form] = out
         return self._option_probs[form]
 
+    def log_option_probs(self, form: str) -> np.ndarray:
+        """float64 [K, Q x max options of form]: log P(option | profile), flattened (cached)."""
+        key = f"log_{form}"
+        if key not in self._option_probs:
+            self._option_probs[key] = np.log(np.maximum(self.option_probs(form), 1e-300)).reshape(self.n_profiles, -1)
+        return self._option_probs[key]
+
     def prior_logits(self, demographics: np.ndarray | None, country: np.ndarray | None) -> np.ndarray:
         """Unnormalised log prior [N, K]; the population marginal where nothing is given."""
         if country is None:
@@ -150,7 +157,7 @@ class SynthModel:
         """Unnormalised log posterior over profiles [N, K]."""
         answers = catalog.answers(demo_form)
         n_opt = max(self.codebook.n_options(demo_form))
-        logp = np.log(np.maximum(self.option_probs(demo_form), 1e-300)).reshape(self.n_profiles, -1)
+        logp = self.log_option_probs(demo_form)
         onehot = np.zeros((len(rows), logp.shape[1]), np.float64)
         for i, (r, qs) in enumerate(zip(rows, demo_qidx)):
             qs = np.asarray(qs, np.int64)

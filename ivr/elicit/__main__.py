@@ -1,0 +1,115 @@
+"""``python -m ivr.elicit interview (--bayes | --ckpt PATH) [--answers FILE] [--out DIR] [...]``.
+
+An interactive elicitation session (:mod:`ivr.elicit.interview`). ``--bayes`` predicts with the
+exact posterior of a synthetic catalog (``--data.catalog synthetic:people=N,seed=S``) and asks by
+greedy expected information gain; ``--ckpt PATH`` predicts with a trained reasoner (same
+``--data.catalog``, ``--tokenizer`` and ``--max_seq_length`` as it was trained with) and asks by
+its uncertainty. ``--policy random`` asks in a seeded random order instead. The transcript goes to
+``--out`` (default ``runs/interview``), written when the session ends, also after Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from ivr.cli import RUNS_ROOT, add_output_arguments, entry_point, make_parser
+from ivr.errors import ConfigError
+from ivr.settings import DataSettings
+
+PROG = "python -m ivr.elicit"
+INTERVIEW_POLICIES = ("auto", "random", "bayes-eig", "reasoner")
+
+
+def parser() -> Any:
+    p = make_parser(f"{PROG} interview", "Ask a respondent statements one at a time and show predictions.")
+    p.add_argument("--bayes", type=bool, default=False, nargs="?", const=True,
+                   help="predict with the synthetic catalog's exact posterior")
+    p.add_argument("--ckpt", type=str | None, default=None, help="a trained reasoner's .ckpt")
+    p.add_class_arguments(DataSettings, "data")
+    p.add_argument("--policy", type=str, default="auto",
+                   help="auto (bayes-eig with --bayes, reasoner with --ckpt), random, bayes-eig or reasoner")
+    p.add_argument("--setup", type=int, default=0, help="probe setup: its probes are predicted, never asked")
+    p.add_argument("--questions", type=int, default=20, help="questions to ask at most")
+    p.add_argument("--answers", type=str | None, default=None,
+                   help="scripted respondent: one option number or 'skip' per line")
+    p.add_argument("--show", type=int, default=5, help="probe predictions printed after each answer")
+    p.add_argument("--top", type=int, default=2, help="options printed per probe")
+    p.add_argument("--tokenizer", type=str, default="statement", help="the reasoner's tokenizer (with --ckpt)")
+    p.add_argument("--max_seq_length", type=int, default=16384, help="sequence budget of the reasoner (with --ckpt)")
+    add_output_arguments(p, f"{RUNS_ROOT}/interview", "transcript folder")
+    return p
+
+
+def build(args: Any, catalog: Any, folder: Any, probes: Any) -> tuple[Any, Any]:
+    """(policy, predict) for the parsed arguments."""
+    from ivr.elicit.policies import RandomPolicy
+
+    policy_name = args.policy
+    if policy_name not in INTERVIEW_POLICIES:
+        raise ConfigError(f"--policy {policy_name!r}: use one of {list(INTERVIEW_POLICIES)}")
+    if args.bayes:
+        from ivr.elicit.bayes import BayesEIGPolicy, require_synthetic
+
+        eig = BayesEIGPolicy(require_synthetic(folder, "--bayes"))
+        predict = lambda state, qs: eig.posterior.predictive([state], qs, "refined")[0]  # noqa: E731
+        if policy_name == "reasoner":
+            raise ConfigError("--policy reasoner needs --ckpt PATH (a trained reasoner)")
+        policy = eig if policy_name in ("auto", "bayes-eig") else RandomPolicy(args.data.seed)
+        return policy, predict
+    from ivr.cli import check_model_path
+    from ivr.data.datamodule import IVRDataModule
+    from ivr.elicit.reasoner import ReasonerPolicy, ReasonerPredictor
+    from ivr.model.export import reasoner_from_checkpoint
+
+    if policy_name == "bayes-eig":
+        raise ConfigError("--policy bayes-eig needs --bayes (a synthetic catalog's exact posterior)")
+    check_model_path(args.ckpt, "--ckpt")
+    module = reasoner_from_checkpoint(args.ckpt)
+    dm = IVRDataModule(catalog=str(folder), tokenizer=args.tokenizer, n_per_question=1,
+                       max_seq_length=args.max_seq_length, seed=args.data.seed, split_size=args.data.split_size,
+                       split_rule=args.data.split_rule,
+                       cache_dir=args.data.cache_dir)
+    dm.setup("test")
+    predictor = ReasonerPredictor(module, dm)
+    predict = lambda state, qs: predictor.predict([state], [qs], "refined")[0]  # noqa: E731
+    policy = ReasonerPolicy(predictor) if policy_name in ("auto", "reasoner") else RandomPolicy(args.data.seed)
+    return policy, predict
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["-h"], ["--help"]):
+        parser().print_help()
+        return 0
+    if not argv or argv[0] != "interview":
+        raise ConfigError(f"{PROG}: give the command 'interview', e.g. {PROG} interview --bayes; see "
+                          f"{PROG} interview --help")
+    args = parser().parse_args(argv[1:])
+    if bool(args.bayes) == bool(args.ckpt):
+        raise ConfigError(f"{PROG} interview: give exactly one of --bayes (synthetic catalog) or --ckpt PATH")
+    from ivr.elicit.interview import Interview, scripted_answers
+    from ivr.experiment.bayes import setup_probes
+    from ivr.experiment.config import open_catalog
+    from ivr.outputs import OutputKind, check_output, register_kind, write_output
+
+    kind = register_kind(OutputKind("interview", f"{PROG} interview", ("transcript.json", "transcript.txt"),
+                                    ("transcript.json",)))
+    check_output(args.out, kind, bool(args.overwrite))  # before anyone answers anything
+    catalog, folder = open_catalog(args.data.catalog, args.data.cache_dir)
+    if args.setup < 0:
+        raise ConfigError(f"--setup {args.setup}: use a setup number >= 0")
+    probes = setup_probes(catalog, (args.setup,))[args.setup]
+    policy, predict = build(args, catalog, folder, probes)
+    answers = scripted_answers(args.answers) if args.answers else None
+    session = Interview(catalog.codebook, policy, predict, probes, args.setup, args.show, args.top)
+    try:
+        session.run(answers, args.questions)
+    finally:  # whatever ended the session (Ctrl-C, end of input, a bad scripted line), keep what was said
+        write_output(args.out, kind, session.save, bool(args.overwrite))
+        print(f"[interview] {len(session.turns)} answer(s); transcript in {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    entry_point(main)

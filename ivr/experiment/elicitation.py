@@ -1,0 +1,282 @@
+"""``elicitation``: accuracy after k adaptively asked questions, per policy and scorer (issue 17).
+
+Every policy of ``policies:`` (:mod:`ivr.elicit`: random, fixed, bayes-eig, reasoner, neighbours)
+asks each evaluation person up to ``max(ks)`` questions per probe setup (the setup's probes never;
+a missing catalog answer is a skip); every scorer of ``scorers:`` (bayes, reasoner, resemble;
+:mod:`ivr.elicit.scoring`) then predicts the probes from the answered questions among the first k,
+for every k of ``ks``, scored by the protocol (polar / refined / all accuracy, bootstrap intervals)
+and, at ``group_k``, per demographic group with sigma_INEQUITY. Runs: ``train_reasoner`` (when a
+reasoner is used: ``reasoner:`` recipe over ``base:``), ``order_fixed``, ``seq_<policy>`` (the asked
+sequences) and ``score_<scorer>_<policy>``; each is reused on a restart. The console names, per
+scorer, the smallest k at which the best adaptive policy reaches the lower bound of the bootstrap
+interval of random at the largest k.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ivr.elicit import POLICIES, SCORERS
+from ivr.errors import ConfigError
+from ivr.experiment.models import SETUPS, ModelExperiment
+from ivr.experiment.bayes import setup_probes
+from ivr.experiment.outputs import read_json
+from ivr.experiment.runner import RUNS_DIR, Run
+from ivr.experiment.settings import ModelExperimentSettings
+from ivr.metrics import Predictions
+
+METRICS = ("polar_avg", "refined_avg", "all")
+
+
+
+@dataclass
+class ElicitationSettings(ModelExperimentSettings):
+    """Settings of ``elicitation``.
+
+    Attributes:
+        policies: policies compared (random, fixed, bayes-eig, reasoner, neighbours).
+        scorers: scorers (bayes, reasoner, resemble).
+        ks: numbers of asked questions scored.
+        metric: the headline accuracy (polar_avg, refined_avg or all).
+        reasoner: the trained reasoner's recipe (data / model / trainer over ``base:``).
+        reasoner_stride: questions the reasoner policy takes per model call (1 = fully adaptive).
+        reasoner_max_len: sequence budget of the reasoner's elicitation sequences (prefix + every probe).
+        pool: Resemble / neighbours pool: a number of training people or ``all``.
+        n_neighbours: neighbours consulted (Resemble's top cluster, 24).
+        fixed_people: training people the fixed order is learned on.
+        group_k: k of the per-group accuracy and sigma_INEQUITY table.
+        dimensions: demographic dimensions at ``group_k`` (null = the codebook's).
+        batch_size: people per reasoner forward pass.
+    """
+
+    policies: list[str] = field(default_factory=lambda: list(POLICIES))
+    scorers: list[str] = field(default_factory=lambda: list(SCORERS))
+    ks: list[int] = field(default_factory=lambda: [0, 5, 10, 20, 50, 100, 200])
+    metric: str = "all"
+    reasoner: dict[str, Any] = field(default_factory=dict)
+    reasoner_stride: int = 1
+    reasoner_max_len: int = 16384
+    pool: int | str = 1600
+    n_neighbours: int = 24
+    fixed_people: int = 2000
+    group_k: int = 20
+    dimensions: list[str] | None = None
+    batch_size: int = 16
+
+
+class ElicitationExperiment(ModelExperiment):
+    """Adaptive elicitation against random demonstrations (module doc)."""
+
+    name = "elicitation"
+    settings = ElicitationSettings
+    title = "Accuracy after k asked questions, by elicitation policy and scorer"
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any]) -> None:
+        from ivr.experiment.training import recipe_sections
+
+        for key, known in (("policies", POLICIES), ("scorers", SCORERS)):
+            bad = [p for p in config.get(key) or [] if p not in known]
+            if bad or not config.get(key):
+                raise ConfigError(f"--{key} {config.get(key)!r}: use a non-empty subset of {list(known)}")
+        ks = config.get("ks") or []
+        if not ks or any(not isinstance(k, int) or k < 0 for k in ks):
+            raise ConfigError(f"--ks {ks!r}: use a list of counts >= 0, e.g. [0, 5, 10, 20, 50, 100, 200]")
+        if config.get("metric", "all") not in METRICS:
+            raise ConfigError(f"--metric {config.get('metric')!r}: use one of {list(METRICS)}")
+        pool = str(config.get("pool", "1600"))
+        if pool != "all" and not (pool.isdigit() and int(pool) >= 1):
+            raise ConfigError(f"--pool {pool!r}: use 'all' or a positive number of training people")
+        if cls.uses_reasoner(config):
+            recipe_sections(config.get("base") or {}, {"name": "reasoner", **(config.get("reasoner") or {})})
+
+    @staticmethod
+    def uses_reasoner(config: dict[str, Any]) -> bool:
+        return "reasoner" in (config.get("policies") or []) or "reasoner" in (config.get("scorers") or [])
+
+    # ---- plan ------------------------------------------------------------------------------------
+    def seq_params(self, policy: str) -> dict[str, Any]:
+        c = self.config
+        p = {**self.common_params(), "policy": policy, "steps": max(c["ks"])}
+        if policy == "fixed":
+            p["fixed_people"] = c["fixed_people"]
+        if policy == "neighbours":
+            p.update(pool=str(c["pool"]), n_neighbours=c["n_neighbours"])
+        if policy == "reasoner":
+            p.update(reasoner=self.sections(c.get("reasoner") or {}), stride=c["reasoner_stride"],
+                     max_len=c["reasoner_max_len"])
+        return p
+
+    def plan(self) -> list[Run]:
+        c = self.config
+        runs = []
+        if self.uses_reasoner(c):
+            runs.append(self.train_run("reasoner", c.get("reasoner") or {}))
+        for policy in c["policies"]:
+            runs.append(Run(f"seq_{policy}", self.seq_params(policy)))
+        for scorer in c["scorers"]:
+            for policy in c["policies"]:
+                extra = {"scorer": scorer, "ks": list(c["ks"]), "group_k": c["group_k"], "dimensions": c["dimensions"]}
+                if scorer == "resemble":
+                    extra.update(pool=str(c["pool"]), n_neighbours=c["n_neighbours"])
+                if scorer == "reasoner":
+                    extra.update(reasoner=self.sections(c.get("reasoner") or {}), max_len=c["reasoner_max_len"])
+                runs.append(Run(f"score_{scorer}_{policy}", {"sequences": self.seq_params(policy), **extra}))
+        return runs
+
+    # ---- building blocks -------------------------------------------------------------------------
+    def train_rows(self) -> np.ndarray:
+        from ivr.data.splits import make_split
+
+        s = self.eval_settings
+        return np.asarray(make_split(self.catalog, size=s.split_size, seed=s.seed, rule=s.split_rule,
+                                     ids_file=s.ids_file, min_valid=s.min_valid).train_rows)
+
+    def pool_rows(self, size: str | int) -> np.ndarray:
+        from baselines.resemble import sample_pool  # entry points compose the baselines lazily
+        from ivr.data.sampling import id_keys
+
+        size = str(size)
+        return sample_pool(self.train_rows(), None if size == "all" else int(size), self.eval_settings.seed,
+                           id_keys(self.catalog.person_ids))
+
+    def predictor(self, max_len: int) -> Any:
+        from ivr.elicit.reasoner import ReasonerPredictor
+        from ivr.data.datamodule import IVRDataModule
+        from ivr.model.export import reasoner_from_checkpoint
+
+        sections = self.sections(self.config.get("reasoner") or {})
+        dm = IVRDataModule(**{**sections["data"], "max_seq_length": int(max_len)})
+        dm.setup("test")
+        return ReasonerPredictor(reasoner_from_checkpoint(self.checkpoint("reasoner")), dm,
+                                 batch_size=int(self.config["batch_size"]))
+
+    def synth_model(self, what: str) -> Any:
+        """The synthetic catalog's model, loaded once (its option-probability caches are kept)."""
+        if getattr(self, "_synth", None) is None:
+            from ivr.elicit.bayes import require_synthetic
+
+            self._synth = require_synthetic(self.catalog_dir, what)
+        return self._synth
+
+    def policy(self, name: str) -> Any:
+        from ivr.elicit import policies as pol
+
+        c = self.config
+        if name == "random":
+            return pol.RandomPolicy(self.eval_settings.seed)
+        if name == "fixed":
+            rows = self.pool_rows(min(int(c["fixed_people"]), len(self.train_rows())))
+            return pol.FixedPolicy(pol.learn_fixed_order(self.catalog.refined[rows],
+                                                         np.asarray(self.catalog.codebook.n_options("refined"))))
+        if name == "bayes-eig":
+            from ivr.elicit.bayes import BayesEIGPolicy
+
+            return BayesEIGPolicy(self.synth_model("--policies bayes-eig"))
+        if name == "neighbours":
+            from baselines.elicit import NeighboursPolicy
+
+            return NeighboursPolicy(self.catalog, self.pool_rows(c["pool"]), c["n_neighbours"], self.eval_settings.seed)
+        from ivr.elicit.reasoner import ReasonerPolicy
+
+        return ReasonerPolicy(self.predictor(c["reasoner_max_len"]), c["reasoner_stride"])
+
+    # ---- runs ------------------------------------------------------------------------------------
+    def execute(self, run: Run) -> dict[str, Any]:
+        if run.id.startswith("train_"):
+            return self.execute_train(run)
+        if run.id.startswith("seq_"):
+            return self.execute_sequences(run)
+        return self.execute_score(run)
+
+    def execute_sequences(self, run: Run) -> dict[str, Any]:
+        from ivr.elicit.state import simulate, states_for
+        from ivr.progress import Progress
+
+        start = time.process_time()
+        rows = self.scored_rows()
+        steps = int(run.params["steps"])
+        policy = self.policy(run.params["policy"])
+        sequences = {}
+        bar = Progress(steps * len(SETUPS), f"elicit {run.params['policy']}", "steps", enabled=self.progress)
+        for s, probes in setup_probes(self.catalog, SETUPS).items():
+            states = states_for(self.catalog, rows, s, probes)
+            simulate(policy, states, self.catalog.refined, steps, progress=bar.update)
+            sequences[str(s)] = [st.asked for st in states]
+        bar.close()
+        return {"policy": run.params["policy"], "rows": rows.tolist(), "sequences": sequences,
+                "cpu_seconds": time.process_time() - start}
+
+    def sequences(self, policy: str) -> dict[str, Any]:
+        return read_json(self.out / RUNS_DIR / f"seq_{policy}.json")["result"]
+
+    def execute_score(self, run: Run) -> dict[str, Any]:
+        from ivr.elicit.scoring import answered_prefix, bayes_scores, reasoner_scores
+
+        start = time.process_time()
+        p = run.params
+        seq = self.sequences(p["sequences"]["policy"])
+        rows = np.asarray(seq["rows"], dtype=np.int64)
+        setups = setup_probes(self.catalog, SETUPS)
+        scorer = p["scorer"]
+        model = predictor = pool = None
+        if scorer == "bayes":
+            model = self.synth_model("--scorers bayes")
+        elif scorer == "reasoner":
+            predictor = self.predictor(p["max_len"])
+        else:
+            from baselines.elicit import resemble_scores
+
+            pool = self.pool_rows(p["pool"])
+        by_k = {}
+        for k in p["ks"]:
+            shown = {s: answered_prefix(self.catalog, rows, seq["sequences"][str(s)], k) for s in setups}
+            if scorer == "resemble":
+                masks = {}
+                for s, lists in shown.items():
+                    masks[s] = np.zeros((len(rows), len(self.catalog.codebook.questions)), dtype=bool)
+                    for i, q in enumerate(lists):
+                        masks[s][i, q] = True
+                preds = resemble_scores(self.catalog, rows, pool, setups, masks, p["n_neighbours"],
+                                        self.eval_settings.seed)
+            elif scorer == "bayes":
+                preds = Predictions.concat([bayes_scores(self.catalog, model, rows, setups[s], s, shown[s])
+                                            for s in setups])
+            else:
+                preds = Predictions.concat([reasoner_scores(self.catalog, predictor, rows, setups[s], s, shown[s])
+                                            for s in setups])
+            every = list(self.catalog.codebook.dimensions)
+            dims = (p["dimensions"] or every) if k == p["group_k"] else []
+            scored = self.score(preds, dims)
+            if k != p["group_k"]:
+                scored.pop("per_group", None)
+            else:
+                from ivr.metrics.inequity import inequity_index
+
+                scored["inequity"] = {f: inequity_index(g)[0] for f, g in scored["per_group"].items()}
+            scored["answered"] = float(np.mean([len(q) for lists in shown.values() for q in lists]))
+            by_k[str(k)] = scored
+        return {"scorer": scorer, "policy": p["sequences"]["policy"], "by_k": by_k,
+                "cpu_seconds": time.process_time() - start}
+
+    # ---- outputs ---------------------------------------------------------------------------------
+    def table(self, results: dict[str, dict[str, Any]]) -> pd.DataFrame:
+        from ivr.experiment.elicitation_report import elicitation_table
+
+        return elicitation_table(self.config, results)
+
+    def figure(self, results: dict[str, dict[str, Any]], table: pd.DataFrame, out_dir: Path) -> list[Path]:
+        from ivr.experiment.elicitation_report import elicitation_figure
+
+        return elicitation_figure(self.config, table, out_dir)
+
+    def extra_text(self, results: dict[str, dict[str, Any]], table: pd.DataFrame) -> str:
+        from ivr.experiment.elicitation_report import matching_text
+
+        return matching_text(self.config, results, table)
