@@ -45,7 +45,8 @@ class Protocol:
         probes_per_category: probes each category gives a setup (the study's rule), or None.
         probes_per_setup: probes per setup spread over the categories (cross-validation folds), or None.
         min_valid: valid answers an evaluation person needs; None = derived from the setups.
-        eval_demo_count: demonstrations per evaluation example: an integer string or ``all``.
+        eval_demo_count: demonstrations per evaluation example: an integer string, ``all``, or a drawn count
+            (``mixed`` 50..200, ``rand`` 100..200, as in :mod:`ivr.data.sampling`).
         demo_count: demonstrations per training example: an integer string, ``mixed``, ``rand``,
             ``mixed+200`` or ``all``.
         split_rule: ``study`` or ``stratified``.
@@ -126,7 +127,7 @@ def _check(values: dict[str, Any], origin: dict[str, str], codebook: Codebook) -
             raise ConfigError(f"{where(key)}={v!r}: use an integer >= {low}")
     for key in ("eval_demo_count", "demo_count"):
         v = str(values[key])
-        allowed = ("all",) if key == "eval_demo_count" else ("all", "mixed", "rand", "mixed+200")
+        allowed = ("all", "mixed", "rand") if key == "eval_demo_count" else ("all", "mixed", "rand", "mixed+200")
         if not (v.isdigit() or v in allowed):
             raise ConfigError(f"{where(key)}={v!r}: use an integer such as 200 or one of {list(allowed)}")
     if values["split_rule"] not in ("study", "stratified"):

@@ -130,8 +130,11 @@ def zero_shot(
     if probe.demo_counts is None:  # the protocol's evaluation count ("all" = every valid answer)
         import dataclasses
 
-        probe = dataclasses.replace(probe, demo_counts=[int(data.protocol(cat).demos("eval_demo_count",
-                                                                                      cat.codebook))])
+        count = data.protocol(cat).demos("eval_demo_count", cat.codebook)
+        if not count.isdigit():
+            raise ConfigError(f"--data.eval_demo_count={count}: zero-shot prompts need fixed demonstration counts; "
+                              "set --probe.demo_counts (e.g. [50, 200])")
+        probe = dataclasses.replace(probe, demo_counts=[int(count)])
     setups = data.chosen_setups(cat)
     split = data.split(cat)  # eligibility as for every command: the probes of all setups answered
     rows = {"test": split.test_rows, "val": split.val_rows, "eval": split.eval_rows}[probe.people]
