@@ -39,7 +39,9 @@ def fast(**kw) -> RequestLimits:
 def run(api: FakeAPI, catalog_dir: str, out: Path, backend: str = "openai", limits: RequestLimits | None = None,
         data: dict | None = None, **kw):
     engine = kw.pop("engine", None) or BackendOptions(base_url=api.url + ("/v1" if backend == "openai" else ""))
-    return zero_shot("fake-model", tiny_data(catalog_dir, **(data or {})), str(out), backend=backend,
+    # the study's 3 probes per category (6 per setup on this 12-question survey), so prompts carry 6 groups
+    data = {"probes_per_category": 3, **(data or {})}
+    return zero_shot("fake-model", tiny_data(catalog_dir, **data), str(out), backend=backend,
                      probe=kw.pop("probe", tiny_probe()), engine=engine, bootstrap=0, limits=limits or fast(), **kw)
 
 
