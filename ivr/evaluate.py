@@ -86,7 +86,7 @@ def slug(name: str) -> str:
 def report_run(
     predictions: dict[str, Any], dm: Any, out: str | Path, with_baselines: bool = True,
     bootstrap: int = 1000, published: bool = False, overwrite: bool = False, flag: str = "--out",
-    progress: bool = True, paper: str | Path | None = None,
+    progress: bool = True, paper: str | Path | None = None, ceiling: bool = True,
 ) -> dict[str, dict[str, Any]]:
     """Score each model's test predictions, add baseline / paper rows, print and write the table.
 
@@ -103,6 +103,9 @@ def report_run(
         overwrite: allow ``out`` to replace an ivr output of another kind.
         flag: the flag that named ``out`` (error messages).
         progress: progress of the baselines.
+        ceiling: on a synthetic catalog, add the exact Bayes predictor's row on the same people, the
+            gap of each model to it, and its calibration and distributional fit
+            (:mod:`ivr.ceiling`).
 
     Returns:
         name -> Table-3 row of every printed row.
@@ -130,10 +133,20 @@ def report_run(
         reports[name] = report
         setups = report.setups
     first = next(iter(predictions.values()))
-    if with_baselines:
-        import numpy as np
+    import numpy as np
 
+    if with_baselines:
         rows.update(baseline_rows(dm, np.unique(first.person), setups, bootstrap=0))
+    models = list(rows)[: len(predictions)]
+    if ceiling:
+        from ivr.ceiling import CEILING, bayes_views
+
+        views = tuple(dm.eval_views)
+        for view, bayes in bayes_views(dm, np.unique(first.person), setups).items():
+            name = row_name(CEILING, view, views)
+            predictions[name] = bayes
+            reports[name] = evaluate_predictions(bayes, dm.catalog, bootstrap=bootstrap)
+            rows[name] = reports[name].table3_row()
     if published:
         rows.update({f"{k} (paper)": v for k, v in published_table3(paper).items() if len(v["polar"]) == len(setups)})
     text = format_table(rows, setups, dm.convention(resemble="non_probe" if with_baselines else None))
@@ -143,6 +156,15 @@ def report_run(
                  if r.ci.get("all") and None not in r.ci["all"]]
     if intervals:
         text += f"\n95% bootstrap interval of 'all' ({bootstrap} resamples of people):\n" + "\n".join(intervals)
+    from ivr.ceiling import dimension_table, fit_table, gap_lines
+
+    gaps = gap_lines(rows, models)
+    if gaps:
+        text += "\nPoints to the Bayes ceiling (same people, demonstrations and forms):\n" + "\n".join(gaps)
+    if any(r.distribution for r in reports.values()):
+        text += ("\n\nCalibration and distributional fit per (question, group): W1 on ordered options / (options - 1), "
+                 "JS (base 2) on unordered; 'groups' = mean over the demographic dimensions (0 = exact)\n"
+                 + fit_table(reports) + "\n\n" + dimension_table(reports))
     import pandas as pd
 
     frame = pd.DataFrame([row_values(r) for r in rows.values()], index=list(rows), columns=table_columns(setups))
@@ -190,6 +212,8 @@ def build_parser() -> Any:
                    help="base causal LM (hub id or folder), scored zero-shot by the choice head")
     p.add_argument("--baselines", type=bool, default=True, nargs="?", const=True,
                    help="print Global-majority and Resemble rows on the same people")
+    p.add_argument("--ceiling", type=bool, default=True, nargs="?", const=True,
+                   help="on a synthetic catalog, print the exact Bayes row on the same people and the gap to it")
     add_report_arguments(p, bootstrap=1000)
     add_output_arguments(p, DEFAULT_OUT, "evaluation folder")
     p.add_lightning_class_args(IVRDataModule, "data")
@@ -265,7 +289,8 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, Any]]:
     trainer_cfg = cfg.trainer.as_dict() if hasattr(cfg.trainer, "as_dict") else dict(cfg.trainer or {})
     preds = {name: predict(m, dm, trainer_cfg, cfg.progress) for name, m in modules.items()}
     return report_run(preds, dm, cfg.out, with_baselines=cfg.baselines, bootstrap=cfg.bootstrap,
-                      published=cfg.published, overwrite=cfg.overwrite, progress=cfg.progress, paper=cfg.paper)
+                      published=cfg.published, overwrite=cfg.overwrite, progress=cfg.progress, paper=cfg.paper,
+                      ceiling=cfg.ceiling)
 
 
 def cli(argv: list[str] | None = None) -> int:
