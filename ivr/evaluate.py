@@ -76,7 +76,16 @@ def baseline_rows(dm: Any, eval_rows: Any, setups: list[int], bootstrap: int) ->
     res = run_baselines(dm.catalog, split, config)
     views = eval_views(hp.eval_forms)
     names = [BASELINE_ROWS[0]] + [resemble_name("all", k, v, views) for v in views for k in ("top 1", "top cluster")]
-    return {name: res.rows[name] for name in names if name in res.rows}
+    return {name: with_ci(res.rows[name], res.reports.get(name)) for name in names if name in res.rows}
+
+
+CI_KEYS = ("polar_avg", "refined_avg", "all")
+
+
+def with_ci(row: dict[str, Any], report: Any) -> dict[str, Any]:
+    """A Table-3 row with ``ci``: {"polar_avg", "refined_avg", "all"} -> [low, high] when the report has them."""
+    ci = {k: list(report.ci[k]) for k in CI_KEYS if report is not None and report.ci.get(k)}
+    return {**row, "ci": ci} if ci else dict(row)
 
 
 def slug(name: str) -> str:
@@ -129,14 +138,14 @@ def report_run(
     predictions = flat
     for name, preds in predictions.items():
         report = evaluate_predictions(preds, dm.catalog, bootstrap=bootstrap)
-        rows[name] = report.table3_row()
+        rows[name] = with_ci(report.table3_row(), report)
         reports[name] = report
         setups = report.setups
     first = next(iter(predictions.values()))
     import numpy as np
 
     if with_baselines:
-        rows.update(baseline_rows(dm, np.unique(first.person), setups, bootstrap=0))
+        rows.update(baseline_rows(dm, np.unique(first.person), setups, bootstrap=bootstrap))
     models = list(rows)[: len(predictions)]
     if ceiling:
         from ivr.ceiling import CEILING, bayes_views
@@ -146,16 +155,17 @@ def report_run(
             name = row_name(CEILING, view, views)
             predictions[name] = bayes
             reports[name] = evaluate_predictions(bayes, dm.catalog, bootstrap=bootstrap)
-            rows[name] = reports[name].table3_row()
+            rows[name] = with_ci(reports[name].table3_row(), reports[name])
     if published:
         rows.update({f"{k} (paper)": v for k, v in published_table3(paper).items() if len(v["polar"]) == len(setups)})
     text = format_table(rows, setups, dm.convention(resemble="non_probe" if with_baselines else None))
     if published:
         text += "\n(paper) rows: Table 3 of the paper"
-    intervals = [f"  {name}: {r.ci['all'][0]:.2f}-{r.ci['all'][1]:.2f}" for name, r in reports.items()
-                 if r.ci.get("all") and None not in r.ci["all"]]
+    intervals = [f"  {name}: " + ", ".join(f"{k.replace('_avg', '')} {lo:.2f}-{hi:.2f}"
+                                           for k, (lo, hi) in r["ci"].items())
+                 for name, r in rows.items() if r.get("ci")]
     if intervals:
-        text += f"\n95% bootstrap interval of 'all' ({bootstrap} resamples of people):\n" + "\n".join(intervals)
+        text += f"\n95% bootstrap intervals ({bootstrap} resamples of people):\n" + "\n".join(intervals)
     from ivr.ceiling import dimension_table, fit_table, gap_lines
 
     gaps = gap_lines(rows, models)
