@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import lightning as L
+from lightning.pytorch.trainer.states import TrainerFn
 
 
 class TrainingClock(L.Callback):
@@ -46,7 +47,7 @@ class TrainingClock(L.Callback):
             for logger in trainer.loggers:
                 logger.log_metrics({"time/train_cpu_min": self.cpu / 60, "time/train_wall_min": self.wall / 60},
                                    step=trainer.global_step)
-        if trainer.training:
+        if trainer.state.fn == TrainerFn.FITTING:  # validation inside a fit: training resumes
             self._start()
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

@@ -69,9 +69,10 @@ def curve(work: Path) -> list[tuple[float, float, float]]:
     tags = set(acc.Tags()["scalars"])
     if not {"val/all", "time/train_cpu_min"} <= tags:
         return []
-    cpu = {e.step: e.value for e in acc.Scalars("time/train_cpu_min")}
-    wall = {e.step: e.value for e in acc.Scalars("time/train_wall_min")}
-    return [(cpu[e.step], wall.get(e.step, float("nan")), e.value) for e in acc.Scalars("val/all") if e.step in cpu]
+    # one entry of each per validation, in order (the module logs val/all one step before the clock's step)
+    cpu, wall, acc_all = (sorted(acc.Scalars(t), key=lambda e: e.step)
+                          for t in ("time/train_cpu_min", "time/train_wall_min", "val/all"))
+    return [(c.value, w.value, a.value) for c, w, a in zip(cpu, wall, acc_all)]
 
 
 def collect(name: str, work: Path) -> dict[str, Any]:
