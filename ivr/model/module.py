@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import numpy as np
 import torch
 from torch import nn
 
@@ -160,22 +159,13 @@ class IndieValueReasoner(L.LightningModule):
         a test run loads its checkpoint's weights over them)."""
         from lightning.pytorch.trainer.states import TrainerFn
 
-        from ivr.data.statement_tokenizer import is_statement_tokenizer
-        from ivr.errors import ConfigError
-
         trainer = self._trainer
         dm = getattr(trainer, "datamodule", None) if trainer is not None else None
         if dm is None or trainer.state.fn != TrainerFn.FITTING:
             return
-        if not is_statement_tokenizer(dm.tokenizer_dir):
-            raise ConfigError("model.embedding_init=spectral needs data.tokenizer: statement (one token per "
-                              f"statement); got {dm.hparams.tokenizer!r}; use embedding_init: random")
-        from ivr.model.spectral import spectral_start
+        from ivr.model.spectral import spectral_start_for
 
-        dm.setup_people()
-        rows = np.unique(np.concatenate([np.asarray(p, dtype=np.int64) for p in dm.people]))
-        std = float(getattr(model.config, "initializer_range", 0.02))
-        spectral_start(model, dm.catalog, rows, dm.tokenizer, std)
+        spectral_start_for(model, dm)
 
     def _compute_dtype(self) -> torch.dtype:
         """The dtype attention runs in: autocast's, FSDP2's compute dtype, or the embedding's."""

@@ -80,3 +80,21 @@ def spectral_start(model: nn.Module, catalog: Catalog, rows: np.ndarray, tokeniz
     for weight in {id(w): w for w in (emb, model.get_output_embeddings().weight)}.values():
         weight[index, :dims] = block
     return dims
+
+
+def spectral_start_for(model: nn.Module, dm) -> int:
+    """:func:`spectral_start` from a data module: its catalog, statement tokenizer and training people.
+
+    Raises:
+        ConfigError: the data module does not use the statement tokenizer.
+    """
+    from ivr.data.statement_tokenizer import is_statement_tokenizer
+    from ivr.errors import ConfigError
+
+    if not is_statement_tokenizer(dm.tokenizer_dir):
+        raise ConfigError("model.embedding_init=spectral needs data.tokenizer: statement (one token per "
+                          f"statement); got {dm.hparams.tokenizer!r}; use embedding_init: random")
+    dm.setup_people()
+    rows = np.unique(np.concatenate([np.asarray(p, dtype=np.int64) for p in dm.people]))
+    std = float(getattr(model.config, "initializer_range", 0.02))
+    return spectral_start(model, dm.catalog, rows, dm.tokenizer, std)
