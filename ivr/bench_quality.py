@@ -129,6 +129,7 @@ def plot_curves(results: list[dict[str, Any]], path: Path) -> None:
             if k in res["rows"]:
                 ax.axhline(res["rows"][k]["all"], color=color, linestyle=style, linewidth=1,
                            label=f"{res['name']}: {ROWS[k]} (test people)")
+    ax.set_xlim(left=0)
     ax.set_xlabel("training CPU-minutes (process time, validation excluded)")
     ax.set_ylabel('accuracy "all" (%)')
     ax.set_title("Learning curve of the reasoner against the baselines and the Bayes ceiling")
