@@ -76,7 +76,16 @@ def baseline_rows(dm: Any, eval_rows: Any, setups: list[int], bootstrap: int) ->
     res = run_baselines(dm.catalog, split, config, {s: dm.setups[s] for s in setups})
     views = eval_views(hp.eval_forms)
     names = [BASELINE_ROWS[0]] + [resemble_name("all", k, v, views) for v in views for k in ("top 1", "top cluster")]
-    return {name: res.rows[name] for name in names if name in res.rows}
+    return {name: with_ci(res.rows[name], res.reports.get(name)) for name in names if name in res.rows}
+
+
+CI_KEYS = ("polar_avg", "refined_avg", "all")
+
+
+def with_ci(row: dict[str, Any], report: Any) -> dict[str, Any]:
+    """A Table-3 row with ``ci``: {"polar_avg", "refined_avg", "all"} -> [low, high] when the report has them."""
+    ci = {k: list(report.ci[k]) for k in CI_KEYS if report is not None and report.ci.get(k)}
+    return {**row, "ci": ci} if ci else dict(row)
 
 
 def slug(name: str) -> str:
@@ -86,7 +95,7 @@ def slug(name: str) -> str:
 def report_run(
     predictions: dict[str, Any], dm: Any, out: str | Path, with_baselines: bool = True,
     bootstrap: int = 1000, published: bool = False, overwrite: bool = False, flag: str = "--out",
-    progress: bool = True, paper: str | Path | None = None,
+    progress: bool = True, paper: str | Path | None = None, ceiling: bool = True,
 ) -> dict[str, dict[str, Any]]:
     """Score each model's test predictions, add baseline / paper rows, print and write the table.
 
@@ -103,6 +112,9 @@ def report_run(
         overwrite: allow ``out`` to replace an ivr output of another kind.
         flag: the flag that named ``out`` (error messages).
         progress: progress of the baselines.
+        ceiling: on a synthetic catalog, add the exact Bayes predictor's row on the same people, the
+            gap of each model to it, and its calibration and distributional fit
+            (:mod:`ivr.ceiling`).
 
     Returns:
         name -> Table-3 row of every printed row.
@@ -126,23 +138,43 @@ def report_run(
     predictions = flat
     for name, preds in predictions.items():
         report = evaluate_predictions(preds, dm.catalog, bootstrap=bootstrap)
-        rows[name] = report.table3_row()
+        rows[name] = with_ci(report.table3_row(), report)
         reports[name] = report
         setups = report.setups
     first = next(iter(predictions.values()))
-    if with_baselines:
-        import numpy as np
+    import numpy as np
 
-        rows.update(baseline_rows(dm, np.unique(first.person), setups, bootstrap=0))
+    if with_baselines:
+        rows.update(baseline_rows(dm, np.unique(first.person), setups, bootstrap=bootstrap))
+    models = list(rows)[: len(predictions)]
+    if ceiling:
+        from ivr.ceiling import CEILING, bayes_views
+
+        views = tuple(dm.eval_views)
+        for view, bayes in bayes_views(dm, np.unique(first.person), setups).items():
+            name = row_name(CEILING, view, views)
+            predictions[name] = bayes
+            reports[name] = evaluate_predictions(bayes, dm.catalog, bootstrap=bootstrap)
+            rows[name] = with_ci(reports[name].table3_row(), reports[name])
     if published:
         rows.update({f"{k} (paper)": v for k, v in published_table3(paper).items() if len(v["polar"]) == len(setups)})
     text = format_table(rows, setups, dm.convention(resemble="non_probe" if with_baselines else None))
     if published:
         text += "\n(paper) rows: Table 3 of the paper"
-    intervals = [f"  {name}: {r.ci['all'][0]:.2f}-{r.ci['all'][1]:.2f}" for name, r in reports.items()
-                 if r.ci.get("all") and None not in r.ci["all"]]
+    intervals = [f"  {name}: " + ", ".join(f"{k.replace('_avg', '')} {lo:.2f}-{hi:.2f}"
+                                           for k, (lo, hi) in r["ci"].items())
+                 for name, r in rows.items() if r.get("ci")]
     if intervals:
-        text += f"\n95% bootstrap interval of 'all' ({bootstrap} resamples of people):\n" + "\n".join(intervals)
+        text += f"\n95% bootstrap intervals ({bootstrap} resamples of people):\n" + "\n".join(intervals)
+    from ivr.ceiling import dimension_table, fit_table, gap_lines
+
+    gaps = gap_lines(rows, models)
+    if gaps:
+        text += "\nPoints to the Bayes ceiling (same people, demonstrations and forms):\n" + "\n".join(gaps)
+    if any(r.distribution for r in reports.values()):
+        text += ("\n\nCalibration and distributional fit per (question, group): W1 on ordered options / (options - 1), "
+                 "JS (base 2) on unordered; 'groups' = mean over the demographic dimensions (0 = exact)\n"
+                 + fit_table(reports) + "\n\n" + dimension_table(reports))
     import pandas as pd
 
     frame = pd.DataFrame([row_values(r) for r in rows.values()], index=list(rows), columns=table_columns(setups))
@@ -190,6 +222,8 @@ def build_parser() -> Any:
                    help="base causal LM (hub id or folder), scored zero-shot by --model.score (choice head by default)")
     p.add_argument("--baselines", type=bool, default=True, nargs="?", const=True,
                    help="print Global-majority and Resemble rows on the same people")
+    p.add_argument("--ceiling", type=bool, default=True, nargs="?", const=True,
+                   help="on a synthetic catalog, print the exact Bayes row on the same people and the gap to it")
     add_report_arguments(p, bootstrap=1000)
     add_output_arguments(p, DEFAULT_OUT, "evaluation folder")
     p.add_lightning_class_args(IVRDataModule, "data")
@@ -272,7 +306,8 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, Any]]:
     trainer_cfg = cfg.trainer.as_dict() if hasattr(cfg.trainer, "as_dict") else dict(cfg.trainer or {})
     preds = {name: predict(m, dm, trainer_cfg, cfg.progress) for name, m in modules.items()}
     return report_run(preds, dm, cfg.out, with_baselines=cfg.baselines, bootstrap=cfg.bootstrap,
-                      published=cfg.published, overwrite=cfg.overwrite, progress=cfg.progress, paper=cfg.paper)
+                      published=cfg.published, overwrite=cfg.overwrite, progress=cfg.progress, paper=cfg.paper,
+                      ceiling=cfg.ceiling)
 
 
 def cli(argv: list[str] | None = None) -> int:

@@ -4,7 +4,8 @@ Parse (LightningCLI: the YAML maps onto the typed ``__init__`` arguments of ``In
 ``IVRDataModule`` and ``Trainer``) -> check the checkpoint folder and take its run lock -> choose the
 strategy -> fit (``--ckpt_path last`` resumes, naming the file and run) -> evaluate the test people
 with the protocol and print the Table-3-style table with the Global-majority and Resemble baselines
-beside it. On a GPU node: ``torchrun --nproc_per_node 8 -m ivr.fit --config configs/llama31_8b_fsdp.yaml``.
+beside it and, on a synthetic catalog, the exact Bayes ceiling (``--ceiling false`` leaves it out).
+On a GPU node: ``torchrun --nproc_per_node 8 -m ivr.fit --config configs/llama31_8b_fsdp.yaml``.
 Expected failures print one ``error:`` line (exit status 2); ``--debug`` shows the traceback.
 """
 
@@ -56,6 +57,8 @@ class ReasonerCLI(LightningCLI):
                             help="weights for the evaluation: 'best', 'last' or 'current' (in memory)")
         parser.add_argument("--baselines", type=bool, default=True,
                             help="print Global-majority and Resemble rows beside the model")
+        parser.add_argument("--ceiling", type=bool, default=True,
+                            help="on a synthetic catalog, print the exact Bayes row on the same people and the gap")
         parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the CIs")
         parser.add_argument("--report_dir", type=str | None, default=None,
                             help="where table/report/plots go (default: <log_dir>/eval)")
@@ -155,7 +158,7 @@ def main(args: list[str] | None = None) -> dict[str, Any] | None:
     out = Path(cfg.report_dir) if cfg.report_dir else Path(log_dir or trainer.default_root_dir) / "eval"
     return report_run(
         {"IndieValueReasoner": preds}, dm, out, with_baselines=cfg.baselines,
-        bootstrap=cfg.bootstrap, flag="--report_dir",
+        bootstrap=cfg.bootstrap, flag="--report_dir", ceiling=cfg.ceiling,
     )["IndieValueReasoner"]
 
 

@@ -84,6 +84,14 @@ def test_cli_fit_writes_checkpoints_logs_and_table(reference):
     assert len(acc.Scalars("val/all")) == 3 and len(acc.Scalars("val/polar_avg")) == 3  # steps 4, 8, 12
     assert (out / "eval" / "table.csv").is_file() and (out / "eval" / "indievaluereasoner_per_group.png").is_file()
     assert "IndieValueReasoner" in proc.stdout and "Global (majority vote)" in proc.stdout
+    # a synthetic catalog: the exact Bayes row on the same people, each model's gap to it, calibration and fit
+    rows = json.loads((out / "eval" / "table.json").read_text())
+    assert "Bayes ceiling (exact posterior)" in rows
+    assert "Points to the Bayes ceiling" in proc.stdout and "W1 groups" in proc.stdout
+    assert (out / "eval" / "bayes_ceiling_exact_posterior_report.json").is_file()
+    # distributional fit per dimension and the training clock at every validation
+    assert {"val/distfit_polar/all_w1", "val/distfit_refined/Continent_w1", "val/distfit_refined/all_js"} <= tags
+    assert len(acc.Scalars("time/train_cpu_min")) == 3
     # output is not a terminal here: plain progress lines every log_every_n_steps, and no noise
     assert "[ivr] train: epoch 1/" in proc.stderr and "[ivr] validation at step 4: val/all" in proc.stderr
     assert "built the statement tokenizer" in proc.stderr  # a fresh cache: the one-off build is announced

@@ -39,6 +39,9 @@ class Report:
             ``inequity/polar`` ...).
         calibration: form -> {"brier", "ece"} when probabilities were given.
         counts: people, scored and unscored probes, parse failures, per form.
+        distribution: form -> dimension (``all`` first) -> {"w1", "js", "answers", "groups"}: the fit of the
+            mean predicted answer distribution to the observed one per (question, group)
+            (:mod:`ivr.metrics.distribution`), when probabilities were given.
         group_order: dimension -> its groups in their natural order (the codebook's code order:
             age bands, education levels, income and class from low to high).
     """
@@ -55,6 +58,7 @@ class Report:
     calibration: dict[str, dict[str, float]] = field(default_factory=dict)
     counts: dict[str, Any] = field(default_factory=dict)
     group_order: dict[str, list[str]] = field(default_factory=dict)
+    distribution: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
     def table3_row(self) -> dict[str, Any]:
         """``{"polar": [p0, p1, p2], "polar_avg", "refined": [...], "refined_avg", "all"}``."""
@@ -172,6 +176,10 @@ def evaluate_predictions(
         report.inequity = {k: v for k, v in report.inequity_by_form[head].items() if k != "group_sizes"}
         report.group_sizes = report.inequity_by_form[head]["group_sizes"]
     report.counts["people"] = int(len(np.unique(scores.person)))
+    if preds.probs is not None:
+        from ivr.metrics.distribution import distribution_fit
+
+        report.distribution = distribution_fit(preds, groups, len(catalog), catalog.codebook)
     report.ci = {k: list(v) for k, v in bootstrap_ci(scores, groups, bootstrap, seed, min_group_size).items()}
     return report
 

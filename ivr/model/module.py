@@ -29,6 +29,8 @@ from ivr.model.optim import build_optimizer
 from ivr.model.predictions import flatten_probes
 from ivr.model.sharding import load_pretrained_into_shards, shard_model
 
+EMBEDDING_INITS = ("random", "spectral")
+
 
 class IndieValueReasoner(L.LightningModule):
     """Fine-tunes a causal LM with a choice-scoring head on packed multi-probe batches.
@@ -55,6 +57,9 @@ class IndieValueReasoner(L.LightningModule):
         lora_alpha: adapter scaling numerator.
         lora_dropout: adapter dropout.
         lora_target_modules: module names or ``"all-linear"``.
+        embedding_init: ``"random"`` (the model's own initialisation) or ``"spectral"``: before a fresh
+            fit with the statement tokenizer, statement embeddings start from the correspondence
+            analysis of the data module's training people's answers (:mod:`ivr.model.spectral`).
 
     Raises:
         ValueError: an unknown score mode, or LoRA settings that cannot work.
@@ -80,6 +85,7 @@ class IndieValueReasoner(L.LightningModule):
         lora_alpha: int = 32,
         lora_dropout: float = 0.05,
         lora_target_modules: list[str] | str = "all-linear",
+        embedding_init: str = "random",
     ) -> None:
         super().__init__()
         problems = []
@@ -91,6 +97,8 @@ class IndieValueReasoner(L.LightningModule):
             problems.append(f"model.warmup_ratio={warmup_ratio}: must be in [0, 1)")
         if lr <= 0:
             problems.append(f"model.lr={lr}: must be positive")
+        if embedding_init not in EMBEDDING_INITS:
+            problems.append(f"model.embedding_init={embedding_init!r}: use one of {EMBEDDING_INITS}")
         resolve_dtype(dtype)
         if problems:
             raise ValueError("invalid model settings:\n  " + "\n  ".join(problems))
@@ -98,6 +106,8 @@ class IndieValueReasoner(L.LightningModule):
         self.model: nn.Module | None = None
         self.val_metrics: Any = None
         self.test_metrics: Any = None
+        self.val_distribution: Any = None  # per-group distributional fit (synthetic or real catalogs)
+        self.test_distribution: Any = None
         self.val_results: dict[str, Any] = {}
         self.test_results: dict[str, Any] = {}
         self.val_predictions: Any = None
@@ -123,6 +133,8 @@ class IndieValueReasoner(L.LightningModule):
             model = build_causal_lm(
                 hp.model_name_or_path, hp.model_config, hp.vocab_size, dtype=hp.dtype, load_in_4bit=hp.qlora
             )
+        if hp.embedding_init == "spectral" and not on_meta:
+            self._spectral_start(model)
         if hp.activation_checkpointing:
             # non-reentrant checkpointing composes with FSDP2 and LoRA (frozen inputs)
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
@@ -143,6 +155,19 @@ class IndieValueReasoner(L.LightningModule):
             folder = pretrained_folder(hp.model_name_or_path) if rank0 else Path(hp.model_name_or_path)  # rank 0 reads
             load_pretrained_into_shards(model, folder, device, seed=torch.initial_seed())
         self.model = model
+
+    def _spectral_start(self, model: nn.Module) -> None:
+        """Statement embeddings from the training people's answers, at the start of a fit (a resumed fit or
+        a test run loads its checkpoint's weights over them)."""
+        from lightning.pytorch.trainer.states import TrainerFn
+
+        trainer = self._trainer
+        dm = getattr(trainer, "datamodule", None) if trainer is not None else None
+        if dm is None or trainer.state.fn != TrainerFn.FITTING:
+            return
+        from ivr.model.spectral import spectral_start_for
+
+        spectral_start_for(model, dm)
 
     def _compute_dtype(self) -> torch.dtype:
         """The dtype attention runs in: autocast's, FSDP2's compute dtype, or the embedding's."""
@@ -254,6 +279,9 @@ class IndieValueReasoner(L.LightningModule):
         if metric is not None and flat["pred"].numel():
             metric.update(flat["person"], flat["setup"], flat["form"], flat["question"], flat["pred"],
                           flat["target"], flat["probs"])
+        distribution = self.val_distribution if stage == "val" else self.test_distribution
+        if distribution is not None and flat["pred"].numel():
+            distribution.update(flat["person"], flat["form"], flat["question"], flat["target"], flat["probs"])
         # weighted by labelled probes, so the epoch value is the mean over probes whatever the sharding; every
         # rank logs every step (padding batches with weight 0), so the epoch-end sync finds the key on all ranks
         self.log(f"{stage}/loss", out.loss, batch_size=out.n_labelled, sync_dist=True)
@@ -276,6 +304,13 @@ class IndieValueReasoner(L.LightningModule):
         if self.val_metrics is None:
             self.val_metrics = ValueMetrics.for_catalog(catalog) if catalog is not None else ValueMetrics()
             self.test_metrics = ValueMetrics.for_catalog(catalog) if catalog is not None else ValueMetrics()
+        if self.val_distribution is None and catalog is not None:
+            from ivr.metrics.distribution_metric import GroupDistribution
+            from ivr.metrics.summary import catalog_groups
+
+            groups = catalog_groups(catalog)
+            self.val_distribution = GroupDistribution.for_catalog(catalog, groups).to(self.device)
+            self.test_distribution = GroupDistribution.for_catalog(catalog, groups).to(self.device)
 
     def _finish(self, metric: Any, stage: str) -> tuple[dict[str, Any], Any]:
         """Compute the epoch's scalars and keep all ranks' rows (``Predictions``) for the callbacks."""
@@ -293,11 +328,22 @@ class IndieValueReasoner(L.LightningModule):
                 self.log(f"{stage}/{key}", float(results[key]), prog_bar=key == "all", sync_dist=False)
         return results, preds
 
+    def _finish_distribution(self, metric: Any, stage: str) -> None:
+        """Log the epoch's distributional fit per dimension (``<stage>/distfit_<form>/<dimension>_w1|js``)."""
+        distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+        if metric is None or (not metric.update_called and not distributed):
+            return
+        for name, value in metric.compute().items():  # sum states, synced across ranks by compute()
+            self.log(f"{stage}/{name}", float(value), sync_dist=False)
+        metric.reset()
+
     def on_validation_epoch_end(self) -> None:
         self.val_results, self.val_predictions = self._finish(self.val_metrics, "val")
+        self._finish_distribution(self.val_distribution, "val")
 
     def on_test_epoch_end(self) -> None:
         self.test_results, self.test_predictions = self._finish(self.test_metrics, "test")
+        self._finish_distribution(self.test_distribution, "test")
 
     # --- optimisation ------------------------------------------------------------------------------
 

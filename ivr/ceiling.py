@@ -1,0 +1,120 @@
+"""The exact Bayes ceiling beside a reasoner's table, and the figures that compare them.
+
+On a synthetic catalog (a folder with ``synth_model.npz``), :func:`bayes_views` scores the generator's
+exact posterior on the same people, probe setups, forms, demonstrations (the protocol's sampler under
+the data module's seed, count, rule and allowed questions) and evaluation views as the reasoner. Its
+row is the best any method can reach on those people; :func:`gap_lines` prints each model's distance
+to it, :func:`fit_table` the distributional fit and calibration of every scored row side by side.
+The predictor lives with the other predictors (``baselines.bayes``), imported lazily by the entry
+points only.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CEILING = "Bayes ceiling (exact posterior)"
+SUMMARY = ("polar_avg", "refined_avg", "all")
+
+
+def catalog_folder(dm: Any) -> Path | None:
+    """The data module's catalog folder (a ``synthetic:`` spec resolves to its cached build)."""
+    from ivr.catalog.resolve import resolve_catalog
+
+    try:
+        return Path(resolve_catalog(str(dm.hparams.catalog), dm.cache_dir))
+    except Exception:  # noqa: BLE001 - a catalog that cannot be resolved simply has no ceiling
+        return None
+
+
+def bayes_views(dm: Any, rows: np.ndarray, setups: list[int]) -> dict[str, Any]:
+    """Evaluation view -> the Bayes predictor's ``Predictions`` on ``rows`` ({} on a non-synthetic catalog).
+
+    Args:
+        dm: the set-up data module (catalog, setups, evaluation recipe and convention).
+        rows: the evaluated catalog rows.
+        setups: the setup numbers scored.
+    """
+    folder = catalog_folder(dm)
+    if folder is None or not (folder / "synth_model.npz").exists():
+        return {}
+    try:
+        from baselines.bayes import bayes_predictions
+    except ImportError as err:
+        print(f"[ivr] Bayes ceiling unavailable ({err})", file=sys.stderr)
+        return {}
+    from ivr.catalog.synth import SynthModel
+
+    model = SynthModel.load(folder)
+    hp, recipe = dm.hparams, dm.eval_recipe
+    demo_mask = None
+    if recipe.demo_questions is not None:
+        demo_mask = np.zeros(len(dm.catalog.codebook.questions), dtype=bool)
+        demo_mask[list(recipe.demo_questions)] = True
+    only = hp.demographics == "only"
+    probes = {s: dm.setups[s] for s in setups}
+    return {view: bayes_predictions(dm.catalog, model, rows, probes, ["polar", "refined"],
+                                    0 if only else str(hp.eval_demo_count), hp.seed, demo_mask=demo_mask,
+                                    use_demographics=hp.demographics != "none", view=view,
+                                    demo_rule=hp.eval_demo_rule, table=dm.table)
+            for view in dm.eval_views}
+
+
+def gap_lines(rows: dict[str, dict[str, Any]], models: list[str], ceiling: str = CEILING) -> list[str]:
+    """``name: all -2.31, polar -1.80, refined -2.82`` (points to the ceiling) for each model row."""
+    if ceiling not in rows:
+        return []
+    top = rows[ceiling]
+    out = []
+    for name in models:
+        if name in rows and name != ceiling:
+            gaps = ", ".join(f"{k.replace('_avg', '')} {rows[name][k] - top[k]:+.2f}" for k in ("all", *SUMMARY[:2]))
+            out.append(f"  {name}: {gaps}")
+    return out
+
+
+def _fmt(value: float, digits: int = 3) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def fit_table(reports: dict[str, Any]) -> str:
+    """Calibration and distributional fit of each report, one line per (method, form).
+
+    Columns: Brier, ECE, then W1 (ordered questions) per dimension for the population (``all``) and the
+    answer-weighted mean over the demographic dimensions, and JS for the unordered questions.
+    """
+    head = (f"{'method':38s}{'form':>9s}{'Brier':>8s}{'ECE':>8s}{'W1 all':>9s}{'W1 groups':>11s}"
+            f"{'JS all':>9s}{'JS groups':>11s}")
+    lines = [head, "-" * len(head)]
+    for name, report in reports.items():
+        for form, dims in (report.distribution or {}).items():
+            cal = report.calibration.get(form, {})
+            group_dims = [d for d in dims if d != "all"]
+
+            def mean(key: str) -> float:
+                vals = [dims[d][key] for d in group_dims if not math.isnan(dims[d][key])]
+                return float(np.mean(vals)) if vals else float("nan")
+
+            lines.append(f"{name[:37]:38s}{form:>9s}{_fmt(cal.get('brier')):>8s}{_fmt(cal.get('ece')):>8s}"
+                         f"{_fmt(dims['all']['w1'], 4):>9s}{_fmt(mean('w1'), 4):>11s}"
+                         f"{_fmt(dims['all']['js'], 4):>9s}{_fmt(mean('js'), 4):>11s}")
+    return "\n".join(lines)
+
+
+def dimension_table(reports: dict[str, Any], form: str = "polar") -> str:
+    """W1 (ordered questions) per dimension, one column per method: where the fit is worst per group."""
+    names = [n for n, r in reports.items() if form in (r.distribution or {})]
+    if not names:
+        return ""
+    dims = list(reports[names[0]].distribution[form])
+    head = f"{'dimension (' + form + ', W1)':28s}" + "".join(f"{n[:22]:>24s}" for n in names)
+    lines = [head, "-" * len(head)]
+    for dim in dims:
+        lines.append(f"{dim[:27]:28s}" + "".join(
+            f"{_fmt(reports[n].distribution[form].get(dim, {}).get('w1', float('nan')), 4):>24s}" for n in names))
+    return "\n".join(lines)
