@@ -1,6 +1,6 @@
 """Your own survey end to end: CSV -> catalog -> protocol -> baselines -> fit -> evaluate -> export.
 
-The survey is examples/small_survey.py's (12 questions: an 11-option 0-10 scale, a 1-10 scale, a
+The survey is ivr/examples/small_survey.py's (12 questions: an 11-option 0-10 scale, a 1-10 scale, a
 3-option item; codes exported as ``3.0``, blanks, a 99 "don't know"), 300 people. No protocol flag is
 given anywhere: every command reads the protocol derived from the survey's size. The fit config is
 configs/tiny_survey.yaml with a smaller model and budget (its data settings untouched).
@@ -8,7 +8,6 @@ configs/tiny_survey.yaml with a smaller model and budget (its data settings unto
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -26,14 +25,13 @@ SMALL_MODEL = {"model_type": "llama", "hidden_size": 32, "intermediate_size": 64
 
 
 def small_survey():
-    spec = importlib.util.spec_from_file_location("small_survey", ROOT / "examples" / "small_survey.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    from ivr.examples import small_survey as module
+
     return module
 
 
 def write_survey(folder: Path, people: int) -> tuple[Path, Path]:
-    """codebook.yaml and survey.csv as examples/small_survey.py writes them."""
+    """codebook.yaml and survey.csv as ivr/examples/small_survey.py writes them."""
     import csv
 
     mod = small_survey()

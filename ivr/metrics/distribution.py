@@ -149,9 +149,13 @@ def summarize_fit(mass: np.ndarray, count: np.ndarray, index: GroupIndex, ordere
     return out
 
 
-def distribution_fit(preds: Predictions, groups: Mapping[str, np.ndarray] | None, n_rows: int, codebook,
-                     n_options: int = 8) -> dict[str, dict[str, dict[str, float]]]:
-    """:func:`summarize_fit` of a set of predictions (``groups`` from ``ivr.metrics.catalog_groups``)."""
+def distribution_fit(preds: Predictions, groups: Mapping[str, np.ndarray] | None, n_rows: int,
+                     codebook) -> dict[str, dict[str, dict[str, float]]]:
+    """:func:`summarize_fit` of a set of predictions (``groups`` from ``ivr.metrics.catalog_groups``).
+
+    The option axis is as wide as the codebook's widest question (no fixed cap on options).
+    """
     index = GroupIndex.build(groups, n_rows)
-    mass, count = cell_sums(preds, index, len(codebook.questions), n_options)
-    return summarize_fit(mass, count, index, ordered_questions(codebook), option_counts(codebook))
+    n_opt = option_counts(codebook)
+    mass, count = cell_sums(preds, index, len(codebook.questions), int(n_opt.max()))
+    return summarize_fit(mass, count, index, ordered_questions(codebook), n_opt)

@@ -16,7 +16,7 @@ import torch
 from torchmetrics import Metric
 
 from ivr.metrics.distribution import GroupIndex, option_counts, ordered_questions, summarize_fit
-from ivr.metrics.predictions import FORM_NAMES, MAX_OPTIONS
+from ivr.metrics.predictions import FORM_NAMES
 
 
 class GroupDistribution(Metric):
@@ -27,7 +27,8 @@ class GroupDistribution(Metric):
         n_rows: catalog rows (people).
         ordered: bool [Q], questions with ordered options (W1; the others get JS).
         n_opt: int [2, Q], options per question in each form.
-        max_options: width of the probability rows.
+        max_options: width of the probability rows (default: the widest question of ``n_opt``; there is
+            no fixed cap on options).
     """
 
     full_state_update = False
@@ -35,12 +36,13 @@ class GroupDistribution(Metric):
     is_differentiable = False
 
     def __init__(self, groups: Mapping[str, np.ndarray] | None, n_rows: int, ordered: np.ndarray,
-                 n_opt: np.ndarray, max_options: int = MAX_OPTIONS, **kwargs) -> None:
+                 n_opt: np.ndarray, max_options: int | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.index = GroupIndex.build(groups, n_rows)
         self.ordered = np.asarray(ordered, dtype=bool)
         self.n_opt = np.asarray(n_opt, dtype=np.int64)
-        self.max_options = max_options
+        self.max_options = int(self.n_opt.max()) if max_options is None else int(max_options)
+        max_options = self.max_options
         self._rows = torch.as_tensor(self.index.rows)
         shape = (len(FORM_NAMES), len(self.index.names), len(self.ordered), max_options)
         self.add_state("mass", default=torch.zeros(shape, dtype=torch.float64), dist_reduce_fx="sum")
@@ -53,9 +55,11 @@ class GroupDistribution(Metric):
 
     def update(self, person: torch.Tensor, form: torch.Tensor, question: torch.Tensor, target: torch.Tensor,
                probs: torch.Tensor) -> None:
-        """Add scored probes (1-D tensors; probs [N, <= max_options], nan beyond a question's options)."""
+        """Add scored probes (1-D tensors; probs [N, O], nan beyond a question's options)."""
         p = torch.as_tensor(probs).to(self.mass.device, torch.float64)
         p = torch.nan_to_num(p, nan=0.0)
+        if p.shape[1] > self.max_options:  # columns past the widest question are padding (nan, now 0)
+            p = p[:, : self.max_options]
         p = torch.nn.functional.pad(p, (0, self.max_options - p.shape[1]))
         target = torch.as_tensor(target).long().to(self.mass.device)
         ok = (target >= 0) & (p.sum(dim=1) > 0)

