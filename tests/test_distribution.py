@@ -151,3 +151,22 @@ def test_metric_matches_numpy_and_two_ranks(tmp_path):
         synced = json.loads((tmp_path / f"rank{rank}.json").read_text())
         assert synced.keys() == expected.keys()
         assert synced == pytest.approx(expected, rel=1e-12, abs=1e-12)
+
+
+def test_width_of_the_probability_rows_does_not_matter():
+    """Rows as wide as the batch's widest probe (4 here) or wider than the codebook's widest question give
+    the same figures: the option axis follows the codebook, not a fixed cap."""
+    preds, groups = _hand_case()
+    narrow = Predictions(preds.person, preds.setup, preds.form, preds.question, preds.pred, preds.target,
+                         preds.probs[:, :4])
+    wide_probs = np.full((len(preds), int(option_counts(CB).max()) + 3), np.nan)
+    wide_probs[:, :8] = preds.probs
+    wide = Predictions(preds.person, preds.setup, preds.form, preds.question, preds.pred, preds.target, wide_probs)
+    ref = distribution_fit(preds, groups, 4, CB)
+    for other in (narrow, wide):
+        fit = distribution_fit(other, groups, 4, CB)
+        assert fit.keys() == ref.keys()
+        for form in ref:
+            for dim in ref[form]:
+                for key, value in ref[form][dim].items():
+                    assert fit[form][dim][key] == pytest.approx(value, nan_ok=True)

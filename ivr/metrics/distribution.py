@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ivr.metrics.predictions import FORM_NAMES, Predictions
+from ivr.metrics.predictions import FORM_NAMES, Predictions, pad_probs
 
 #: codebook question types whose options are ordered (a type ``scale_10`` matches ``scale``)
 ORDERED_TYPES = ("scale", "mc_2", "mc_3", "mc_4", "mc_5")
@@ -74,7 +74,7 @@ def cell_sums(preds: Predictions, index: GroupIndex, n_questions: int,
     mass, count = np.zeros(shape), np.zeros(shape)
     if preds.probs is None or not len(preds):
         return mass, count
-    probs = preds.probs[:, :n_options]
+    probs = pad_probs(preds.probs[:, :n_options], n_options)  # as wide as the widest question
     ok = (preds.target >= 0) & ~np.isnan(probs).all(axis=1)
     p = np.nan_to_num(probs[ok], nan=0.0)
     total = p.sum(axis=1, keepdims=True)
