@@ -141,14 +141,10 @@ def test_statement_tokenizer_refuses_other_codebook(table: PersonTable, tmp_path
 
 def test_eleven_option_scale_gets_one_label_token_each() -> None:
     """A 0-10 scale (11 options) works with a text layout; the widest question sets the label count."""
-    import importlib.util
-
     from ivr.catalog.codebook import codebook_from_dict
     from ivr.data.datamodule import random_catalog
+    from ivr.examples import small_survey as mod
 
-    spec = importlib.util.spec_from_file_location("small_survey", Path(__file__).parents[1] / "examples" / "small_survey.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
     cb = codebook_from_dict(mod.codebook())
     table = PersonTable(random_catalog(30, seed=1, codebook=cb))
     tok = train_bpe_tokenizer(cb, load_layout("choice"))
