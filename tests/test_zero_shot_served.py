@@ -169,7 +169,7 @@ def test_logit_scoring_through_server_logprobs(server, tmp_path):
     from ivr.zero_shot.backends import BackendOptions
 
     probe = tiny_probe(demo_counts=[6])
-    data = tiny_data(server.catalog, setups=[0])
+    data = tiny_data(server.catalog, setups=[0], probes_per_category=3)  # 6 probe groups per prompt
     served = zero_shot(SERVED, data, str(tmp_path / "served"), backend="openai", scoring="logits",
                        probe=probe, bootstrap=0, engine=BackendOptions(base_url=server.url))
     local = zero_shot(str(server.model), data, str(tmp_path / "hf"), backend="hf", scoring="logits",
