@@ -24,6 +24,7 @@ from ivr.cli import COMMON_ALIASES, apply_aliases, check_model_path, entry_point
 from ivr.data.datamodule import IVRDataModule
 from ivr.model.loglik import check_score_layout
 from ivr.model.module import IndieValueReasoner
+from ivr.model.statement_set import check_statement_set
 from ivr.model.strategy import choose_strategy
 
 PROG = "python -m ivr.fit"
@@ -78,6 +79,7 @@ class ReasonerCLI(LightningCLI):
         if cfg.model.get("model_name_or_path"):
             check_model_path(str(cfg.model.model_name_or_path), "--model.model_name_or_path")
         check_score_layout(str(cfg.model.score), str(cfg.data.score_layout))
+        check_statement_set(cfg.model.get("model_config"), str(cfg.model.score), str(cfg.data.tokenizer))
         logger = cfg.trainer.get("logger")
         if logger is not None and not isinstance(logger, bool):  # no hp_metric placeholder in TensorBoard
             entries = logger if isinstance(logger, list) else [logger]

@@ -241,11 +241,13 @@ def plot_per_group(report: Report, out_png: str | Path, title: str | None = None
         for c, (dim, order, vals, sizes, cis) in enumerate(members):
             ax = fig.add_subplot(grid[r, :] if len(members) == 1 and len(order) > 12 else grid[r, c])
             x = np.arange(len(order))
-            have_ci = [ci is not None and None not in ci for ci in cis]
-            err = np.array([[v - ci[0], ci[1] - v] if ok else [0.0, 0.0]
-                            for v, ci, ok in zip(vals, cis, have_ci)]).T
-            ax.bar(x, vals, color="tab:blue", yerr=err if any(have_ci) else None, capsize=2,
-                   error_kw={"elinewidth": 0.8, "ecolor": "black"})
+            ax.bar(x, vals, color="tab:blue")
+            # whiskers drawn from the interval itself: a percentile interval of a small group need not
+            # contain its point estimate, so offsets from the bar could be negative
+            ok = [i for i, ci in enumerate(cis) if ci is not None and None not in ci]
+            if ok:
+                ax.errorbar(x[ok], [(cis[i][0] + cis[i][1]) / 2 for i in ok], yerr=[(cis[i][1] - cis[i][0]) / 2 for i in ok],
+                            fmt="none", ecolor="black", elinewidth=0.8, capsize=2)
             ax.axhline(float(np.mean(vals)), color="grey", linestyle="--", linewidth=0.8)
             ax.set_ylim(lo, hi)
             upright = len(order) > 6

@@ -38,6 +38,9 @@ def config_from_dict(model_config: dict[str, Any], vocab_size: int | None = None
     """
     from transformers import AutoConfig
 
+    from ivr.model.statement_set import register
+
+    register()  # model_type: ivr_statement_set (the CPU reasoner) is this package's own
     fields = dict(model_config)
     model_type = fields.pop("model_type", "llama")
     if vocab_size is not None:
