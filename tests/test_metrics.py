@@ -141,6 +141,10 @@ def test_report_and_bootstrap(tmp_path):
     data = json.loads(report.to_json(tmp_path / "report.json"))
     assert data["table3_row"]["all"] == pytest.approx(row["all"])
     assert plot_per_group(report, tmp_path / "groups.png").stat().st_size > 1000
+    # a small group's percentile interval may lie wholly above or below its point estimate
+    key = next(k for k in report.ci if k.startswith("group/polar/Sex/"))
+    report.ci[key] = (report.per_group["Sex"][key.rsplit("/", 1)[1]] + 1.0, 100.0)
+    assert plot_per_group(report, tmp_path / "groups_off.png").stat().st_size > 1000
     with pytest.raises(ValueError, match="not defined by codebook"):
         evaluate_predictions(preds, cat, dimensions=["Shoe size"], bootstrap=0)
 

@@ -3,8 +3,8 @@
 Given one person, the demonstrations are exchangeable: the exact posterior over what they answer next
 depends on *which* statements they chose, not on the order they are shown in (the synthetic
 population's Bayes predictor is a sum of per-statement log-likelihoods). A transformer has to learn
-that from data; this model has it built in, which is what lets a CPU reach the ceiling's
-neighbourhood in minutes (README, "A CPU reasoner"). Each position ``t`` pools the embeddings of the
+that from data; this model has it built in (README, *Reasoner against Resemble and the exact Bayes
+ceiling*, for what it reaches and at what CPU cost). Each position ``t`` pools the embeddings of the
 tokens its attention mask lets it see (the prefix's demonstrations and its own probe branch), scaled
 by ``1 / sqrt(count)``, and an MLP turns the pool into the hidden state the choice head reads at the
 probe's answer position (``hidden . output_embedding[option]``, as for any causal LM here).
@@ -13,7 +13,7 @@ It is a transformers ``PreTrainedModel`` registered under ``model_type: ivr_stat
 reasoner builds it from ``model.model_config`` like the tiny Llama (``trust_remote_code`` is never
 needed: the class lives in this package), and checkpoints, evaluation and TensorBoard work unchanged.
 It reads statement tokens only (``data.tokenizer: statement``), scores with ``model.score: choice``,
-and has no KV cache, no LoRA targets and no vLLM export.
+and has no KV cache; vLLM does not know the architecture, so it cannot be served there.
 """
 
 from __future__ import annotations
@@ -114,8 +114,7 @@ class StatementSetForCausalLM(PreTrainedModel):
         self.lm_head = value
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                logits_to_keep: int | torch.Tensor = 0, labels: torch.Tensor | None = None,
-                **_: Any) -> CausalLMOutput:
+                logits_to_keep: int | torch.Tensor = 0, **_: Any) -> CausalLMOutput:
         """Next-token logits at the kept positions (``position_ids`` and ``use_cache`` are ignored:
         the pool has no order and nothing to cache)."""
         seen = visibility(attention_mask, input_ids)
@@ -126,12 +125,7 @@ class StatementSetForCausalLM(PreTrainedModel):
             kept = hidden[:, -logits_to_keep:] if logits_to_keep > 0 else hidden
         else:
             kept = hidden[:, logits_to_keep]
-        logits = self.lm_head(kept)
-        loss = None
-        if labels is not None:
-            loss = nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(),
-                                               ignore_index=-100)
-        return CausalLMOutput(loss=loss, logits=logits)
+        return CausalLMOutput(logits=self.lm_head(kept))
 
 
 def register() -> None:
