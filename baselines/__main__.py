@@ -94,6 +94,10 @@ def build_parser() -> Any:
     p.add_argument("--use_gpu", type=bool | None, default=None, help="GPU FAISS index (null = when available)")
     p.add_argument("--threads", type=int | None, default=None,
                    help="CPU threads of the neighbour search (default: the cores available)")
+    p.add_argument("--latent_classes", type=int, default=0,
+                   help="add a latent class row: a mixture of this many answer profiles fitted by EM to the training "
+                        "pool, predicting from --demo_count shown demonstrations (0 = none; 512: about 4 CPU-minutes "
+                        "on 93K people)")
     add_report_arguments(p, bootstrap=1000)
     add_output_arguments(p, DEFAULT_OUT)
     return p
@@ -115,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         setups=tuple(setups), pools=tuple(str(p) for p in cfg.pools), max_n=cfg.max_n, n_cluster=cfg.n_cluster,
         seed=data.seed, dimensions=cfg.dimensions, bootstrap=cfg.bootstrap, use_gpu=cfg.use_gpu,
         progress=cfg.progress, threads=cfg.threads, eval_forms=cfg.eval_forms, features=cfg.features,
-        demo_count=cfg.demo_count or data.protocol(catalog).eval_demo_count,
+        demo_count=cfg.demo_count or data.protocol(catalog).eval_demo_count, latent_classes=cfg.latent_classes,
     )
     check_config(catalog, config)
     if cfg.use_gpu:

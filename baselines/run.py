@@ -59,6 +59,8 @@ class BaselineConfig:
             ``"shown"`` demonstrations of each person.
         demo_count: demonstrations per person and setup with ``features="shown"`` (and in the header);
             ``"all"`` = every valid answer outside the setup's probes.
+        latent_classes: classes of the latent class row (:mod:`baselines.latent_class`, fitted to the
+            training pool; predicted from ``demo_count`` shown demonstrations); 0 = no such row.
     """
 
     setups: tuple[int, ...] = (0, 1, 2)
@@ -74,6 +76,7 @@ class BaselineConfig:
     eval_forms: str = "matched"
     features: str = "non_probe"
     demo_count: str = "200"
+    latent_classes: int = 0
 
 
 @dataclass
@@ -116,6 +119,9 @@ def check_config(catalog: Catalog, config: BaselineConfig) -> None:
         raise ConfigError(f"--features {config.features!r}: use one of {FEATURES}")
     if not (str(config.demo_count).isdigit() or config.demo_count in ("mixed", "rand", "all")):
         raise ConfigError(f"--demo_count {config.demo_count!r}: use an integer such as 200, 'mixed', 'rand' or 'all'")
+    if config.latent_classes < 0:
+        raise ConfigError(f"--latent_classes {config.latent_classes}: use 0 (no latent class row) or a number of "
+                          "classes such as 512")
     defined = catalog.codebook.dimensions
     unknown = [d for d in (config.dimensions or []) if d not in defined]
     if unknown:
@@ -229,4 +235,17 @@ def run_baselines(catalog: Catalog, split: EvalSplit, config: BaselineConfig,
                     for n in progress(range(1, config.max_n + 1), f"N sweep {pool}", unit="sizes",
                                       enabled=config.progress)
                 ]
+    if config.latent_classes:
+        from baselines.latent_class import latent_class_predictions
+
+        name = latent_class_name(config.latent_classes)
+        res.reports[name] = score(latent_class_predictions(
+            catalog, train, rows, setups, config.latent_classes, count, config.seed, view=views[0],
+            progress_bar=config.progress))
+        res.rows[name] = res.reports[name].table3_row()
     return res
+
+
+def latent_class_name(n_classes: int) -> str:
+    """The table row of the latent class baseline."""
+    return f"Latent classes ({n_classes}, EM)"

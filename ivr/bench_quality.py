@@ -1,4 +1,4 @@
-"""Quality benchmark (not a test): ``python -m ivr.bench_quality [--configs [configs/tiny.yaml, configs/cpu.yaml]]``.
+"""Quality benchmark (not a test): ``python -m ivr.bench_quality [--configs [configs/tiny.yaml, ...]]``.
 
 For each fit config: run ``python -m ivr.fit --config C`` (its own checkpoint, log and report folders under
 ``--work_dir/<config name>``), time it, and collect from its report, on the same test people, the
@@ -142,7 +142,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     from ivr.cli import add_output_arguments, make_parser
 
     p = make_parser(PROG, __doc__.split("\n")[0])
-    p.add_argument("--configs", type=list[str], default=["configs/tiny.yaml", "configs/cpu.yaml"], help="fit configs")
+    p.add_argument("--configs", type=list[str],
+                   default=["configs/tiny.yaml", "configs/cpu.yaml", "configs/cpu_set.yaml"], help="fit configs")
     p.add_argument("--work_dir", type=str, default="runs/bench_quality_runs", help="where each config's run goes")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples of people for the intervals")
     p.add_argument("--reuse", type=bool, default=False, help="summarise finished runs in --work_dir, fit nothing")

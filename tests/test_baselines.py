@@ -271,3 +271,63 @@ def test_resemble_on_shown_demonstrations(small_catalog: tuple[Catalog, Path]) -
     assert "the person's shown demonstrations" in few.info["convention"]
     with pytest.raises(ValueError, match="--features"):
         check_config(cat, BaselineConfig(features="some"))
+
+
+def _two_class_catalog(n: int = 120) -> Catalog:
+    """Half the people answer the first refined option of every question, half the last (nothing missing)."""
+    cb = load_codebook("wvs7")
+    n_ref = np.asarray(cb.n_options("refined"))
+    first = np.arange(n) % 2 == 0
+    refined = np.where(first[:, None], 0, n_ref[None, :] - 1).astype(np.int8)
+    polar = np.empty_like(refined)
+    for q, question in enumerate(cb.questions):
+        to_polar = [next(j for j, p in enumerate(question.polar) if set(o.codes) & set(p.codes))
+                    for o in question.refined]
+        polar[:, q] = np.asarray(to_polar, dtype=np.int8)[refined[:, q]]
+    demos = np.full((n, len(cb.demographic_columns)), -1, dtype=np.int32)
+    return Catalog(cb, np.arange(500, 500 + n), polar, refined, demos)
+
+
+def test_latent_classes_recover_two_answer_profiles() -> None:
+    """Two deterministic profiles: EM finds them (shares 1/2, smoothed probabilities as computed by hand) and
+    predicts every probe of a new person from 20 shown demonstrations."""
+    from baselines.latent_class import fit_latent_class, latent_class_predictions
+    from ivr.metrics.report import evaluate_predictions
+
+    cat = _two_class_catalog()
+    train, test = np.arange(20, 120), np.arange(20)
+    model = fit_latent_class(cat, train, n_classes=2, iters=40, smoothing=0.5, progress_bar=False)
+    assert np.exp(model.marginal_logprior) == pytest.approx([0.5, 0.5], abs=1e-6)  # (50 + 1) / (100 + 2)
+    refined = model.option_probs("refined")  # [K, Q, O]
+    n_opt = len(cat.codebook.questions[0].refined)
+    # question 0: 50 people of a class on one option, plus 0.5 on each of its options
+    expected_hit, expected_miss = 50.5 / (50 + 0.5 * n_opt), 0.5 / (50 + 0.5 * n_opt)
+    first_class = int(np.argmax(refined[:, 0, 0]))
+    assert refined[first_class, 0, 0] == pytest.approx(expected_hit, abs=1e-6)
+    assert refined[1 - first_class, 0, 0] == pytest.approx(expected_miss, abs=1e-6)
+    assert refined[1 - first_class, 0, n_opt - 1] == pytest.approx(expected_hit, abs=1e-6)
+    setups = {0: probe_setups(cat.codebook)[0]}
+    preds = latent_class_predictions(cat, train, test, setups, 2, 20, seed=0, iters=40, progress_bar=False)
+    row = evaluate_predictions(preds, cat, dimensions=[], bootstrap=0).table3_row()
+    assert row["polar"][0] == pytest.approx(100.0) and row["refined"][0] == pytest.approx(100.0)
+    with pytest.raises(ValueError, match="fewer classes"):
+        fit_latent_class(cat, train[:3], n_classes=4, progress_bar=False)
+    with pytest.raises(ValueError, match="--latent_classes"):
+        check_config(cat, BaselineConfig(latent_classes=-1))
+
+
+def test_latent_class_row_independent_of_catalog_row_order(small_catalog: tuple[Catalog, Path]) -> None:
+    """The latent class row is fitted on the training people keyed by id: shuffled catalog rows, same figures;
+    it is no worse than the global majority on these correlated answers."""
+    cat, _ = small_catalog
+    shuffled = cat.subset(np.random.default_rng(3).permutation(len(cat)))
+    config = BaselineConfig(pools=("all",), max_n=4, n_cluster=4, bootstrap=0, progress=False, dimensions=[],
+                            use_gpu=False, threads=1, latent_classes=3)
+    rows = []
+    for c in (cat, shuffled):
+        split = choose_split(c, probe_setups(c.codebook), size=40, rule="stratified", min_valid=100)
+        rows.append(run_baselines(c, split, config).rows)
+    name = "Latent classes (3, EM)"
+    assert rows[0][name]["all"] == pytest.approx(rows[1][name]["all"], abs=1e-9)
+    assert rows[0][name]["polar"] == pytest.approx(rows[1][name]["polar"], abs=1e-9)
+    assert rows[0][name]["all"] > rows[0]["Global (majority vote)"]["all"]

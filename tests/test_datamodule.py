@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from ivr.data.datamodule import IVRDataModule, random_catalog, tiny_datamodule
+from ivr.data.datamodule import IVRDataModule
+from ivr.data.fixtures import random_catalog, tiny_datamodule
 from ivr.data.examples import PersonTable, Recipe, train_example
 from ivr.data.prompts import load_layout
 from ivr.data.statement_tokenizer import make_statement_tokenizer

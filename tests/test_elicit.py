@@ -126,7 +126,7 @@ def test_bayes_policy_asks_the_brute_force_best_question(catalog, small_catalog_
 def test_reasoner_policy_never_asks_a_probe(tmp_path):
     import torch
 
-    from ivr.data.datamodule import tiny_datamodule
+    from ivr.data.fixtures import tiny_datamodule
     from ivr.elicit.reasoner import ReasonerPolicy, ReasonerPredictor
     from ivr.model.module import IndieValueReasoner
 
@@ -201,7 +201,7 @@ def test_interview_ends_cleanly_on_ctrl_c_and_bayes_needs_a_synthetic_catalog(ca
     from ivr.catalog.store import write_catalog
     from ivr.catalog.synth import SynthModel
     from ivr.cli import run
-    from ivr.data.datamodule import random_catalog
+    from ivr.data.fixtures import random_catalog
     from ivr.elicit.__main__ import main
     from ivr.elicit.interview import Interview
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ivr.catalog.store import load_catalog
-from ivr.data.datamodule import tiny_datamodule
+from ivr.data.fixtures import tiny_datamodule
 from ivr.experiment.__main__ import main
 from ivr.experiment.training import train_reasoner
 

@@ -11,7 +11,8 @@ import pytest
 import yaml
 from transformers import AutoTokenizer
 
-from ivr.data.datamodule import IVRDataModule, random_catalog
+from ivr.data.datamodule import IVRDataModule
+from ivr.data.fixtures import random_catalog
 from ivr.data.examples import PersonTable, Recipe, eval_example, train_example
 from ivr.data.labels import choose_label_scheme
 from ivr.data.probes import probe_setups

@@ -6,7 +6,8 @@ import torch
 
 from ivr.cli import run
 from ivr.data.collate import Collator
-from ivr.data.datamodule import IVRDataModule, tiny_datamodule
+from ivr.data.datamodule import IVRDataModule
+from ivr.data.fixtures import tiny_datamodule
 from ivr.data.prompts import load_layout
 from ivr.data.tokenization import train_bpe_tokenizer
 from ivr.errors import ConfigError

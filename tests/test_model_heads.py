@@ -100,3 +100,41 @@ def test_full_option_loglik_reads_each_answer_from_its_probe():
     with pytest.raises(ValueError, match="answer_position < start < end"):
         loglik_from_hidden(hidden, {**batch, "option_spans": torch.tensor([[[[2, 4]]], [[[5, 5]]]])}, weight, None,
                            "loglik_sum")
+
+
+def test_distinct_rows_groups_equal_rows_exactly():
+    from ivr.model.heads import distinct_rows
+
+    x = torch.tensor([[1.0, 2.0], [3.0, 4.0], [1.0, 2.0], [2.0, 1.0], [3.0, 4.0]])
+    first, inverse = distinct_rows(x)
+    assert first.numel() == 3 and torch.equal(x[first][inverse], x)
+    assert inverse[0] == inverse[2] and inverse[1] == inverse[4] and len({int(i) for i in inverse[[0, 1, 3]]}) == 3
+    assert sorted(first.tolist()) == [0, 1, 3]  # the first row of each group
+
+
+def test_option_scores_from_shared_rows_equal_the_gathered_option_rows():
+    """Probes with identical hidden states (a packed sequence of the statement-set reasoner) are scored by one
+    projection onto the small vocabulary: the same scores and gradients as gathering every option row."""
+    from ivr.model.heads import _shared_row_scores, option_dot_scores
+
+    g = torch.Generator().manual_seed(1)
+    person = torch.randn(2, 1, 6, generator=g, requires_grad=True)
+    hidden = person.expand(2, 40, 6)  # 40 probes of 2 people share a state (as the model expands it)
+    weight = torch.randn(11, 6, generator=g, requires_grad=True)
+    bias = torch.randn(11, generator=g, requires_grad=True)
+    pos = torch.arange(40).expand(2, 40).clone()
+    pos[1, 30:] = -1
+    opts = torch.randint(0, 11, (2, 40, 3), generator=g)
+    opts[0, 5, 2] = -1
+    assert _shared_row_scores(hidden, opts.clamp(min=0), weight, bias) is not None  # the shared path runs
+    shared = option_dot_scores(hidden, pos, opts, weight, bias, shared_rows=True)
+    gathered = torch.einsum("bkh,bkoh->bko", hidden, weight[opts.clamp(min=0)]) + bias[opts.clamp(min=0)]
+    gathered = gathered.masked_fill((opts < 0) | (pos < 0).unsqueeze(-1), float("-inf"))
+    torch.testing.assert_close(shared, gathered)
+    keep = torch.isfinite(gathered)
+    grads = [torch.autograd.grad(s[keep].square().sum(), (person, weight, bias), retain_graph=True)
+             for s in (shared, gathered)]
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b)
+    big = torch.randn(5000, 6, generator=g)  # a vocabulary larger than probes x options: the gather path
+    assert _shared_row_scores(hidden, opts.clamp(min=0), big, None) is None

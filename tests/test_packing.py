@@ -10,7 +10,7 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from ivr.data.collate import Collator
-from ivr.data.datamodule import random_catalog
+from ivr.data.fixtures import random_catalog
 from ivr.data.examples import PersonTable, Recipe, eval_example
 from ivr.data.packing import block_mask, model_attention_mask, sequences
 from ivr.data.probes import probe_setups

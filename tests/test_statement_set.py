@@ -43,3 +43,55 @@ def test_config_errors_name_the_flag():
         check_statement_set(CONFIG, "loglik_sum", "statement")
     with pytest.raises(ConfigError, match="data.tokenizer: statement"):
         check_statement_set(CONFIG, "choice", "some/folder")
+
+
+def _packed(prefix: list[int], branches: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """One packed sequence: a prefix, then one single-token branch per probe (block mask)."""
+    ids = torch.tensor([prefix + branches])
+    n, p = ids.shape[1], len(prefix)
+    mask = torch.zeros(1, 1, n, n, dtype=torch.bool)
+    mask[0, 0, :p, :p] = torch.ones(p, p, dtype=torch.bool).tril()
+    mask[0, 0, p:, :p] = True
+    mask[0, 0, torch.arange(p, n), torch.arange(p, n)] = True
+    return ids, mask
+
+
+def test_kept_positions_and_shared_pools_equal_the_full_computation():
+    """Scoring only the answer positions (and one MLP pass per distinct pool) gives the logits, and the
+    gradients, of computing every position; excluded question tokens make a sequence's probes share a pool."""
+    torch.manual_seed(0)
+    model = build_causal_lm(None, CONFIG, vocab_size=30)
+    ids, mask = _packed([2, 5, 9, 11], [20, 21, 22])
+    ids = torch.cat([ids, torch.tensor([[2, 6, 7, 8, 23, 24, 25]])])  # a second person, same layout
+    mask = mask.expand(2, -1, -1, -1)
+    keep = torch.tensor([4, 5, 6])
+    for excluded in ([], [20, 21, 22, 23, 24, 25]):
+        model.exclude_from_pool(excluded)
+        full = model(ids, mask, logits_to_keep=0).logits
+        kept = model(ids, mask, logits_to_keep=keep).logits
+        torch.testing.assert_close(kept, full[:, keep])
+        g_kept = torch.autograd.grad(kept.square().sum(), model.embed_tokens.weight)[0]
+        g_full = torch.autograd.grad(model(ids, mask).logits[:, keep].square().sum(), model.embed_tokens.weight)[0]
+        torch.testing.assert_close(g_kept, g_full)
+        same = torch.allclose(kept[0, 0], kept[0, 1])
+        assert same == bool(excluded)  # pooled question tokens make each probe's pool its own
+    assert float(model.pool_weight[20]) == 0.0 and float(model.pool_weight[5]) == 1.0
+
+
+def test_fit_pools_statements_only_and_checkpoint_keeps_it(tmp_path):
+    """The reasoner built for a fit on the statement tokenizer stops pooling exactly its question tokens."""
+    from lightning.pytorch import Trainer
+
+    from ivr.data.fixtures import tiny_datamodule
+    from ivr.data.statement_tokenizer import question_token_ids
+    from ivr.model.module import IndieValueReasoner
+
+    dm = tiny_datamodule(tmp_path, people=300)
+    module = IndieValueReasoner(model_config=CONFIG, vocab_size=len(dm.load_tokenizer()), score="choice",
+                                embedding_init="random")
+    trainer = Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                      enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0)
+    trainer.fit(module, datamodule=dm)
+    excluded = set(torch.nonzero(module.model.pool_weight == 0).flatten().tolist())
+    assert excluded == set(question_token_ids(dm.tokenizer, dm.codebook)) and len(excluded) == 2 * 253
+    assert "model.pool_weight" in module.state_dict()

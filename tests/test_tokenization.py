@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from transformers import AutoTokenizer
 
-from ivr.data.datamodule import random_catalog
+from ivr.data.fixtures import random_catalog
 from ivr.data.examples import PersonTable, Recipe, eval_example, train_example
 from ivr.data.probes import probe_setups
 from ivr.data.prompts import load_layout
@@ -142,7 +142,7 @@ def test_statement_tokenizer_refuses_other_codebook(table: PersonTable, tmp_path
 def test_eleven_option_scale_gets_one_label_token_each() -> None:
     """A 0-10 scale (11 options) works with a text layout; the widest question sets the label count."""
     from ivr.catalog.codebook import codebook_from_dict
-    from ivr.data.datamodule import random_catalog
+    from ivr.data.fixtures import random_catalog
     from ivr.examples import small_survey as mod
 
     cb = codebook_from_dict(mod.codebook())

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ivr.data.datamodule import random_catalog
+from ivr.data.fixtures import random_catalog
 from ivr.data.examples import FORMS, PersonTable, Recipe, eval_example, train_example
 from ivr.data.probes import probe_setups
 from ivr.data.prompts import _load_template, format_statement, load_layout

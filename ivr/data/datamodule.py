@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -13,8 +12,7 @@ import numpy as np
 from torch.utils.data import DataLoader
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
-from ivr.catalog.codebook import Codebook, load_codebook
-from ivr.catalog.store import Catalog, load_catalog
+from ivr.catalog.store import Catalog
 from ivr.errors import ConfigError
 from ivr.data.collate import Collator
 from ivr.data.conventions import (DEMO_RULES, ConventionError, check_eval_forms, combinations, convention_header,
@@ -28,94 +26,11 @@ from ivr.data.protocol import protocol_split
 from ivr.data.prompts import load_layout, set_chat_template
 from ivr.data.statement_tokenizer import build_statement_tokenizer, is_statement_tokenizer, load_statement_tokenizer
 from ivr.data.tokenization import TokenCache
-from ivr.data.units import Unit, UnitError, legacy_units, parse_units
+from ivr.data.selection import default_cache_dir, demo_questions, filter_rows, open_catalog, training_units
+from ivr.data.units import Unit
 
 log = logging.getLogger(__name__)
 SCORE_LAYOUTS = ("label", "option_text")
-
-
-def default_cache_dir() -> Path:
-    """``$IVR_CACHE`` or ``./.ivr_cache``."""
-    return Path(os.environ.get("IVR_CACHE", ".ivr_cache"))
-
-
-def open_catalog(spec: str, cache_dir: str | Path | None = None) -> Catalog:
-    """Load a catalog folder, or resolve a spec such as ``synthetic:people=2000,seed=0`` first."""
-    path = Path(spec)
-    if not (path / "catalog.parquet").exists():
-        from ivr.catalog.resolve import resolve_catalog  # optional until the catalog helper's module lands
-
-        path = resolve_catalog(spec, cache_dir)
-    return load_catalog(path)
-
-
-def filter_rows(catalog: Catalog, rows: np.ndarray, spec: str | None) -> np.ndarray:
-    """Keep the rows matching a predicate such as ``continent=Europe`` or ``Q260=1;X003R!=1|2``.
-
-    Clauses are joined by ``;`` (all must hold); each is ``key=v1|v2`` or ``key!=v1|v2``. ``key``
-    is a codebook role (``continent``), dimension name or demographic id; a value matches the
-    value name, the group label or the raw code.
-
-    Raises:
-        ValueError: naming the clause, the unknown key (with the known ones) or a value no one has.
-    """
-    if not spec:
-        return rows
-    cb, keep = catalog.codebook, np.ones(len(rows), dtype=bool)
-    ids = {d.id: d for d in cb.demographics}
-    for clause in [c.strip() for c in spec.split(";") if c.strip()]:
-        neg = "!=" in clause
-        key, _, value = clause.partition("!=" if neg else "=")
-        key = key.strip()
-        demo = ids.get(cb.roles.get(key, "")) or ids.get(key) or cb.dimensions.get(key)
-        if demo is None or not value:
-            raise ConfigError(
-                f"train_filter clause {clause!r}: use key=value with key one of roles {sorted(cb.roles)}, "
-                f"dimensions {sorted(cb.dimensions)} or demographic ids"
-            )
-        wanted = {v.strip() for v in value.split("|")}
-        codes = catalog.demographic_codes(demo.id)[rows]
-        names = catalog.demographic_values(demo.id)[rows]
-        groups = np.array([demo.group(int(c)) if c >= 0 else None for c in codes], dtype=object)
-        hit = np.array([str(c) in wanted or n in wanted or g in wanted for c, n, g in zip(codes, names, groups)])
-        if not neg and not hit.any():
-            raise ConfigError(f"train_filter clause {clause!r}: no training person has that value of {demo.id}")
-        keep &= ~hit if neg else hit
-    return rows[keep]
-
-
-def demo_questions(codebook: Codebook, categories: list[str] | None) -> tuple[int, ...] | None:
-    """Question indices of the given categories (codebook order); None when ``categories`` is None.
-
-    Raises:
-        ValueError: naming ``eval_demo_categories``, an unknown category and the known ones.
-    """
-    if categories is None:
-        return None
-    if isinstance(categories, str):
-        categories = [categories]
-    for c in categories:
-        if c not in codebook.categories:
-            raise ConfigError(f"eval_demo_categories: unknown category {c!r}; known categories: {list(codebook.categories)}")
-    wanted = set(categories)
-    return tuple(j for j, q in enumerate(codebook.questions) if q.category in wanted)
-
-
-def training_units(units: str | list[Any] | None, demo_count: str | None, probe_form: str | None,
-                   demo_form: str | None, demographics: str) -> tuple[Unit, ...]:
-    """The run's units: ``units``, else the one-unit shorthand keys (defaults 200 x p+r x p+r).
-
-    Raises:
-        UnitError: both ways given, or a malformed unit / key.
-    """
-    shorthand = {"demo_count": demo_count, "probe_form": probe_form, "demo_form": demo_form}
-    if units is not None:
-        given = [k for k, v in shorthand.items() if v is not None]
-        if given:
-            raise UnitError(f"data.units and data.{'/'.join(given)} both describe the training examples; give the "
-                            "units only (e.g. units: [pmixed_p1, rmixed_r1]) or the shorthand keys only")
-        return parse_units(units)
-    return legacy_units(str(demo_count or "200"), probe_form or "p+r", demo_form or "p+r", demographics)
 
 
 class IVRDataModule(L.LightningDataModule):
@@ -405,57 +320,3 @@ class IVRDataModule(L.LightningDataModule):
         self._epoch, self._resume = int(state["epoch"]), (int(state["epoch"]), int(state["position"]))
         if self._train is not None:
             self.sampler.resume(*self._resume)
-
-
-def random_catalog(people: int, seed: int = 0, codebook: str | Codebook = "wvs7", missing: float = 0.005) -> Catalog:
-    """A catalog of uniformly random answers (no structure) for fast tests and smoke runs.
-
-    Args:
-        people: number of people; seed: RNG seed; codebook: a codebook or its spec; missing: share of missing answers.
-    """
-    cb = codebook if isinstance(codebook, Codebook) else load_codebook(codebook)
-    rng = np.random.default_rng([seed, 41])
-    refined = np.stack([rng.integers(0, len(q.refined), people) for q in cb.questions], axis=1)
-    refined[rng.random(refined.shape) < missing] = -1
-    polar = np.full(refined.shape, -1, dtype=np.int64)
-    for j, q in enumerate(cb.questions):
-        to_polar = q.code_to_index("polar")
-        table = np.array([to_polar[o.codes[0]] for o in q.refined])
-        ok = refined[:, j] >= 0
-        polar[ok, j] = table[refined[ok, j]]
-    demo = np.full((people, len(cb.demographic_columns)), -1, dtype=np.int64)
-    for d in cb.demographics:
-        c = cb.demographic_columns.index(d.column)
-        if (demo[:, c] < 0).all():
-            demo[:, c] = rng.choice(np.fromiter(d.values, dtype=np.int64), people)
-    return Catalog(cb, np.arange(people, dtype=np.int64) + 1, polar.astype(np.int8), refined.astype(np.int8),
-                   demo.astype(np.int32))
-
-
-def tiny_datamodule(folder: str | Path, people: int = 300, synthetic: bool = False, **overrides: Any) -> IVRDataModule:
-    """A small ready-to-``setup`` DataModule for tests and smoke runs (a catalog written under ``folder``).
-
-    Args:
-        folder: working folder (the catalog and statement tokenizer are written there once).
-        people: population size.
-        synthetic: a structured synthetic population (``ivr.catalog.synth``) instead of random answers.
-        overrides: any :class:`IVRDataModule` argument.
-    """
-    from ivr.catalog.store import write_catalog
-
-    folder = Path(folder)
-    cat_dir = folder / f"{'synthetic' if synthetic else 'random'}_{people}"
-    if not (cat_dir / "catalog.parquet").exists():
-        if synthetic:
-            from ivr.catalog.synth import synthesize
-
-            catalog = synthesize(people, seed=0)[0]
-        else:
-            catalog = random_catalog(people)
-        write_catalog(catalog, cat_dir, source="synthetic" if synthetic else "random")
-    args: dict[str, Any] = dict(
-        catalog=str(cat_dir), tokenizer="statement", n_per_question=4, probes_per_sequence=8, split_size=20,
-        limit_eval_people=2, batch_size=4, cache_dir=str(folder / "cache"),
-    )
-    args.update(overrides)
-    return IVRDataModule(**args)

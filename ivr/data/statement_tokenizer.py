@@ -49,6 +49,12 @@ def question_token(qid: str, form: str) -> str:
     return f"{_clean(qid)}?{_FORM_LETTER[form]}"
 
 
+def question_token_ids(tokenizer: PreTrainedTokenizerFast, codebook: Codebook) -> list[int]:
+    """Ids of every question token (both probe forms) of a statement tokenizer built for ``codebook``."""
+    tokens = [question_token(q.id, form) for q in codebook.questions for form in ("polar", "refined")]
+    return [int(i) for i in tokenizer.convert_tokens_to_ids(tokens)]
+
+
 def demographic_token(demo_id: str, code: int) -> str:
     """Token of a demographic statement (demographic id, raw code)."""
     return f"D:{_clean(demo_id)}={int(code)}"

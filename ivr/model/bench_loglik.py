@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (CPU time is per process)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    from ivr.data.datamodule import tiny_datamodule
+    from ivr.data.fixtures import tiny_datamodule
     from ivr.model.module import IndieValueReasoner
 
     folder = tiny_folder(args.workdir)

@@ -135,6 +135,8 @@ class IndieValueReasoner(L.LightningModule):
             )
         if hp.embedding_init == "spectral" and not on_meta:
             self._spectral_start(model)
+        if hasattr(model, "exclude_from_pool"):
+            self._pool_statements_only(model)
         if hp.activation_checkpointing:
             # non-reentrant checkpointing composes with FSDP2 and LoRA (frozen inputs)
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
@@ -169,6 +171,20 @@ class IndieValueReasoner(L.LightningModule):
 
         spectral_start_for(model, dm)
 
+    def _pool_statements_only(self, model: nn.Module) -> None:
+        """At the start of a fit, the statement-set reasoner stops pooling the question tokens (a probe's branch
+        holds only its question token, so the probes of a sequence share one pool); a checkpoint restores it."""
+        from lightning.pytorch.trainer.states import TrainerFn
+
+        trainer = self._trainer
+        dm = getattr(trainer, "datamodule", None) if trainer is not None else None
+        if dm is None or trainer.state.fn != TrainerFn.FITTING:
+            return
+        from ivr.data.statement_tokenizer import is_statement_tokenizer, question_token_ids
+
+        if is_statement_tokenizer(dm.tokenizer_dir):
+            model.exclude_from_pool(question_token_ids(dm.tokenizer, dm.codebook))
+
     def _compute_dtype(self) -> torch.dtype:
         """The dtype attention runs in: autocast's, FSDP2's compute dtype, or the embedding's."""
         device = self.device.type
@@ -193,10 +209,12 @@ class IndieValueReasoner(L.LightningModule):
         cfg = self.model.config
         return not any(getattr(cfg, k, None) for k in ("final_logit_softcapping", "logit_scale", "output_multiplier"))
 
-    def _head_scores(self, kwargs: dict[str, Any], score: Any) -> torch.Tensor:
+    def _head_scores(self, kwargs: dict[str, Any], score: Any, keep: int | torch.Tensor = 0) -> torch.Tensor:
         """Run the model with a pre-hook on the output embedding that scores from the final hidden states
         (``score(hidden, weight, bias)``) and hands the head a single position. The hook runs inside the
-        model's forward, so under FSDP2 the head's weight is gathered at that moment."""
+        model's forward, so under FSDP2 the head's weight is gathered at that moment. ``keep`` is passed
+        as ``logits_to_keep``: the hook then sees the hidden states of those positions only (a model that
+        computes positions independently, such as the statement-set reasoner, skips the others)."""
         captured: dict[str, torch.Tensor] = {}
 
         def hook(module: nn.Module, args: tuple) -> tuple:
@@ -206,7 +224,7 @@ class IndieValueReasoner(L.LightningModule):
 
         handle = self.model.get_output_embeddings().register_forward_pre_hook(hook)
         try:
-            self.model(**kwargs, logits_to_keep=0)
+            self.model(**kwargs, logits_to_keep=keep)
         finally:
             handle.remove()
         return captured["scores"]
@@ -236,7 +254,14 @@ class IndieValueReasoner(L.LightningModule):
             keep = answer_slots(pos)
             logits = self.model(**kwargs, logits_to_keep=keep).logits
             return choice_scores(logits, pos, opt, kept_positions=keep)
-        return self._head_scores(kwargs, lambda h, w, b: option_dot_scores(h, pos, opt, w, b))
+        if getattr(self.model, "computes_answer_positions", False):
+            # the model returns each probe's hidden state in answer_positions order: probe k is column k
+            cols = torch.arange(pos.shape[1], device=pos.device).expand_as(pos).masked_fill(pos < 0, -1)
+            return self._head_scores({**kwargs, "answer_positions": pos},
+                                     lambda h, w, b: option_dot_scores(h, cols, opt, w, b, shared_rows=True))
+        keep = answer_slots(pos)
+        return self._head_scores(kwargs, lambda h, w, b: option_dot_scores(h, pos, opt, w, b, kept_positions=keep),
+                                 keep)
 
     def forward(self, batch: dict[str, Any]) -> ChoiceOutput:
         """Score every probe of a batch (see ``CONTRACTS.md`` for the batch layout)."""

@@ -5,9 +5,16 @@ depends on *which* statements they chose, not on the order they are shown in (th
 population's Bayes predictor is a sum of per-statement log-likelihoods). A transformer has to learn
 that from data; this model has it built in (README, *Reasoner against Resemble and the exact Bayes
 ceiling*, for what it reaches and at what CPU cost). Each position ``t`` pools the embeddings of the
-tokens its attention mask lets it see (the prefix's demonstrations and its own probe branch), scaled
-by ``1 / sqrt(count)``, and an MLP turns the pool into the hidden state the choice head reads at the
-probe's answer position (``hidden . output_embedding[option]``, as for any causal LM here).
+tokens its attention mask lets it see -- the person's statements (demonstrations, demographics); the
+statement tokenizer's question tokens are left out of the pool (they only mark where a probe is asked,
+and the option tokens the head reads already name the question) -- scaled by ``1 / sqrt(count)``, and an
+MLP turns the pool into the hidden state the choice head reads at the probe's answer position
+(``hidden . output_embedding[option]``, as for any causal LM here).
+
+Cost: every probe of a packed sequence then pools the same statements, so the model computes one pool and
+one MLP pass per sequence, at the probes' own positions only (``answer_positions``), and the head scores
+them with one product onto the small vocabulary (:func:`ivr.model.heads.option_dot_scores` with
+``shared_rows``): a training step of 64 sequences costs about a quarter of pooling every position.
 
 It is a transformers ``PreTrainedModel`` registered under ``model_type: ivr_statement_set``, so the
 reasoner builds it from ``model.model_config`` like the tiny Llama (``trust_remote_code`` is never
@@ -25,6 +32,8 @@ import torch
 from torch import nn
 from transformers import AutoConfig, AutoModelForCausalLM, PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import CausalLMOutput
+
+from ivr.model.heads import distinct_rows
 
 MODEL_TYPE = "ivr_statement_set"
 
@@ -74,6 +83,7 @@ class StatementSetForCausalLM(PreTrainedModel):
     """Pooled statement embeddings -> MLP -> the hidden state read by the output embedding (choice head)."""
 
     config_class = StatementSetConfig
+    computes_answer_positions = True  # forward takes answer_positions (IndieValueReasoner._choice_scores)
     base_model_prefix = "statement_set"
     main_input_name = "input_ids"
 
@@ -88,7 +98,17 @@ class StatementSetForCausalLM(PreTrainedModel):
         layers.append(nn.Linear(width, config.intermediate_size))
         self.mlp = nn.Sequential(*layers)
         self.lm_head = nn.Linear(config.intermediate_size, config.vocab_size, bias=True)
+        # 1 for the tokens a position pools, 0 for those it does not (question tokens: they ask, they are not
+        # the person's statements); set from the tokenizer at the start of a fit, saved with the weights
+        self.register_buffer("pool_weight", torch.ones(config.vocab_size), persistent=True)
         self.post_init()
+
+    def exclude_from_pool(self, token_ids: list[int]) -> None:
+        """Stop pooling these tokens (the statement tokenizer's question tokens)."""
+        weight = torch.ones_like(self.pool_weight)
+        if token_ids:
+            weight[torch.as_tensor(token_ids, dtype=torch.long, device=weight.device)] = 0.0
+        self.pool_weight.copy_(weight)
 
     def _init_weights(self, module: nn.Module) -> None:
         std = self.config.initializer_range
@@ -114,18 +134,43 @@ class StatementSetForCausalLM(PreTrainedModel):
         self.lm_head = value
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                logits_to_keep: int | torch.Tensor = 0, **_: Any) -> CausalLMOutput:
-        """Next-token logits at the kept positions (``position_ids`` and ``use_cache`` are ignored:
-        the pool has no order and nothing to cache)."""
-        seen = visibility(attention_mask, input_ids)
-        emb = self.embed_tokens(input_ids)
-        pooled = torch.bmm(seen.to(emb.dtype), emb) / seen.sum(-1, keepdim=True).clamp(min=1).sqrt().to(emb.dtype)
-        hidden = self.mlp(pooled)
-        if isinstance(logits_to_keep, int):
-            kept = hidden[:, -logits_to_keep:] if logits_to_keep > 0 else hidden
+                logits_to_keep: int | torch.Tensor = 0, answer_positions: torch.Tensor | None = None,
+                **_: Any) -> CausalLMOutput:
+        """Next-token logits (``position_ids`` and ``use_cache`` are ignored: the pool has no order and
+        nothing to cache).
+
+        Args:
+            input_ids, attention_mask: the batch (``CONTRACTS.md``).
+            logits_to_keep: positions to return (0 = all; an int n = the last n; or a 1-D tensor).
+            answer_positions: long [B, K] (-1 = none): when given, the logits at each sequence's own probe
+                positions instead, [B, K, V] (the reasoner's choice head passes it: a batch's union of
+                positions would include other sequences' prefix positions).
+
+        Positions of one sequence that pool the same tokens (the probes of a packed sequence, whose branches
+        hold only their question token) share one pooling and MLP pass.
+        """
+        seen = visibility(attention_mask, input_ids) * self.pool_weight[input_ids].unsqueeze(1)  # [B, T, T]
+        b, t = input_ids.shape
+        if answer_positions is not None:
+            rows = torch.arange(b, device=input_ids.device).unsqueeze(1)
+            seen = seen[rows, answer_positions.clamp(min=0)]  # [B, K, T]
+        elif isinstance(logits_to_keep, int):
+            seen = seen[:, t - logits_to_keep if 0 < logits_to_keep <= t else 0:]
         else:
-            kept = hidden[:, logits_to_keep]
-        return CausalLMOutput(logits=self.lm_head(kept))
+            seen = seen[:, logits_to_keep.to(input_ids.device)]
+        u = seen.shape[1]
+        seq = torch.arange(b, device=input_ids.device).repeat_interleave(u)
+        flat = seen.reshape(-1, t)
+        first, inverse = distinct_rows(torch.cat([seq[:, None].to(flat.dtype), flat], 1))
+        emb = self.embed_tokens(input_ids)
+        weights = flat[first].to(emb.dtype)  # [N, T]: the distinct pools
+        if first.numel() <= 4 * b:
+            pooled = torch.einsum("nt,nth->nh", weights, emb[seq[first]])
+        else:  # many distinct pools (every position of a sequence): one batched product
+            pooled = torch.bmm(seen.to(emb.dtype), emb).reshape(-1, emb.shape[-1])[first]
+        pooled = pooled / weights.sum(-1, keepdim=True).clamp(min=1).sqrt()
+        hidden = self.mlp(pooled)[inverse].view(b, u, -1)
+        return CausalLMOutput(logits=self.lm_head(hidden))
 
 
 def register() -> None:

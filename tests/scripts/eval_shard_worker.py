@@ -14,7 +14,7 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 
-from ivr.data.datamodule import tiny_datamodule
+from ivr.data.fixtures import tiny_datamodule
 from ivr.model.module import IndieValueReasoner
 from ivr.model.strategy import choose_strategy
 

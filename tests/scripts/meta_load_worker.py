@@ -58,6 +58,7 @@ def main(out: Path, folders: list[str]) -> None:
     cases = {"plain": case(folders[0], False, "float32", mesh), "lora": case(folders[0], True, "bfloat16", mesh),
              "tied": case(folders[1], False, "float32", mesh), "broken": case(folders[2], False, "float32", mesh)}
     (out / f"rank{dist.get_rank()}.json").write_text(json.dumps(cases))
+    dist.barrier()  # tear the group down together: a rank leaving while its peer still talks to it can abort
     dist.destroy_process_group()
 
 

@@ -1,0 +1,128 @@
+"""Latent class analysis: a finite mixture of answer profiles fitted by EM to the training people.
+
+The classic survey model (Lazarsfeld; Goodman): every person belongs to one of ``n_classes`` latent
+classes, and within a class the answers to different questions are independent, each with its own
+distribution over the refined options. EM fits the class shares and the per-class option
+probabilities to the training people's refined answers (missing answers simply do not enter), with an
+add-``smoothing`` Dirichlet prior on each per-class distribution. A test person is then predicted as
+the synthetic population's Bayes predictor predicts (:func:`baselines.bayes.bayes_predictions`): the
+posterior over classes given the shown demonstrations, mixed over the classes' option probabilities.
+Polar options group refined ones, so one fit serves both forms.
+
+On the synthetic population this is the Bayes predictor with *estimated* profiles: the generator is
+such a mixture (4,000 profiles), so the row measures how much of the ceiling a model of the right
+family reaches when it must learn the profiles from the training people (README, issue 16).
+
+The fit depends only on the set of training people, not on their row order: rows are put in the order
+of their person ids' keys before the seeded start.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import torch
+
+from ivr.catalog.codebook import Codebook
+from ivr.catalog.store import Catalog
+from ivr.catalog.synth.demographics import FEATURES
+from ivr.catalog.synth.model import SynthModel
+from ivr.data.sampling import id_keys
+from ivr.progress import progress
+
+log = logging.getLogger(__name__)
+
+
+def _refined_onehot(catalog: Catalog, rows: np.ndarray) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+    """float32 [N, V] one-hot refined answers, the option offset of each question and its option count."""
+    n_opt = np.asarray(catalog.codebook.n_options("refined"), np.int64)
+    offset = np.concatenate([[0], np.cumsum(n_opt)[:-1]])
+    ans = catalog.refined[rows].astype(np.int64)
+    keep = ans >= 0
+    x = torch.zeros(len(rows), int(n_opt.sum()))
+    r, q = np.nonzero(keep)
+    x[torch.from_numpy(r), torch.from_numpy(offset[q] + ans[r, q])] = 1.0
+    return x, offset, n_opt
+
+
+def _code_probs(codebook: Codebook, option_probs: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """[K, Q, Cmax] raw-code probabilities: each refined option's mass shared evenly by its codes."""
+    c_max = max(len(q.codes) for q in codebook.questions)
+    out = np.zeros((option_probs.shape[0], len(codebook.questions), c_max))
+    for j, q in enumerate(codebook.questions):
+        pos = {c: i for i, c in enumerate(q.codes)}
+        for o, opt in enumerate(q.options("refined")):
+            share = option_probs[:, offset[j] + o] / len(opt.codes)
+            for c in opt.codes:
+                out[:, j, pos[c]] = share
+    return out
+
+
+def fit_latent_class(catalog: Catalog, rows: np.ndarray, n_classes: int, iters: int = 60, smoothing: float = 0.5,
+                     seed: int = 0, tol: float = 1e-6, progress_bar: bool = True) -> SynthModel:
+    """EM for a latent class model of the refined answers of ``rows``.
+
+    Args:
+        catalog: the catalog (any survey; its codebook's refined options are the answer categories).
+        rows: training rows (their order does not matter).
+        n_classes: latent classes.
+        iters: EM iterations at most.
+        smoothing: Dirichlet pseudo-count added to every (class, option) count.
+        seed: seed of the random start (Dirichlet responsibilities).
+        tol: stop when the mean log-likelihood per person improves by less than this.
+        progress_bar: progress line per iteration.
+
+    Returns:
+        A :class:`SynthModel` holding the fitted mixture (class shares as its marginal prior; no country
+        or demographic prior), so its ``posterior`` is this model's predictive distribution.
+
+    Raises:
+        ValueError: fewer training people than classes, or a non-positive setting.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    if n_classes < 1 or iters < 1 or smoothing <= 0:
+        raise ValueError(f"latent classes: n_classes={n_classes}, iters={iters}, smoothing={smoothing}; "
+                         "use positive values")
+    if len(rows) < n_classes:
+        raise ValueError(f"latent classes: {len(rows)} training people for {n_classes} classes; use fewer classes")
+    rows = rows[np.argsort(id_keys(catalog.person_ids)[rows], kind="stable")]
+    x, offset, n_opt = _refined_onehot(catalog, rows)
+    group = torch.from_numpy(np.repeat(np.arange(len(n_opt)), n_opt))
+    gen = torch.Generator().manual_seed(seed)
+    resp = -torch.log(torch.rand(len(rows), n_classes, generator=gen, dtype=torch.float64).clamp(min=1e-12))
+    resp = (resp / resp.sum(1, keepdim=True)).float()  # a flat-Dirichlet draw per person
+    last = -np.inf
+    for it in progress(range(iters), "latent classes: EM", unit="iterations", enabled=progress_bar):
+        counts = resp.T @ x + smoothing  # [K, V]
+        totals = torch.zeros(n_classes, len(n_opt)).index_add_(1, group, counts)
+        log_p = (counts / totals[:, group]).log()
+        share = resp.sum(0) + 1.0
+        log_share = (share / share.sum()).log()
+        ll = x @ log_p.T + log_share  # [N, K]
+        norm = torch.logsumexp(ll, 1, keepdim=True)
+        resp = (ll - norm).exp()
+        mean_ll = float(norm.mean())
+        if mean_ll - last < tol:
+            log.info("latent classes: converged after %d iterations", it + 1)
+            break
+        last = mean_ll
+    probs = log_p.exp().double().numpy()
+    cb = catalog.codebook
+    return SynthModel(cb, _code_probs(cb, probs, offset), np.zeros(0, np.int64), np.zeros((0, n_classes)),
+                      np.zeros((n_classes, len(FEATURES))), log_share.double().numpy(),
+                      {"latent_classes": n_classes, "iterations": it + 1, "smoothing": smoothing,
+                       "mean_loglik": mean_ll, "seed": seed})
+
+
+def latent_class_predictions(catalog: Catalog, train_rows: np.ndarray, rows: np.ndarray,
+                             setups: dict[int, np.ndarray], n_classes: int, n_demos: int | str, seed: int,
+                             view: str = "matched", **fit: Any) -> Any:
+    """Fit on ``train_rows`` and predict every (person, setup, form, probe) of ``rows`` from the shown
+    demonstrations (the protocol's draw, as the Bayes row)."""
+    from baselines.bayes import bayes_predictions
+    from ivr.catalog.codebook import FORMS
+
+    model = fit_latent_class(catalog, train_rows, n_classes, seed=seed, **fit)
+    return bayes_predictions(catalog, model, rows, setups, list(FORMS), n_demos, seed, view=view)
