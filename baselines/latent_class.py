@@ -30,6 +30,7 @@ from ivr.catalog.store import Catalog
 from ivr.catalog.synth.demographics import FEATURES
 from ivr.catalog.synth.model import SynthModel
 from ivr.data.sampling import id_keys
+from ivr.errors import ConfigError
 from ivr.progress import progress
 
 log = logging.getLogger(__name__)
@@ -79,14 +80,15 @@ def fit_latent_class(catalog: Catalog, rows: np.ndarray, n_classes: int, iters: 
         or demographic prior), so its ``posterior`` is this model's predictive distribution.
 
     Raises:
-        ValueError: fewer training people than classes, or a non-positive setting.
+        ConfigError: fewer training people than classes, or a non-positive setting (a ValueError).
     """
     rows = np.asarray(rows, dtype=np.int64)
     if n_classes < 1 or iters < 1 or smoothing <= 0:
-        raise ValueError(f"latent classes: n_classes={n_classes}, iters={iters}, smoothing={smoothing}; "
-                         "use positive values")
+        raise ConfigError(f"latent classes: n_classes={n_classes}, iters={iters}, smoothing={smoothing}; "
+                          "use positive values (--latent_classes)")
     if len(rows) < n_classes:
-        raise ValueError(f"latent classes: {len(rows)} training people for {n_classes} classes; use fewer classes")
+        raise ConfigError(f"--latent_classes {n_classes}: the training pool has only {len(rows)} people; "
+                          "use fewer classes")
     rows = rows[np.argsort(id_keys(catalog.person_ids)[rows], kind="stable")]
     x, offset, n_opt = _refined_onehot(catalog, rows)
     group = torch.from_numpy(np.repeat(np.arange(len(n_opt)), n_opt))

@@ -119,9 +119,9 @@ def check_config(catalog: Catalog, config: BaselineConfig) -> None:
         raise ConfigError(f"--features {config.features!r}: use one of {FEATURES}")
     if not (str(config.demo_count).isdigit() or config.demo_count in ("mixed", "rand", "all")):
         raise ConfigError(f"--demo_count {config.demo_count!r}: use an integer such as 200, 'mixed', 'rand' or 'all'")
-    if config.latent_classes < 0:
+    if config.latent_classes < 0 or config.latent_classes > len(catalog):
         raise ConfigError(f"--latent_classes {config.latent_classes}: use 0 (no latent class row) or a number of "
-                          "classes such as 512")
+                          f"classes such as 512, at most the catalog's {len(catalog)} people")
     defined = catalog.codebook.dimensions
     unknown = [d for d in (config.dimensions or []) if d not in defined]
     if unknown:

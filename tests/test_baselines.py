@@ -312,8 +312,9 @@ def test_latent_classes_recover_two_answer_profiles() -> None:
     assert row["polar"][0] == pytest.approx(100.0) and row["refined"][0] == pytest.approx(100.0)
     with pytest.raises(ValueError, match="fewer classes"):
         fit_latent_class(cat, train[:3], n_classes=4, progress_bar=False)
-    with pytest.raises(ValueError, match="--latent_classes"):
-        check_config(cat, BaselineConfig(latent_classes=-1))
+    for bad in (-1, len(cat) + 1):
+        with pytest.raises(ValueError, match="--latent_classes"):
+            check_config(cat, BaselineConfig(latent_classes=bad))
 
 
 def test_latent_class_row_independent_of_catalog_row_order(small_catalog: tuple[Catalog, Path]) -> None:
