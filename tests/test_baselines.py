@@ -34,6 +34,17 @@ def random_answers(rng: np.random.Generator, people: int, n_opt: np.ndarray, mis
     return ans
 
 
+def polar_of(cb, refined: np.ndarray) -> np.ndarray:
+    """Polar option indices of refined ones (-1 stays missing)."""
+    polar = np.full_like(refined, -1)
+    for q, question in enumerate(cb.questions):
+        to_polar = [next(j for j, p in enumerate(question.polar) if set(o.codes) & set(p.codes))
+                    for o in question.refined]
+        ok = refined[:, q] >= 0
+        polar[ok, q] = np.asarray(to_polar, dtype=np.int8)[refined[ok, q]]
+    return polar
+
+
 def brute_force(answers: np.ndarray, n_opt: np.ndarray, queries: np.ndarray, pool: np.ndarray,
                 features: np.ndarray, probes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Reference: dense agreement, (agreement desc, index asc) ranking, Python votes."""
@@ -152,12 +163,7 @@ def small_catalog(tmp_path_factory: pytest.TempPathFactory) -> tuple[Catalog, Pa
     probes = np.unique(np.concatenate(probe_setups(cb)))
     fill = refined[:300][:, probes]
     refined[:300, probes] = np.where(fill < 0, rng.integers(0, n_ref[probes]), fill).astype(np.int8)
-    polar = np.full_like(refined, -1)
-    for q, question in enumerate(cb.questions):
-        to_polar = [next(j for j, p in enumerate(question.polar) if set(o.codes) & set(p.codes))
-                    for o in question.refined]
-        ok = refined[:, q] >= 0
-        polar[ok, q] = np.asarray(to_polar, dtype=np.int8)[refined[ok, q]]
+    polar = polar_of(cb, refined)
     demos = np.full((n, len(cb.demographic_columns)), -1, dtype=np.int32)
     country = cb.demographic_columns.index(cb.dimensions["Country"].column)
     sex = cb.demographic_columns.index(cb.dimensions["Sex"].column)
@@ -279,11 +285,7 @@ def _two_class_catalog(n: int = 120) -> Catalog:
     n_ref = np.asarray(cb.n_options("refined"))
     first = np.arange(n) % 2 == 0
     refined = np.where(first[:, None], 0, n_ref[None, :] - 1).astype(np.int8)
-    polar = np.empty_like(refined)
-    for q, question in enumerate(cb.questions):
-        to_polar = [next(j for j, p in enumerate(question.polar) if set(o.codes) & set(p.codes))
-                    for o in question.refined]
-        polar[:, q] = np.asarray(to_polar, dtype=np.int8)[refined[:, q]]
+    polar = polar_of(cb, refined)
     demos = np.full((n, len(cb.demographic_columns)), -1, dtype=np.int32)
     return Catalog(cb, np.arange(500, 500 + n), polar, refined, demos)
 

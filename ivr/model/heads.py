@@ -139,15 +139,17 @@ def distinct_rows(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     n = x.shape[0]
     if n == 0:
         return torch.zeros(0, dtype=torch.long, device=x.device), torch.zeros(0, dtype=torch.long, device=x.device)
+    def first_of(inverse: torch.Tensor) -> torch.Tensor:
+        first = torch.full((int(inverse.max()) + 1,), n, dtype=torch.long, device=x.device)
+        return first.scatter_reduce(0, inverse, torch.arange(n, device=x.device), "amin")
+
     key = x.detach().double()
     weights = torch.sin(torch.arange(1, x.shape[1] + 1, dtype=torch.float64, device=x.device) * 12.9898) + 1.5
     _, inverse = torch.unique((key * weights).sum(-1), return_inverse=True)
-    first = torch.full((int(inverse.max()) + 1,), n, dtype=torch.long, device=x.device)
-    first = first.scatter_reduce(0, inverse, torch.arange(n, device=x.device), "amin")
+    first = first_of(inverse)
     if not bool((key == key[first][inverse]).all()):  # a hash collision: group exactly (slower)
         _, inverse = torch.unique(key, dim=0, return_inverse=True)
-        first = torch.full((int(inverse.max()) + 1,), n, dtype=torch.long, device=x.device)
-        first = first.scatter_reduce(0, inverse, torch.arange(n, device=x.device), "amin")
+        first = first_of(inverse)
     return first, inverse
 
 
