@@ -15,6 +15,12 @@ family reaches when it must learn the profiles from the training people (README,
 
 The fit depends only on the set of training people, not on their row order: rows are put in the order
 of their person ids' keys before the seeded start.
+
+:func:`profile_oracle_model` is the same family with the clustering given rather than found: every
+training person is put in the profile the generator's exact posterior gives their answers, and each
+profile's option probabilities are counted from its members. It is the reference the trained reasoner
+and the latent class row are measured against beside the ceiling: what a learner that recovers every
+profile could reach from this many people (:mod:`ivr.ceiling`).
 """
 
 from __future__ import annotations
@@ -110,12 +116,64 @@ def fit_latent_class(catalog: Catalog, rows: np.ndarray, n_classes: int, iters: 
             log.info("latent classes: converged after %d iterations", it + 1)
             break
         last = mean_ll
-    probs = log_p.exp().double().numpy()
-    cb = catalog.codebook
-    return SynthModel(cb, _code_probs(cb, probs, offset), np.zeros(0, np.int64), np.zeros((0, n_classes)),
-                      np.zeros((n_classes, len(FEATURES))), log_share.double().numpy(),
-                      {"latent_classes": n_classes, "iterations": it + 1, "smoothing": smoothing,
-                       "mean_loglik": mean_ll, "seed": seed})
+    return _class_model(catalog.codebook, log_p.exp(), log_share, offset,
+                        {"latent_classes": n_classes, "iterations": it + 1, "smoothing": smoothing,
+                         "mean_loglik": mean_ll, "seed": seed})
+
+
+def _class_model(codebook: Codebook, probs: torch.Tensor, log_share: torch.Tensor, offset: np.ndarray,
+                 settings: dict[str, Any]) -> SynthModel:
+    """A :class:`SynthModel` of classes with refined option probabilities ``probs`` [K, V] and log shares
+    ``log_share`` [K] (no country or demographic prior)."""
+    k = probs.shape[0]
+    return SynthModel(codebook, _code_probs(codebook, probs.double().numpy(), offset), np.zeros(0, np.int64),
+                      np.zeros((0, k)), np.zeros((k, len(FEATURES))), log_share.double().numpy(), settings)
+
+
+def profile_oracle_model(catalog: Catalog, truth: SynthModel, rows: np.ndarray, pseudo_people: float = 4.0,
+                         chunk: int = 8192) -> SynthModel:
+    """The generator's profiles with their answer probabilities counted from the training people.
+
+    Every person of ``rows`` is assigned the profile of largest posterior under ``truth`` given all of
+    their refined answers (with about 240 answers it is their own profile almost surely). Each profile's
+    refined option probabilities are then its members' answer counts plus ``pseudo_people`` answers
+    spread as the population marginal (a profile's few members otherwise leave most options at zero),
+    and its share is its member count plus one.
+
+    Args:
+        catalog: the synthetic catalog.
+        truth: its generator (:meth:`SynthModel.load`).
+        rows: training rows (their order does not matter).
+        pseudo_people: weight of the population marginal added to every profile's counts.
+        chunk: people per block of the assignment product.
+
+    Returns:
+        A :class:`SynthModel` whose ``posterior`` is this reference's predictive distribution.
+
+    Raises:
+        ConfigError: ``pseudo_people`` is not positive, or no training people are given.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    if pseudo_people <= 0 or len(rows) == 0:
+        raise ConfigError(f"profile oracle: pseudo_people={pseudo_people} with {len(rows)} training people; "
+                          "use a positive pseudo count and a non-empty training pool")
+    rows = rows[np.argsort(id_keys(catalog.person_ids)[rows], kind="stable")]
+    x, offset, n_opt = _refined_onehot(catalog, rows)
+    n_max = max(catalog.codebook.n_options("refined"))
+    cols = np.concatenate([q * n_max + np.arange(n) for q, n in enumerate(n_opt)])
+    log_p = torch.from_numpy(truth.log_option_probs("refined")[:, cols]).float()  # [K, V]
+    prior = torch.from_numpy(truth.marginal_logprior - np.logaddexp.reduce(truth.marginal_logprior)).float()
+    assign = torch.cat([(x[s:s + chunk] @ log_p.T + prior).argmax(1) for s in range(0, len(x), chunk)])
+    k = truth.n_profiles
+    group = torch.from_numpy(np.repeat(np.arange(len(n_opt)), n_opt))
+    marginal = x.sum(0) + 1.0
+    marginal = marginal / torch.zeros(len(n_opt)).index_add_(0, group, marginal)[group]
+    counts = torch.zeros(k, x.shape[1]).index_add_(0, assign, x) + pseudo_people * marginal
+    totals = torch.zeros(k, len(n_opt)).index_add_(1, group, counts)
+    share = torch.bincount(assign, minlength=k).float() + 1.0
+    return _class_model(catalog.codebook, counts / totals[:, group], (share / share.sum()).log(), offset,
+                        {"profile_oracle": k, "pseudo_people": pseudo_people, "people": len(rows),
+                         "profiles_with_members": int((share > 1).sum())})
 
 
 def latent_class_predictions(catalog: Catalog, train_rows: np.ndarray, rows: np.ndarray,

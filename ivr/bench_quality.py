@@ -3,11 +3,11 @@
 For each fit config: run ``python -m ivr.fit --config C`` (its own checkpoint, log and report folders under
 ``--work_dir/<config name>``), time it, and collect from its report, on the same test people, the
 reasoner's accuracy ("all", polar, refined) with 95% bootstrap intervals beside Global majority,
-Resemble (top 1, top cluster) and the exact Bayes ceiling, the training CPU-minutes (this process,
+Resemble (top 1, top cluster), the profile oracle and the exact Bayes ceiling (:mod:`ivr.ceiling`), the training CPU-minutes (this process,
 validation excluded, from ``callbacks.timing.TrainingClock``) and the command's CPU-minutes (fit,
 evaluation, baselines and ceiling). The learning curve (validation "all" against training
 CPU-minutes, read from the TensorBoard events) is drawn for every config in one PNG, with the test
-people's Resemble top-cluster and Bayes rows as reference lines. ``--reuse true`` rebuilds the summary
+people's Resemble top-cluster, profile-oracle and Bayes rows as reference lines. ``--reuse true`` rebuilds the summary
 from finished runs without fitting again. Prints the table and writes ``summary.md``, ``summary.json``
 and ``learning_curve.png`` into ``--out``.
 """
@@ -29,7 +29,8 @@ PROG = "python -m ivr.bench_quality"
 KIND = register_kind(OutputKind("bench_quality", PROG, ("summary.md", "summary.json", "learning_curve.png"),
                                 ("summary.json",)))
 ROWS = {"reasoner": "IndieValueReasoner", "global": "Global (majority vote)", "top1": "Resemble (all, top 1)",
-        "cluster": "Resemble (all, top cluster)", "bayes": "Bayes ceiling (exact posterior)"}
+        "cluster": "Resemble (all, top cluster)", "oracle": "Profile oracle (training counts)",
+        "bayes": "Bayes ceiling (exact posterior)"}
 KEYS = (("all", "all"), ("polar", "polar_avg"), ("refined", "refined_avg"))
 
 
@@ -108,10 +109,12 @@ def summary_table(results: list[dict[str, Any]]) -> str:
             cpu = (f"{res['train_cpu_min']:.1f}", f"{res['facts']['cpu_s'] / 60:.1f}") if k == "reasoner" else ("", "")
             lines.append(f"| {res['name']} | {label} | " + " | ".join(_cell(row, key) for _, key in KEYS)
                          + f" | {cpu[0]} | {cpu[1]} |")
-        r, c, b = (res["rows"].get(k) for k in ("reasoner", "cluster", "bayes"))
+        r, c, o, b = (res["rows"].get(k) for k in ("reasoner", "cluster", "oracle", "bayes"))
         if r and c and b:
-            lines.append(f"| {res['name']} | reasoner − top cluster / − Bayes | " + " | ".join(
-                f"{r[key] - c[key]:+.2f} / {r[key] - b[key]:+.2f}" for _, key in KEYS) + " | | |")
+            vs = " / − oracle" if o else ""
+            lines.append(f"| {res['name']} | reasoner − top cluster{vs} / − Bayes | " + " | ".join(
+                f"{r[key] - c[key]:+.2f}" + (f" / {r[key] - o[key]:+.2f}" if o else "") + f" / {r[key] - b[key]:+.2f}"
+                for _, key in KEYS) + " | | |")
     return "\n".join(lines)
 
 
@@ -125,7 +128,7 @@ def plot_curves(results: list[dict[str, Any]], path: Path) -> None:
         if res["curve"]:
             x, _, y = zip(*res["curve"])
             ax.plot(x, y, marker="o", color=color, label=f"{res['name']}: reasoner (validation people)")
-        for k, style in (("cluster", "--"), ("bayes", ":")):
+        for k, style in (("cluster", "--"), ("oracle", "-."), ("bayes", ":")):
             if k in res["rows"]:
                 ax.axhline(res["rows"][k]["all"], color=color, linestyle=style, linewidth=1,
                            label=f"{res['name']}: {ROWS[k]} (test people)")

@@ -5,7 +5,15 @@ exact posterior on the same people, probe setups, forms, demonstrations (the pro
 the data module's seed, count, rule and allowed questions) and evaluation views as the reasoner. Its
 row is the best any method can reach on those people; :func:`gap_lines` prints each model's distance
 to it, :func:`fit_table` the distributional fit and calibration of every scored row side by side.
-The predictor lives with the other predictors (``baselines.bayes``), imported lazily by the entry
+
+The ceiling knows the generator's 4,000 profiles exactly, and with 200 demonstrations its posterior
+settles on a person's own profile (its top profile holds > 99% of the mass), so it predicts from that
+profile's true answer probabilities -- which no learner is given. The second reference row,
+``PROFILE_ORACLE`` (:func:`baselines.latent_class.profile_oracle_model`), is told every training
+person's profile and counts each profile's probabilities from its ~23 members: what a learner that
+recovered every profile would reach from this many training people. The distance between the two rows
+is the part of the ceiling the training sample cannot reveal.
+The predictors live with the other predictors (``baselines.bayes``), imported lazily by the entry
 points only.
 """
 
@@ -19,6 +27,7 @@ from typing import Any
 import numpy as np
 
 CEILING = "Bayes ceiling (exact posterior)"
+PROFILE_ORACLE = "Profile oracle (training counts)"
 SUMMARY = ("polar_avg", "refined_avg", "all")
 
 
@@ -32,13 +41,15 @@ def catalog_folder(dm: Any) -> Path | None:
         return None
 
 
-def bayes_views(dm: Any, rows: np.ndarray, setups: list[int]) -> dict[str, Any]:
+def bayes_views(dm: Any, rows: np.ndarray, setups: list[int], oracle: bool = False) -> dict[str, Any]:
     """Evaluation view -> the Bayes predictor's ``Predictions`` on ``rows`` ({} on a non-synthetic catalog).
 
     Args:
         dm: the set-up data module (catalog, setups, evaluation recipe and convention).
         rows: the evaluated catalog rows.
         setups: the setup numbers scored.
+        oracle: predict with the profile oracle instead (profiles counted from the data module's
+            training people); {} when the demonstrations come with demographics, which it does not model.
     """
     folder = catalog_folder(dm)
     if folder is None or not (folder / "synth_model.npz").exists():
@@ -52,6 +63,12 @@ def bayes_views(dm: Any, rows: np.ndarray, setups: list[int]) -> dict[str, Any]:
 
     model = SynthModel.load(folder)
     hp, recipe = dm.hparams, dm.eval_recipe
+    if oracle:
+        if hp.demographics != "none":
+            return {}
+        from baselines.latent_class import profile_oracle_model
+
+        model = profile_oracle_model(dm.catalog, model, np.asarray(dm.split.train_rows))
     demo_mask = None
     if recipe.demo_questions is not None:
         demo_mask = np.zeros(len(dm.catalog.codebook.questions), dtype=bool)

@@ -148,14 +148,15 @@ def report_run(
         rows.update(baseline_rows(dm, np.unique(first.person), setups, bootstrap=bootstrap))
     models = list(rows)[: len(predictions)]
     if ceiling:
-        from ivr.ceiling import CEILING, bayes_views
+        from ivr.ceiling import CEILING, PROFILE_ORACLE, bayes_views
 
         views = tuple(dm.eval_views)
-        for view, bayes in bayes_views(dm, np.unique(first.person), setups).items():
-            name = row_name(CEILING, view, views)
-            predictions[name] = bayes
-            reports[name] = evaluate_predictions(bayes, dm.catalog, bootstrap=bootstrap)
-            rows[name] = with_ci(reports[name].table3_row(), reports[name])
+        for label, oracle in ((PROFILE_ORACLE, True), (CEILING, False)):
+            for view, bayes in bayes_views(dm, np.unique(first.person), setups, oracle=oracle).items():
+                name = row_name(label, view, views)
+                predictions[name] = bayes
+                reports[name] = evaluate_predictions(bayes, dm.catalog, bootstrap=bootstrap)
+                rows[name] = with_ci(reports[name].table3_row(), reports[name])
     if published:
         rows.update({f"{k} (paper)": v for k, v in published_table3(paper).items() if len(v["polar"]) == len(setups)})
     text = format_table(rows, setups, dm.convention(resemble="non_probe" if with_baselines else None))
@@ -166,11 +167,15 @@ def report_run(
                  for name, r in rows.items() if r.get("ci")]
     if intervals:
         text += f"\n95% bootstrap intervals ({bootstrap} resamples of people):\n" + "\n".join(intervals)
-    from ivr.ceiling import dimension_table, fit_table, gap_lines
+    from ivr.ceiling import PROFILE_ORACLE, dimension_table, fit_table, gap_lines
 
-    gaps = gap_lines(rows, models)
+    gaps = gap_lines(rows, models + [PROFILE_ORACLE])
     if gaps:
         text += "\nPoints to the Bayes ceiling (same people, demonstrations and forms):\n" + "\n".join(gaps)
+    gaps = gap_lines(rows, models, ceiling=PROFILE_ORACLE)
+    if gaps:
+        text += ("\nPoints to the profile oracle (the ceiling's profiles, their answer probabilities counted from "
+                 "the training people):\n" + "\n".join(gaps))
     if any(r.distribution for r in reports.values()):
         text += ("\n\nCalibration and distributional fit per (question, group): W1 on ordered options / (options - 1), "
                  "JS (base 2) on unordered; 'groups' = mean over the demographic dimensions (0 = exact)\n"

@@ -88,6 +88,9 @@ def test_cli_fit_writes_checkpoints_logs_and_table(reference):
     rows = json.loads((out / "eval" / "table.json").read_text())
     assert "Bayes ceiling (exact posterior)" in rows
     assert "Points to the Bayes ceiling" in proc.stdout and "W1 groups" in proc.stdout
+    # and the profile oracle (the ceiling's profiles counted from the training people) with its gap to the ceiling
+    assert 0 < rows["Profile oracle (training counts)"]["all"] <= 100
+    assert "Points to the profile oracle" in proc.stdout and "  Profile oracle (training counts): all" in proc.stdout
     assert (out / "eval" / "bayes_ceiling_exact_posterior_report.json").is_file()
     # distributional fit per dimension and the training clock at every validation
     assert {"val/distfit_polar/all_w1", "val/distfit_refined/Continent_w1", "val/distfit_refined/all_js"} <= tags

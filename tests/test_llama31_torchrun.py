@@ -155,7 +155,8 @@ def test_export_and_side_by_side_evaluation(rehearsal, tiny_llama31_dir, small_c
         cwd=ROOT, env=env(), capture_output=True, text=True, timeout=600)
     check(proc, proc.stdout, proc.stderr)
     rows = json.loads((out / "table.json").read_text())
-    assert set(rows) == {"model (zero-shot)", "IndieValueReasoner", "Bayes ceiling (exact posterior)"}  # synthetic
+    assert set(rows) == {"model (zero-shot)", "IndieValueReasoner", "Bayes ceiling (exact posterior)",
+                         "Profile oracle (training counts)"}  # synthetic
     assert "model (zero-shot)" in proc.stdout and "IndieValueReasoner" in proc.stdout
     # the checkpoint scores as the run that wrote it did: same weights and test person; the run computed in bf16
     # under FSDP2 on two ranks, ivr.evaluate in fp32 on one process, so the probabilities agree to bf16 precision

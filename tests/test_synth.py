@@ -187,3 +187,36 @@ def test_catalog_layer_imports_neither_sampling_nor_metrics() -> None:
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_profile_oracle_counts_each_profiles_members(small: tuple[Catalog, SynthModel]) -> None:
+    """The profile oracle puts every training person in their most probable profile given all of their
+    answers and counts each profile's probabilities from its members plus 4 marginal pseudo-answers (checked
+    by hand for the largest profile); shuffled catalog rows give the same model."""
+    from baselines.latent_class import profile_oracle_model
+    from ivr.errors import ConfigError
+
+    cat, truth = small
+    train = np.arange(0, 1500)
+    oracle = profile_oracle_model(cat, truth, train)
+    answered = [np.flatnonzero(cat.refined[r] >= 0) for r in train]
+    assign = truth.log_posterior(cat, train, answered, demo_form="refined").argmax(axis=1)
+    k = int(np.bincount(assign).argmax())
+    members = train[assign == k]
+    assert len(members) >= 3
+    share = np.exp(oracle.marginal_logprior)
+    assert share[k] == pytest.approx((len(members) + 1) / (len(train) + truth.n_profiles), rel=1e-5)
+    n_opt = cat.codebook.n_options("refined")
+    for q in (0, 7, 100):
+        n = n_opt[q]
+        everyone = cat.refined[train, q]
+        marginal = (np.bincount(everyone[everyone >= 0], minlength=n) + 1.0) / ((everyone >= 0).sum() + n)
+        mine = cat.refined[members, q]
+        expected = (np.bincount(mine[mine >= 0], minlength=n) + 4.0 * marginal) / ((mine >= 0).sum() + 4.0)
+        np.testing.assert_allclose(oracle.option_probs("refined")[k, q, :n], expected, rtol=1e-5)
+    perm = np.random.default_rng(1).permutation(len(cat))
+    shuffled = cat.subset(perm)
+    again = profile_oracle_model(shuffled, truth, np.flatnonzero(np.isin(perm, train)))
+    np.testing.assert_array_equal(again.code_probs, oracle.code_probs)
+    with pytest.raises(ConfigError, match="pseudo_people"):
+        profile_oracle_model(cat, truth, train, pseudo_people=0)
