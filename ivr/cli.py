@@ -76,7 +76,25 @@ def run(main: Callable[[list[str]], Any], argv: Sequence[str] | None = None) -> 
         return 2
     finally:
         _debug_run = previous
+    close_process_group()
     return result if isinstance(result, int) and not isinstance(result, bool) else 0
+
+
+def close_process_group() -> None:
+    """Destroy this process's default process group (torchrun or Lightning launch), if it has one.
+
+    Called after a command succeeded, while the interpreter is still whole. A rank that exits with the
+    group alive leaves gloo's worker threads to be torn down during interpreter finalisation, which
+    now and then aborts the process ("terminate called without an active exception", SIGABRT); the
+    launcher then kills the other ranks and a finished run reports failure. After a failure the group
+    is left alone: destroying it while a peer is still inside a collective can hang.
+    """
+    if "torch.distributed" not in sys.modules:  # a command that never touched torch.distributed
+        return
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def entry_point(main: Callable[[list[str]], Any]) -> None:

@@ -646,6 +646,33 @@ def test_debug_shows_the_traceback_and_bugs_keep_theirs(tmp_path: Path, capsys, 
     assert done.returncode != 0 and "Traceback" in done.stderr
 
 
+def test_a_finished_command_destroys_its_process_group_and_a_failed_one_leaves_it() -> None:
+    """Ranks that exit with a live gloo group can abort in interpreter finalisation (SIGABRT, and the
+    launcher kills the run), so ``run`` destroys the group after success; after an error it must not
+    (a peer may still be inside a collective)."""
+    import torch
+    import torch.distributed as dist
+
+    from ivr.errors import ConfigError
+
+    def command(fail: bool):
+        def main(argv):
+            dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+            total = torch.ones(3)
+            dist.all_reduce(total)  # the group did work, as a training run's does
+            if fail:
+                raise ConfigError("--x: bad")
+            return None
+        return main
+
+    assert run(command(False), []) == 0 and not dist.is_initialized()
+    try:
+        assert run(command(True), []) == 2 and dist.is_initialized()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
 def test_parser_is_linear_on_megabyte_replies() -> None:
     """1 MB replies of whitespace, digits and nesting parse (a quadratic parser would take hours)."""
     import signal

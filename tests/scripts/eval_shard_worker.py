@@ -14,6 +14,7 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 
+from ivr.cli import close_process_group
 from ivr.data.fixtures import tiny_datamodule
 from ivr.model.module import IndieValueReasoner
 from ivr.model.strategy import choose_strategy
@@ -51,6 +52,7 @@ def main(out: Path, work: Path) -> None:
         module.test_predictions.save(out / "predictions.npz")
         results = {k: float(v) for k, v in module.test_results.items() if np.ndim(v) == 0}
         (out / "results.json").write_text(json.dumps(results))
+    close_process_group()  # as every ivr command does: no rank exits with a live gloo group
 
 
 if __name__ == "__main__":
