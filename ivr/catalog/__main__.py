@@ -27,11 +27,20 @@ PROG = "python -m ivr.catalog"
 
 
 def _build(args: Any) -> None:
-    from ivr.catalog.convert import convert_survey, resolve_codebook
+    from ivr.catalog.accounting import REPORT_FILE, format_report
+    from ivr.catalog.convert import ConversionError, convert_survey, resolve_codebook
 
     codebook = resolve_codebook(args.survey, args.codebook, args.input)
-    out = convert_survey(args.input, codebook, args.out, progress=args.progress, overwrite=args.overwrite)
-    print(f"wrote {out} (codebook {codebook.name})")
+    title = f"build summary of {args.input} (codebook {codebook.name})"
+    try:
+        out, catalog = convert_survey(args.input, codebook, args.out, progress=args.progress,
+                                      overwrite=args.overwrite, return_catalog=True)
+    except ConversionError as err:
+        if err.report is not None:  # every code was counted: show where the unlisted ones are
+            print(format_report(err.report, title))
+        raise
+    print(format_report(catalog.report, title))
+    print(f"wrote {out} (codebook {codebook.name}; this summary is {out}/{REPORT_FILE})")
 
 
 def _stats(args: Any) -> None:

@@ -1,7 +1,8 @@
 """Benchmark survey conversion on a generated WVS-shaped file.
 
 ``python -m ivr.catalog.bench_convert --rows 93279`` writes a CSV (or .dta) with random valid
-answer codes for every question of the codebook, some WVS negative missing codes, the demographic
+answer codes for every question of the codebook, some of its declared missing codes (blanks where it
+declares none), the demographic
 columns and a few unused columns the real release also carries, into a temporary folder; then
 times :func:`ivr.catalog.convert.convert_survey` on it and prints rows, seconds and rows/s.
 """
@@ -20,8 +21,6 @@ import pandas as pd
 from ivr.catalog.codebook import Codebook, load_codebook
 from ivr.catalog.convert import convert_survey
 
-WVS_MISSING_CODES = np.array([-1, -2, -4, -5])
-
 
 def survey_frame(codebook: Codebook, rows: int, seed: int = 0, missing: float = 0.04) -> pd.DataFrame:
     """A survey table shaped like the codebook's source file, with random codes.
@@ -30,11 +29,11 @@ def survey_frame(codebook: Codebook, rows: int, seed: int = 0, missing: float = 
         codebook: decides the id column, question columns and demographic columns.
         rows: number of respondents.
         seed: random seed.
-        missing: share of answers replaced by a negative WVS missing code.
+        missing: share of answers replaced by a declared missing code (by a blank where none is declared).
 
     Returns:
         Columns: a few unused leading columns (one text), the id column, every question column,
-        every demographic column; answer columns are int64.
+        every demographic column; answer columns are int64 (float64 where blanks are planted).
     """
     rng = np.random.default_rng([seed, 7])
     cols: dict[str, np.ndarray] = {
@@ -43,17 +42,21 @@ def survey_frame(codebook: Codebook, rows: int, seed: int = 0, missing: float = 
         "W_WEIGHT": rng.random(rows).round(4) + 0.5,
         codebook.id_column: np.arange(rows, dtype=np.int64) * 7 + 10_000_001,
     }
-    for q in codebook.questions:
-        values = rng.choice(np.array(q.codes), rows)
-        lost = rng.random(rows) < missing
-        values[lost] = rng.choice(WVS_MISSING_CODES, int(lost.sum()))
-        cols[q.id] = values
-    for col in codebook.demographic_columns:
-        codes = sorted({c for d in codebook.demographics if d.column == col for c in d.values})
+    def plant(codes: list[int], missing_codes: set[int]) -> np.ndarray:
         values = rng.choice(np.array(codes), rows)
         lost = rng.random(rows) < missing
-        values[lost] = rng.choice(WVS_MISSING_CODES, int(lost.sum()))
-        cols[col] = values
+        if not missing_codes:  # nothing declared missing: blank cells
+            return np.where(lost, np.nan, values)
+        values[lost] = rng.choice(np.array(sorted(missing_codes)), int(lost.sum()))
+        return values
+
+    survey_missing = set(codebook.missing_codes)
+    for q in codebook.questions:
+        cols[q.id] = plant(list(q.codes), survey_missing | set(q.missing_codes))
+    for col in codebook.demographic_columns:
+        readers = [d for d in codebook.demographics if d.column == col]
+        cols[col] = plant(sorted({c for d in readers for c in d.values}),
+                          survey_missing | {c for d in readers for c in d.missing_codes})
     return pd.DataFrame(cols)
 
 

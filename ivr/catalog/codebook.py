@@ -23,6 +23,13 @@ from ivr.errors import IvrError
 
 FORMS = ("polar", "refined")
 BUILTIN_SURVEYS = ("wvs7",)
+#: Codebooks whose questions without an ``ordered:`` key take it from their WVS ``type`` name
+#: (graded items: ``scale_*`` and ``mc_2``-``mc_5``); every other codebook defaults to unordered.
+WVS_CODEBOOKS = ("wvs7", "wvs7_published")
+WVS_ORDERED_TYPES = ("scale", "mc_2", "mc_3", "mc_4", "mc_5")
+#: What a code outside a question's ``codes`` (or a demographic's ``values``) and its ``missing_codes`` is:
+#: ``error`` (the default: the build stops naming it) or ``missing`` (counted as missing in the build report).
+UNLISTED_CODES = ("error", "missing")
 #: Keys of a codebook's optional ``protocol:`` section (resolved by :mod:`ivr.data.protocol`; each is
 #: also a ``--data.KEY`` flag of every entry point).
 PROTOCOL_KEYS = ("n_setups", "probes_per_category", "probes_per_setup", "min_valid", "eval_demo_count",
@@ -52,6 +59,9 @@ class Question:
     refined: tuple[Option, ...]
     polar: tuple[Option, ...]
     text: str = ""
+    missing_codes: tuple[int, ...] = ()
+    ordered: bool = False
+    probe: bool = True
 
     def options(self, form: str) -> tuple[Option, ...]:
         """The options of one form ("polar" or "refined")."""
@@ -81,6 +91,7 @@ class Demographic:
     values: dict[int, str]
     groups: dict[str, str] | None = None
     dimension: str | None = None
+    missing_codes: tuple[int, ...] = ()
 
     def statement(self, code: int) -> str | None:
         """The natural-language statement for a raw code, or None when the code is not valid."""
@@ -106,6 +117,8 @@ class Codebook:
     roles: dict[str, str] = field(default_factory=dict)
     source: str = ""
     protocol: dict[str, Any] = field(default_factory=dict)
+    missing_codes: tuple[int, ...] = ()
+    unlisted_codes: str = "error"
 
     @cached_property
     def question_ids(self) -> list[str]:
@@ -151,6 +164,9 @@ class Codebook:
                 {
                     "id": q.id, "category": q.category, "type": q.type, "codes": list(q.codes),
                     **({"text": q.text} if q.text else {}),
+                    **({"missing_codes": list(q.missing_codes)} if q.missing_codes else {}),
+                    "ordered": q.ordered,
+                    **({} if q.probe else {"probe": False}),
                     **{f: [{"codes": list(o.codes), "statement": o.statement} for o in q.options(f)]
                        for f in ("refined", "polar")},
                 }
@@ -162,9 +178,12 @@ class Codebook:
                     "values": {int(k): v for k, v in d.values.items()},
                     **({"groups": dict(d.groups)} if d.groups else {}),
                     **({"dimension": d.dimension} if d.dimension else {}),
+                    **({"missing_codes": list(d.missing_codes)} if d.missing_codes else {}),
                 }
                 for d in self.demographics
             ],
+            **({"missing_codes": list(self.missing_codes)} if self.missing_codes else {}),
+            **({"unlisted_codes": self.unlisted_codes} if self.unlisted_codes != "error" else {}),
             **({"protocol": dict(self.protocol)} if self.protocol else {}),
         }
 
@@ -172,12 +191,18 @@ class Codebook:
     def hash(self) -> str:
         """A content hash (sha256 of the canonical JSON form), recorded in catalog manifests.
 
-        The ``protocol`` section is left out: it says how a survey is evaluated, not what its
-        answers mean, so editing it keeps catalogs and statement tokenizers valid.
+        Left out are the keys that say how a survey is read or evaluated, not what its statements and
+        options are (``protocol``, ``missing_codes``, ``unlisted_codes``, ``ordered``, ``probe``), so
+        editing them keeps catalogs and statement tokenizers valid.
         """
-        data = {k: v for k, v in self.to_dict().items() if k != "protocol"}
+        data = {k: v for k, v in self.to_dict().items() if k not in _UNHASHED}
+        data["questions"] = [{k: v for k, v in q.items() if k not in _UNHASHED} for q in data["questions"]]
+        data["demographics"] = [{k: v for k, v in d.items() if k not in _UNHASHED} for d in data["demographics"]]
         blob = json.dumps(data, sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(blob).hexdigest()
+
+
+_UNHASHED = ("protocol", "missing_codes", "unlisted_codes", "ordered", "probe")
 
 
 def builtin_codebook_path(name: str) -> Path:
@@ -239,13 +264,21 @@ def codebook_from_dict(data: Any, source: str = "<dict>") -> Codebook:
     from ivr.catalog.validate import validate_codebook_dict
 
     validate_codebook_dict(data, source)
+    wvs = str(data["name"]) in WVS_CODEBOOKS
+
+    def ordered(q: dict[str, Any]) -> bool:
+        if "ordered" in q:
+            return bool(q["ordered"])
+        return wvs and str(q.get("type", "")).startswith(WVS_ORDERED_TYPES)
+
     questions = tuple(
         Question(
             id=str(q["id"]), category=q["category"], type=str(q.get("type", "")),
             codes=tuple(int(c) for c in q["codes"]),
             refined=tuple(Option(tuple(int(c) for c in o["codes"]), o["statement"]) for o in q["refined"]),
             polar=tuple(Option(tuple(int(c) for c in o["codes"]), o["statement"]) for o in q["polar"]),
-            text=q.get("text", ""),
+            text=q.get("text", ""), missing_codes=tuple(int(c) for c in q.get("missing_codes") or ()),
+            ordered=ordered(q), probe=bool(q.get("probe", True)),
         )
         for q in data["questions"]
     )
@@ -255,6 +288,7 @@ def codebook_from_dict(data: Any, source: str = "<dict>") -> Codebook:
             template=d.get("template", "{value}"),
             values={int(k): str(v) for k, v in d["values"].items()},
             groups=d.get("groups"), dimension=d.get("dimension"),
+            missing_codes=tuple(int(c) for c in d.get("missing_codes") or ()),
         )
         for d in data.get("demographics", []) or []
     )
@@ -262,4 +296,6 @@ def codebook_from_dict(data: Any, source: str = "<dict>") -> Codebook:
         name=str(data["name"]), categories=tuple(data["categories"]), questions=questions,
         demographics=demographics, roles=dict(data.get("roles", {}) or {}), source=source,
         protocol=dict(data.get("protocol") or {}),
+        missing_codes=tuple(int(c) for c in data.get("missing_codes") or ()),
+        unlisted_codes=str(data.get("unlisted_codes", "error")),
     )

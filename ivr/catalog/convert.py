@@ -3,9 +3,13 @@
 Reads the survey file as distributed (CSV, optionally .gz/.zip compressed, or Stata .dta), keeps
 only the columns the codebook needs, and maps every raw answer code to its refined and polar
 option index with one dense [question, code] lookup table (a single numpy gather per chunk).
-Missing answers become -1: blanks, negative codes (the WVS "don't know / no answer / not asked"
-family) and any code the codebook does not list. Anything that is not a code at all (text, 2.5)
-is an error naming the file, column, row and value; so are duplicate person ids.
+Missing answers become -1: blanks and the codes the codebook declares missing (``missing_codes:``;
+the WVS-7 codebook declares -1 ... -5, its "don't know / no answer / not asked" family). Every cell
+is accounted for in the build report (:mod:`ivr.catalog.accounting`); a code the codebook neither
+lists nor declares missing is an error naming the column, the code and its count, unless the codebook
+says ``unlisted_codes: missing``. Negative codes are answers like any other when ``codes:`` lists them.
+Anything that is not a code at all (text, 2.5) is an error naming the file, column, row and value; so
+are duplicate person ids.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ivr.catalog.accounting import CodeCounter, account, add_option_use, unlisted_error_text
 from ivr.catalog.codebook import BUILTIN_SURVEYS, Codebook, CodebookError, load_codebook
 from ivr.catalog.store import MISSING, Catalog, write_catalog
 from ivr.errors import IvrError
@@ -30,7 +35,13 @@ CHUNK_ROWS = 25_000
 
 
 class ConversionError(IvrError, ValueError):
-    """The survey file cannot be converted; the message names the file and the column/row/value."""
+    """The survey file cannot be converted; the message names the file and the column/row/value.
+
+    Attributes:
+        report: the build report when the whole file was read (codes outside the codebook), else None.
+    """
+
+    report: dict | None = None
 
 
 def resolve_codebook(
@@ -205,17 +216,16 @@ def _code_block(path: Path, chunk: pd.DataFrame, columns: list[str], row0: int, 
 
 
 def _lookup(values: np.ndarray, keys: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """Map codes through sorted ``keys`` -> ``targets``; blanks, negatives and unlisted codes -> -1."""
+    """Map codes through sorted ``keys`` -> ``targets``; blanks and codes not in ``keys`` -> -1."""
     pos = np.searchsorted(keys, values).clip(0, len(keys) - 1)
-    hit = (keys[pos] == values) & (values >= 0)
-    return np.where(hit, targets[pos], MISSING)
+    return np.where(keys[pos] == values, targets[pos], MISSING)
 
 
 class _AnswerTables:
     """Code -> option index for every question and form, applied to a whole [rows, Q] block.
 
-    Small codes (WVS: 0..10) use one dense [Q, max code + 2] table, so a chunk maps in a single
-    gather; codebooks with large codes fall back to a sorted-key search per question.
+    Codes in a small range (WVS: 0..10; -1/0/1 codings) use one dense [Q, span + 1] table, so a chunk
+    maps in a single gather; codebooks with a wide code range fall back to a sorted-key search per question.
     """
 
     DENSE_LIMIT = 4096
@@ -228,23 +238,24 @@ class _AnswerTables:
             for form in ("polar", "refined")
         }
         top = max(int(k[-1]) for k in self.keys)
-        self.width = top + 1 if top < self.DENSE_LIMIT else 0
+        self.low = min(0, min(int(k[0]) for k in self.keys))
+        self.width = top - self.low + 1 if top - self.low < self.DENSE_LIMIT else 0
         self.dense: dict[str, np.ndarray] = {}
         if self.width:
             for form, per_question in self.index.items():
-                # last column (index width) is where blanks, negatives and too-large codes land
+                # last column (index width) is where blanks and codes outside [low, top] land
                 table = np.full((len(self.keys), self.width + 1), MISSING, dtype=np.int8)
                 for j, (keys, idx) in enumerate(zip(self.keys, per_question)):
-                    valid = keys >= 0  # a negative code is always missing
-                    table[j, keys[valid].astype(np.intp)] = idx[valid]
+                    table[j, (keys - self.low).astype(np.intp)] = idx
                 self.dense[form] = table
 
     def apply(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """int8 [rows, Q] polar and refined option indices for a float64 [rows, Q] code block."""
         if self.dense:
-            inside = (values >= 0) & (values < self.width)  # False for NaN
-            # flat cell of (question j, code c) in a [Q, width + 1] table: j * (width + 1) + c
-            cells = np.where(inside, values, self.width).astype(np.intp)
+            shifted = values - self.low
+            inside = (shifted >= 0) & (shifted < self.width)  # False for NaN
+            # flat cell of (question j, code c) in a [Q, width + 1] table: j * (width + 1) + c - low
+            cells = np.where(inside, shifted, self.width).astype(np.intp)
             cells += np.arange(values.shape[1], dtype=np.intp) * (self.width + 1)
             return self.dense["polar"].ravel().take(cells), self.dense["refined"].ravel().take(cells)
         out = {form: np.empty(values.shape, dtype=np.int8) for form in self.index}
@@ -299,11 +310,12 @@ def read_survey(input_path: str | Path, codebook: Codebook, progress: bool = Fal
         progress: show a progress bar over rows (on a terminal only).
 
     Returns:
-        The catalog (empty manifest).
+        The catalog (empty manifest), its ``report`` the build report (:mod:`ivr.catalog.accounting`).
 
     Raises:
         ConversionError: unreadable/empty file, missing column, non-code value, duplicate or
-            empty person id; the message names the file and the column/row/value.
+            empty person id, a code outside the codebook (the error carries the report); the message
+            names the file and the column/row/value or code.
     """
     path = Path(input_path)
     if not path.is_file():
@@ -323,6 +335,7 @@ def read_survey(input_path: str | Path, codebook: Codebook, progress: bool = Fal
     q_cols, d_cols = [names[q] for q in qids], [names[c] for c in demo_cols]
 
     ids, polar, refined, demos = [], [], [], []
+    q_count, d_count = CodeCounter(q_cols), CodeCounter(d_cols)
     row0 = 0
     # a bar on a terminal, a plain line now and then otherwise (ivr.progress)
     bar = Progress(None, f"converting {path.name}", "rows", enabled=progress)
@@ -331,6 +344,7 @@ def read_survey(input_path: str | Path, codebook: Codebook, progress: bool = Fal
         answers = _code_block(path, chunk, q_cols, row0, csv)
         p, r = tables.apply(answers)
         codes = _code_block(path, chunk, d_cols, row0, csv) if d_cols else np.empty((n, 0))
+        q_count.add(answers), d_count.add(codes)
         d = np.empty((n, len(demo_cols)), dtype=np.int32)
         for c, keys in enumerate(demo_keys):
             d[:, c] = _lookup(codes[:, c], keys, keys.astype(np.int64))
@@ -342,7 +356,16 @@ def read_survey(input_path: str | Path, codebook: Codebook, progress: bool = Fal
     if row0 == 0:
         raise ConversionError(f"{path}: the file has a header but no data rows")
     person_ids = _person_ids(path, pd.concat(ids, ignore_index=True), names[codebook.id_column])
-    return Catalog(codebook, person_ids, np.concatenate(polar), np.concatenate(refined), np.concatenate(demos))
+    catalog = Catalog(codebook, person_ids, np.concatenate(polar), np.concatenate(refined), np.concatenate(demos))
+    report = account(codebook, q_count, d_count, {**dict(zip(qids, q_cols)), **dict(zip(demo_cols, d_cols))})
+    add_option_use(report, codebook, catalog.refined, catalog.polar)
+    catalog.report = report
+    problem = unlisted_error_text(report, codebook)
+    if problem:
+        err = ConversionError(f"{path}: {problem}")
+        err.report = report
+        raise err
+    return catalog
 
 
 def convert_survey(
@@ -351,7 +374,8 @@ def convert_survey(
     out: str | Path,
     progress: bool = False,
     overwrite: bool = False,
-) -> Path:
+    return_catalog: bool = False,
+) -> Path | tuple[Path, Catalog]:
     """Convert a survey file into a catalog folder (written atomically).
 
     Args:
@@ -361,9 +385,10 @@ def convert_survey(
             anything else is refused, see :mod:`ivr.outputs`).
         progress: show progress (a bar on a terminal, plain lines otherwise).
         overwrite: allow replacing an ivr output of another kind.
+        return_catalog: also return the catalog (its ``report`` is the build report).
 
     Returns:
-        The catalog folder.
+        The catalog folder (and the catalog with ``return_catalog``).
 
     Raises:
         ConversionError: bad input (message names the file and column/row/value); nothing is written.
@@ -377,7 +402,8 @@ def convert_survey(
     if not isinstance(codebook, Codebook):
         codebook = load_codebook(codebook)  # a built-in name or a codebook file
     catalog = read_survey(input_path, codebook, progress=progress)
-    return write_catalog(catalog, out, source=str(input_path), overwrite=overwrite)
+    folder = write_catalog(catalog, out, source=str(input_path), overwrite=overwrite)
+    return (folder, catalog) if return_catalog else folder
 
 
 __all__ = ["ConversionError", "CodebookError", "convert_survey", "read_survey", "resolve_codebook"]

@@ -31,6 +31,9 @@ PUBLISHED_ROLES = {
     "continent": "B_COUNTRY_to_continent", "religion": "Q289",
 }
 _SLOT = "{answer_var}"
+#: How the study read WVS-7 answers: the negative codes (-1 don't know, -2 no answer, -3 not applicable,
+#: -4 not asked, -5 missing) and any code a question does not list are missing answers.
+WVS_READING = {"missing_codes": [-5, -4, -3, -2, -1], "unlisted_codes": "missing"}
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -194,6 +197,7 @@ def load_published_codebook(folder: str | Path, name: str = "wvs7_published") ->
     data = {
         "name": name,
         "roles": {k: v for k, v in PUBLISHED_ROLES.items() if k == "person_id" or v in demo_ids},
+        **WVS_READING,
         "categories": list(dict.fromkeys(q["category"] for q in questions)),
         "questions": questions,
         "demographics": demographics,

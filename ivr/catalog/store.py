@@ -6,6 +6,8 @@ Layout of a catalog folder::
                       demographic columns (int32 raw codes, -1 missing)
     manifest.json     codebook name + hash, rows, build time, source, extra (generator settings)
     codebook.json     the codebook the catalog was built with (self-contained folders)
+    build_report.json catalogs built from a survey file: every answer accounted for (valid, blank,
+                      declared missing, outside the codebook) per question and demographic column
 
 Writes go to a temporary sibling folder that is renamed into place, so a failed build never
 leaves a half-written catalog; an existing folder is replaced only when it is an earlier catalog
@@ -25,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ivr.catalog.accounting import REPORT_FILE
 from ivr.catalog.codebook import FORMS, Codebook, codebook_from_dict
 from ivr.errors import InputError, InputNotFoundError
 from ivr.outputs import OutputKind, write_output
@@ -44,6 +47,8 @@ class Catalog:
         demographics: int32 [P, C] raw demographic codes, -1 missing;
             C follows ``codebook.demographic_columns``.
         manifest: the manifest dict (empty for in-memory catalogs).
+        report: the build report of a catalog built from a survey file (:mod:`ivr.catalog.accounting`),
+            else empty.
     """
 
     codebook: Codebook
@@ -52,6 +57,7 @@ class Catalog:
     refined: np.ndarray
     demographics: np.ndarray
     manifest: dict[str, Any] = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.person_ids)
@@ -101,7 +107,7 @@ class Catalog:
         """A catalog of the given rows (an index array or boolean mask)."""
         return Catalog(
             self.codebook, self.person_ids[index], self.polar[index], self.refined[index],
-            self.demographics[index], dict(self.manifest),
+            self.demographics[index], dict(self.manifest), self.report,
         )
 
     def to_frame(self) -> pd.DataFrame:
@@ -156,6 +162,8 @@ def write_catalog_files(catalog: Catalog, folder: Path, manifest: dict[str, Any]
     catalog.to_frame().to_parquet(folder / "catalog.parquet", index=False)
     (folder / "codebook.json").write_text(json.dumps(catalog.codebook.to_dict(), ensure_ascii=False))
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    if catalog.report:
+        (folder / REPORT_FILE).write_text(json.dumps(catalog.report, indent=1))
 
 
 def write_catalog(
@@ -207,6 +215,14 @@ def load_catalog(path: str | Path) -> Catalog:
     if not isinstance(manifest, dict) or not isinstance(codebook_data, dict):
         raise InputError(f"{path}: manifest.json / codebook.json must hold JSON objects; {rebuild}")
     codebook = codebook_from_dict(codebook_data, str(path / "codebook.json"))
+    report: dict[str, Any] = {}
+    if (path / REPORT_FILE).is_file():
+        try:
+            report = json.loads((path / REPORT_FILE).read_text())
+        except (ValueError, UnicodeDecodeError) as err:
+            raise InputError(f"{path / REPORT_FILE}: not valid JSON ({err}); {rebuild}") from None
+        if not isinstance(report, dict):
+            raise InputError(f"{path / REPORT_FILE}: must hold a JSON object; {rebuild}")
     try:
         frame = pd.read_parquet(path / "catalog.parquet")
     except Exception as err:  # noqa: BLE001 - pyarrow raises several types for a damaged file
@@ -225,6 +241,7 @@ def load_catalog(path: str | Path) -> Catalog:
             refined=frame[[f"{q}_refined" for q in qids]].to_numpy(np.int8),
             demographics=frame[codebook.demographic_columns].to_numpy(np.int32),
             manifest=manifest,
+            report=report,
         )
     except (ValueError, TypeError) as err:
         raise InputError(f"{path / 'catalog.parquet'}: columns hold values that are not answer codes ({err}); "

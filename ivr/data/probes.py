@@ -10,6 +10,10 @@ Small surveys use folds instead (:func:`fold_setups`): the questions are dealt r
 categories, and setup ``s`` takes positions ``k * s .. k * s + k - 1`` of that order (wrapping), so
 setups are disjoint while ``n_setups * k`` does not exceed the number of questions. Which rule and
 which counts a survey uses is its protocol (:mod:`ivr.data.protocol`).
+
+A question marked ``probe: false`` in its codebook is never a probe (it stays a demonstration). A probe
+question nobody answered, or whose answers all fall in one option, is refused
+(:func:`check_probe_answers`): it cannot tell predictors apart and would inflate majority baselines.
 """
 
 from __future__ import annotations
@@ -18,12 +22,18 @@ import numpy as np
 
 from ivr.errors import ConfigError, InputError
 from ivr.catalog.codebook import Codebook
+from ivr.catalog.store import Catalog
 
 
 def _by_category(codebook: Codebook) -> dict[str, list[int]]:
+    """Probe-able questions (not ``probe: false``) per category, in codebook order."""
     by_category: dict[str, list[int]] = {c: [] for c in codebook.categories}
     for i, q in enumerate(codebook.questions):
-        by_category.setdefault(q.category, []).append(i)
+        if q.probe:
+            by_category.setdefault(q.category, []).append(i)
+    if codebook.questions and not any(by_category.values()):
+        raise InputError(f"codebook {codebook.source or codebook.name}: every question is marked 'probe: false', "
+                         "so there is nothing to probe; remove 'probe: false' from some questions")
     return by_category
 
 
@@ -83,6 +93,42 @@ def probe_setups(codebook: Codebook, n_setups: int | None = None, per_category: 
             picked.extend(members[p] for p in positions)
         setups.append(np.asarray(picked, dtype=np.int64))
     return setups
+
+
+def _empty_reason(catalog: Catalog, qid: str) -> str:
+    """Why a question has no valid answer, from the build report when the catalog has one."""
+    entry = (catalog.report.get("questions") or {}).get(qid) if catalog.report else None
+    if not entry:
+        return f"none of the catalog's {len(catalog):,} people has a valid answer"
+    parts = [f"{entry['blank']:,} blank"] if entry.get("blank") else []
+    parts += [f"{n:,} x code {c} (declared missing)" for c, n in entry.get("missing_codes", {}).items()]
+    parts += [f"{n:,} x code {c} (outside the codebook, read as missing)" for c, n in entry.get("unlisted", {}).items()]
+    return f"none of its {entry.get('read', len(catalog)):,} cells in the survey file is a valid answer ({', '.join(parts)})"
+
+
+def check_probe_answers(catalog: Catalog, setups: list[np.ndarray]) -> None:
+    """Refuse probe questions without a valid answer, or whose answers all fall in one refined option.
+
+    Raises:
+        InputError: naming the question (and, from the build report, the codes its cells hold) and the fix.
+    """
+    cb = catalog.codebook
+    rebuild = "then rebuild the catalog (python -m ivr.catalog build)"
+    for q in all_probe_questions(setups).tolist():
+        qid = cb.question_ids[q]
+        answers = catalog.refined[:, q]
+        used = np.unique(answers[answers >= 0])
+        if used.size == 0:
+            raise InputError(
+                f"probe question {qid!r} has no valid answer: {_empty_reason(catalog, qid)}; in codebook "
+                f"{cb.name!r} drop the question, list the codes that are answers under its 'codes:', or mark it "
+                f"'probe: false'; {rebuild}")
+        if used.size == 1:
+            option = cb.questions[q].refined[int(used[0])].statement
+            raise InputError(
+                f"probe question {qid!r} is constant: all {int((answers >= 0).sum()):,} people who answered it chose "
+                f"{option!r}, so it cannot tell predictors apart and inflates the majority baselines; in codebook "
+                f"{cb.name!r} mark it 'probe: false' (it stays a demonstration) or drop the question; {rebuild}")
 
 
 def all_probe_questions(setups: list[np.ndarray]) -> np.ndarray:

@@ -34,7 +34,7 @@ import numpy as np
 
 from ivr.errors import ConfigError, InputError, InputNotFoundError
 from ivr.catalog.store import Catalog
-from ivr.data.probes import all_probe_questions, probe_setups
+from ivr.data.probes import all_probe_questions, check_probe_answers, probe_setups
 
 RULES = ("study", "stratified")
 STUDY_MAX_DEMOS = 200
@@ -116,14 +116,8 @@ def _probe_valid(catalog: Catalog, setups: list[np.ndarray]) -> np.ndarray:
     probes = all_probe_questions(setups)
     if len(probes) == 0:
         raise InputError(f"codebook {cb.name!r} defines no probe questions")
-    valid = catalog.refined[:, probes] >= 0
-    empty = [cb.question_ids[q] for q, v in zip(probes, valid.any(axis=0)) if not v]
-    if empty:
-        raise InputError(
-            f"catalog lacks probe question(s) {empty[:10]} (no valid answer from anyone); "
-            "every probe question needs answers to evaluate"
-        )
-    return valid.all(axis=1)
+    check_probe_answers(catalog, setups)  # no empty or constant probe question
+    return (catalog.refined[:, probes] >= 0).all(axis=1)
 
 
 def too_few_eligible(catalog: Catalog, setups: list[np.ndarray], min_valid: int, size: int, n_eligible: int) -> str:

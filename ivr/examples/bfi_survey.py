@@ -40,7 +40,7 @@ def codebook(dictionary) -> dict:
     for qid, row in items.iterrows():
         said = first_person(row["Item"])
         questions.append({
-            "id": str(qid), "category": row["Big6"], "type": "accuracy_6", "text": row["Item"],
+            "id": str(qid), "category": row["Big6"], "type": "accuracy_6", "ordered": True, "text": row["Item"],
             "codes": [1, 2, 3, 4, 5, 6],
             "refined": [{"codes": [k + 1], "statement": f'"{said}" describes me {level}'}
                         for k, level in enumerate(LEVELS)],

@@ -49,28 +49,32 @@ def _question(qid: str, category: str, kind: str, stem: str) -> dict:
         cut = 5 if lo == 0 else 6
         polar = [{"codes": [c for c in codes if c < cut], "statement": f"I am hardly {stem}"},
                  {"codes": [c for c in codes if c >= cut], "statement": f"I am largely {stem}"}]
-        return {"id": qid, "category": category, "type": kind, "codes": codes, "refined": refined, "polar": polar}
+        return {"id": qid, "category": category, "type": kind, "ordered": True, "codes": codes, "refined": refined,
+                "polar": polar}
     if kind == "trust3":
         refined = [{"codes": [1], "statement": f"I {stem}"}, {"codes": [2], "statement": f"I cannot {stem}"},
                    {"codes": [3], "statement": "It depends on the person whether I trust them"}]
         polar = [{"codes": [1], "statement": f"I {stem}"},
                  {"codes": [2, 3], "statement": "I need to be careful in dealing with people"}]
-        return {"id": qid, "category": category, "type": kind, "codes": [1, 2, 3], "refined": refined, "polar": polar}
+        return {"id": qid, "category": category, "type": kind, "ordered": False, "codes": [1, 2, 3],
+                "refined": refined, "polar": polar}
     if kind == "agree5":
         refined = [{"codes": [k + 1], "statement": f"I {a} that I am {stem}"} for k, a in enumerate(AGREE5)]
         polar = [{"codes": [1, 2], "statement": f"I am {stem}"}, {"codes": [3, 4, 5], "statement": f"I am not {stem}"}]
-        return {"id": qid, "category": category, "type": kind, "codes": [1, 2, 3, 4, 5], "refined": refined,
-                "polar": polar}
+        return {"id": qid, "category": category, "type": kind, "ordered": True, "codes": [1, 2, 3, 4, 5],
+                "refined": refined, "polar": polar}
     refined = [{"codes": [k + 1], "statement": f"For me, {stem} is {a}"} for k, a in enumerate(IMPORT4)]
     polar = [{"codes": [1, 2], "statement": f"For me, {stem} is important"},
              {"codes": [3, 4], "statement": f"For me, {stem} is not important"}]
-    return {"id": qid, "category": category, "type": kind, "codes": [1, 2, 3, 4], "refined": refined, "polar": polar}
+    return {"id": qid, "category": category, "type": kind, "ordered": True, "codes": [1, 2, 3, 4], "refined": refined,
+            "polar": polar}
 
 
 def codebook() -> dict:
     return {
         "name": "small_survey",
         "roles": {"person_id": "resp_id", "country": "country"},
+        "missing_codes": [99],  # "don't know", in every question
         "categories": ["Wellbeing", "Trust", "Values"],
         "questions": [_question(qid, cat, kind, stem) for qid, cat, kind, stem, _ in ITEMS],
         "demographics": [

@@ -5,8 +5,9 @@ For every probe form, question and group (one group per value of each demographi
 probabilities over the group's scored probes and the observed one the share of each option among
 their answers. The two are compared by
 
-* the 1-Wasserstein distance on ordered options (graded items: the codebook types ``scale_*`` and
-  ``mc_2``-``mc_5``, WVS-7's Likert-style answers, :func:`ordered_questions`), computed as
+* the 1-Wasserstein distance on ordered options (questions with ``ordered: true`` in the codebook; in
+  the WVS-7 codebooks the default follows the type, ``scale_*`` and ``mc_2``-``mc_5``, its Likert-style
+  answers; :func:`ordered_questions`), computed as
   ``sum_k |CDF_pred(k) - CDF_obs(k)|`` and divided by ``n_options - 1`` so that 0 is a perfect fit and
   1 all mass at opposite ends;
 * the Jensen-Shannon divergence (base 2, in [0, 1]) on unordered options.
@@ -26,14 +27,12 @@ import numpy as np
 
 from ivr.metrics.predictions import FORM_NAMES, Predictions, pad_probs
 
-#: codebook question types whose options are ordered (a type ``scale_10`` matches ``scale``)
-ORDERED_TYPES = ("scale", "mc_2", "mc_3", "mc_4", "mc_5")
 ALL = "all"
 
 
-def ordered_questions(codebook, types: tuple[str, ...] = ORDERED_TYPES) -> np.ndarray:
-    """bool [Q]: whether question q's options are ordered (its codebook type starts with one of ``types``)."""
-    return np.array([any(str(q.type).startswith(t) for t in types) for q in codebook.questions], dtype=bool)
+def ordered_questions(codebook) -> np.ndarray:
+    """bool [Q]: whether question q's options are ordered (its codebook ``ordered:`` flag)."""
+    return np.array([q.ordered for q in codebook.questions], dtype=bool)
 
 
 @dataclass(frozen=True)
