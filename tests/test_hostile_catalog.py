@@ -158,11 +158,11 @@ def test_constant_probe_is_refused_with_the_fix(tmp_path, capsys) -> None:
 
 def test_all_blank_probe_is_refused_with_the_fix(tmp_path, capsys) -> None:
     catalog = _catalog_with(tmp_path, capsys, "park_visits", "")
-    _protocol_fails(catalog, capsys, "probe question 'park_visits' has no valid answer", "20 blank",
+    _protocol_fails(catalog, capsys, "lacks probe question 'park_visits': it has no valid answer", "20 blank",
                     "drop the question", "'probe: false'")
 
 
 def test_probe_holding_a_declared_missing_code_everywhere_names_the_code(tmp_path, capsys) -> None:
     catalog = _catalog_with(tmp_path, capsys, "park_visits", "-2")
-    _protocol_fails(catalog, capsys, "probe question 'park_visits' has no valid answer",
+    _protocol_fails(catalog, capsys, "lacks probe question 'park_visits': it has no valid answer",
                     "20 x code -2 (declared missing)", "list the codes that are answers under its 'codes:'")

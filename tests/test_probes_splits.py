@@ -166,5 +166,5 @@ def test_bad_inputs(catalog, wvs7):
     broken = catalog.subset(np.arange(len(catalog)))
     broken.refined = broken.refined.copy()
     broken.refined[:, probe_setups(wvs7)[1][4]] = -1
-    with pytest.raises(ValueError, match="has no valid answer.*drop the question"):
+    with pytest.raises(ValueError, match="lacks probe question.*no valid answer.*drop the question"):
         make_split(broken, size=10)

@@ -99,11 +99,11 @@ def _empty_reason(catalog: Catalog, qid: str) -> str:
     """Why a question has no valid answer, from the build report when the catalog has one."""
     entry = (catalog.report.get("questions") or {}).get(qid) if catalog.report else None
     if not entry:
-        return f"none of the catalog's {len(catalog):,} people has a valid answer"
+        return f"none of the catalog's {len(catalog):,} people answered it"
     parts = [f"{entry['blank']:,} blank"] if entry.get("blank") else []
     parts += [f"{n:,} x code {c} (declared missing)" for c, n in entry.get("missing_codes", {}).items()]
     parts += [f"{n:,} x code {c} (outside the codebook, read as missing)" for c, n in entry.get("unlisted", {}).items()]
-    return f"none of its {entry.get('read', len(catalog)):,} cells in the survey file is a valid answer ({', '.join(parts)})"
+    return f"its {entry.get('read', len(catalog)):,} cells in the survey file hold {', '.join(parts)}"
 
 
 def check_probe_answers(catalog: Catalog, setups: list[np.ndarray]) -> None:
@@ -120,7 +120,8 @@ def check_probe_answers(catalog: Catalog, setups: list[np.ndarray]) -> None:
         used = np.unique(answers[answers >= 0])
         if used.size == 0:
             raise InputError(
-                f"probe question {qid!r} has no valid answer: {_empty_reason(catalog, qid)}; in codebook "
+                f"the catalog lacks probe question {qid!r}: it has no valid answer, {_empty_reason(catalog, qid)}; "
+                f"in codebook "
                 f"{cb.name!r} drop the question, list the codes that are answers under its 'codes:', or mark it "
                 f"'probe: false'; {rebuild}")
         if used.size == 1:
