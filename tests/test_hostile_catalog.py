@@ -166,3 +166,14 @@ def test_probe_holding_a_declared_missing_code_everywhere_names_the_code(tmp_pat
     catalog = _catalog_with(tmp_path, capsys, "park_visits", "-2")
     _protocol_fails(catalog, capsys, "lacks probe question 'park_visits': it has no valid answer",
                     "20 x code -2 (declared missing)", "list the codes that are answers under its 'codes:'")
+
+
+def test_probe_holding_an_unlisted_code_everywhere_names_the_code(tmp_path, capsys) -> None:
+    frame = _frame()
+    frame["park_visits"] = "7"  # outside the codebook; this codebook reads such codes as missing
+    book, csv = _case(tmp_path, TEXT.replace("name: my_survey", "name: my_survey\nunlisted_codes: missing"), frame)
+    assert run(main, ["build", "--codebook", str(book), "--input", str(csv), "--out", str(tmp_path / "cat")]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("park_visits"))
+    assert row.split()[1:6] == ["20", "0", "0", "0", "20"] and "empty; UNLISTED 7: 20" in row
+    _protocol_fails(tmp_path / "cat", capsys, "lacks probe question 'park_visits'",
+                    "20 x code 7 (outside the codebook, read as missing)", "drop the question")
