@@ -39,17 +39,18 @@ class CodeCounter:
         self.blank += (~present).sum(axis=0)
         if not present.any():
             return
-        col = np.broadcast_to(np.arange(block.shape[1]), block.shape)[present]
-        code = block[present].astype(np.int64)
-        lo, hi = int(code.min()), int(code.max())
-        if hi - lo < _SPAN_LIMIT:  # the usual case: one bincount over (column, code) cells
+        lo, hi = int(np.nanmin(block)), int(np.nanmax(block))
+        if hi - lo < _SPAN_LIMIT:  # the usual case: one bincount over (column, code) cells of the whole block
+            col = np.broadcast_to(np.arange(block.shape[1]), block.shape)[present]
             span = hi - lo + 1
-            counts = np.bincount(col * span + (code - lo), minlength=block.shape[1] * span).reshape(-1, span)
+            cells = col * span + (block[present].astype(np.int64) - lo)
+            counts = np.bincount(cells, minlength=block.shape[1] * span).reshape(-1, span)
             for j, k in zip(*np.nonzero(counts)):
                 self.codes[int(j)][int(k) + lo] += int(counts[j, k])
-        else:
-            pairs, counts = np.unique(np.stack([col, code], axis=1), axis=0, return_counts=True)
-            for (j, k), n in zip(pairs.tolist(), counts.tolist()):
+            return
+        for j in range(block.shape[1]):  # wide codes (region or country-of-birth numbers): column by column
+            values, counts = np.unique(block[present[:, j], j].astype(np.int64), return_counts=True)
+            for k, n in zip(values.tolist(), counts.tolist()):
                 self.codes[j][k] += n
 
 
@@ -84,10 +85,12 @@ def account(codebook: Codebook, answers: CodeCounter, demographics: CodeCounter,
 
 def add_option_use(report: dict[str, Any], codebook: Codebook, refined: np.ndarray, polar: np.ndarray) -> None:
     """Record per question how many refined / polar options its answers use (0 = empty, 1 = constant)."""
-    for j, q in enumerate(codebook.questions):
-        entry = report["questions"][q.id]
-        entry["options_used"] = {"refined": int(np.unique(refined[refined[:, j] >= 0, j]).size),
-                                 "polar": int(np.unique(polar[polar[:, j] >= 0, j]).size)}
+    for form, answers in (("refined", refined), ("polar", polar)):
+        width = int(answers.max(initial=-1)) + 2  # option index + 1; column 0 counts the missing answers
+        cells = np.arange(answers.shape[1]) * width + answers.astype(np.int64) + 1
+        counts = np.bincount(cells.ravel(), minlength=answers.shape[1] * width).reshape(-1, width)[:, 1:]
+        for j, q in enumerate(codebook.questions):
+            report["questions"][q.id].setdefault("options_used", {})[form] = int((counts[j] > 0).sum())
 
 
 def question_flags(entry: dict[str, Any]) -> list[str]:
