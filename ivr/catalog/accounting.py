@@ -119,18 +119,20 @@ def unlisted_error_text(report: dict[str, Any], codebook: Codebook) -> str | Non
         fix = ("add it to the question's 'codes:' (and to one option of 'refined:' and of 'polar:') if it is an "
                "answer, or to its 'missing_codes:' (or the survey's top-level 'missing_codes:') if it means no answer")
     else:
-        what = f"demographic column {key!r} lists values {sorted({c for d in codebook.demographics if d.column == key for c in d.values})[:12]}"
+        listed = sorted({c for d in codebook.demographics if d.column == key for c in d.values})
+        what = f"demographic column {key!r} lists values {listed[:12]}" + (" ..." if len(listed) > 12 else "")
         fix = "add it to the demographic's 'values:', or to its 'missing_codes:' if it means no answer"
     head = (f"column {entry['column']!r}: code {code} appears in {n:,} row(s) but is not in the codebook "
             f"({what}); {fix}")
     rest = [f"{e['column']} code {c} ({m:,})" for _, _, e, c, m in found[1:]]
     if rest:
-        head += f"; also outside the codebook: {', '.join(rest[:6])}" + (f" and {len(rest) - 6} more" if len(rest) > 6 else "")
+        more = f" and {len(rest) - 6} more" if len(rest) > 6 else ""
+        head += f"; also outside the codebook: {', '.join(rest[:6])}{more}"
     return head
 
 
 def format_report(report: dict[str, Any], title: str = "") -> str:
-    """The build summary: one row per question (and per demographic column with missing answers)."""
+    """The build summary: one row per question and per demographic column ([name]), then the totals."""
     header = (f"{'column':<16} {'read':>7} {'valid':>7} {'blank':>6} {'declared missing':>17} "
               f"{'outside codebook':>17}  notes")
     lines = [title] if title else []
