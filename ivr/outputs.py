@@ -276,19 +276,17 @@ def check_writable(path: str | Path, flag: str = "--out", in_place: bool = False
         OutputFolderError: a folder cannot be written (names it, the reason and the fix).
     """
     path = Path(path)
-    folders = []
-    if path.is_dir():
-        folders.append(path)
-        if not in_place and os.path.ismount(path):
-            raise OutputFolderError(
-                f"{flag} {path}: is a mount point, and ivr replaces the whole output folder when it writes; "
-                f"give a new folder inside it with {flag} (e.g. {path / 'run1'})")
+    folders = [path] if path.is_dir() else []
     if not in_place or not path.is_dir():
         folders.append(_existing_ancestor(path.parent if path.is_dir() else path))
     for folder in dict.fromkeys(folders):
         err = _probe(folder)
         if err is not None:
             raise _unwritable(flag, path, folder, err)
+    if not in_place and path.is_dir() and os.path.ismount(path):
+        raise OutputFolderError(
+            f"{flag} {path}: is a mount point, and ivr replaces the whole output folder when it writes; "
+            f"give a new folder inside it with {flag} (e.g. {path / 'run1'})")
 
 
 def check_output(path: str | Path, kind: str | OutputKind, overwrite: bool = False, flag: str = "--out") -> FolderState:
