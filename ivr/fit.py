@@ -152,12 +152,12 @@ def main(args: list[str] | None = None) -> dict[str, Any] | None:
     cfg = cli.config
     trainer, model, dm = cli.trainer, cli.model, cli.datamodule
     log_dir = getattr(trainer.logger, "log_dir", None)  # the logger's own (not collective) answer
-    lock = cli.run_lock  # rank 0's, taken before the checkpoint folder was prepared
-    if is_global_zero() and cfg.ckpt_path is None:
-        from ivr.checkpoints import note_run
-
-        note_run(cfg.checkpoint_dir, log_dir=str(log_dir or ""))
+    lock = getattr(cli, "run_lock", None)  # rank 0's, taken before the checkpoint folder was prepared
     with contextlib.closing(lock) if lock is not None else contextlib.nullcontext():
+        if is_global_zero() and cfg.ckpt_path is None:
+            from ivr.checkpoints import note_run
+
+            note_run(cfg.checkpoint_dir, log_dir=str(log_dir or ""))
         ckpt_path = resolve_ckpt_path(cfg.ckpt_path, cfg.checkpoint_dir) if is_global_zero() else (
             _resume_path(cfg.ckpt_path, cfg.checkpoint_dir))
         trainer.fit(model, datamodule=dm, ckpt_path=ckpt_path)
