@@ -243,6 +243,8 @@ def _unwritable(flag: str, path: Path, folder: Path, err: OSError) -> OutputFold
         fix = f"choose a folder on a writable file system with {flag} (or remount it read-write)"
     elif err.errno in (errno.ENOSPC, errno.EDQUOT):
         fix = f"free some space or choose a folder on another disk with {flag}"
+    elif err.errno == errno.EPERM:  # an immutable folder (chattr +i) or a policy refusing writes
+        fix = f"make it writable (check lsattr {folder} for the immutable flag) or choose another folder with {flag}"
     else:
         fix = f"make it writable (e.g. chmod u+w {folder}) or choose another folder with {flag}"
     where = "" if folder == path else f" (in {folder})"
