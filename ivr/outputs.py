@@ -316,9 +316,9 @@ def check_output(path: str | Path, kind: str | OutputKind, overwrite: bool = Fal
         raise OutputFolderError(f"{flag} {path}: is a file, not a folder; choose a folder path with {flag}")
     if state.foreign:
         what = f"an earlier {state.kind} output and " if state.kind else ""
-        unmarked = "" if state.marked else f", and no {MARKER} marker of an ivr output"
+        unmarked = "" if state.marked else f" and no {MARKER} marker"
         raise OutputFolderError(
-            f"{flag} {path}: the folder holds {what}files ivr did not write ({_shown(state.foreign)}{unmarked}); "
+            f"{flag} {path}: the folder holds {what}files ivr did not write ({_shown(state.foreign)}){unmarked}; "
             f"ivr writes only into a new or empty folder or its own earlier output: choose a new folder with "
             f"{flag} (nothing was changed)")
     if state.kind is not None and state.kind != kind.name and not overwrite:
