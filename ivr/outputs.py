@@ -13,8 +13,8 @@ that holds a user's files. Ownership is never guessed from file names: a folder 
 that holds anything is refused, whatever its files are called (a user's ``save_pretrained`` folder
 with ``config.json`` and ``model.safetensors`` is not an export). A folder the command cannot write
 (read-only permissions, a read-only mount, an immutable folder) is refused up front by writing and
-removing a probe file (:func:`check_writable`); an ``--out`` that is a symbolic link writes into the
-folder it points to (the link is kept).
+removing a probe file (:func:`ivr.writable.check_writable`); an ``--out`` that is a symbolic link
+writes into the folder it points to (the link is kept).
 
 Two ways of writing:
 
@@ -30,8 +30,6 @@ for an ``.old`` copy whose new version never arrived, put back) on the next run;
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import fnmatch
 import json
 import os
@@ -40,12 +38,13 @@ import shutil
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ivr.errors import OutputFolderError
+from ivr.writable import WRITE_ERRNOS, check_writable, unwritable
 
 MARKER = ".ivr-output.json"
 LOCK = ".ivr-lock.json"  # ivr.locks.RunLock's file (never counted as a user's file)
@@ -215,82 +214,6 @@ def output_path(path: str | Path) -> Path:
     return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
-def _existing_ancestor(path: Path) -> Path:
-    """The nearest folder at or above ``path`` that exists (where ``mkdir(parents=True)`` starts)."""
-    probe = path.absolute()
-    while not probe.is_dir() and probe != probe.parent:
-        probe = probe.parent
-    return probe
-
-
-def _probe(folder: Path) -> OSError | None:
-    """Create and remove an empty hidden file in ``folder``; the error if the folder cannot be written."""
-    name = folder / f".ivr-probe.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"  # an ivr temp name: never foreign
-    try:
-        os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except OSError as err:
-        return err
-    try:
-        os.unlink(name)
-    except OSError as err:
-        return err
-    return None
-
-
-def _unwritable(flag: str, path: Path, folder: Path, err: OSError) -> OutputFolderError:
-    why = err.strerror or type(err).__name__
-    if err.errno == errno.EROFS:
-        fix = f"choose a folder on a writable file system with {flag} (or remount it read-write)"
-    elif err.errno in (errno.ENOSPC, errno.EDQUOT):
-        fix = f"free some space or choose a folder on another disk with {flag}"
-    elif err.errno == errno.EPERM:  # an immutable folder (chattr +i) or a policy refusing writes
-        fix = f"make it writable (check lsattr {folder} for the immutable flag) or choose another folder with {flag}"
-    else:
-        fix = f"make it writable (e.g. chmod u+w {folder}) or choose another folder with {flag}"
-    where = "" if folder == path else f" (in {folder})"
-    return OutputFolderError(f"{flag} {path}: cannot write{where}: {why}; {fix} (nothing was changed)")
-
-
-@contextlib.contextmanager
-def writing(path: str | Path, flag: str = "--out") -> Iterator[None]:
-    """Turn a failed write of ``path`` (read-only folder or mount, full disk) into one
-    :class:`~ivr.errors.OutputFolderError` naming the folder and the fix; other errors pass through."""
-    try:
-        yield
-    except OSError as err:
-        if err.errno not in _WRITE_ERRNOS:
-            raise
-        path = Path(path)
-        raise _unwritable(flag, path, _existing_ancestor(path.parent), err) from None
-
-
-def check_writable(path: str | Path, flag: str = "--out", in_place: bool = False) -> None:
-    """Refuse an output path this process cannot write, before any work, by writing a probe file.
-
-    Permissions alone do not tell (root ignores them; a read-only mount or an immutable folder does
-    not), so a hidden empty file is created and removed in each folder the command will write:
-
-    * the folder itself when it exists;
-    * unless ``in_place``, the folder that holds it (the whole output is written beside it and
-      renamed into place), or, for a path that does not exist yet, the nearest existing folder above.
-
-    Raises:
-        OutputFolderError: a folder cannot be written (names it, the reason and the fix).
-    """
-    path = Path(path)
-    folders = [path] if path.is_dir() else []
-    if not in_place or not path.is_dir():
-        folders.append(_existing_ancestor(path.parent if path.is_dir() else path))
-    for folder in dict.fromkeys(folders):
-        err = _probe(folder)
-        if err is not None:
-            raise _unwritable(flag, path, folder, err)
-    if not in_place and path.is_dir() and os.path.ismount(path):
-        raise OutputFolderError(
-            f"{flag} {path}: is a mount point, and ivr replaces the whole output folder when it writes; "
-            f"give a new folder inside it with {flag} (e.g. {path / 'run1'})")
-
-
 def check_output(path: str | Path, kind: str | OutputKind, overwrite: bool = False, flag: str = "--out") -> FolderState:
     """Refuse an output path this command may not write; returns its state otherwise.
 
@@ -434,7 +357,7 @@ def write_output(
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp.mkdir()
     except OSError as err:
-        raise _unwritable(flag, out, out.parent, err) from None
+        raise unwritable(flag, out, out.parent, err) from None
     try:
         write(tmp)
         write_marker(tmp, kind, _files(tmp))
@@ -453,7 +376,7 @@ def write_output(
     except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(err, OSError) and _inside(err, out):  # the disk filled, or a mount turned read-only
-            raise _unwritable(flag, out, out.parent, err) from None
+            raise unwritable(flag, out, out.parent, err) from None
         raise
     return out
 
@@ -462,11 +385,10 @@ def _inside(err: OSError, out: Path) -> bool:
     """Whether an OSError is about a path of the output being written (its folder or temporary sibling)."""
     names = [n for n in (err.filename, err.filename2) if n]
     parent = os.path.abspath(out.parent)
-    return bool(names) and err.errno in _WRITE_ERRNOS and all(
+    return bool(names) and err.errno in WRITE_ERRNOS and all(
         os.path.abspath(os.fsdecode(n)).startswith(parent + os.sep) for n in names)
 
 
-_WRITE_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.EBUSY}
 
 
 def claim_output(out: str | Path, kind: str | OutputKind, overwrite: bool = False, flag: str = "--out") -> Path:
@@ -488,7 +410,7 @@ def claim_output(out: str | Path, kind: str | OutputKind, overwrite: bool = Fals
         if (read_marker(out) or {}).get("kind") != kind.name:  # an earlier output of this kind keeps its marker
             write_marker(out, kind)
     except OSError as err:
-        raise _unwritable(flag, out, out if out.is_dir() else out.parent, err) from None
+        raise unwritable(flag, out, out if out.is_dir() else out.parent, err) from None
     return out
 
 
@@ -512,7 +434,4 @@ def check_output_file(path: str | Path, looks_ours: Callable[[Path], bool], what
         raise OutputFolderError(
             f"{flag} {path}: the file exists and is not {what} written by ivr; choose another path with {flag} "
             "(nothing was changed)")
-    folder = _existing_ancestor(path.parent)
-    err = _probe(folder)
-    if err is not None:
-        raise _unwritable(flag, path, folder, err)
+    check_writable(path.parent, flag, in_place=True, named=path)

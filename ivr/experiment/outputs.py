@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ivr.errors import InputError
-from ivr.outputs import writing
+from ivr.writable import writing
 
 
 def clean_json(obj: Any) -> Any:
