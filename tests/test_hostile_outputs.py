@@ -302,3 +302,14 @@ def test_fit_overwrite_into_a_running_fits_folder_deletes_nothing(tmp_path: Path
     finally:
         other.kill()
         other.wait()
+
+
+def test_fit_report_dir_of_user_files_is_refused_before_training(tmp_path: Path, catalog: Path, capsys) -> None:
+    """``ivr.fit --report_dir`` (where the evaluation is written after training) is checked up front."""
+    mine = tmp_path / "mine"
+    user_files(mine, LOOKALIKES["evaluate"])
+    main, args = command("fit", catalog, tmp_path, tmp_path / "ck")
+    before = hashes(tmp_path)
+    code, err = call(main, [*args, "--evaluate", "true", "--report_dir", mine], capsys)
+    one_error(code, err, "--report_dir", str(mine), "table.json")
+    assert hashes(tmp_path) == before  # not even the checkpoint folder was made
