@@ -26,8 +26,7 @@ from ivr.cli import entry_point
 from ivr.outputs import OutputKind, check_output, register_kind, write_output
 
 PROG = "python -m ivr.bench_quality"
-KIND = register_kind(OutputKind("bench_quality", PROG, ("summary.md", "summary.json", "learning_curve.png"),
-                                ("summary.json",)))
+KIND = register_kind(OutputKind("bench_quality", PROG, ("summary.md", "summary.json", "learning_curve.png")))
 ROWS = {"reasoner": "IndieValueReasoner", "global": "Global (majority vote)", "top1": "Resemble (all, top 1)",
         "cluster": "Resemble (all, top cluster)", "oracle": "Profile oracle (training counts)",
         "bayes": "Bayes ceiling (exact posterior)"}

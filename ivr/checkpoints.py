@@ -3,9 +3,10 @@
 * :func:`safe_load` is the only way the project reads a ``.ckpt``: ``torch.load(weights_only=True)``;
   a truncated, damaged or foreign file becomes one :class:`~ivr.errors.CheckpointError` naming it
   (never torch's advice to retry with ``weights_only=False``, which would run arbitrary code).
-* :func:`prepare_checkpoint_dir` makes ``--checkpoint_dir`` hold the checkpoints of one run: a fresh
-  fit into a folder with an earlier run's checkpoints is refused (resume it, choose another folder,
-  or ``--overwrite`` them), and :class:`ivr.locks.RunLock` keeps a second fit out while one runs.
+* :func:`claim_checkpoint_dir` takes the folder's :class:`ivr.locks.RunLock` (a second fit is kept
+  out while one runs) and only then :func:`prepare_checkpoint_dir` makes ``--checkpoint_dir`` hold the
+  checkpoints of one run: a fresh fit into a folder with an earlier run's checkpoints is refused
+  (resume it, choose another folder, or ``--overwrite`` them).
 * :func:`resolve_ckpt_path` turns ``--ckpt_path last`` / ``best`` into one file, naming it and the
   run it belongs to, and refuses an empty folder instead of silently starting from scratch.
 """
@@ -18,10 +19,13 @@ import shutil
 import sys
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ivr.errors import CheckpointError, ConfigError
 from ivr.outputs import KINDS, check_output, read_marker, write_marker
+
+if TYPE_CHECKING:
+    from ivr.locks import RunLock
 
 META_FILE = "meta.pt"  # Lightning's metadata file inside a distributed checkpoint folder
 RUN_FILE = "run.json"  # who wrote the checkpoints of a folder (config, logs, start)
@@ -204,6 +208,36 @@ def prepare_checkpoint_dir(
         tmp = folder / f".{RUN_FILE}.tmp"
         tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         tmp.replace(folder / RUN_FILE)
+
+
+def claim_checkpoint_dir(
+    folder: str | Path, resume: bool, overwrite: bool = False, info: dict[str, Any] | None = None,
+    flag: str = "--checkpoint_dir",
+) -> RunLock:
+    """Check ``folder``, take its run lock, then prepare it (:func:`prepare_checkpoint_dir`); rank 0 only.
+
+    The order matters: nothing in the folder is deleted or replaced (``--overwrite``'s clearing of an
+    earlier run, the marker, ``run.json``) before this process holds the lock, so a second fit into
+    the folder of a running one stops on the lock with that run's files untouched.
+
+    Returns:
+        The held lock (release it when the run ends; it is released here if preparing fails).
+
+    Raises:
+        OutputFolderError: the folder holds files ivr did not write, or cannot be written.
+        RunLockedError: another live run holds the folder.
+        ConfigError: see :func:`prepare_checkpoint_dir`.
+    """
+    from ivr.locks import RunLock
+
+    check_output(folder, "checkpoints", flag=flag)  # looks and probes only: nothing is changed yet
+    lock = RunLock(folder, flag=flag, info={k: v for k, v in (info or {}).items() if k == "config"}).acquire()
+    try:
+        prepare_checkpoint_dir(folder, resume, overwrite, info, flag)
+    except BaseException:
+        lock.release()
+        raise
+    return lock
 
 
 def note_run(folder: str | Path, **fields: Any) -> None:

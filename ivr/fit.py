@@ -86,12 +86,26 @@ class ReasonerCLI(LightningCLI):
             for entry in entries:
                 if str(entry.get("class_path", "")).endswith("TensorBoardLogger") and entry.get("init_args"):
                     entry.init_args.default_hp_metric = False
+        self.run_lock = None
         if is_global_zero():
-            from ivr.checkpoints import prepare_checkpoint_dir
+            from ivr.checkpoints import claim_checkpoint_dir
+            from ivr.outputs import check_output
 
+            if cfg.evaluate and cfg.report_dir:  # a report folder that will be refused: before training
+                check_output(cfg.report_dir, "evaluate", flag="--report_dir")
             config = [str(p) for p in (cfg.get("config") or [])]
-            prepare_checkpoint_dir(cfg.checkpoint_dir, resume=cfg.ckpt_path is not None, overwrite=cfg.overwrite,
-                                   info={"config": ", ".join(config), "command": " ".join(sys.argv)})
+            # the lock is taken before anything in the folder is touched (held until main ends)
+            self.run_lock = claim_checkpoint_dir(
+                cfg.checkpoint_dir, resume=cfg.ckpt_path is not None, overwrite=cfg.overwrite,
+                info={"config": ", ".join(config), "command": " ".join(sys.argv)})
+
+    def instantiate_classes(self) -> None:
+        try:
+            super().instantiate_classes()
+        except BaseException:
+            if getattr(self, "run_lock", None) is not None:
+                self.run_lock.release()
+            raise
 
     def instantiate_trainer(self, **kwargs: Any) -> Any:
         from callbacks.progress import plain_when_not_a_terminal
@@ -127,7 +141,6 @@ def eval_checkpoint(trainer: Any, choice: str) -> str | None:
 def main(args: list[str] | None = None) -> dict[str, Any] | None:
     """Run the CLI; returns the model's Table-3 row (rank 0, when evaluated)."""
     from ivr.checkpoints import resolve_ckpt_path
-    from ivr.locks import RunLock
 
     quiet_noise()
     args = apply_aliases(list(sys.argv[1:] if args is None else args), COMMON_ALIASES, PROG)
@@ -139,12 +152,12 @@ def main(args: list[str] | None = None) -> dict[str, Any] | None:
     cfg = cli.config
     trainer, model, dm = cli.trainer, cli.model, cli.datamodule
     log_dir = getattr(trainer.logger, "log_dir", None)  # the logger's own (not collective) answer
-    lock = RunLock(cfg.checkpoint_dir, info={"log_dir": str(log_dir or "")}) if is_global_zero() else None
-    if is_global_zero() and cfg.ckpt_path is None:
-        from ivr.checkpoints import note_run
+    lock = getattr(cli, "run_lock", None)  # rank 0's, taken before the checkpoint folder was prepared
+    with contextlib.closing(lock) if lock is not None else contextlib.nullcontext():
+        if is_global_zero() and cfg.ckpt_path is None:
+            from ivr.checkpoints import note_run
 
-        note_run(cfg.checkpoint_dir, log_dir=str(log_dir or ""))
-    with lock if lock is not None else contextlib.nullcontext():
+            note_run(cfg.checkpoint_dir, log_dir=str(log_dir or ""))
         ckpt_path = resolve_ckpt_path(cfg.ckpt_path, cfg.checkpoint_dir) if is_global_zero() else (
             _resume_path(cfg.ckpt_path, cfg.checkpoint_dir))
         trainer.fit(model, datamodule=dm, ckpt_path=ckpt_path)

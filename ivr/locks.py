@@ -102,6 +102,10 @@ class RunLock:
                 self.path.unlink(missing_ok=True)
             self.held = False
 
+    def close(self) -> None:
+        """The same as :meth:`release` (for ``contextlib.closing`` around a lock taken earlier)."""
+        self.release()
+
     def __enter__(self) -> RunLock:
         return self.acquire()
 

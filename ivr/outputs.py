@@ -9,8 +9,12 @@ experiments, fit's checkpoint folder) writes only
 
 Anything else is refused with one :class:`~ivr.errors.OutputFolderError` naming the folder and the
 flag; ``--overwrite`` lets a command replace a folder of *another* kind that ivr made, never one
-that holds a user's files. Folders written by an older ivr (no marker) are recognised by their file
-names (:attr:`OutputKind.patterns`).
+that holds a user's files. Ownership is never guessed from file names: a folder without the marker
+that holds anything is refused, whatever its files are called (a user's ``save_pretrained`` folder
+with ``config.json`` and ``model.safetensors`` is not an export). A folder the command cannot write
+(read-only permissions, a read-only mount, an immutable folder) is refused up front by writing and
+removing a probe file (:func:`ivr.writable.check_writable`); an ``--out`` that is a symbolic link
+writes into the folder it points to (the link is kept).
 
 Two ways of writing:
 
@@ -35,11 +39,12 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ivr.errors import OutputFolderError
+from ivr.writable import WRITE_ERRNOS, check_writable, unwritable
 
 MARKER = ".ivr-output.json"
 LOCK = ".ivr-lock.json"  # ivr.locks.RunLock's file (never counted as a user's file)
@@ -53,25 +58,21 @@ class OutputKind:
     Attributes:
         name: the kind written into the marker (``"baselines"``).
         command: the command that writes it (for messages).
-        patterns: glob patterns (relative paths) of every file this kind writes; used for folders
-            without a marker (older ivr versions) and for the resumable kinds, whose markers do not
-            list files.
-        signature: patterns each of which some file must match before a folder without a marker is
-            taken for this kind (so a user's lone ``table.csv`` is never mistaken for an output).
+        patterns: glob patterns (relative paths) of every file this kind writes; inside a *marked*
+            folder of a resumable kind (whose marker does not list files) they say which files are
+            ivr's. They never make an unmarked folder ivr's.
+        in_place: the command writes file by file into the folder itself (:func:`claim_output`, a
+            checkpoint folder) rather than replacing the whole folder (:func:`write_output`), so only
+            the folder itself, not its parent, must be writable.
     """
 
     name: str
     command: str
     patterns: tuple[str, ...] = ()
-    signature: tuple[str, ...] = ()
+    in_place: bool = field(default=False, kw_only=True)
 
     def owns(self, rel: str) -> bool:
         return any(fnmatch.fnmatchcase(rel, p) for p in self.patterns)
-
-    def recognises(self, files: list[str]) -> bool:
-        """Whether a folder without a marker holding ``files`` is an output of this kind (older ivr)."""
-        return bool(self.signature) and all(self.owns(f) for f in files) and all(
-            any(fnmatch.fnmatchcase(f, p) for f in files) for p in self.signature)
 
 
 _HF_FILES = ("config.json", "generation_config.json", "*.safetensors", "*.safetensors.index.json", "*.bin",
@@ -79,31 +80,28 @@ _HF_FILES = ("config.json", "generation_config.json", "*.safetensors", "*.safete
              "chat_template.*", "*.model", "added_tokens.json", "statement_tokenizer.json", "README.md")
 KINDS: dict[str, OutputKind] = {k.name: k for k in (
     OutputKind("catalog", "python -m ivr.catalog build/synth",
-               ("catalog.parquet", "manifest.json", "codebook.json", "synth_model.npz"),
-               ("catalog.parquet", "manifest.json", "codebook.json")),
+               ("catalog.parquet", "manifest.json", "codebook.json", "synth_model.npz")),
     OutputKind("baselines", "python -m baselines",
-               ("table.txt", "table.csv", "table.json", "sweep.csv", "plots/*.png"), ("table.json", "sweep.csv")),
+               ("table.txt", "table.csv", "table.json", "sweep.csv", "plots/*.png")),
     OutputKind("evaluate", "python -m ivr.evaluate / ivr.fit",
-               ("table.txt", "table.csv", "table.json", "*_report.json", "*_predictions.npz", "*_per_group.png"),
-               ("table.json", "*_report.json")),
-    OutputKind("export", "python -m ivr.export", _HF_FILES, ("config.json", "*.safetensors")),
+               ("table.txt", "table.csv", "table.json", "*_report.json", "*_predictions.npz", "*_per_group.png")),
+    OutputKind("export", "python -m ivr.export", _HF_FILES),
     OutputKind("zero_shot", "python -m ivr.zero_shot",
                ("responses.jsonl", "results.json", "table14.md", "figure2.png", "*_predictions.npz", "config.yaml"),
-               ("responses.jsonl",)),
+               in_place=True),
     # a list run (--models): one zero_shot output per model in a sub-folder, and the combined report
     OutputKind("zero_shot_models", "python -m ivr.zero_shot --models",
                ("results.json", "table14.md", "table2.md", "figure2.png", "config.yaml", "*/.ivr-output.json",
                 "*/responses.jsonl", "*/results.json", "*/table14.md", "*/figure2.png", "*/*_predictions.npz",
-                "*/config.yaml"), ("table2.md",)),
+                "*/config.yaml"), in_place=True),
     OutputKind("experiment", "python -m ivr.experiment",
                ("table.csv", "table.json", "table.txt", "figure*.png", "published.csv", "experiment.json",
-                "runs/*.json", "models/*.ckpt", "per_group/*.png"), ("runs/*.json",)),
+                "runs/*.json", "models/*.ckpt", "per_group/*.png"), in_place=True),
     OutputKind("checkpoints", "python -m ivr.fit",
                ("best-*.ckpt", "last*.ckpt", "*.ckpt/*", "*.ckpt/**/*", "*.partial", "*.partial/*", "*.ckpt.old/*",
-                "*.ckpt.old", "run.json"), ("*.ckpt*",)),
+                "*.ckpt.old", "run.json"), in_place=True),
     OutputKind("output", "ivr"),  # a folder written through ivr.catalog.store.atomic_dir without a kind
-    OutputKind("statement_tokenizer", "ivr.data.statement_tokenizer", _HF_FILES + ("statement_vocab.json",),
-               ("statement_vocab.json",)),
+    OutputKind("statement_tokenizer", "ivr.data.statement_tokenizer", _HF_FILES + ("statement_vocab.json",)),
 )}
 
 
@@ -159,7 +157,7 @@ class FolderState:
     Attributes:
         exists: something is at the path.
         is_dir: it is a folder.
-        kind: the kind ivr wrote there (from the marker, or recognised by file names), or None.
+        kind: the kind ivr wrote there (from the marker; never guessed from file names), or None.
         foreign: files ivr did not write (relative paths).
         marked: the folder carries a marker.
     """
@@ -182,13 +180,11 @@ def _kind(name: str) -> OutputKind | None:
     return KINDS.get(base)
 
 
-def inspect_folder(path: str | Path, prefer: str | None = None) -> FolderState:
+def inspect_folder(path: str | Path) -> FolderState:
     """Classify an output path (see :class:`FolderState`).
 
-    Args:
-        path: the output path.
-        prefer: for a folder without a marker whose files several kinds write, the kind to assume
-            when it is one of them (the asking command's own).
+    Only the marker makes a folder ivr's: a folder without one that holds any file is foreign,
+    whatever the files are called.
     """
     path = Path(path)
     if not path.exists() and not path.is_symlink():
@@ -197,58 +193,64 @@ def inspect_folder(path: str | Path, prefer: str | None = None) -> FolderState:
         return FolderState(True, False, None, [path.name], False)
     files = _files(path)
     marker = read_marker(path)
-    if marker is not None:
-        listed, kind = marker.get("files"), _kind(marker["kind"])
-        if isinstance(listed, list):  # written whole: exactly these files are ours
-            foreign = [f for f in files if f not in set(listed)]
-        else:  # a resumable output: the files its kind writes
-            foreign = [f for f in files if kind is None or not kind.owns(f)]
-        return FolderState(True, True, marker["kind"], foreign, True)
-    if not files:
-        return FolderState(True, True, None, [], False)
-    # no marker: an output of an older ivr when every file is one that a kind writes
-    candidates = [k for k in KINDS.values() if k.recognises(files)]
-    if candidates:
-        own = next((k for k in candidates if prefer is not None and k.name == prefer.split(":", 1)[0]), None)
-        return FolderState(True, True, prefer if own else candidates[0].name, [], False)
-    return FolderState(True, True, None, files, False)
+    if marker is None:
+        return FolderState(True, True, None, files, False)
+    listed, kind = marker.get("files"), _kind(marker["kind"])
+    if isinstance(listed, list):  # written whole: exactly these files are ours
+        foreign = [f for f in files if f not in set(listed)]
+    else:  # a resumable output: the files its kind writes
+        foreign = [f for f in files if kind is None or not kind.owns(f)]
+    return FolderState(True, True, marker["kind"], foreign, True)
 
 
 def _shown(files: list[str], n: int = 3) -> str:
     return ", ".join(files[:n]) + (f" and {len(files) - n} more" if len(files) > n else "")
 
 
+def output_path(path: str | Path) -> Path:
+    """The folder a command writes for ``path``: a symbolic link is followed to its target (the link is
+    kept and, after the write, still points at the new output); any other path is returned as given."""
+    path = Path(path)
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
 def check_output(path: str | Path, kind: str | OutputKind, overwrite: bool = False, flag: str = "--out") -> FolderState:
     """Refuse an output path this command may not write; returns its state otherwise.
 
     Args:
-        path: the output folder.
+        path: the output folder (a symbolic link: the folder it points to).
         kind: the kind this command writes.
         overwrite: allow replacing a folder of another kind that ivr wrote.
         flag: the flag that named the path (for the message).
 
     Raises:
-        OutputFolderError: a file, a folder with files ivr did not write, or (without ``overwrite``)
-            an ivr output of another kind.
+        OutputFolderError: a file, a folder with files ivr did not write (a folder without ivr's
+            marker that holds anything), without ``overwrite`` an ivr output of another kind, or a
+            folder this process cannot write.
     """
-    path, kind = Path(path), output_kind(kind)
+    given, kind = Path(path), output_kind(kind)
+    path = output_path(given)
+    if given.is_symlink() and path.exists() and not path.is_dir():
+        raise OutputFolderError(f"{flag} {given}: is a link to the file {path}, not to a folder; "
+                                f"choose a folder path with {flag}")
     clean_stale(path)
-    state = inspect_folder(path, prefer=kind.name)
-    if not state.exists or state.empty:
-        return state
-    if not state.is_dir:
+    state = inspect_folder(path)
+    if state.exists and not state.is_dir:
         raise OutputFolderError(f"{flag} {path}: is a file, not a folder; choose a folder path with {flag}")
     if state.foreign:
         what = f"an earlier {state.kind} output and " if state.kind else ""
+        unmarked = "" if state.marked else f" and no {MARKER} marker"
         raise OutputFolderError(
-            f"{flag} {path}: the folder holds {what}files ivr did not write ({_shown(state.foreign)}); "
-            f"choose a new folder with {flag} (nothing was changed)")
-    if state.kind != kind.name and not overwrite:
-        other = _kind(state.kind or "")
+            f"{flag} {path}: the folder holds {what}files ivr did not write ({_shown(state.foreign)}){unmarked}; "
+            f"ivr writes only into a new or empty folder or its own earlier output: choose a new folder with "
+            f"{flag} (nothing was changed)")
+    if state.kind is not None and state.kind != kind.name and not overwrite:
+        other = _kind(state.kind)
         by = f" ({other.command})" if other else ""
         raise OutputFolderError(
             f"{flag} {path}: holds a {state.kind} output{by}, not a {kind.name} output; choose another folder "
             f"with {flag}, or pass --overwrite to replace it")
+    check_writable(path, flag, kind.in_place)
     return state
 
 
@@ -305,11 +307,14 @@ def clean_stale(out: str | Path) -> None:
         if m and m.group("name") == out.name:
             if _pid_alive(int(m.group("pid"))):  # a run in progress (this one included)
                 continue
-            if m.group("what") == "old" and not out.exists():
-                os.replace(item, out)
-                print(f"[ivr] restored {out} from an interrupted replacement", file=sys.stderr)
-            else:
-                shutil.rmtree(item, ignore_errors=True) if item.is_dir() else item.unlink(missing_ok=True)
+            try:
+                if m.group("what") == "old" and not out.exists():
+                    os.replace(item, out)
+                    print(f"[ivr] restored {out} from an interrupted replacement", file=sys.stderr)
+                else:
+                    shutil.rmtree(item, ignore_errors=True) if item.is_dir() else item.unlink(missing_ok=True)
+            except OSError:  # a folder that cannot be written: check_writable names it
+                pass
             continue
         m = _LEGACY_TMP_RE.match(item.name)
         if m and m.group("name") == out.name and item.is_dir():
@@ -345,11 +350,14 @@ def write_output(
     Raises:
         OutputFolderError: see :func:`check_output`; checked before any work and again before the swap.
     """
-    out, kind = Path(out), output_kind(kind)
+    out, kind = output_path(out), output_kind(kind)
     check_output(out, kind, overwrite, flag)
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_sibling(out)
-    tmp.mkdir()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
+    except OSError as err:
+        raise unwritable(flag, out, out.parent, err) from None
     try:
         write(tmp)
         write_marker(tmp, kind, _files(tmp))
@@ -365,10 +373,22 @@ def write_output(
                 shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, out)
-    except BaseException:
+    except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(err, OSError) and _inside(err, out):  # the disk filled, or a mount turned read-only
+            raise unwritable(flag, out, out.parent, err) from None
         raise
     return out
+
+
+def _inside(err: OSError, out: Path) -> bool:
+    """Whether an OSError is about a path of the output being written (its folder or temporary sibling)."""
+    names = [n for n in (err.filename, err.filename2) if n]
+    parent = os.path.abspath(out.parent)
+    return bool(names) and err.errno in WRITE_ERRNOS and all(
+        os.path.abspath(os.fsdecode(n)).startswith(parent + os.sep) for n in names)
+
+
 
 
 def claim_output(out: str | Path, kind: str | OutputKind, overwrite: bool = False, flag: str = "--out") -> Path:
@@ -379,15 +399,18 @@ def claim_output(out: str | Path, kind: str | OutputKind, overwrite: bool = Fals
     Raises:
         OutputFolderError: see :func:`check_output`.
     """
-    out, kind = Path(out), output_kind(kind)
+    out, kind = output_path(out), output_kind(kind)
     state = check_output(out, kind, overwrite, flag)
-    if state.kind is not None and state.kind != kind.name:  # overwrite=True: replace the other output
-        old = temp_sibling(out, "old")
-        os.replace(out, old)
-        shutil.rmtree(old, ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
-    if (read_marker(out) or {}).get("kind") != kind.name:  # an earlier output of this kind keeps its marker
-        write_marker(out, kind)
+    try:
+        if state.kind is not None and state.kind != kind.name:  # overwrite=True: replace the other output
+            old = temp_sibling(out, "old")
+            os.replace(out, old)
+            shutil.rmtree(old, ignore_errors=True)
+        out.mkdir(parents=True, exist_ok=True)
+        if (read_marker(out) or {}).get("kind") != kind.name:  # an earlier output of this kind keeps its marker
+            write_marker(out, kind)
+    except OSError as err:
+        raise unwritable(flag, out, out if out.is_dir() else out.parent, err) from None
     return out
 
 
@@ -401,7 +424,8 @@ def check_output_file(path: str | Path, looks_ours: Callable[[Path], bool], what
         flag: the flag that named it.
 
     Raises:
-        OutputFolderError: the path is a folder, or a file that is not an earlier output.
+        OutputFolderError: the path is a folder, a file that is not an earlier output, or in a folder
+            this process cannot write (a probe file is written and removed there).
     """
     path = Path(path)
     if path.is_dir():
@@ -410,3 +434,4 @@ def check_output_file(path: str | Path, looks_ours: Callable[[Path], bool], what
         raise OutputFolderError(
             f"{flag} {path}: the file exists and is not {what} written by ivr; choose another path with {flag} "
             "(nothing was changed)")
+    check_writable(path.parent, flag, in_place=True, named=path)

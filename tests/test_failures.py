@@ -418,6 +418,8 @@ def test_fit_missing_catalog_is_one_line(tmp_path: Path) -> None:
 def test_fit_bad_input(tmp_path: Path, work: Path, catalog: Path, tiny_ckpt: Path, capsys, case: str) -> None:
     import shutil
 
+    from ivr.checkpoints import prepare_checkpoint_dir
+
     ck = tmp_path / "ck"
     extra = ["--checkpoint_dir", ck]
     needles: list[str] = []
@@ -438,7 +440,7 @@ def test_fit_bad_input(tmp_path: Path, work: Path, catalog: Path, tiny_ckpt: Pat
         extra = ["--checkpoint_dir", ck]
         needles = ["--checkpoint_dir", "thesis.tex"]
     elif case == "earlier_run":
-        ck.mkdir()
+        prepare_checkpoint_dir(ck, resume=False)  # an earlier ivr.fit's folder (marked)
         shutil.copy(tiny_ckpt, ck / "last.ckpt")
         needles = ["--checkpoint_dir", "earlier run", "last.ckpt", "--ckpt_path last", "--overwrite"]
     elif case == "locked":
@@ -447,7 +449,7 @@ def test_fit_bad_input(tmp_path: Path, work: Path, catalog: Path, tiny_ckpt: Pat
                                                        "started": "now", "command": "python -m ivr.fit (other)"}))
         needles = ["another run is using this folder", f"pid {os.getpid()}", ".ivr-lock.json"]
     elif case == "damaged_last":
-        ck.mkdir()
+        prepare_checkpoint_dir(ck, resume=False)
         (ck / "last.ckpt").write_bytes(tiny_ckpt.read_bytes()[:4000])
         extra += ["--ckpt_path", "last"]
         needles = ["last.ckpt", "cannot be read as a checkpoint"]

@@ -93,8 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     from ivr.experiment.config import open_catalog
     from ivr.outputs import OutputKind, check_output, register_kind, write_output
 
-    kind = register_kind(OutputKind("interview", f"{PROG} interview", ("transcript.json", "transcript.txt"),
-                                    ("transcript.json",)))
+    kind = register_kind(OutputKind("interview", f"{PROG} interview", ("transcript.json", "transcript.txt")))
     check_output(args.out, kind, bool(args.overwrite))  # before anyone answers anything
     catalog, folder = open_catalog(args.data.catalog, args.data.cache_dir)
     if args.setup < 0:

@@ -12,8 +12,7 @@ from typing import Callable
 
 from ivr.outputs import OutputKind, register_kind, write_output
 
-KIND = register_kind(OutputKind("survey_example", "python -m ivr.examples.*", ("codebook.yaml", "survey.csv"),
-                                ("codebook.yaml", "survey.csv")))
+KIND = register_kind(OutputKind("survey_example", "python -m ivr.examples.*", ("codebook.yaml", "survey.csv")))
 
 
 def write_example(out: str, overwrite: bool, codebook: dict, write_csv: Callable[[Path], None]) -> Path:

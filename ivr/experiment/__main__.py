@@ -133,11 +133,11 @@ def main(argv: list[str] | None = None) -> Any:
         print(yaml.safe_dump(config, sort_keys=False, allow_unicode=True).rstrip())
         return 0
     out = Path(flags.get("--out") or Path(RUNS_ROOT) / "experiments" / (name + ("_quick" if quick else "")))
-    from ivr.outputs import OutputKind, claim_output, register_kind
-    from ivr.outputs import KINDS
+    from dataclasses import replace
 
-    kind = register_kind(OutputKind(f"experiment:{name}", f"{PROG} {name}", KINDS["experiment"].patterns,
-                                    KINDS["experiment"].signature))
+    from ivr.outputs import KINDS, claim_output, register_kind
+
+    kind = register_kind(replace(KINDS["experiment"], name=f"experiment:{name}", command=f"{PROG} {name}"))
     claim_output(out, kind, bool(flags.get("--overwrite", False)))
     exp = cls(config, out, load_published(flags.get("--paper")))
     return run_experiment(exp, progress=bool(flags.get("--progress", True)))

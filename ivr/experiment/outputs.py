@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ivr.errors import InputError
+from ivr.writable import writing
 
 
 def clean_json(obj: Any) -> Any:
@@ -37,12 +38,20 @@ def _tmp_for(path: Path) -> Path:
 
 
 def write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and a rename (never half-written)."""
+    """Write ``text`` to ``path`` through a temporary file and a rename (never half-written).
+
+    Raises:
+        OutputFolderError: the folder cannot be written (read-only, full); names it and the fix.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_for(path)
-    tmp.write_text(text)
-    tmp.replace(path)
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _tmp_for(path)
+        try:
+            tmp.write_text(text)
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
     return path
 
 
@@ -74,13 +83,17 @@ def save_figure(fig: Any, path: str | Path, dpi: int = 120) -> Path:
     import matplotlib.pyplot as plt
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
     if fig.get_layout_engine() is None:
         fig.tight_layout()
-    fig.savefig(tmp, dpi=dpi, bbox_inches="tight")  # long tick labels and headings are never cut off
-    plt.close(fig)
-    tmp.replace(path)
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
+        try:
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight")  # long tick labels and headings are never cut off
+            tmp.replace(path)
+        finally:
+            plt.close(fig)
+            tmp.unlink(missing_ok=True)
     return path
 
 
