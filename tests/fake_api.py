@@ -28,13 +28,14 @@ class FakeAPI:
                  delay: float = 0.0, hang: float = 1.0, prefill: bool = True, logprobs: dict[str, float] | None = None,
                  owner: str = "vllm", max_requests: int = 500, echo_key_on_401: bool = False,
                  raw: dict[str, bytes] | None = None, model_extra: dict[str, Any] | None = None,
-                 echo_key: bool = False, with_logprobs: bool = True) -> None:
+                 echo_key: bool = False, with_logprobs: bool = True, gate: threading.Event | None = None) -> None:
         self.models, self.context, self.owner = models, context, owner
         # hostile replies: raw[path] is sent as is (HTTP 200, JSON content type) instead of the real answer;
         # model_extra is merged into every /v1/models entry; echo_key puts the Authorization header's value
         # into every field of a reply (content, logprob tokens, extra fields)
         self.raw, self.model_extra, self.echo_key = dict(raw or {}), dict(model_extra or {}), echo_key
         self.with_logprobs = with_logprobs  # False: continues a prefilled message but returns no logprobs
+        self.gate = gate  # replies wait until the test sets it
         self.script = list(script or [])
         self.fail_after, self.fail_status, self.delay, self.hang = fail_after, fail_status, delay, hang
         self.prefill, self.max_requests, self.echo_key_on_401 = prefill, max_requests, echo_key_on_401
@@ -124,6 +125,8 @@ class FakeAPI:
             return self._send(h, 404, {"error": {"message": f"The model `{body.get('model')}` does not exist"}})
         if self.delay:
             time.sleep(self.delay)
+        if self.gate is not None:
+            self.gate.wait(timeout=60)
         with self.lock:
             self.ok += 1
         if path == "/v1/messages":
@@ -188,7 +191,7 @@ class FakeAPI:
         return {**reply, "system_fingerprint": key, "id": f"chatcmpl-{key}"}
 
     def _anthropic(self, h: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
-        echo = f" (you sent {h.headers.get('x-api-key', '')})" if self.echo_key else ""
+        echo = f" (you sent {h.headers.get('x-api-key') or h.headers.get('authorization', '')[7:]})" if self.echo_key else ""
         reply = {"id": "msg_1", "type": "message", "role": "assistant", "model": body["model"],
                  "content": [{"type": "text", "text": self.answer(body["messages"][0]["content"]) + echo}],
                  "stop_reason": "end_turn", "stop_sequence": None,
