@@ -286,7 +286,8 @@ def interruptible(argv: list[str] | None = None) -> Any:
     try:
         return main(argv)
     except KeyboardInterrupt as err:
-        print(f"interrupted: {err or 'stopped before any prompt was sent; nothing to resume'}", file=sys.stderr)
+        print(f"interrupted: {err or 'replies received so far are in the response cache; the same command resumes'}",
+              file=sys.stderr)
         return 130
 
 
