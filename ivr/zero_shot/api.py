@@ -211,8 +211,8 @@ class OpenAIChat:
             pairs = [(f.get(f"{at}.token", str, "a token"), f.get(f"{at}.logprob", (int, float), "a number"), at)
                      for at in [*(f"{first}.top_logprobs.{i}" for i in range(len(top))), first]]
             for _, lp, at in pairs:
-                if not math.isfinite(lp) or lp > 1e-6:
-                    raise f.fail(f"{at}.logprob", lp, "a finite log-probability <= 0")
+                if not math.isfinite(lp):  # Python's JSON reader takes NaN and Infinity
+                    raise f.fail(f"{at}.logprob", lp, "a finite log-probability")
             reply.first_token_logprobs = {}
             for token, lp, _ in pairs:  # the alternatives first, then the chosen token if not among them
                 reply.first_token_logprobs.setdefault(token, float(lp))
