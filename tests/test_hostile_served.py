@@ -224,3 +224,23 @@ def test_a_second_run_into_the_same_out_is_refused_while_the_first_runs(catalog_
     assert first.returncode == 0, first_err
     assert len(api.sent()) == N_PROMPTS  # every prompt was sent once: none by the second run
     assert len(ResponseCache(out / "responses.jsonl")) == N_PROMPTS and not (out / ".ivr-lock.json").exists()
+
+
+def test_a_models_list_run_is_refused_while_another_holds_its_out(catalog_dir, tmp_path, capsys):
+    from ivr.locks import RunLock
+
+    out = tmp_path / "sweep"
+    with FakeAPI() as api:
+        config = {"backend": "openai", "out": str(out), "bootstrap": 0,
+                  "data": {"catalog": catalog_dir, "setups": [0], "limit_eval_people": 2, "split_rule": "stratified",
+                           "split_size": 6, "min_valid": 0},
+                  "models": [{"model": "fake-model", "label": "m", "base_url": api.url + "/v1"}],
+                  "probe": {"demo_counts": [3], "max_new_tokens": 12}, "limits": {"progress_every": 1000}}
+        (tmp_path / "c.yaml").write_text(json.dumps(config))
+        main(["--config", str(tmp_path / "c.yaml")])  # a first, finished run: the folder is a list run's output
+        sent = len(api.sent())
+        with RunLock(out, flag="--out"):  # another run (this process) holds it
+            assert cli(["--config", str(tmp_path / "c.yaml")]) == 2
+        assert len(api.sent()) == sent  # nothing was sent
+    line = error_line(capsys.readouterr().err)
+    assert f"--out {out}: another run is using this folder (pid {os.getpid()} on " in line
