@@ -143,8 +143,14 @@ def _env(extra: dict[str, str]) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), **extra}
 
 
+# ``python -m ivr.zero_shot`` as a terminal starts it: Ctrl-C raises KeyboardInterrupt even where this test
+# runs in the background of a shell that ignores SIGINT (its children would inherit the ignoring)
+_AS_FROM_A_TERMINAL = ("import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                       "runpy.run_module('ivr.zero_shot', run_name='__main__', alter_sys=True)")
+
+
 def _popen(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "ivr.zero_shot", *args], stdout=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-c", _AS_FROM_A_TERMINAL, *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=ROOT, env=_env(env or {}))
 
 
@@ -209,17 +215,17 @@ def test_ctrl_c_prints_one_line_and_the_run_resumes(catalog_dir, tmp_path):
     assert len(ResponseCache(out / "responses.jsonl")) == N_PROMPTS and (out / "results.json").is_file()
 
 
-def test_a_second_run_into_the_same_out_is_refused_while_the_first_runs(catalog_dir, tmp_path):
+def test_a_second_run_into_the_same_out_is_refused_while_the_first_runs(catalog_dir, tmp_path, capsys):
+    """Two processes: a CLI run waiting on its first reply, and this one (the second run, in-process)."""
     out = tmp_path / "o"
     with FakeAPI(gate=threading.Event()) as api:
         args = argv(api, catalog_dir, out, "--limits.concurrency", "1")
         first = _popen(args)
         _wait_for(lambda: len(api.sent()) >= 1, "the first run's first request")  # it holds the lock, waiting
-        second = _cli_process(args)
+        assert cli(args) == 2
         api.gate.set()  # now the first run's requests are answered
         _, first_err = first.communicate(timeout=60)
-    assert second.returncode == 2
-    line = error_line(second.stderr)
+    line = error_line(capsys.readouterr().err)
     assert f"--out {out}: another run is using this folder (pid {first.pid} on " in line
     assert first.returncode == 0, first_err
     assert len(api.sent()) == N_PROMPTS  # every prompt was sent once: none by the second run
