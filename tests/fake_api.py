@@ -26,8 +26,16 @@ class FakeAPI:
     def __init__(self, models: tuple[str, ...] = ("fake-model",), context: int | None = 4096,
                  script: list[int | str] | None = None, fail_after: int | None = None, fail_status: int = 500,
                  delay: float = 0.0, hang: float = 1.0, prefill: bool = True, logprobs: dict[str, float] | None = None,
-                 owner: str = "vllm", max_requests: int = 500, echo_key_on_401: bool = False) -> None:
+                 owner: str = "vllm", max_requests: int = 500, echo_key_on_401: bool = False,
+                 raw: dict[str, bytes] | None = None, model_extra: dict[str, Any] | None = None,
+                 echo_key: bool = False, with_logprobs: bool = True, gate: threading.Event | None = None) -> None:
         self.models, self.context, self.owner = models, context, owner
+        # hostile replies: raw[path] is sent as is (HTTP 200, JSON content type) instead of the real answer;
+        # model_extra is merged into every /v1/models entry; echo_key puts the Authorization header's value
+        # into every field of a reply (content, logprob tokens, extra fields)
+        self.raw, self.model_extra, self.echo_key = dict(raw or {}), dict(model_extra or {}), echo_key
+        self.with_logprobs = with_logprobs  # False: continues a prefilled message but returns no logprobs
+        self.gate = gate  # replies wait until the test sets it
         self.script = list(script or [])
         self.fail_after, self.fail_status, self.delay, self.hang = fail_after, fail_status, delay, hang
         self.prefill, self.max_requests, self.echo_key_on_401 = prefill, max_requests, echo_key_on_401
@@ -70,7 +78,10 @@ class FakeAPI:
 
     # -- replies -------------------------------------------------------------------------------
     def _send(self, h: BaseHTTPRequestHandler, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
+        self._send_bytes(h, status, json.dumps(body).encode(), headers)
+
+    def _send_bytes(self, h: BaseHTTPRequestHandler, status: int, data: bytes,
+                    headers: dict[str, str] | None = None) -> None:
         h.send_response(status)
         h.send_header("content-type", "application/json")
         h.send_header("content-length", str(len(data)))
@@ -92,6 +103,8 @@ class FakeAPI:
             self.inflight += 1
             self.max_inflight = max(self.max_inflight, self.inflight)
         try:
+            if path in self.raw:
+                return self._send_bytes(h, 200, self.raw[path])
             self._route(h, path, body, step)
         finally:
             with self.lock:
@@ -112,6 +125,8 @@ class FakeAPI:
             return self._send(h, 404, {"error": {"message": f"The model `{body.get('model')}` does not exist"}})
         if self.delay:
             time.sleep(self.delay)
+        if self.gate is not None:
+            self.gate.wait(timeout=60)
         with self.lock:
             self.ok += 1
         if path == "/v1/messages":
@@ -134,7 +149,7 @@ class FakeAPI:
                      "lifecycle": "active"}
             return self._send(h, 200, {**entry, **({"max_input_tokens": self.context} if self.context else {})})
         data = [{"id": m, "object": "model", "created": 0, "owned_by": self.owner,
-                 **({"max_model_len": self.context} if self.context else {})} for m in self.models]
+                 **({"max_model_len": self.context} if self.context else {}), **self.model_extra} for m in self.models]
         self._send(h, 200, {"object": "list", "data": data})
 
     @staticmethod
@@ -152,16 +167,33 @@ class FakeAPI:
             top = [{"token": t, "logprob": lp, "bytes": list(t.encode())} for t, lp in self.logprobs.items()]
             best = max(top, key=lambda e: e["logprob"])
             logprobs, text = {"content": [{**best, "top_logprobs": top}], "refusal": None}, best["token"]
+            logprobs = logprobs if self.with_logprobs else None
         reply = {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body["model"],
                  "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
                               "finish_reason": "stop", "logprobs": logprobs}],
                  "usage": {"prompt_tokens": PROMPT_TOKENS, "completion_tokens": COMPLETION_TOKENS,
                            "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS}}
+        if self.echo_key:
+            reply = self._echoed(h, reply)
         self._send(h, 200, reply)
 
+    @staticmethod
+    def _echoed(h: BaseHTTPRequestHandler, reply: dict[str, Any]) -> dict[str, Any]:
+        """The reply with the request's key in its text, its logprob tokens and extra fields (a hostile echo)."""
+        key = h.headers.get("authorization", "")[len("Bearer "):] or h.headers.get("x-api-key", "")
+        choice = reply["choices"][0]
+        choice["message"]["content"] = f"{choice['message']['content']} (you sent {key})"
+        choice["message"]["reasoning_content"] = f"the key is {key}"
+        choice["finish_reason"] = f"stop:{key}"
+        if choice["logprobs"]:
+            first = choice["logprobs"]["content"][0]
+            first["top_logprobs"].append({"token": key, "logprob": -9.0, "bytes": list(key.encode())})
+        return {**reply, "system_fingerprint": key, "id": f"chatcmpl-{key}"}
+
     def _anthropic(self, h: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
+        echo = f" (you sent {h.headers.get('x-api-key') or h.headers.get('authorization', '')[7:]})" if self.echo_key else ""
         reply = {"id": "msg_1", "type": "message", "role": "assistant", "model": body["model"],
-                 "content": [{"type": "text", "text": self.answer(body["messages"][0]["content"])}],
+                 "content": [{"type": "text", "text": self.answer(body["messages"][0]["content"]) + echo}],
                  "stop_reason": "end_turn", "stop_sequence": None,
                  "usage": {"input_tokens": PROMPT_TOKENS, "output_tokens": COMPLETION_TOKENS}}
         self._send(h, 200, reply)

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ivr.zero_shot.parser import NO_CHOICE, parse_answer
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # prose around the JSON: no braces or quotes (they would open another object or string)
 PROSE = st.text(alphabet=st.characters(blacklist_characters="{}\"'`", blacklist_categories=("Cs",)), max_size=60)
@@ -103,3 +109,56 @@ def test_choice_under_another_groups_key_is_rejected():
 def test_echoed_question_is_not_an_answer():
     echo = json.dumps({"new statement group 1 (NSG1)": [{"NSG1_s1": "a"}, {"NSG1_s2": "b"}]})
     assert parse_answer(echo, [2]).choices == [NO_CHOICE]
+
+
+# Replies built against each pattern's weak spot: runs of whitespace between optional pieces (a quote,
+# a separator) that a backtracking matcher would split every possible way (quadratic or worse).
+PATHOLOGICAL = r'''
+import sys
+from ivr.zero_shot.parser import parse_answer
+ws = " " * int(sys.argv[1])
+for text in ("choice: " + ws + "x", "NSG1" + ws + "x", "NSG1:" + ws + "x", "NSG1" + ws + "_" + ws + "x",
+             '"choice"' + ws + ":" + ws + '"' + ws + "NSG1" + ws + "x", "NSG1 " * (len(ws) // 5), "NSG" + "1" * len(ws),
+             "," + ws + "x", '{"NSG1": {"choice": "' + ws + '"}}'):
+    assert parse_answer(text, [2, 3]).choices == [-1, -1]
+print("ok")
+'''
+
+
+def test_pathological_replies_are_read_in_linear_time():
+    """200,000 spaces take well under a second each here; a matcher that backtracks over them (the patterns
+    with their possessive quantifiers simply dropped) needs about 10 s for 20,000 and ~100x that for 200,000."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", PATHOLOGICAL, "200000"], capture_output=True, text=True, timeout=300,
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def _python310() -> str | None:
+    """A Python 3.10 interpreter: pyenv's (this machine kind has one), else python3.10 on PATH if it runs."""
+    import subprocess
+
+    pyenv = sorted(Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")).glob("versions/3.10.*/bin/python"))
+    for python in [str(p) for p in pyenv] + [shutil.which("python3.10") or ""]:
+        if python and subprocess.run([python, "-c", "pass"], capture_output=True).returncode == 0:  # not a bare shim
+            return python
+    return None
+
+
+def test_parser_runs_on_python_310():
+    """pyproject.toml says Python >= 3.10: the parser (standard library only) imports and reads answers there."""
+    import subprocess
+
+    python = _python310()
+    if python is None:
+        pytest.skip("no Python 3.10 interpreter here (python3.10 on PATH or pyenv's versions/3.10.*)")
+    check = PATHOLOGICAL.replace('print("ok")', (
+        "import sys\nassert sys.version_info[:2] == (3, 10), sys.version\n"
+        "assert parse_answer('{\"NSG2\": {\"choice\": \"NSG2 - s10\"}, \"NSG1\": \"s1\"}', [3, 12]).choices == [0, 9]\n"
+        "assert parse_answer('x NSG1: \"NSG1_s2\" choice = NSG2 s1', [2, 2]).choices == [1, 0]\n"
+        'print("ok")'))
+    done = subprocess.run([python, "-I", "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r})\n" + check, "20000"],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

@@ -11,6 +11,7 @@ same command after an interruption resumes: cached prompts are never sent again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from ivr.cli import (
 )
 from ivr.catalog.store import Catalog
 from ivr.errors import ConfigError
+from ivr.locks import RunLock
 from ivr.settings import DataSettings
 from ivr.zero_shot.api import API_BACKENDS
 from ivr.zero_shot.backends import BackendOptions, check_model, encode_prompt, make_generator
@@ -79,7 +81,7 @@ def zero_shot(
     engine: BackendOptions | None = None, cache: str | None = None, model_label: str | None = None,
     published: bool = False, bootstrap: int = 200, paper: str | None = None, overwrite: bool = False,
     progress: bool = True, respond_hook: Callable[[Respond], Respond] | None = None,
-    limits: RequestLimits | None = None, config_text: str | None = None,
+    limits: RequestLimits | None = None, config_text: str | None = None, lock: bool = True,
 ) -> list[dict[str, Any]]:
     """Probe a model zero-shot and write its report.
 
@@ -105,6 +107,8 @@ def zero_shot(
             the HTTP backends).
         limits: openai / anthropic: concurrency, retries, timeouts, rate caps.
         config_text: the run's resolved settings, written to ``out/config.yaml`` (never holds a key).
+        lock: hold the run lock of ``out`` while running, so a second run into it stops with an error
+            naming the first (False: the caller holds the lock of a folder above, as a models: list does).
 
     Returns:
         One result record per (demonstration count) condition.
@@ -141,22 +145,26 @@ def zero_shot(
     rows = rows[: data.limit_eval_people] if data.limit_eval_people else rows
 
     out_dir = claim_output(out, "zero_shot", overwrite)
-    if config_text is not None:
-        from ivr.experiment.outputs import write_text
+    # one run at a time per folder: a second one would send every prompt again (and pay for it twice)
+    with RunLock(out_dir, flag="--out", info={"kind": "zero_shot", "model": model_label or model}) if lock \
+            else contextlib.nullcontext():
+        if config_text is not None:
+            from ivr.experiment.outputs import write_text
 
-        write_text(out_dir / "config.yaml", config_text)
-    store = ResponseCache(cache_path, flag="--cache" if cache else "--out")
-    model_key = f"{model_label or model}|{scoring}"
-    settings = {"scoring": scoring, "max_new_tokens": probe.max_new_tokens, "temperature": 0.0, "top_p": 1.0}
-    if served is not None:
-        jobs = build_jobs(cat, rows, setups, probe, served.encode, served.budget(scoring, probe.max_new_tokens),
-                          seed=data.seed, progress=progress)
-        sent = served.query(jobs, store, model_key, scoring, probe.max_new_tokens)
-    else:
-        jobs, sent = _run_local(backend, scoring, model, engine, probe, cat, rows, setups, store, model_key, settings,
-                                respond_hook, data.seed, progress)
-    return _report(jobs, cat, store, model_key, scoring, probe, served, sent, bootstrap, table_rows, out_dir,
-                   {"model": model_label or model, "backend": backend, "scoring": scoring}, data.seed)
+            write_text(out_dir / "config.yaml", config_text)
+        store = ResponseCache(cache_path, flag="--cache" if cache else "--out",
+                              scrub=served.scrub.json_line if served is not None else None)
+        model_key = f"{model_label or model}|{scoring}"
+        settings = {"scoring": scoring, "max_new_tokens": probe.max_new_tokens, "temperature": 0.0, "top_p": 1.0}
+        if served is not None:
+            jobs = build_jobs(cat, rows, setups, probe, served.encode, served.budget(scoring, probe.max_new_tokens),
+                              seed=data.seed, progress=progress)
+            sent = served.query(jobs, store, model_key, scoring, probe.max_new_tokens)
+        else:
+            jobs, sent = _run_local(backend, scoring, model, engine, probe, cat, rows, setups, store, model_key,
+                                    settings, respond_hook, data.seed, progress)
+        return _report(jobs, cat, store, model_key, scoring, probe, served, sent, bootstrap, table_rows, out_dir,
+                       {"model": model_label or model, "backend": backend, "scoring": scoring}, data.seed)
 
 
 def _run_local(backend: str, scoring: str, model: str, engine: BackendOptions, probe: ProbeSettings, cat: Catalog,
@@ -193,6 +201,8 @@ def _report(jobs: list[Job], cat: Catalog, store: ResponseCache, model_key: str,
 
             meta.update(served.describe(), usage=usage_summary(part, store, model_key, served.prices))
         results.append(summarize_condition(preds, cat, counts, meta, bootstrap, seed))
+    if served is not None:  # nothing a server sent reaches a file with the key in it
+        results = served.scrub(results)
 
     from ivr.experiment.outputs import write_json, write_text
 
@@ -271,10 +281,20 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                      config_text=config_text)
 
 
+def interruptible(argv: list[str] | None = None) -> Any:
+    """``main``, with Ctrl-C as one line on stderr and exit status 130 (what was answered stays cached)."""
+    try:
+        return main(argv)
+    except KeyboardInterrupt as err:
+        print(f"interrupted: {err or 'replies received so far are in the response cache; the same command resumes'}",
+              file=sys.stderr)
+        return 130
+
+
 def cli(argv: list[str] | None = None) -> int:
-    """``main`` under the error contract (exit status 2 and one ``error:`` line on bad input)."""
-    return run(main, argv)
+    """``main`` under the error contract (exit status 2 and one ``error:`` line on bad input; 130 on Ctrl-C)."""
+    return run(interruptible, argv)
 
 
 if __name__ == "__main__":  # vLLM spawns workers that re-import the main module
-    entry_point(main)
+    entry_point(interruptible)

@@ -6,12 +6,16 @@ client failure becomes either a :class:`~ivr.zero_shot.limits.Retryable` (HTTP 4
 timeouts, dropped connections) or an :class:`~ivr.zero_shot.limits.EndpointError` naming the
 endpoint, the status and the fix. The API key is read from the environment variable named by
 ``--engine.api_key_env`` and is passed to the client only: it is never logged, never written, and
-redacted from any server message that echoes it.
+scrubbed (:class:`~ivr.zero_shot.replies.Scrubber`) from every reply, whatever field echoes it, and
+from every server message. Replies are read from their raw bytes (:mod:`ivr.zero_shot.replies`): a
+body that is cut off, not UTF-8, not JSON or of the wrong shape is one EndpointError naming the
+request, the field and the fix.
 """
 
 from __future__ import annotations
 
 import email.utils
+import math
 import os
 import re
 import time
@@ -21,6 +25,7 @@ from typing import Any
 from ivr.errors import IvrError
 from ivr.zero_shot.backends import BackendNotInstalledError
 from ivr.zero_shot.limits import EndpointError, Retryable
+from ivr.zero_shot.replies import Fields, Scrubber, read_json
 
 API_BACKENDS = ("openai", "anthropic")
 KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
@@ -90,12 +95,9 @@ def _retry_after(headers: Any) -> float | None:
         return None
 
 
-def translate(err: Exception, lib: Any, endpoint: str, key: str | None, hint: str = "") -> Exception:
+def translate(err: Exception, lib: Any, endpoint: str, scrub: Scrubber, hint: str = "") -> Exception:
     """A client library's exception as Retryable / EndpointError (or unchanged when it is neither)."""
-    detail = str(getattr(err, "message", None) or err)
-    if key:
-        detail = detail.replace(key, "***")
-    detail = detail[:500]
+    detail = scrub.text(str(getattr(err, "message", None) or err))[:500]
     if isinstance(err, lib.APIStatusError):
         status = err.status_code
         if status in RETRY_STATUS or status >= 500:
@@ -137,22 +139,31 @@ class OpenAIChat:
     def __init__(self, model: str, base_url: str | None, key: str | None, timeout: float,
                  json_mode: bool = False, seed: int | None = None) -> None:
         self.lib = _import("openai")
-        self.model, self.key, self.json_mode, self.seed = model, key, json_mode, seed
+        self.model, self.json_mode, self.seed, self.scrub = model, json_mode, seed, Scrubber(key)
         self.base_url = (base_url or OFFICIAL_URL["openai"]).rstrip("/")
         self.endpoint = f"POST {self.base_url}/chat/completions"
+        self.fix = (f"check that --engine.base_url ({self.base_url}) is the API root (.../v1) of an OpenAI-compatible "
+                    f"server serving {model!r}, and that server's logs")
         self.client = self.lib.AsyncOpenAI(base_url=self.base_url, api_key=key or NO_KEY, max_retries=0, timeout=timeout)
 
     async def info(self) -> ServerInfo:
-        """The model's entry in ``GET /models`` (vLLM adds ``max_model_len`` and ``root``); empty when absent."""
+        """The model's entry in ``GET /models`` (vLLM adds ``max_model_len`` and ``root``); empty when absent.
+
+        Raises:
+            EndpointError: an HTTP 200 whose body is not a model list (names the field and value).
+        """
         try:
-            page = await self.client.models.list()
+            raw = await self.client.models.with_raw_response.list()
         except self.lib.OpenAIError:
-            return ServerInfo()
-        for entry in page.data:
-            if entry.id == self.model:
-                extra = entry.model_extra or {}
-                ctx = extra.get("max_model_len")
-                return ServerInfo(int(ctx) if ctx else None, extra.get("root"), getattr(entry, "owned_by", None))
+            return ServerInfo()  # no model list (404, ...): --engine.max_model_len gives the context
+        where = f"GET {self.base_url}/models"
+        fix = self.fix + " (or give --engine.max_model_len and point --engine.base_url at a working server)"
+        f = Fields(read_json(raw.content, where, fix, self.scrub), where, "a model list", fix)
+        for i, _ in enumerate(f.get("data", list, "a list of models")):
+            if f.get(f"data.{i}.id", str, "the model's name") == self.model:
+                return ServerInfo(f.length(f"data.{i}.max_model_len"),
+                                  f.get(f"data.{i}.root", str, "a folder path", optional=True),
+                                  f.get(f"data.{i}.owned_by", str, "text", optional=True))
         return ServerInfo()
 
     async def send(self, text: str, max_tokens: int, prefill: str | None = None,
@@ -177,20 +188,34 @@ class OpenAIChat:
             kw["response_format"] = {"type": "json_object"}
             hint = "the server may not support JSON mode: set --engine.json_mode false"
         try:
-            out = await self.client.chat.completions.create(model=self.model, messages=messages, **kw)
+            raw = await self.client.chat.completions.with_raw_response.create(model=self.model, messages=messages, **kw)
         except self.lib.OpenAIError as err:
-            raise translate(err, self.lib, self.endpoint, self.key, hint) from None
-        if not out.choices:
+            raise translate(err, self.lib, self.endpoint, self.scrub, hint) from None
+        return self.read_reply(raw.content, prefill is not None, hint)
+
+    def read_reply(self, body: bytes, logprobs: bool, hint: str = "") -> Reply:
+        """A chat completion's text, usage, finish reason and (``logprobs``) first-token logprobs, checked."""
+        f = Fields(read_json(body, self.endpoint, self.fix, self.scrub), self.endpoint, "an OpenAI chat completion",
+                   self.fix)
+        if not f.get("choices", list, "a list of choices"):
             raise Retryable("empty reply", "the server returned no choices")
-        choice, usage = out.choices[0], out.usage
-        reply = Reply(choice.message.content or "", getattr(usage, "prompt_tokens", 0) or 0,
-                      getattr(usage, "completion_tokens", 0) or 0, choice.finish_reason)
-        if prefill is not None:
-            content = getattr(choice.logprobs, "content", None)
-            if not content:
+        f.get("choices.0.message", dict, "an object")
+        reply = Reply(f.get("choices.0.message.content", str, "text", optional=True) or "",
+                      f.count("usage.prompt_tokens"), f.count("usage.completion_tokens"),
+                      f.get("choices.0.finish_reason", str, "text", optional=True))
+        if logprobs:
+            if not f.get("choices.0.logprobs.content", list, "a list of tokens", optional=True):
                 raise EndpointError(f"{self.endpoint}: the reply carries no logprobs; {hint}")
-            reply.first_token_logprobs = {t.token: t.logprob for t in content[0].top_logprobs or []}
-            reply.first_token_logprobs.setdefault(content[0].token, content[0].logprob)
+            first = "choices.0.logprobs.content.0"
+            top = f.get(f"{first}.top_logprobs", list, "a list of alternatives", optional=True) or []
+            pairs = [(f.get(f"{at}.token", str, "a token"), f.get(f"{at}.logprob", (int, float), "a number"), at)
+                     for at in [*(f"{first}.top_logprobs.{i}" for i in range(len(top))), first]]
+            for _, lp, at in pairs:
+                if not math.isfinite(lp):  # Python's JSON reader takes NaN and Infinity
+                    raise f.fail(f"{at}.logprob", lp, "a finite log-probability")
+            reply.first_token_logprobs = {}
+            for token, lp, _ in pairs:  # the alternatives first, then the chosen token if not among them
+                reply.first_token_logprobs.setdefault(token, float(lp))
         return reply
 
     async def close(self) -> None:
@@ -209,17 +234,23 @@ class AnthropicMessages:
             raise IvrError(f"{flag}: the Anthropic messages API has neither JSON mode nor a seed; unset it for "
                            "--backend anthropic")
         self.lib = _import("anthropic")
-        self.model, self.key = model, key
+        self.model, self.scrub = model, Scrubber(key)
         self.base_url = (base_url or OFFICIAL_URL["anthropic"]).rstrip("/")
         self.endpoint = f"POST {self.base_url}/v1/messages"
+        self.fix = (f"check that --engine.base_url ({self.base_url}) is an Anthropic messages API serving {model!r}, "
+                    "and that server's logs")
         self.client = self.lib.AsyncAnthropic(base_url=self.base_url, api_key=key or NO_KEY, max_retries=0, timeout=timeout)
 
     async def info(self) -> ServerInfo:
         try:
-            entry = await self.client.models.retrieve(self.model)
+            raw = await self.client.models.with_raw_response.retrieve(self.model)
         except self.lib.AnthropicError:
             return ServerInfo()
-        return ServerInfo(getattr(entry, "max_input_tokens", None), None, "anthropic")
+        where = f"GET {self.base_url}/v1/models/{self.model}"
+        fix = self.fix + " (or give --engine.max_model_len and point --engine.base_url at a working server)"
+        f = Fields(read_json(await raw.read(), where, fix, self.scrub), where, "a model entry", fix)
+        f.get("", dict, "an object")
+        return ServerInfo(f.length("max_input_tokens"), None, "anthropic")
 
     async def send(self, text: str, max_tokens: int, prefill: str | None = None,
                    label_ids: list[int] | None = None, top_logprobs: int = 20) -> Reply:
@@ -228,13 +259,21 @@ class AnthropicMessages:
                                 "use --scoring generate")
         try:
             # temperature through extra_body: recent clients dropped the keyword, the API still takes it
-            out = await self.client.messages.create(model=self.model, max_tokens=max_tokens, extra_body={"temperature": 0.0},
-                                                    messages=[{"role": "user", "content": text}])
+            raw = await self.client.messages.with_raw_response.create(
+                model=self.model, max_tokens=max_tokens, extra_body={"temperature": 0.0},
+                messages=[{"role": "user", "content": text}])
         except self.lib.AnthropicError as err:
-            raise translate(err, self.lib, self.endpoint, self.key) from None
-        text_out = "".join(getattr(b, "text", "") for b in out.content if getattr(b, "type", "") == "text")
-        usage = out.usage
-        return Reply(text_out, usage.input_tokens or 0, usage.output_tokens or 0, out.stop_reason)
+            raise translate(err, self.lib, self.endpoint, self.scrub) from None
+        return self.read_reply(await raw.read())
+
+    def read_reply(self, body: bytes) -> Reply:
+        """A message's text blocks joined, its usage and stop reason, checked."""
+        f = Fields(read_json(body, self.endpoint, self.fix, self.scrub), self.endpoint, "an Anthropic message", self.fix)
+        texts = [f.get(f"content.{i}.text", str, "text")
+                 for i, _ in enumerate(f.get("content", list, "a list of content blocks"))
+                 if f.get(f"content.{i}.type", str, "a block type") == "text"]
+        return Reply("".join(texts), f.count("usage.input_tokens"), f.count("usage.output_tokens"),
+                     f.get("stop_reason", str, "text", optional=True))
 
     async def close(self) -> None:
         await self.client.close()

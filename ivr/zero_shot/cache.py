@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,8 @@ class ResponseCache:
     Args:
         path: the JSONL file (created with its folder on the first append).
         flag: the flag that named it (for the message when it is not a cache).
+        scrub: applied to every JSON line before it is written (an HTTP backend passes the scrubber of its
+            API key, so no field of a record can carry the key to disk).
 
     Attributes:
         n_corrupt: lines that could not be read when loading (a cut-off last line after a kill).
@@ -46,8 +49,9 @@ class ResponseCache:
         OutputFolderError: ``path`` is a folder, or a non-empty file without a single cached reply.
     """
 
-    def __init__(self, path: str | Path, flag: str = "--cache") -> None:
+    def __init__(self, path: str | Path, flag: str = "--cache", scrub: Callable[[str], str] | None = None) -> None:
         self.path = Path(path)
+        self.scrub = scrub
         self._records: dict[tuple[str, str], dict[str, Any]] = {}
         self.n_corrupt = 0
         self._needs_newline = False
@@ -96,6 +100,9 @@ class ResponseCache:
         """
         rec = {"model": model, "prompt_hash": key, "response": response, **extra}
         line = json.dumps(rec, ensure_ascii=False) + "\n"
+        if self.scrub is not None:
+            line = self.scrub(line)
+            rec = json.loads(line)  # the record kept in memory is the one on disk
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a", encoding="utf-8") as fh:
             if self._needs_newline:

@@ -28,6 +28,10 @@ class EndpointError(IvrError):
     """An endpoint refused a request, or kept failing after every allowed try."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a run; the message says what was kept and how to resume."""
+
+
 class Retryable(Exception):
     """A failure worth another try: ``status`` is the HTTP status or ``"timeout"`` / ``"connection"``."""
 

@@ -10,7 +10,7 @@ prose, use single quotes, leave trailing commas, drop the rationale or reorder t
 * never raises: a group it cannot read gets -1, which the metrics count as wrong, and the caller
   reports the share of such groups as the parse-failure rate;
 * runs in time linear in the reply (a served model can return a megabyte of whitespace, digits or
-  nested braces): objects are found in one pass, regexes never backtrack over whitespace, and a
+  nested braces): objects are found in one pass, regexes give back at most one test per character, and a
   number too long to be an option (10+ digits) is rejected for its group only, so the groups
   around it are still read.
 """
@@ -29,21 +29,23 @@ NO_CHOICE = -1
 _MAX_DECODES = 64  # candidate objects decoded per reply; keeps a pathological reply cheap
 _MAX_OPTION_TEXT = 64  # a bare option value ("s2", "Option 3") is short; longer text is not one
 
-# Possessive quantifiers (*+, ++) never give back what they matched, so a long run of whitespace
-# or digits is scanned once, not once per backtracking step.
-_SEP = r"(?:\s*+[_\-]\s*+|\s++)"  # between NSG3 and s2: "_", "-" or spaces
-_GROUP_RE = re.compile(r"NSG\s*+(\d++)", re.IGNORECASE)
-_CHOICE_RE = re.compile(rf"NSG\s*+(\d++){_SEP}s\s*+(\d++)", re.IGNORECASE)
-_OPTION_RE = re.compile(r"\W*+(?:s|option|statement)?\s*+(\d++)\W*+", re.IGNORECASE)
-_TRAILING_COMMA_RE = re.compile(r",(\s*+[}\]])")
-_FENCE_RE = re.compile(r"```[a-zA-Z]*+")
-_LONG_NUMBER_RE = re.compile(r"\d{10,}+")  # no option has 10 digits; int() of 5,000 digits would fail
+# No quantified piece of these patterns can match what the next piece matches (\s then a digit, a
+# quote or a colon, ...), so a failed match gives back one character at a time with one test each: a
+# long run of whitespace or digits costs time linear in its length, also without possessive
+# quantifiers (Python 3.11+). Optional quotes come with their own trailing whitespace for that reason.
+_SEP = r"(?:[_\-]\s*|\s+(?:[_\-]\s*)?)"  # between NSG3 and s2: "_", "-" or spaces
+_GROUP_RE = re.compile(r"NSG\s*(\d+)", re.IGNORECASE)
+_CHOICE_RE = re.compile(rf"NSG\s*(\d+){_SEP}s\s*(\d+)", re.IGNORECASE)
+_OPTION_RE = re.compile(r"\W*(?:(?:s|option|statement)\s*)?(\d+)\W*", re.IGNORECASE)
+_TRAILING_COMMA_RE = re.compile(r",(\s*[}\]])")
+_FENCE_RE = re.compile(r"```[a-zA-Z]*")
+_LONG_NUMBER_RE = re.compile(r"\d{10,}")  # no option has 10 digits; int() of 5,000 digits would fail
 _TOO_LONG = "-1"  # what a long number becomes: an option no group has, so only its group is rejected
 _SCAN_RE = re.compile(r"[{}\"'\\]")
 # fallbacks on raw text when no JSON object decodes: `"choice": "NSG3_s2"` and `NSG3: NSG3_s2`
-_Q = r"['\"]?+\s*+"
-_RAW_CHOICE_RE = re.compile(rf"choice{_Q}[:=]\s*+{_Q}NSG\s*+(\d++){_SEP}s\s*+(\d++)", re.IGNORECASE)
-_RAW_PAIR_RE = re.compile(rf"NSG\s*+(\d++)\s*+{_Q}[:=]\s*+{_Q}NSG\s*+(\d++){_SEP}s\s*+(\d++)", re.IGNORECASE)
+_Q = r"(?:['\"]\s*)?"  # an optional quote and the spaces after it
+_RAW_CHOICE_RE = re.compile(rf"choice['\"]?\s*[:=]\s*{_Q}NSG\s*(\d+){_SEP}s\s*(\d+)", re.IGNORECASE)
+_RAW_PAIR_RE = re.compile(rf"NSG\s*(\d+)\s*{_Q}[:=]\s*{_Q}NSG\s*(\d+){_SEP}s\s*(\d+)", re.IGNORECASE)
 
 
 @dataclass

@@ -12,6 +12,12 @@ such as vLLM) sends, per probe group, the prompt plus the answer's opening
 transformers scorer uses) and reads the log-probabilities of the option numbers at the next token:
 exactly those tokens through vLLM's ``logprob_token_ids`` when the tokenizer is known, else from
 the ``top_logprobs`` alternatives (options outside them get probability 0, counted per line).
+
+A failed request stops the run cleanly: the requests still in flight (the other groups of its prompt,
+the other prompts) are cancelled and awaited before the client closes, so the one ``error:`` line
+is all that is printed; Ctrl-C does the same and ends with :class:`~ivr.zero_shot.limits.Interrupted`
+(what was answered is in the cache, and the same command resumes). The API key's value is scrubbed
+from every reply as it is read and from every line written to the cache.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import asyncio
 import json
 import math
 import random
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,7 +35,8 @@ from ivr.errors import IvrError
 from ivr.zero_shot.api import ServerInfo, make_client, read_api_key
 from ivr.zero_shot.backends import BackendOptions, encode_prompt, load_tokenizer
 from ivr.zero_shot.cache import ResponseCache
-from ivr.zero_shot.limits import EndpointError, Progress, RateLimiter, RequestLimits, call_with_retries
+from ivr.zero_shot.limits import EndpointError, Interrupted, Progress, RateLimiter, RequestLimits, call_with_retries
+from ivr.zero_shot.replies import Scrubber
 from ivr.zero_shot.run import Job, pending_jobs
 from ivr.zero_shot.scoring import branch_text, option_branch
 
@@ -47,6 +54,20 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coro)
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coro).result()
+
+
+async def gather_all(coros: Iterable[Awaitable[T]]) -> list[T]:
+    """``asyncio.gather`` that leaves nothing running behind it: when one fails (or the caller is
+    cancelled), the others are cancelled and awaited before the failure propagates."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        return list(await asyncio.gather(*tasks))
+    finally:
+        pending = [t for t in tasks if not t.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
 
 
 def estimate_tokens(text: str) -> int:
@@ -87,6 +108,8 @@ class ServedModel:
         limits.validate()
         self.backend, self.model, self.engine, self.limits = backend, model, engine, limits
         self._key = read_api_key(backend, engine.api_key_env, engine.base_url)
+        self.scrub = Scrubber(self._key)
+        self._answered = 0
         probe = self._client()  # also checks the client package and the settings early
         self.endpoint, self.base_url = probe.endpoint, probe.base_url
         self.info: ServerInfo = run_sync(self._info())
@@ -171,11 +194,17 @@ class ServedModel:
         Raises:
             EndpointError: a request was refused, or failed ``max_tries`` times; what was answered
                 before is in the cache (the message says how much).
+            Interrupted: Ctrl-C (the message says how much was answered).
         """
         settings = self.settings(scoring, max_new_tokens)
         todo = pending_jobs(jobs, cache, model_key, settings, prompt_of=lambda job: job.text)
         if todo:
-            run_sync(self._send_all(todo, cache, model_key, scoring, max_new_tokens))
+            self._answered = 0
+            try:
+                run_sync(self._send_all(todo, cache, model_key, scoring, max_new_tokens))
+            except KeyboardInterrupt:
+                raise Interrupted(f"{self._answered} of the {len(todo)} prompts left to answer were answered and are "
+                                  f"in {cache.path}; re-running the same command sends only the rest") from None
         return len(todo)
 
     async def _send_all(self, todo: list[Job], cache: ResponseCache, model_key: str, scoring: str,
@@ -188,7 +217,6 @@ class ServedModel:
         prompt_slots = asyncio.Semaphore(limits.concurrency)
         per_job = [len(j.n_options) if scoring == "logits" else 1 for j in todo]
         progress = Progress(sum(per_job), f"{self.model} ({self.backend})", self.prices, limits.progress_every)
-        answered = [0]
 
         async def request(job: Job, prefill: str | None = None, labels: list[int] | None = None) -> Any:
             text, guess = job.text, len(job.ids) + (1 if prefill is not None else max_new_tokens)
@@ -214,8 +242,7 @@ class ServedModel:
                 response, extra = replies[0].text, {"finish": replies[0].finish}
             else:
                 labels = [self._labels(k + 1, n) for k, n in enumerate(job.n_options)]
-                replies = await asyncio.gather(*(request(job, branch_text(k + 1), ids)
-                                                 for k, (_, ids) in enumerate(labels)))
+                replies = await gather_all(request(job, branch_text(k + 1), ids) for k, (_, ids) in enumerate(labels))
                 scored = [label_probs(r.first_token_logprobs or {}, texts) for r, (texts, _) in zip(replies, labels)]
                 response = json.dumps([p for p, _ in scored])
                 extra = {"options_without_logprob": sum(m for _, m in scored)}
@@ -224,20 +251,15 @@ class ServedModel:
             if scoring == "generate":  # our count beside the server's: shows how good the budget's count is
                 usage["prompt_tokens_counted"] = len(job.ids)
             cache.put(model_key, job.key, response, **where, usage=usage, **extra)
-            answered[0] += 1
+            self._answered += 1
 
-        tasks = [asyncio.ensure_future(one(job)) for job in todo]
         try:
-            for done in asyncio.as_completed(tasks):
-                await done
+            await gather_all(one(job) for job in todo)
         except EndpointError as err:
             raise EndpointError(
-                f"{err}. {answered[0]} of the {len(todo)} prompts left to answer were answered and are in "
+                f"{err}. {self._answered} of the {len(todo)} prompts left to answer were answered and are in "
                 f"{cache.path}; re-running the same command sends only the rest") from None
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        finally:  # nothing is in flight any more (gather_all awaited it)
             await client.close()
             progress.close()
 

@@ -83,6 +83,7 @@ def run_models(entries: list[ModelEntry], run_one: Callable[..., list[dict[str, 
     Raises:
         IvrError: labels that clash, unknown paper rows, or models that did not finish (after the others ran).
     """
+    from ivr.locks import RunLock
     from ivr.outputs import claim_output
 
     folders = [folder_name(e.name()) for e in entries]
@@ -94,22 +95,23 @@ def run_models(entries: list[ModelEntry], run_one: Callable[..., list[dict[str, 
         raise IvrError(f"models: paper_row {unknown} not in the paper's Table 14; use one of {sorted(paper14)}")
     engine = common.pop("engine") or BackendOptions()
     out_dir = claim_output(out, "zero_shot_models", overwrite)
-    if config_text is not None:
-        from ivr.experiment.outputs import write_text
-
-        write_text(out_dir / "config.yaml", config_text)
     results, failed = [], []
-    for entry, folder in zip(entries, folders, strict=True):
-        try:
-            res = run_one(entry.model, out=str(Path(out) / folder), backend=entry.backend or backend,
-                          engine=entry.engine(engine), model_label=entry.name(), published=published, paper=paper,
-                          **common)
-        except IvrError as err:
-            failed.append(f"{entry.name()}: {err}")
-            continue
-        results += [{**r, "paper_row": entry.paper_row} for r in res]
-    if results:
-        write_combined(results, out_dir, published, paper)
+    with RunLock(out_dir, flag="--out", info={"kind": "zero_shot_models"}):  # the models' folders below it too
+        if config_text is not None:
+            from ivr.experiment.outputs import write_text
+
+            write_text(out_dir / "config.yaml", config_text)
+        for entry, folder in zip(entries, folders, strict=True):
+            try:
+                res = run_one(entry.model, out=str(Path(out) / folder), backend=entry.backend or backend,
+                              engine=entry.engine(engine), model_label=entry.name(), published=published, paper=paper,
+                              lock=False, **common)
+            except IvrError as err:
+                failed.append(f"{entry.name()}: {err}")
+                continue
+            results += [{**r, "paper_row": entry.paper_row} for r in res]
+        if results:
+            write_combined(results, out_dir, published, paper)
     if failed:
         raise IvrError("these models did not finish (what they answered is cached; re-run to resume):\n  "
                        + "\n  ".join(failed))
