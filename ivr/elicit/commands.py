@@ -63,7 +63,7 @@ def is_interview_db(path: Path) -> bool:
         with path.open("rb") as f:
             if f.read(16) != SQLITE_MAGIC:
                 return False
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        db = sqlite3.connect(path)  # read only; a read-only handle would leave WAL side files behind
         try:
             names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         finally:
@@ -141,11 +141,11 @@ def export_main(argv: list[str]) -> int:
     db = Path(args.db)
     if not db.is_file():
         raise InputNotFoundError(f"--db {db}: no such file; give the database that serve wrote (--db of serve)")
-    if not is_interview_db(db):
-        raise ConfigError(f"--db {db}: not an interview database written by {PROG} serve")
     kind = register_kind(OutputKind("interview_export", f"{PROG} export", ("index.json", "transcripts/*.json"),
                                     ("index.json",)))
     check_output(args.out, kind, bool(args.overwrite))
+    if not is_interview_db(db):
+        raise ConfigError(f"--db {db}: not an interview database written by {PROG} serve")
     store = SessionStore(db)
     with store.connect() as con:
         row = con.execute("SELECT value FROM meta WHERE key='fingerprint'").fetchone()
