@@ -80,3 +80,35 @@ def test_rule_stops_at_the_count_the_target_or_a_small_gain(setup):
 def test_rule_refuses_impossible_settings(kwargs):
     with pytest.raises(ConfigError, match="stopping rule"):
         StoppingRule(**{"max_questions": 10, **kwargs})
+
+
+def test_stop_points_follow_the_rule_on_given_traces():
+    from ivr.experiment.elicitation_stopping import stop_points
+
+    acc = np.array([[0.40, 0.50, 0.62, 0.70], [0.40, 0.41, 0.42, 0.43], [0.40, 0.45, 0.50, 0.55]])
+    gain = np.array([[0.10, 0.12, 0.08], [0.01, 0.0005, 0.01], [0.05, 0.05, 0.05]])
+    lengths = np.array([3, 3, 2])
+    ks, why = stop_points(StoppingRule(3, target=0.6, min_gain=0.001), acc, gain, lengths)
+    assert ks.tolist() == [2, 1, 2] and why == ["target", "gain", "exhausted"]
+    ks, why = stop_points(StoppingRule(1), acc, gain, lengths)
+    assert ks.tolist() == [1, 1, 1] and why == ["max"] * 3
+
+
+def test_experiment_scores_each_person_where_the_rule_stops(small_catalog_dir, tmp_path):
+    """A count rule scores like the fixed-k table at that k; an easy target stops before any question."""
+    from ivr.experiment.__main__ import main
+
+    result = main(["elicitation", "--config", "configs/experiments/elicitation.yaml", "--out", str(tmp_path / "e"),
+                   "--progress", "false", "--data.catalog", str(small_catalog_dir), "--data.split_rule", "stratified",
+                   "--data.split_size", "100", "--data.limit_eval_people", "4", "--bootstrap", "10",
+                   "--ks", "[0, 3, 6]", "--policies", "[random, bayes-eig]", "--scorers", "[bayes]",
+                   "--stopping", "[{max_questions: 3}, {max_questions: 6, target: 0.01}, "
+                                 "{max_questions: 6, min_gain: 0.0001}]"])
+    for policy in ("random", "bayes-eig"):
+        rules = result.results[f"stop_bayes_{policy}"]["stopping"]
+        assert rules[0]["asked"] == 3 and rules[0]["reasons"] == {"max": 12}
+        assert rules[0]["row"]["all"] == pytest.approx(result.table.loc[("bayes", policy, 3), "all"])
+        assert rules[1]["asked"] == 0 and rules[1]["reasons"] == {"target": 12}
+        assert rules[1]["row"]["all"] == pytest.approx(result.table.loc[("bayes", policy, 0), "all"])
+        assert 0 <= rules[2]["asked"] <= 6 and set(rules[2]["reasons"]) <= {"gain", "max"}
+    assert "Stopping rules" in (tmp_path / "e" / "table.txt").read_text()
