@@ -265,16 +265,22 @@ def test_kill_9_mid_interview_then_restart_resumes_with_nothing_lost(small_catal
             asked.append((view["question"]["index"], answer_for(view["question"], turn)))
             status, view = first.call("POST", f"/api/sessions/{token}/answers", {"seq": view["seq"], "answer": asked[-1][1]})
             assert status == 200
-        pending = view["question"]["index"]
+        pending = view["question"]
     finally:
         first.stop(signal.SIGKILL)
     assert first.proc.returncode == -signal.SIGKILL
+    con = sqlite3.connect(db)  # as if it had died after committing answer 2 but before choosing question 3
+    con.execute("UPDATE sessions SET pending=NULL WHERE token=?", (token,))
+    con.commit()
+    con.close()
     second = Server(small_catalog_dir, db, "--max_questions", "5", "--max_open", "2")
     try:
         assert "1 open interview(s) resumed" in "".join(second.lines)
-        status, view = second.call("GET", f"/api/sessions/{token}")
-        assert status == 200 and view["seq"] == 2 and view["question"]["index"] == pending
-        for turn in range(2, 10):
+        asked.append((pending["index"], answer_for(pending, 2)))  # the respondent answers the page they saw
+        status, view = second.call("POST", f"/api/sessions/{token}/answers", {"seq": 2, "answer": asked[-1][1]})
+        assert status == 200 and view["seq"] == 3
+        assert db_answers(db)[token][2][1] == pending["index"]  # the question chosen again is the one shown
+        for turn in range(3, 10):
             if view["done"]:
                 break
             asked.append((view["question"]["index"], answer_for(view["question"], turn)))

@@ -146,6 +146,9 @@ class LiveInterviews:
         seq = int(seq)
         with self.lock(token):
             row = self.row(token)
+            if row.status == "open" and row.pending is None:  # died between an answer and the next choice
+                self.advance(token, row.seq)
+                row = self.store.get(token)
             if row.status != "open":
                 raise SessionError("this interview has finished; its answers can no longer change", 409)
             if seq != row.seq or row.pending is None:
