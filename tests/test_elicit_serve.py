@@ -117,13 +117,22 @@ def test_browser_takes_a_whole_interview(server, tmp_path):
     options.binary_location = shutil.which("chromium")
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=900,1000",
-                 f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+                 "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'chromium-profile'}"):
         options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    from selenium.common.exceptions import SessionNotCreatedException, WebDriverException
+
+    for attempt in (1, 2):  # a start can time out on a loaded 2-core CI machine: one more try, fresh profile
+        try:
+            driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+            break
+        except (SessionNotCreatedException, WebDriverException):
+            if attempt == 2:
+                raise
+            options.arguments[-1] = f"--user-data-dir={tmp_path / 'chromium-profile-2'}"
     shots = Path(os.environ.get("IVR_SCREENSHOTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     try:
-        driver.set_page_load_timeout(60)
+        driver.set_page_load_timeout(120)
         driver.get(server.url + "/")
         submit("start")
         token = driver.current_url.rsplit("/", 1)[1]
