@@ -9,7 +9,10 @@
 * :mod:`ivr.elicit.reasoner` -- ``reasoner``: uncertainty sampling under a trained reasoner;
 * :mod:`baselines.elicit` -- ``neighbours`` (Resemble neighbours' disagreement) and the Resemble scorer;
 * :mod:`ivr.elicit.scoring` -- accuracy on the probes after k asked questions;
-* ``python -m ivr.elicit interview`` -- a live (or scripted) respondent (:mod:`ivr.elicit.interview`).
+* :mod:`ivr.elicit.stopping` -- the stopping rule (expected probe accuracy, expected gain, a count);
+* ``python -m ivr.elicit interview`` -- a live (or scripted) respondent (:mod:`ivr.elicit.interview`);
+* ``python -m ivr.elicit serve`` / ``export`` -- the web interview and JSON API (:mod:`ivr.elicit.serve`,
+  :mod:`ivr.elicit.live`, sessions in SQLite :mod:`ivr.elicit.store`, :mod:`ivr.elicit.commands`).
 
 The experiment is ``python -m ivr.experiment elicitation`` (:mod:`ivr.experiment.elicitation`).
 """

@@ -82,9 +82,13 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] in (["-h"], ["--help"]):
         parser().print_help()
         return 0
+    if argv[:1] in (["serve"], ["export"]):  # the web interview and its transcripts (ivr.elicit.commands)
+        from ivr.elicit import commands
+
+        return commands.serve_main(argv[1:]) if argv[0] == "serve" else commands.export_main(argv[1:])
     if not argv or argv[0] != "interview":
-        raise ConfigError(f"{PROG}: give the command 'interview', e.g. {PROG} interview --bayes; see "
-                          f"{PROG} interview --help")
+        raise ConfigError(f"{PROG}: give the command 'interview', 'serve' or 'export', e.g. {PROG} interview "
+                          f"--bayes; see {PROG} interview --help")
     args = parser().parse_args(argv[1:])
     if bool(args.bayes) == bool(args.ckpt):
         raise ConfigError(f"{PROG} interview: give exactly one of --bayes (synthetic catalog) or --ckpt PATH")

@@ -26,6 +26,7 @@ from ivr.elicit import POLICIES, SCORERS
 from ivr.errors import ConfigError
 from ivr.experiment.models import SETUPS, ModelExperiment
 from ivr.experiment.bayes import setup_probes
+from ivr.experiment.elicitation_stopping import DEFAULT_RULES, STOP_SCORERS
 from ivr.experiment.outputs import read_json
 from ivr.experiment.runner import RUNS_DIR, Run
 from ivr.experiment.settings import ModelExperimentSettings
@@ -53,6 +54,8 @@ class ElicitationSettings(ModelExperimentSettings):
         group_k: k of the per-group accuracy and sigma_INEQUITY table.
         dimensions: demographic dimensions at ``group_k`` (null = the codebook's).
         batch_size: people per reasoner forward pass.
+        stopping: stopping rules (``max_questions``, ``target``, ``min_gain``) scored per policy with the
+            bayes and reasoner scorers (:mod:`ivr.experiment.elicitation_stopping`); [] = none.
     """
 
     policies: list[str] = field(default_factory=lambda: list(POLICIES))
@@ -68,6 +71,7 @@ class ElicitationSettings(ModelExperimentSettings):
     group_k: int = 20
     dimensions: list[str] | None = None
     batch_size: int = 16
+    stopping: list[dict[str, Any]] = field(default_factory=lambda: [dict(r) for r in DEFAULT_RULES])
 
 
 class ElicitationExperiment(ModelExperiment):
@@ -93,6 +97,9 @@ class ElicitationExperiment(ModelExperiment):
         pool = str(config.get("pool", "1600"))
         if pool != "all" and not (pool.isdigit() and int(pool) >= 1):
             raise ConfigError(f"--pool {pool!r}: use 'all' or a positive number of training people")
+        from ivr.experiment.elicitation_stopping import parse_rules
+
+        parse_rules(config.get("stopping") or [])
         if cls.uses_reasoner(config):
             recipe_sections(config.get("base") or {}, {"name": "reasoner", **(config.get("reasoner") or {})})
 
@@ -128,6 +135,12 @@ class ElicitationExperiment(ModelExperiment):
                 if scorer == "reasoner":
                     extra.update(reasoner=self.sections(c.get("reasoner") or {}), max_len=c["reasoner_max_len"])
                 runs.append(Run(f"score_{scorer}_{policy}", {"sequences": self.seq_params(policy), **extra}))
+        for scorer in [s for s in c["scorers"] if s in STOP_SCORERS and c.get("stopping")]:
+            for policy in c["policies"]:
+                extra = {"scorer": scorer, "rules": list(c["stopping"])}
+                if scorer == "reasoner":
+                    extra.update(reasoner=self.sections(c.get("reasoner") or {}), max_len=c["reasoner_max_len"])
+                runs.append(Run(f"stop_{scorer}_{policy}", {"sequences": self.seq_params(policy), **extra}))
         return runs
 
     # ---- building blocks -------------------------------------------------------------------------
@@ -193,6 +206,10 @@ class ElicitationExperiment(ModelExperiment):
             return self.execute_train(run)
         if run.id.startswith("seq_"):
             return self.execute_sequences(run)
+        if run.id.startswith("stop_"):
+            from ivr.experiment.elicitation_stopping import execute_stopping
+
+            return execute_stopping(self, run)
         return self.execute_score(run)
 
     def execute_sequences(self, run: Run) -> dict[str, Any]:
@@ -278,5 +295,7 @@ class ElicitationExperiment(ModelExperiment):
 
     def extra_text(self, results: dict[str, dict[str, Any]], table: pd.DataFrame) -> str:
         from ivr.experiment.elicitation_report import matching_text
+        from ivr.experiment.elicitation_stopping import stopping_text
 
-        return matching_text(self.config, results, table)
+        return "\n\n".join(t for t in (matching_text(self.config, results, table),
+                                        stopping_text(self.config, results)) if t)
