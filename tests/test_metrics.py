@@ -229,6 +229,20 @@ def test_distributed_sync_matches_single_process(tmp_path):
         assert json.loads((tmp_path / f"lonely{rank}.json").read_text()) == expected
 
 
+def test_bootstrap_draws_follow_person_ids():
+    """The same people in other catalog rows (ids given) get the same draws: identical intervals."""
+    from dataclasses import replace
+
+    from ivr.metrics import bootstrap_ci
+
+    preds = _random_preds(60)
+    ids = np.arange(60) * 7 + 1000
+    perm = np.random.default_rng(3).permutation(60)  # row r of the shuffled catalog holds person perm[r]
+    moved = replace(preds, person=np.argsort(perm)[preds.person])
+    first = bootstrap_ci(person_scores(preds.canonical()), n_boot=200, ids=ids)
+    assert bootstrap_ci(person_scores(moved.canonical()), n_boot=200, ids=ids[perm]) == first
+
+
 def test_shuffled_catalog_rows_give_identical_points_and_intervals(small_catalog_dir, tmp_path):
     """The bootstrap resamples people keyed on their ids: the baselines on a real catalog and on the same catalog
     with its rows shuffled write identical figures, intervals included (every float, not just to a tolerance)."""
