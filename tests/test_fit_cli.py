@@ -88,8 +88,11 @@ def test_cli_fit_writes_checkpoints_logs_and_table(reference):
     rows = json.loads((out / "eval" / "table.json").read_text())
     assert "Bayes ceiling (exact posterior)" in rows
     assert "Points to the Bayes ceiling" in proc.stdout and "W1 groups" in proc.stdout
-    # and the profile oracle (the ceiling's profiles counted from the training people) with its gap to the ceiling
-    assert 0 < rows["Profile oracle (training counts)"]["all"] <= 100
+    # and the profile oracle (the ceiling's profiles counted from the training people) with its gap to the ceiling:
+    # counted from this small catalog's training people, the probabilities are noisy copies of the true ones, well
+    # under the ceiling (58.26 vs 74.36 all here); given the true probabilities the oracle would be the ceiling
+    oracle, top = rows["Profile oracle (training counts)"], rows["Bayes ceiling (exact posterior)"]
+    assert oracle["all"] < top["all"] - 5 and oracle["polar_avg"] < top["polar_avg"]
     assert "Points to the profile oracle" in proc.stdout and "  Profile oracle (training counts): all" in proc.stdout
     assert (out / "eval" / "bayes_ceiling_exact_posterior_report.json").is_file()
     # distributional fit per dimension and the training clock at every validation
@@ -151,5 +154,11 @@ def test_evaluate_checkpoint_writes_table_and_plots(catalog, reference, tmp_path
 
     evaluated = Predictions.load(out / "indievaluereasoner_predictions.npz")
     np.testing.assert_allclose(evaluated.probs, load_predictions(ref_out).probs, atol=1e-6)
+    # the reference rows depend only on the catalog, split, people and demonstrations, which both commands share:
+    # ivr.evaluate's profile oracle and ceiling are the fit's, figure for figure
+    fitted_rows, rows = (json.loads((d / "table.json").read_text()) for d in (ref_out / "eval", out))
+    for name in ("Profile oracle (training counts)", "Bayes ceiling (exact posterior)"):
+        assert {k: rows[name][k] for k in ("polar", "refined", "all")} == \
+            {k: fitted_rows[name][k] for k in ("polar", "refined", "all")}, name
     crossed = Predictions.load(out / "indievaluereasoner_crossed_predictions.npz")
     assert np.array_equal(crossed.question, evaluated.question) and not np.allclose(crossed.probs, evaluated.probs)

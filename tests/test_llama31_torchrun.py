@@ -48,6 +48,9 @@ def cpu_overrides(tiny: Path, catalog: Path, out: Path) -> list[str]:
         "--trainer.val_check_interval", "2", "--trainer.log_every_n_steps", "1", "--trainer.default_root_dir", str(out),
         "--trainer.logger.init_args.save_dir", str(out / "runs"), "--checkpoint_dir", str(out / "ck"),
         "--save_every_n_steps", "2", "--report_dir", str(out / "eval"), "--bootstrap", "0",
+        # the recipe's 5e-6 moves a tiny random model's probabilities by ~4e-4 in 4 steps, no more than bf16
+        # rounding does: no check could then tell the trained checkpoint from the untrained model
+        "--model.lr", "1e-3",
     ]
 
 
@@ -166,6 +169,10 @@ def test_export_and_side_by_side_evaluation(rehearsal, tiny_llama31_dir, small_c
     evaluated = Predictions.load(out / "indievaluereasoner_predictions.npz")
     for field in ("person", "setup", "form", "question", "target"):
         assert np.array_equal(getattr(fitted, field), getattr(evaluated, field)), field
-    np.testing.assert_allclose(fitted.probs, evaluated.probs, atol=0.02)
-    base = Predictions.load(out / "model_zero_shot_predictions.npz")
+    # measured: the checkpoint's probabilities differ from the run's by at most 0.0016 (bf16 vs fp32), the untrained
+    # model's by up to 0.26 (0.15 on average): a tolerance of 0.005 accepts the one and refuses the other
+    np.testing.assert_allclose(fitted.probs, evaluated.probs, atol=0.005)
+    base = Predictions.load(out / "model_zero_shot_predictions.npz")  # the untrained model, scored the same way
+    ok = np.isfinite(fitted.probs)
+    assert np.abs(fitted.probs[ok] - base.probs[ok]).max() > 10 * 0.005
     assert np.array_equal(base.question, evaluated.question) and not np.array_equal(base.probs, evaluated.probs)

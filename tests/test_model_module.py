@@ -135,11 +135,11 @@ def test_export_merged_lora_loads_in_transformers(tmp_path):
 
 
 def test_qlora_trains_a_step():
-    try:
-        import bitsandbytes  # noqa: F401
-        m = reasoner(qlora=True, lora_r=4)
-    except (ImportError, RuntimeError) as err:  # pragma: no cover - environment dependent
-        pytest.skip(f"bitsandbytes 4-bit is unavailable on this CPU: {err}")
+    # the one capability this may lack is the optional package (the quant / dev extras); any error in 4-bit
+    # loading or training with it installed is a failure, not a skip
+    pytest.importorskip("bitsandbytes", reason="bitsandbytes is not installed (pip install -c constraints.txt "
+                                               "'ivr[quant]'): QLoRA is not tested")
+    m = reasoner(qlora=True, lora_r=4)
     assert any("Linear4bit" in type(mod).__name__ for mod in m.model.modules())
     lora = {n: p.detach().clone() for n, p in m.named_parameters() if p.requires_grad}
     opt = torch.optim.AdamW([p for p in m.parameters() if p.requires_grad], lr=1e-2)

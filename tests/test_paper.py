@@ -14,7 +14,8 @@ RESULTS = SHARED / "paper" / "results.json"
 PACKAGED = Path(__file__).resolve().parents[1] / "ivr" / "paper_results.json"
 
 
-@pytest.mark.skipif(not RESULTS.is_file(), reason="../shared/paper/results.json absent")
+@pytest.mark.skipif(not RESULTS.is_file(), reason="../shared/paper/results.json absent: nothing to compare the "
+                    "packaged copy ivr/paper_results.json with")
 def test_packaged_copy_is_the_shared_results_file() -> None:
     assert PACKAGED.read_bytes() == RESULTS.read_bytes()  # a verbatim copy, not a re-serialization
     assert load_paper() == json.loads(RESULTS.read_text(encoding="utf-8"))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,9 +11,7 @@ from ivr.catalog.codebook import load_codebook
 from ivr.catalog.store import Catalog
 from ivr.data.probes import all_probe_questions, probe_setups
 from ivr.data.splits import eligible_mask, make_split
-
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-RESULTS = SHARED / "paper" / "results.json"
+from ivr.paper import load_paper
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +54,8 @@ def test_table12_shape(wvs7):
     assert len(all_probe_questions(setups)) == 108
 
 
-@pytest.mark.skipif(not RESULTS.exists(), reason="../shared (published figures) not present")
 def test_table12_exact(wvs7):
-    table = json.loads(RESULTS.read_text())["table12_probe_setups"]
+    table = load_paper()["table12_probe_setups"]  # the packaged copy of the paper's figures
     setups = probe_setups(wvs7)
     for s in range(3):
         expected = [f"Q{n}" for cat in wvs7.categories for n in table[cat][s]]

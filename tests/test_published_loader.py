@@ -20,7 +20,7 @@ from ivr.catalog.published import (
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "indievalue-catalog"
 SAMPLE = REPO / "tests" / "fixtures" / "published_sample"
-needs_reference = pytest.mark.skipif(not REFERENCE.is_dir(), reason="../shared reference files absent")
+needs_reference = pytest.mark.skipif(not REFERENCE.is_dir(), reason="../shared/reference/indievalue-catalog absent (the published catalog's metadata files, not in the repository): the comparison with the published catalog is not run")
 
 
 def _records(path: Path) -> list[dict]:

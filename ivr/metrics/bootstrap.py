@@ -2,7 +2,9 @@
 
 People are the resampling unit: each replicate draws as many people as were evaluated, with
 replacement, and recomputes every figure with each person weighted by how often they were drawn
-(all their setups and forms together). Replicates are vectorised as a [B, P] count matrix.
+(all their setups and forms together). Replicates are vectorised as a [B, P] count matrix whose
+columns are the people in person-id order, so a person's draws follow their id, not the catalog row
+they happen to sit in: a catalog with its rows shuffled gives the same intervals.
 
 sigma_INEQUITY is a spread of group means, and resampling adds noise to every group mean, so with
 many small groups (countries, birth countries) the replicates are biased upwards and the
@@ -36,9 +38,14 @@ def _weighted_std_rows(x: np.ndarray, ok: np.ndarray) -> np.ndarray:
     return np.where(k >= 2, np.sqrt(var), np.nan)
 
 
+def id_order(ids: np.ndarray) -> np.ndarray:
+    """Catalog rows sorted by person id (stable: a repeated id keeps its rows' order)."""
+    return np.argsort(np.asarray(ids), kind="stable")
+
+
 def bootstrap_ci(
     scores: PersonScores, groups: Mapping[str, np.ndarray] | None = None, n_boot: int = 1000, seed: int = 0,
-    min_group_size: int = 1, level: float = 0.95,
+    min_group_size: int = 1, level: float = 0.95, ids: np.ndarray | None = None,
 ) -> dict[str, tuple[float, float]]:
     """Percentile intervals for every accuracy figure and sigma_INEQUITY.
 
@@ -50,6 +57,8 @@ def bootstrap_ci(
         min_group_size: as in :func:`ivr.metrics.inequity.group_accuracy` (people in the replicate,
             counted with multiplicity).
         level: interval coverage.
+        ids: person id per catalog row (``Catalog.person_ids``): the draws are keyed on them (people in id
+            order), so the intervals do not depend on the catalog's row order. None: rows stand for ids.
 
     Returns:
         name -> (low, high): ``polar/p0`` ..., ``polar_avg``, ``refined_avg``, ``all``, ``inequity/polar``
@@ -59,6 +68,9 @@ def bootstrap_ci(
         return {}
     people, pidx = np.unique(scores.person, return_inverse=True)
     pidx = pidx.reshape(-1)
+    if ids is not None:  # people (and every per-person array below) in person-id order
+        by_id = id_order(np.asarray(ids)[people])
+        people, pidx = people[by_id], np.argsort(by_id)[pidx]
     n_people = len(people)
     cells = sorted({(int(f), int(s)) for f, s in zip(scores.form, scores.setup)})
     # acc[p, c] and present[p, c] per (form, setup) cell

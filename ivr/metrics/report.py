@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import numpy as np
 from ivr.errors import InputError
 from ivr.catalog.store import Catalog
 from ivr.metrics.summary import catalog_groups
-from ivr.metrics.bootstrap import bootstrap_ci
+from ivr.metrics.bootstrap import bootstrap_ci, id_order
 from ivr.metrics.calibration import brier_score, expected_calibration_error
 from ivr.metrics.inequity import group_accuracy, inequity_index
 from ivr.metrics.predictions import FORM_NAMES, Predictions
@@ -128,12 +128,18 @@ def evaluate_predictions(
             unknown dimension.
     """
     groups = catalog_groups(catalog, dimensions)
-    preds = preds.canonical()
     n_q = len(catalog.codebook.questions)
     if len(preds) and (preds.person.min() < 0 or preds.person.max() >= len(catalog)):
         raise InputError(f"Predictions.person holds rows outside the catalog (0..{len(catalog) - 1})")
     if len(preds) and (preds.question.min() < 0 or preds.question.max() >= n_q):
         raise InputError(f"Predictions.question holds indices outside the codebook (0..{n_q - 1})")
+    # people in person-id order from here on: every sum over people and the bootstrap's draws follow the ids,
+    # so a catalog whose rows are shuffled gives identical figures and intervals
+    by_id = id_order(catalog.person_ids)
+    rank = np.empty(len(catalog), dtype=np.int64)
+    rank[by_id] = np.arange(len(catalog))
+    preds = replace(preds, person=rank[preds.person]).canonical()
+    groups = {dim: labels[by_id] for dim, labels in groups.items()}
     scores = person_scores(preds)
     table = accuracy_table(scores)
     setups = sorted({s for _, s in table})
@@ -180,7 +186,8 @@ def evaluate_predictions(
         from ivr.metrics.distribution import distribution_fit
 
         report.distribution = distribution_fit(preds, groups, len(catalog), catalog.codebook)
-    report.ci = {k: list(v) for k, v in bootstrap_ci(scores, groups, bootstrap, seed, min_group_size).items()}
+    report.ci = {k: list(v) for k, v in bootstrap_ci(scores, groups, bootstrap, seed, min_group_size,
+                                                       ids=catalog.person_ids[by_id]).items()}
     return report
 
 

@@ -8,6 +8,7 @@ mean of the polar and refined averages.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,13 +68,17 @@ def person_scores(preds: Predictions, mask: np.ndarray | None = None) -> PersonS
 
 
 def accuracy_table(scores: PersonScores) -> dict[tuple[int, int], float]:
-    """(form, setup) -> accuracy in percent: mean over people of their accuracy."""
+    """(form, setup) -> accuracy in percent: mean over people of their accuracy.
+
+    The sum over people is exactly rounded (``math.fsum``), so the figure does not depend on the order
+    of the people (a catalog's row order) down to the last bit.
+    """
     out: dict[tuple[int, int], float] = {}
     acc = scores.acc
     for f in np.unique(scores.form):
         for s in np.unique(scores.setup[scores.form == f]):
             sel = (scores.form == f) & (scores.setup == s)
-            out[(int(f), int(s))] = float(acc[sel].mean() * 100)
+            out[(int(f), int(s))] = math.fsum(acc[sel].tolist()) / int(sel.sum()) * 100
     return out
 
 

@@ -126,7 +126,7 @@ def tiny_llama31_config(**overrides: Any) -> dict[str, Any]:
 
 def build_tiny_llama31(
     out_dir: str | Path, tokenizer_dir: str | Path | None = None, seed: int = 0, dtype: str = "bfloat16",
-    **overrides: Any,
+    with_tokenizer: bool = True, **overrides: Any,
 ) -> Path:
     """Save a randomly initialised tiny Llama-3.1 (``save_pretrained``) with the Llama-3.1 tokenizer.
 
@@ -135,6 +135,7 @@ def build_tiny_llama31(
         tokenizer_dir: a tokenizer folder to copy in (default: build it with :func:`build_llama3_tokenizer`).
         seed: weight-initialisation seed.
         dtype: dtype of the saved weights (the real checkpoints are bfloat16).
+        with_tokenizer: False saves the model alone (weights-only checks, e.g. with a small ``vocab_size``).
         overrides: fields of :func:`tiny_llama31_config`.
 
     Returns:
@@ -152,6 +153,8 @@ def build_tiny_llama31(
     model.generation_config = GenerationConfig(bos_token_id=config.bos_token_id, eos_token_id=config.eos_token_id)
     out = Path(out_dir)
     model.save_pretrained(str(out))
+    if not with_tokenizer:
+        return out
     tok = (AutoTokenizer.from_pretrained(str(tokenizer_dir), trust_remote_code=False) if tokenizer_dir is not None
            else llama31_tokenizer())
     tok.save_pretrained(str(out))

@@ -158,26 +158,37 @@ def _lora_init(fqn: str, shape: tuple[int, ...], dtype: torch.dtype, generator: 
 
 
 def reset_rotary_buffers(model: nn.Module) -> set[str]:
-    """Recompute the rotary embeddings' ``inv_freq`` (non-persistent buffers: garbage after ``to_empty``).
+    """Recompute the rotary embeddings' buffers (``inv_freq``, ``original_inv_freq``: non-persistent, so garbage
+    after ``to_empty``) the way ``from_pretrained`` does: a fresh module of the same class, built from the same
+    config on the CPU, whatever its rope type (default, linear, dynamic, yarn, longrope, llama3, ...) and
+    whatever signature transformers gives the rope functions.
 
     Returns:
         The names of the buffers it set.
-    """
-    from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
 
+    Raises:
+        ValueError: a rotary module cannot be rebuilt from its ``config``.
+    """
     done = set()
     for name, module in model.named_modules():
         if "RotaryEmbedding" not in type(module).__name__ or not hasattr(module, "inv_freq"):
             continue
-        rope_type = getattr(module, "rope_type", "default")
-        fn = module.compute_default_rope_parameters if rope_type == "default" else ROPE_INIT_FUNCTIONS[rope_type]
-        inv_freq, scaling = fn(module.config, module.inv_freq.device)
+        config = getattr(module, "config", None)
+        try:
+            with torch.device("cpu"):
+                fresh = type(module)(config)
+        except (TypeError, KeyError, AttributeError, ValueError) as err:
+            raise ValueError(f"cannot rebuild {type(module).__name__} ({name}) from its config after a meta-device "
+                             f"build ({type(err).__name__}: {err}); load this model without sharding (one device)") from err
         with torch.no_grad():
-            for buf in ("inv_freq", "original_inv_freq"):
-                if isinstance(getattr(module, buf, None), torch.Tensor):
-                    getattr(module, buf).copy_(inv_freq)
+            for buf, value in fresh.named_buffers(recurse=False):
+                target = getattr(module, buf, None)
+                if isinstance(target, torch.Tensor) and isinstance(value, torch.Tensor):
+                    target.copy_(value)
                     done.add(f"{name}.{buf}" if name else buf)
-        module.attention_scaling = scaling
+        for attr in ("attention_scaling", "max_seq_len_cached", "original_max_seq_len"):
+            if hasattr(fresh, attr):
+                setattr(module, attr, getattr(fresh, attr))
     return done
 
 
@@ -227,9 +238,13 @@ def load_pretrained_into_shards(model: nn.Module, folder: str | Path, device: to
         raise ValueError(f"{folder}: the weights do not fit the model built from its config.json: "
                          + "; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""))
     model.to_empty(device=device)
+    # to_empty may swap in new tensors (it does for modules FSDP2 has not wrapped): look them up again by name
+    names = [fqn for fqn, _ in params + buffers]
+    current = {**dict(model.named_parameters()), **dict(model.named_buffers())}
     generator = torch.Generator().manual_seed(int(seed))
     with torch.no_grad():
-        for (fqn, tensor), (source, dtype) in zip(params + buffers, sources):
+        for fqn, (source, dtype) in zip(names, sources):
+            tensor = current[fqn]
             if rank == 0:
                 full = reader.read(checkpoint_key(fqn)) if source == "file" else _lora_init(
                     fqn, tuple(tensor.shape), dtype, generator)
