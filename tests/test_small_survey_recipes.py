@@ -48,3 +48,12 @@ def test_tiny_yaml_on_a_small_survey_names_the_config_that_fits(tmp_path, small_
     sequences = sum(len(p) for p in dm.people)
     assert sequences < len(dm.split.train_rows)
     assert f"{sequences} training sequences per epoch" in caplog.text and "configs/tiny_survey.yaml" in caplog.text
+
+
+def test_demo_count_setup_shows_what_an_evaluation_setup_leaves(tmp_path, small_catalog):
+    from ivr.data.datamodule import IVRDataModule
+
+    dm = IVRDataModule(catalog=str(small_catalog), cache_dir=str(tmp_path), demo_count="setup")
+    dm.setup_people()
+    left = len(dm.catalog.codebook.questions) - len(dm.setups[0])  # 12 questions, 3 probes per setup
+    assert left == 9 and {u.demo_count for u in dm.units} == {str(left)}
