@@ -76,7 +76,11 @@ def prepare(name: str, work: Path) -> dict[str, Any]:
 
 def classical_rows(catalog: str, have: set[str], latent_classes: int, bootstrap: int,
                    seed: int = 0) -> dict[str, dict[str, Any]]:
-    """Latent-class rows on the fit's test people (the data module's split), unless the fit's table has one."""
+    """Latent-class rows on the fit's test people, unless the fit's table has one.
+
+    The split is the catalog's protocol with the data seed (as configs/tiny_survey.yaml, which sets no
+    protocol key); a fit config that overrides the protocol would need the same keys here.
+    """
     import dataclasses
 
     from baselines.run import BaselineConfig, run_baselines
