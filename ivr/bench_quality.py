@@ -1,5 +1,9 @@
 """Quality benchmark (not a test): ``python -m ivr.bench_quality [--configs [configs/tiny.yaml, ...]]``.
 
+``--suite real`` runs the real-survey suite instead (:mod:`ivr.bench_real`: every method per public
+survey, the best classical one and the reasoner's margin over it); the rest of this text is the default
+``--suite configs``.
+
 For each fit config: run ``python -m ivr.fit --config C`` (its own checkpoint, log and report folders under
 ``--work_dir/<config name>``), time it, and collect from its report, on the same test people, the
 reasoner's accuracy ("all", polar, refined) with 95% bootstrap intervals beside Global majority,
@@ -30,6 +34,10 @@ KIND = register_kind(OutputKind("bench_quality", PROG, ("summary.md", "summary.j
 ROWS = {"reasoner": "IndieValueReasoner", "global": "Global (majority vote)", "top1": "Resemble (all, top 1)",
         "cluster": "Resemble (all, top cluster)", "oracle": "Profile oracle (training counts)",
         "bayes": "Bayes ceiling (exact posterior)"}
+REAL_KIND = register_kind(OutputKind("bench_real", PROG + " --suite real",
+                                     ("real_suite.md", "real_suite.json", "real_suite.png"), ("real_suite.json",)))
+DEFAULT_CONFIGS = ["configs/tiny.yaml", "configs/cpu.yaml", "configs/cpu_set.yaml"]
+REAL_CONFIG = "configs/tiny_survey.yaml"
 KEYS = (("all", "all"), ("polar", "polar_avg"), ("refined", "refined_avg"))
 
 
@@ -144,17 +152,29 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     from ivr.cli import add_output_arguments, make_parser
 
     p = make_parser(PROG, __doc__.split("\n")[0])
-    p.add_argument("--configs", type=list[str],
-                   default=["configs/tiny.yaml", "configs/cpu.yaml", "configs/cpu_set.yaml"], help="fit configs")
+    p.add_argument("--suite", type=str, default="configs",
+                   help="configs: the fit configs on the synthetic population; real: the real-survey suite")
+    p.add_argument("--configs", type=list[str] | None, default=None,
+                   help=f"fit configs (default {DEFAULT_CONFIGS}; --suite real: [{REAL_CONFIG}])")
+    p.add_argument("--surveys", type=list[str] | None, default=None,
+                   help="--suite real: the surveys to run (default all: bfi, epi, kakadu, msq)")
+    p.add_argument("--latent_classes", type=int, default=8,
+                   help="--suite real: classes of the latent-class row when the fit's table has none (0 = none)")
     p.add_argument("--work_dir", type=str, default="runs/bench_quality_runs", help="where each config's run goes")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples of people for the intervals")
     p.add_argument("--reuse", type=bool, default=False, help="summarise finished runs in --work_dir, fit nothing")
     p.add_argument("--fit_args", type=list[str], default=[], help="extra ivr.fit flags for every config")
     add_output_arguments(p, "runs/bench_quality", "summary folder")
     cfg = p.parse_args(sys.argv[1:] if argv is None else argv)
+    if cfg.suite not in ("configs", "real"):
+        from ivr.errors import ConfigError
+
+        raise ConfigError(f"--suite {cfg.suite!r}: use configs or real")
+    if cfg.suite == "real":
+        return real_main(cfg)
     check_output(cfg.out, KIND, cfg.overwrite)
     results = []
-    for config in cfg.configs:
+    for config in cfg.configs or DEFAULT_CONFIGS:
         name = Path(config).stem
         work = Path(cfg.work_dir) / name
         if not cfg.reuse:
@@ -171,6 +191,34 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     people = ", ".join(f"{r['name']} {r['test_people']}" for r in results)
     print(f"Test people: {people}; accuracy in percent with 95% bootstrap intervals\n{text}\n"
           f"[ivr] wrote {cfg.out}/summary.md, summary.json and learning_curve.png")
+    return results
+
+
+def real_main(cfg: Any) -> list[dict[str, Any]]:
+    """``--suite real``: :func:`ivr.bench_real.run_suite`, printed and written to ``--out``."""
+    from ivr import bench_real
+
+    out = cfg.out if cfg.out != "runs/bench_quality" else "runs/bench_real"
+    check_output(out, REAL_KIND, cfg.overwrite)
+    if cfg.configs is not None and len(cfg.configs) != 1:
+        from ivr.errors import ConfigError
+
+        raise ConfigError(f"--suite real takes one fit config in --configs, got {cfg.configs}")
+    config = cfg.configs[0] if cfg.configs else REAL_CONFIG
+    work = Path(cfg.work_dir if cfg.work_dir != "runs/bench_quality_runs" else "runs/bench_real_runs")
+    results = bench_real.run_suite(cfg.surveys or list(bench_real.SURVEYS), config, work, cfg.bootstrap,
+                                   cfg.reuse, list(cfg.fit_args), cfg.latent_classes)
+    text = bench_real.suite_table(results)
+
+    def write(tmp: Path) -> None:
+        (tmp / "real_suite.md").write_text(text + "\n")
+        (tmp / "real_suite.json").write_text(json.dumps(results, indent=2))
+        bench_real.plot_suite(results, tmp / "real_suite.png")
+
+    write_output(out, REAL_KIND, write, cfg.overwrite)
+    print(f"Real surveys, config {config}: accuracy in percent with 95% bootstrap intervals on each survey's test "
+          f"people (n); CPU-minutes: the reasoner's training, each baseline's own\n{text}\n"
+          f"[ivr] wrote {out}/real_suite.md, real_suite.json and real_suite.png")
     return results
 
 

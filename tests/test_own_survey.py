@@ -116,4 +116,6 @@ def test_csv_to_trained_reasoner_without_protocol_flags(tmp_path, capsys):
     run("ivr.data", "export", "--config", str(config), "--data.catalog", str(cat), "--out", str(export),
         "--limit", "40", "--progress", "false", cwd=tmp_path)
     records = [json.loads(line) for line in export.read_text().splitlines()]
-    assert len(records) == 40 and all(r["messages"][-1]["content"].startswith("Option") for r in records)
+    # 40 sequences, one record per probe: tiny_survey's demo_count: setup leaves several labelled probes each
+    assert len(records) > 40 and all(r["messages"][-1]["content"].startswith("Option") for r in records)
+    assert len({r["person_id"] for r in records}) <= 40

@@ -121,9 +121,9 @@ class IVRDataModule(L.LightningDataModule):
                                   "eval_pack_forms: false")
         if demographics not in ("none", "with", "only"):
             raise ConfigError(f"data.demographics={demographics!r} is not one of ('none', 'with', 'only')")
-        # "all" and a count left to the protocol need the codebook: setup_people fills them in
-        self.units = training_units(units, None if demo_count == "all" else demo_count, probe_form, demo_form,
-                                    demographics)
+        # "all", "setup" and a count left to the protocol need the codebook: setup_people fills them in
+        self.units = training_units(units, None if demo_count in ("all", "setup") else demo_count, probe_form,
+                                    demo_form, demographics)
         self.recipe = Recipe(demographics=demographics, option_order=option_order,
                              probes_per_sequence=probes_per_sequence, units=self.units)
         # demonstration counts left to the protocol are filled in by setup_people (they need the codebook)
@@ -193,7 +193,7 @@ class IVRDataModule(L.LightningDataModule):
         problems = [] if hp.split_ids_file else protocol_warnings(protocol_facts(cat, self.protocol))
         for problem in problems:
             log.warning("protocol: %s (python -m ivr.catalog protocol %s shows it)", problem, hp.catalog)
-        if hp.units is None and hp.demo_count in (None, "all"):
+        if hp.units is None and hp.demo_count in (None, "all", "setup"):
             self.units = training_units(None, self.protocol.demos("demo_count", cat.codebook), hp.probe_form,
                                         hp.demo_form, hp.demographics)
             self.recipe = replace(self.recipe, units=self.units)
@@ -210,6 +210,13 @@ class IVRDataModule(L.LightningDataModule):
         if short:
             log.warning("%d question(s) have fewer than %d valid training people (e.g. %s): all are used",
                         len(short), n, short[:3])
+        sequences = sum(len(p) for p in self.people)
+        if n is not None and sequences < len(rows):
+            # e.g. configs/tiny.yaml (30 per question, sized for 253 questions) on a survey of 15 questions
+            log.warning("n_per_question=%d gives %d training sequences per epoch for %d questions, fewer than the "
+                        "%d training people of this catalog, so most of them are never seen: for a survey of this "
+                        "size use configs/tiny_survey.yaml (its recipe follows the catalog's protocol), or raise "
+                        "--data.n_per_question", n, sequences, len(self.people), len(rows))
 
     def setup(self, stage: str | None = None) -> None:
         """Load catalog, split, setups, tokenizer and token cache; build the datasets."""

@@ -48,7 +48,9 @@ class Protocol:
         eval_demo_count: demonstrations per evaluation example: an integer string, ``all``, or a drawn count
             (``mixed`` 50..200, ``rand`` 100..200, as in :mod:`ivr.data.sampling`).
         demo_count: demonstrations per training example: an integer string, ``mixed``, ``rand``,
-            ``mixed+200`` or ``all``.
+            ``mixed+200``, ``all`` or ``setup`` (as many as an evaluation setup leaves: the questions
+            less one setup's probes, so every other answered question of a training person is a probe
+            with a label, as at evaluation, instead of one target per sequence).
         split_rule: ``study`` or ``stratified``.
         split_size: evaluation people; None = one eligible person in five (at most 800).
         study: True when the survey is large enough for the study's defaults.
@@ -90,8 +92,13 @@ class Protocol:
         return int(min(STUDY_SIZE, max(2, n_eligible // SMALL_EVAL_SHARE)))
 
     def demos(self, which: str, codebook: Codebook) -> str:
-        """``eval_demo_count`` / ``demo_count`` for the samplers: ``all`` becomes the question count."""
+        """``eval_demo_count`` / ``demo_count`` for the samplers: ``all`` becomes the question count,
+        ``setup`` the questions a setup leaves (question count less the probes of one setup)."""
         value = str(getattr(self, which))
+        if value == "setup":
+            probes = (self.probes_per_setup if self.probes_per_setup is not None
+                      else (self.probes_per_category or 0) * len(codebook.categories))
+            return str(max(1, len(codebook.questions) - probes))
         return str(len(codebook.questions)) if value == "all" else value
 
     def to_dict(self) -> dict[str, Any]:
@@ -127,7 +134,8 @@ def _check(values: dict[str, Any], origin: dict[str, str], codebook: Codebook) -
             raise ConfigError(f"{where(key)}={v!r}: use an integer >= {low}")
     for key in ("eval_demo_count", "demo_count"):
         v = str(values[key])
-        allowed = ("all", "mixed", "rand") if key == "eval_demo_count" else ("all", "mixed", "rand", "mixed+200")
+        allowed = ("all", "mixed", "rand") if key == "eval_demo_count" else ("all", "mixed", "rand", "mixed+200",
+                                                                                "setup")
         if not (v.isdigit() or v in allowed):
             raise ConfigError(f"{where(key)}={v!r}: use an integer such as 200 or one of {list(allowed)}")
     if values["split_rule"] not in ("study", "stratified"):
