@@ -96,6 +96,22 @@ class ElicitationExperiment(ModelExperiment):
         if cls.uses_reasoner(config):
             recipe_sections(config.get("base") or {}, {"name": "reasoner", **(config.get("reasoner") or {})})
 
+    def adapt(self) -> list[str]:
+        """On a real catalog the Bayes policy and scorer are left out (one line each), before any training."""
+        if self.synthetic:
+            return []
+        c, notes = self.config, []
+        for key, name, fix in (("policies", "bayes-eig", "random, fixed, neighbours or reasoner"),
+                               ("scorers", "bayes", "resemble or reasoner")):
+            if name not in c[key]:
+                continue
+            c[key] = [x for x in c[key] if x != name]
+            if not c[key]:
+                raise ConfigError(f"--{key} [{name}]: it needs a synthetic catalog (the generator's synth_model.npz) "
+                                  f"and {self.catalog_spec} is real; list {fix}")
+            notes.append(f"left out --{key} {name}: it needs a synthetic catalog (synth_model.npz), this one is real")
+        return notes
+
     @staticmethod
     def uses_reasoner(config: dict[str, Any]) -> bool:
         return "reasoner" in (config.get("policies") or []) or "reasoner" in (config.get("scorers") or [])
@@ -132,11 +148,11 @@ class ElicitationExperiment(ModelExperiment):
 
     # ---- building blocks -------------------------------------------------------------------------
     def train_rows(self) -> np.ndarray:
-        from ivr.data.splits import make_split
+        from ivr.experiment.bayes import eval_split
 
-        s = self.eval_settings
-        return np.asarray(make_split(self.catalog, size=s.split_size, seed=s.seed, rule=s.split_rule,
-                                     ids_file=s.ids_file, min_valid=s.min_valid).train_rows)
+        # the split of the scored people under the same protocol overrides (probes_per_category, n_setups ...),
+        # so no scored person is in the pool behind the fixed order, the neighbours and the Resemble scorer
+        return np.asarray(eval_split(self.catalog, self.eval_settings).train_rows)
 
     def pool_rows(self, size: str | int) -> np.ndarray:
         from baselines.resemble import sample_pool  # entry points compose the baselines lazily

@@ -110,6 +110,15 @@ class InequityExperiment(Experiment):
     settings = InequitySettings
     title = "σ of per-group accuracy by demographic dimension (σINEQUITY = mean)"
 
+    def adapt(self) -> list[str]:
+        """On a real catalog the ``bayes:`` models are left out (one line)."""
+        if self.synthetic:
+            return []
+        from ivr.experiment.bayes import without_bayes
+
+        return without_bayes(self.config, "inequity config",
+                             "list baselines ({name, baseline: NAME}) or predictions files ({name, predictions: FILE})")
+
     @property
     def form(self) -> str:
         form = str(self.config.get("form", "polar"))
