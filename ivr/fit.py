@@ -26,6 +26,7 @@ from ivr.model.loglik import check_score_layout
 from ivr.model.module import IndieValueReasoner
 from ivr.model.statement_set import check_statement_set
 from ivr.model.strategy import choose_strategy
+from ivr.settings import Count0
 
 PROG = "python -m ivr.fit"
 
@@ -60,12 +61,12 @@ class ReasonerCLI(LightningCLI):
                             help="print Global-majority and Resemble rows beside the model")
         parser.add_argument("--ceiling", type=bool, default=True,
                             help="on a synthetic catalog, print the exact Bayes row on the same people and the gap")
-        parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the CIs")
+        parser.add_argument("--bootstrap", type=Count0, default=1000, help="bootstrap resamples for the CIs")
         parser.add_argument("--report_dir", type=str | None, default=None,
                             help="where table/report/plots go (default: <log_dir>/eval)")
         parser.add_argument("--checkpoint_dir", type=str, default="checkpoints/run",
                             help="folder of the best and last checkpoints (one run per folder)")
-        parser.add_argument("--save_every_n_steps", type=int, default=50,
+        parser.add_argument("--save_every_n_steps", type=Count0, default=50,
                             help="refresh last.ckpt every N optimiser steps (0 = only at validation)")
         parser.add_argument("--overwrite", type=bool, default=False,
                             help="a fresh run may delete the checkpoints of an earlier run in --checkpoint_dir")

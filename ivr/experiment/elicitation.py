@@ -30,6 +30,7 @@ from ivr.experiment.outputs import read_json
 from ivr.experiment.runner import RUNS_DIR, Run
 from ivr.experiment.settings import ModelExperimentSettings
 from ivr.metrics import Predictions
+from ivr.settings import Count, Count0
 
 METRICS = ("polar_avg", "refined_avg", "all")
 
@@ -57,17 +58,17 @@ class ElicitationSettings(ModelExperimentSettings):
 
     policies: list[str] = field(default_factory=lambda: list(POLICIES))
     scorers: list[str] = field(default_factory=lambda: list(SCORERS))
-    ks: list[int] = field(default_factory=lambda: [0, 5, 10, 20, 50, 100, 200])
+    ks: list[Count0] = field(default_factory=lambda: [0, 5, 10, 20, 50, 100, 200])
     metric: str = "all"
     reasoner: dict[str, Any] = field(default_factory=dict)
-    reasoner_stride: int = 1
-    reasoner_max_len: int = 16384
+    reasoner_stride: Count = 1
+    reasoner_max_len: Count = 16384
     pool: int | str = 1600
-    n_neighbours: int = 24
-    fixed_people: int = 2000
-    group_k: int = 20
+    n_neighbours: Count = 24
+    fixed_people: Count = 2000
+    group_k: Count0 = 20
     dimensions: list[str] | None = None
-    batch_size: int = 16
+    batch_size: Count = 16
 
 
 class ElicitationExperiment(ModelExperiment):

@@ -35,6 +35,7 @@ from ivr.errors import ConfigError, InputNotFoundError
 from ivr.experiment.runner import Experiment, Run, slug
 from ivr.experiment.settings import EvalPeopleSettings
 from ivr.metrics import Predictions, Report, evaluate_predictions, plot_per_group
+from ivr.settings import Count, Count0
 
 MEAN_ROW = "σINEQUITY (mean)"
 KINDS = ("bayes", "baseline", "predictions")
@@ -98,9 +99,9 @@ class InequitySettings(EvalPeopleSettings):
     models: list[dict[str, Any]] = field(default_factory=list)
     form: str = "polar"
     dimensions: list[str] | None = None
-    min_group_size: int = 1
-    bootstrap: int = 0
-    n_cluster: int = 24
+    min_group_size: Count = 1
+    bootstrap: Count0 = 0
+    n_cluster: Count = 24
 
 
 class InequityExperiment(Experiment):
