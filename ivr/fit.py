@@ -154,7 +154,13 @@ def main(args: list[str] | None = None) -> dict[str, Any] | None:
         from ivr.evaluate import report_run, test_views
 
         # one trainer.test per evaluation view (eval_forms: all has two)
-        preds = test_views(trainer, model, dm, ckpt_path=eval_checkpoint(trainer, cfg.eval_ckpt))
+        tested = eval_checkpoint(trainer, cfg.eval_ckpt)
+        if tested and trainer.is_global_zero:
+            from ivr.checkpoints import describe
+
+            print(f"[ivr] testing the {cfg.eval_ckpt} checkpoint (--eval_ckpt): "
+                  f"{describe(Path(tested), Path(cfg.checkpoint_dir))}", file=sys.stderr)
+        preds = test_views(trainer, model, dm, ckpt_path=tested)
     log_dir = trainer.log_dir  # collective under FSDP: every rank asks
     if not trainer.is_global_zero:
         return None

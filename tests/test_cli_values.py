@@ -139,3 +139,19 @@ def test_elicitation_pool_follows_the_protocol_overrides(small_catalog_dir: Path
     assert len(scored) == 50 and len(pool) > 500
     assert not scored & pool
     assert not scored & set(exp.pool_rows("all").tolist())
+
+
+# ---- checkpoint names ----------------------------------------------------------------------------------
+
+def test_best_checkpoint_is_named_by_epoch_step_and_figure(tmp_path: Path) -> None:
+    """The best file says what made it best, so it is never taken for last.ckpt at the same step."""
+    import torch
+
+    from callbacks.checkpointing import checkpoint_callbacks
+
+    best, last = checkpoint_callbacks(tmp_path, every_n_train_steps=2)
+    metrics = {"epoch": torch.tensor(1), "step": torch.tensor(948), "val/all": torch.tensor(65.8312)}
+    name = Path(best.format_checkpoint_name(metrics)).name
+    assert name == "best-epoch1-step948-val_all65.83.ckpt"
+    assert Path(last.format_checkpoint_name(metrics, filename=last.CHECKPOINT_NAME_LAST)).name == "last.ckpt"
+    assert tmp_path.joinpath(name).match("best-*.ckpt")  # what --ckpt_path best and the README's glob look for
