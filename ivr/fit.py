@@ -66,7 +66,7 @@ class ReasonerCLI(LightningCLI):
                             help="where table/report/plots go (default: <log_dir>/eval)")
         parser.add_argument("--checkpoint_dir", type=str, default="checkpoints/run",
                             help="folder of the best and last checkpoints (one run per folder)")
-        parser.add_argument("--save_every_n_steps", type=Count0, default=50,
+        parser.add_argument("--save_every_n_steps", type=int, default=50,
                             help="refresh last.ckpt every N optimiser steps (0 = only at validation)")
         parser.add_argument("--overwrite", type=bool, default=False,
                             help="a fresh run may delete the checkpoints of an earlier run in --checkpoint_dir")
