@@ -155,3 +155,46 @@ def test_best_checkpoint_is_named_by_epoch_step_and_figure(tmp_path: Path) -> No
     assert name == "best-epoch1-step948-val_all65.83.ckpt"
     assert Path(last.format_checkpoint_name(metrics, filename=last.CHECKPOINT_NAME_LAST)).name == "last.ckpt"
     assert tmp_path.joinpath(name).match("best-*.ckpt")  # what --ckpt_path best and the README's glob look for
+
+
+# ---- results independent of the thread count ------------------------------------------------------------
+
+EIG_SCRIPT = """
+import hashlib, sys
+import numpy as np
+from ivr.catalog.store import load_catalog
+from ivr.catalog.synth import SynthModel
+from ivr.elicit.bayes import BayesEIGPolicy
+from ivr.elicit.policies import RandomPolicy
+from ivr.elicit.state import simulate, states_for
+from ivr.experiment.bayes import setup_probes
+cat = load_catalog(sys.argv[1])
+policy = BayesEIGPolicy(SynthModel.load(sys.argv[1]))
+states = states_for(cat, np.arange(60), 0, setup_probes(cat, (0,))[0])
+simulate(RandomPolicy(0), states, cat.refined, 12)  # 12 answers each: posteriors away from the prior
+scores = [policy.scores(states)]
+simulate(policy, states, cat.refined, 25)
+scores.append(policy.scores(states))
+digest = hashlib.sha256(b"".join(np.ascontiguousarray(s).tobytes() for s in scores))
+digest.update(repr([s.asked for s in states]).encode())
+print(digest.hexdigest())
+"""
+
+
+def test_bayes_eig_does_not_depend_on_the_thread_count(small_catalog_dir: Path) -> None:
+    """The EIG scores (a BLAS product) and the questions asked are bit-identical with 1 and 2 threads: the
+    elicitation rows of a run do not move with OMP_NUM_THREADS."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    digests = []
+    for threads in ("1", "2"):
+        env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads,
+               "MKL_NUM_THREADS": threads}
+        proc = subprocess.run([sys.executable, "-c", EIG_SCRIPT, str(small_catalog_dir)], env=env, cwd=root,
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        digests.append(proc.stdout.strip())
+    assert digests[0] == digests[1]
