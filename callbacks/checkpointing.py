@@ -1,5 +1,9 @@
 """Checkpoints under one folder: the best validation epoch and a frequent ``last`` for resuming.
 
+The best file is named for what made it best: ``best-epoch{E}-step{S}-val_all{X}.ckpt`` (its epoch,
+step and monitored figure), so it is never mistaken for ``last.ckpt`` (the latest weights, rewritten as
+training goes on; ``--ckpt_path last`` prints its step).
+
 ``last`` is rewritten every ``every_n_train_steps`` optimiser steps (and at each validation), so a
 killed run loses at most that many steps: ``python -m ivr.fit --config C.yaml --ckpt_path last`` picks
 it up mid-epoch (the data module's sampler position is stored with it). Under FSDP2 both are
@@ -52,6 +56,11 @@ def _replace(src: str, dst: str) -> None:
         os.replace(src, dst)
 
 
+def best_name(monitor: str = "val/all") -> str:
+    """The best checkpoint's file name pattern: ``best-epoch0-step12-val_all65.12`` (``.ckpt`` added)."""
+    return f"best-epoch{{epoch}}-step{{step}}-{monitor.replace('/', '_')}{{{monitor}:.2f}}"
+
+
 def checkpoint_callbacks(
     dirpath: str | Path, every_n_train_steps: int = 50, monitor: str = "val/all", mode: str = "max"
 ) -> list[AtomicModelCheckpoint]:
@@ -68,7 +77,7 @@ def checkpoint_callbacks(
     """
     if every_n_train_steps < 0:
         raise ConfigError(f"--save_every_n_steps={every_n_train_steps}: use 0 (off) or a positive step count")
-    best = AtomicModelCheckpoint(dirpath=dirpath, filename="best-{epoch}-{step}", monitor=monitor, mode=mode,
+    best = AtomicModelCheckpoint(dirpath=dirpath, filename=best_name(monitor), monitor=monitor, mode=mode,
                                  save_top_k=1, auto_insert_metric_name=False)
     last = AtomicModelCheckpoint(dirpath=dirpath, save_last=True, save_top_k=0,
                                  every_n_train_steps=every_n_train_steps or None)

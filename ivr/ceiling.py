@@ -76,7 +76,7 @@ def bayes_views(dm: Any, rows: np.ndarray, setups: list[int], oracle: bool = Fal
     only = hp.demographics == "only"
     probes = {s: dm.setups[s] for s in setups}
     return {view: bayes_predictions(dm.catalog, model, rows, probes, ["polar", "refined"],
-                                    0 if only else str(hp.eval_demo_count), hp.seed, demo_mask=demo_mask,
+                                    0 if only else recipe.demo_count, hp.seed, demo_mask=demo_mask,
                                     use_demographics=hp.demographics != "none", view=view,
                                     demo_rule=hp.eval_demo_rule, table=dm.table)
             for view in dm.eval_views}

@@ -246,11 +246,31 @@ def _option_names(parser: Any) -> list[str]:
 _TYPE_RE = re.compile(r"<class '([\w.]+)'>")
 
 
+_RESTRICTION_RE = re.compile(r"restriction v(>=|>|<=|<)(-?\d+)")
+_BOUND = {">": (">=", 1), ">=": (">=", 0), "<": ("<=", -1), "<=": ("<=", 0)}
+
+
+def _range_text(text: str) -> str:
+    """jsonargparse's restricted-number error (``ivr.settings.Count``...) as ``--flag VALUE: use ...``."""
+    found = _RESTRICTION_RE.search(text)
+    flag = re.match(r"(--[\w.]+):", text)
+    if not found or not flag:
+        return text
+    op, shift = _BOUND[found.group(1)]
+    bound = int(found.group(2)) + shift
+    value = re.search(r"Given value: (.+)$", text) or re.search(r"Not of type \w+: (.+?) does not conform", text)
+    optional = "NoneType" in text
+    given = f" {value.group(1).strip()[:40]}" if value else ""
+    return (f"{flag.group(1)}{given}: out of range, use a whole number {op} {bound}"
+            f"{' (or null)' if optional else ''}")
+
+
 def usage_message(parser: Any, message: str) -> str:
     """jsonargparse's error text as one line naming the flag, with a "did you mean" where one fits."""
     prog = (getattr(parser, "prog", "") or "").replace(" [options]", "")
     text = one_line(_TYPE_RE.sub(r"\1", message))
     text = re.sub(r'Parser key "([^"]+)":', r"--\1:", text)
+    text = _range_text(text)
     options = _option_names(parser)
     hint = ""
     unknown = re.search(r"unrecognized arguments: (\S+)", text)
@@ -389,7 +409,9 @@ def add_output_arguments(parser: Any, default: str | None, what: str = "output f
 
 def add_report_arguments(parser: Any, bootstrap: int = 1000) -> None:
     """``--bootstrap``, ``--published``, ``--paper`` and ``--progress``, the same everywhere."""
-    parser.add_argument("--bootstrap", type=int, default=bootstrap,
+    from ivr.settings import Count0
+
+    parser.add_argument("--bootstrap", type=Count0, default=bootstrap,
                         help="bootstrap resamples of people for the 95%% intervals (0 = none)")
     parser.add_argument("--published", type=bool, default=False, nargs="?", const=True,
                         help="print the paper's figures beside ours")

@@ -26,6 +26,7 @@ from ivr.model.loglik import check_score_layout
 from ivr.model.module import IndieValueReasoner
 from ivr.model.statement_set import check_statement_set
 from ivr.model.strategy import choose_strategy
+from ivr.settings import Count0
 
 PROG = "python -m ivr.fit"
 
@@ -60,7 +61,7 @@ class ReasonerCLI(LightningCLI):
                             help="print Global-majority and Resemble rows beside the model")
         parser.add_argument("--ceiling", type=bool, default=True,
                             help="on a synthetic catalog, print the exact Bayes row on the same people and the gap")
-        parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the CIs")
+        parser.add_argument("--bootstrap", type=Count0, default=1000, help="bootstrap resamples for the CIs")
         parser.add_argument("--report_dir", type=str | None, default=None,
                             help="where table/report/plots go (default: <log_dir>/eval)")
         parser.add_argument("--checkpoint_dir", type=str, default="checkpoints/run",
@@ -166,7 +167,13 @@ def main(args: list[str] | None = None) -> dict[str, Any] | None:
         from ivr.evaluate import report_run, test_views
 
         # one trainer.test per evaluation view (eval_forms: all has two)
-        preds = test_views(trainer, model, dm, ckpt_path=eval_checkpoint(trainer, cfg.eval_ckpt))
+        tested = eval_checkpoint(trainer, cfg.eval_ckpt)
+        if tested and trainer.is_global_zero:
+            from ivr.checkpoints import describe
+
+            print(f"[ivr] testing the {cfg.eval_ckpt} checkpoint (--eval_ckpt): "
+                  f"{describe(Path(tested), Path(cfg.checkpoint_dir))}", file=sys.stderr)
+        preds = test_views(trainer, model, dm, ckpt_path=tested)
     log_dir = trainer.log_dir  # collective under FSDP: every rank asks
     if not trainer.is_global_zero:
         return None

@@ -18,7 +18,30 @@ from typing import Any
 
 import numpy as np
 
+from jsonargparse.typing import NonNegativeInt, PositiveInt
+
 from ivr.errors import ConfigError
+
+#: the typed constraints of every count and size flag (``--data.batch_size``, ``--top``, ``--bootstrap`` ...):
+#: jsonargparse checks them while parsing, so a value out of range is one ``error:`` line naming the flag and
+#: the range (:func:`ivr.cli.usage_message`) before any work, on every command that shares the key
+Count = PositiveInt  # a whole number >= 1
+Count0 = NonNegativeInt  # a whole number >= 0
+
+
+
+def check_count(flag: str, value: Any, minimum: int = 1, optional: bool = False) -> None:
+    """The same check for a value that did not come through a parser (a Python call, an experiment recipe).
+
+    Raises:
+        ConfigError: ``value`` is not a whole number >= ``minimum`` (or None when ``optional``), naming ``flag``.
+    """
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ConfigError(f"{flag} {value!r}: out of range, use a whole number >= {minimum}"
+                          f"{' (or null)' if optional else ''}")
+
 
 DEFAULT_CATALOG = "synthetic:people=2000,seed=0"
 
@@ -49,15 +72,15 @@ class DataSettings:
 
     catalog: str = DEFAULT_CATALOG
     split_rule: str | None = None
-    split_size: int | None = None
+    split_size: Count | None = None
     split_ids_file: str | None = None
-    min_valid: int | None = None
-    n_setups: int | None = None
-    probes_per_category: int | None = None
-    probes_per_setup: int | None = None
+    min_valid: Count0 | None = None
+    n_setups: Count | None = None
+    probes_per_category: Count | None = None
+    probes_per_setup: Count | None = None
     eval_demo_count: str | None = None
-    setups: list[int] | None = None
-    limit_eval_people: int | None = None
+    setups: list[Count0] | None = None
+    limit_eval_people: Count | None = None
     seed: int = 0
     cache_dir: str | None = None
 

@@ -7,7 +7,9 @@ and the evaluation convention (``--data.catalog SPEC`` describes the config on a
 ``--config`` is an ``ivr.fit`` config (its ``data:`` section is used; the other sections are
 accepted) or a YAML of IVRDataModule arguments under ``data:``; every data-module argument is also a
 flag (``--data.catalog``, ``--data.split_size`` ..., the same names as on every command). ``--out``
-is a new file or an earlier export (a file ivr did not write is never replaced).
+is a new file or an earlier export (a file ivr did not write is never replaced). The export's size is
+estimated and printed before writing; above ``--max_size`` (default 2GB) it is refused until the flag
+allows it. The records are template-free chat messages, so ``--data.chat_template`` is refused.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ def build_parser() -> Any:
     from jsonargparse import ActionConfigFile
 
     from ivr.data.datamodule import IVRDataModule
+    from ivr.data.export import DEFAULT_MAX_SIZE
+    from ivr.settings import Count, Count0
 
     parser = IvrArgumentParser(prog=PROG, description=__doc__.split("\n")[0], exit_on_error=True)
     sub = parser.add_subcommands(dest="command", required=True)
@@ -40,8 +44,10 @@ def build_parser() -> Any:
     exp.add_argument("--out", type=str | None, default=None,
                      help="output .jsonl (default runs/data_export/<split>.jsonl; written atomically)")
     exp.add_argument("--split", type=str, default="train", help="which examples: train, val or test")
-    exp.add_argument("--epoch", type=int, default=0, help="training epoch to sample (demonstrations differ per epoch)")
-    exp.add_argument("--limit", type=int | None, default=None, help="at most this many examples")
+    exp.add_argument("--epoch", type=Count0, default=0, help="training epoch to sample (demonstrations differ per epoch)")
+    exp.add_argument("--limit", type=Count | None, default=None, help="at most this many examples")
+    exp.add_argument("--max_size", type=str, default=DEFAULT_MAX_SIZE,
+                     help="largest export written (e.g. 500MB, 2GB); the estimate is printed before writing")
     exp.add_argument("--layout", type=str, default="choice", help="text layout template name or .jinja path")
     exp.add_argument("--progress", type=bool, default=True, nargs="?", const=True, help="progress bar / lines")
     accept_fit_config(exp)
@@ -88,7 +94,7 @@ def looks_like_export(path: Path) -> bool:
 def main(argv: list[str] | None = None) -> int:
     """Export; expected failures raise :class:`ivr.errors.IvrError`."""
     from ivr.data.datamodule import IVRDataModule
-    from ivr.data.export import export_jsonl
+    from ivr.data.export import check_chat_template, export_jsonl, parse_size
     from ivr.outputs import check_output_file
 
     argv = _flat_config(apply_aliases(list(sys.argv[1:] if argv is None else argv), COMMON_ALIASES, PROG))
@@ -109,10 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     data = args.data.as_dict() if hasattr(args.data, "as_dict") else dict(args.data)
     from ivr.cli import check_model_path
 
+    check_chat_template(data)  # before the data module loads anything
+    parse_size(args.max_size)
     check_model_path(str(data.get("tokenizer", "statement")), "--data.tokenizer", allow=("statement",))
     dm = IVRDataModule(**data)
     n = export_jsonl(dm, out, split=args.split, epoch=args.epoch, limit=args.limit, layout=args.layout,
-                     progress=args.progress)
+                     progress=args.progress, max_size=args.max_size)
     print(f"wrote {n} records to {out}")
     return 0
 

@@ -22,6 +22,7 @@ from ivr.data.datasets import (
 )
 from ivr.data.examples import FORMS, PersonTable, Recipe, train_people
 from ivr.catalog.codebook import PROTOCOL_KEYS
+from ivr.settings import Count, Count0, check_count
 from ivr.data.protocol import protocol_split
 from ivr.data.prompts import load_layout, set_chat_template
 from ivr.data.statement_tokenizer import build_statement_tokenizer, is_statement_tokenizer, load_statement_tokenizer
@@ -92,19 +93,26 @@ class IVRDataModule(L.LightningDataModule):
         self, catalog: str = "synthetic:people=2000,seed=0", tokenizer: str = "statement", layout: str = "auto",
         n_per_question: int | str = 800, units: str | list[str | dict[str, Any]] | None = None,
         demo_count: str | None = None, probe_form: str | None = None, demo_form: str | None = None,
-        demographics: str = "none", train_filter: str | None = None, max_seq_length: int = 4096,
+        demographics: str = "none", train_filter: str | None = None, max_seq_length: Count = 4096,
         probes_per_sequence: int = 1, eval_forms: str = "matched", eval_demo_rule: str = "setup",
         eval_packed: bool = True, eval_pack_forms: bool = False,
         eval_demo_count: str | None = None, eval_demo_categories: list[str] | None = None,
-        option_order: str = "codebook", split_rule: str | None = None, split_size: int | None = None,
-        split_ids_file: str | None = None, min_valid: int | None = None, n_setups: int | None = None,
-        probes_per_category: int | None = None, probes_per_setup: int | None = None,
-        limit_eval_people: int | None = None, batch_size: int = 8,
-        eval_batch_size: int | None = None, num_workers: int = 0, seed: int = 0, cache_dir: str | None = None,
+        option_order: str = "codebook", split_rule: str | None = None, split_size: Count | None = None,
+        split_ids_file: str | None = None, min_valid: Count0 | None = None, n_setups: Count | None = None,
+        probes_per_category: Count | None = None, probes_per_setup: Count | None = None,
+        limit_eval_people: Count | None = None, batch_size: Count = 8,
+        eval_batch_size: Count | None = None, num_workers: Count0 = 0, seed: int = 0, cache_dir: str | None = None,
         check_tokenization: bool = True, score_layout: str = "label", chat_template: str | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
+        for key, value, minimum, optional in (
+                ("batch_size", batch_size, 1, False), ("eval_batch_size", eval_batch_size, 1, True),
+                ("num_workers", num_workers, 0, False), ("max_seq_length", max_seq_length, 1, False),
+                ("split_size", split_size, 1, True), ("min_valid", min_valid, 0, True), ("n_setups", n_setups, 1, True),
+                ("probes_per_category", probes_per_category, 1, True), ("probes_per_setup", probes_per_setup, 1, True),
+                ("limit_eval_people", limit_eval_people, 1, True)):
+            check_count(f"--data.{key}", value, minimum, optional)
         if score_layout not in SCORE_LAYOUTS:
             raise ConfigError(f"score_layout={score_layout!r} is not one of {SCORE_LAYOUTS}")
         if not (str(n_per_question) == "all" or str(n_per_question).isdigit()):

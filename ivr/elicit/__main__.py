@@ -15,7 +15,7 @@ from typing import Any
 
 from ivr.cli import RUNS_ROOT, add_output_arguments, entry_point, make_parser
 from ivr.errors import ConfigError
-from ivr.settings import DataSettings
+from ivr.settings import Count, Count0, DataSettings
 
 PROG = "python -m ivr.elicit"
 INTERVIEW_POLICIES = ("auto", "random", "bayes-eig", "reasoner")
@@ -29,14 +29,14 @@ def parser() -> Any:
     p.add_class_arguments(DataSettings, "data")
     p.add_argument("--policy", type=str, default="auto",
                    help="auto (bayes-eig with --bayes, reasoner with --ckpt), random, bayes-eig or reasoner")
-    p.add_argument("--setup", type=int, default=0, help="probe setup: its probes are predicted, never asked")
-    p.add_argument("--questions", type=int, default=20, help="questions to ask at most")
+    p.add_argument("--setup", type=Count0, default=0, help="probe setup: its probes are predicted, never asked")
+    p.add_argument("--questions", type=Count, default=20, help="questions to ask at most")
     p.add_argument("--answers", type=str | None, default=None,
                    help="scripted respondent: one option number or 'skip' per line")
-    p.add_argument("--show", type=int, default=5, help="probe predictions printed after each answer")
-    p.add_argument("--top", type=int, default=2, help="options printed per probe")
+    p.add_argument("--show", type=Count0, default=5, help="probe predictions printed after each answer")
+    p.add_argument("--top", type=Count, default=2, help="options printed per probe")
     p.add_argument("--tokenizer", type=str, default="statement", help="the reasoner's tokenizer (with --ckpt)")
-    p.add_argument("--max_seq_length", type=int, default=16384, help="sequence budget of the reasoner (with --ckpt)")
+    p.add_argument("--max_seq_length", type=Count, default=16384, help="sequence budget of the reasoner (with --ckpt)")
     add_output_arguments(p, f"{RUNS_ROOT}/interview", "transcript folder")
     return p
 
@@ -93,18 +93,19 @@ def main(argv: list[str] | None = None) -> int:
     if bool(args.bayes) == bool(args.ckpt):
         raise ConfigError(f"{PROG} interview: give exactly one of --bayes (synthetic catalog) or --ckpt PATH")
     from ivr.elicit.interview import Interview, scripted_answers
-    from ivr.experiment.bayes import setup_probes
     from ivr.experiment.config import open_catalog
     from ivr.outputs import OutputKind, check_output, register_kind, write_output
 
     kind = register_kind(OutputKind("interview", f"{PROG} interview", ("transcript.json", "transcript.txt")))
     check_output(args.out, kind, bool(args.overwrite))  # before anyone answers anything
+    answers = scripted_answers(args.answers) if args.answers else None  # the whole file, checked up front
     catalog, folder = open_catalog(args.data.catalog, args.data.cache_dir)
-    if args.setup < 0:
-        raise ConfigError(f"--setup {args.setup}: use a setup number >= 0")
-    probes = setup_probes(catalog, (args.setup,))[args.setup]
+    every = DataSettings.from_value(args.data).protocol(catalog).setups(catalog.codebook)
+    if args.setup >= len(every):
+        raise ConfigError(f"--setup {args.setup}: out of range, the catalog's protocol has setups 0 to {len(every) - 1} "
+                          "(--data.n_setups sets how many there are)")
+    probes = every[args.setup]
     policy, predict = build(args, catalog, folder, probes)
-    answers = scripted_answers(args.answers) if args.answers else None
     session = Interview(catalog.codebook, policy, predict, probes, args.setup, args.show, args.top)
     try:
         session.run(answers, args.questions)

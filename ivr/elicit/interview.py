@@ -11,6 +11,7 @@ written either way (``transcript.json`` and ``transcript.txt``, :func:`ivr.outpu
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ivr.elicit.state import SKIPPED, PersonState
-from ivr.errors import ConfigError, InputNotFoundError
+from ivr.errors import ConfigError, InputError, InputNotFoundError
 
 
 @dataclass
@@ -33,19 +34,36 @@ class Turn:
     predictions: dict[str, list[float]] = field(default_factory=dict)
 
 
+ANSWER_RE = re.compile(r"[0-9]{1,4}|skip|s")  # ASCII digits only: str.isdigit() also takes '²', '٣'
+
+
 def scripted_answers(path: str | Path) -> Iterator[tuple[int, str]]:
-    """(line number, answer text) of an answers file.
+    """(line number, answer text) of an answers file, read and checked whole before the interview starts.
 
     Raises:
         InputNotFoundError: the file does not exist.
+        InputError: the file is not UTF-8 text, or a line is neither an option number nor ``skip`` (names
+            the line).
     """
     path = Path(path)
     if not path.is_file():
         raise InputNotFoundError(f"--answers {path}: no such file (one answer per line: an option number or 'skip')")
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        text = line.split("#", 1)[0].strip()
-        if text:
-            yield n, text
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        line = path.read_bytes()[: err.start].count(b"\n") + 1
+        raise InputError(f"--answers {path}: line {line} is not UTF-8 text (byte {err.object[err.start]:#04x}); "
+                         "save the file as UTF-8, one option number or 'skip' per line") from None
+    out = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        answer = line.split("#", 1)[0].strip()
+        if not answer:
+            continue
+        if not ANSWER_RE.fullmatch(answer.lower()):
+            shown = answer if len(answer) <= 20 else f"{answer[:20]}... ({len(answer)} characters)"
+            raise InputError(f"--answers {path}: line {n}: {shown!r} is not an option number (1, 2, ...) or 'skip'")
+        out.append((n, answer))
+    return iter(out)
 
 
 def parse_answer(text: str, n_options: int) -> int | None:
@@ -53,7 +71,7 @@ def parse_answer(text: str, n_options: int) -> int | None:
     text = text.strip().lower()
     if text in ("skip", "s"):
         return SKIPPED
-    if text.isdigit() and 1 <= int(text) <= n_options:
+    if ANSWER_RE.fullmatch(text) and 1 <= int(text) <= n_options:
         return int(text) - 1
     return None
 

@@ -93,11 +93,16 @@ class EvalSettings:
         return resolve_protocol(catalog.codebook, self.overrides())
 
 
-def eval_people(catalog: Catalog, settings: EvalSettings) -> np.ndarray:
-    """Catalog rows of the scored people (:func:`ivr.data.splits.make_split`)."""
+def eval_split(catalog: Catalog, settings: EvalSettings) -> Any:
+    """The evaluation split of the settings' protocol (:func:`ivr.data.protocol.protocol_split`)."""
     from ivr.data.protocol import protocol_split
 
-    split = protocol_split(catalog, settings.overrides(), settings.seed, settings.ids_file)[2]
+    return protocol_split(catalog, settings.overrides(), settings.seed, settings.ids_file)[2]
+
+
+def eval_people(catalog: Catalog, settings: EvalSettings) -> np.ndarray:
+    """Catalog rows of the scored people (:func:`ivr.data.splits.make_split`)."""
+    split = eval_split(catalog, settings)
     return {"test": split.test_rows, "val": split.val_rows, "eval": split.eval_rows}[settings.people]
 
 
@@ -123,6 +128,32 @@ def load_bayes(catalog_dir: str | Path) -> Any:
             f"{err}. The 'bayes' scorer needs a synthetic catalog ('synthetic:people=N,seed=S'); for a real "
             "catalog give model predictions instead"
         ) from err
+
+
+def without_bayes(config: dict[str, Any], what: str, fix: str) -> list[str]:
+    """Leave the ``bayes:`` entries out of ``config["models"]`` (a catalog without the generator's model).
+
+    Args:
+        config: the experiment's config (changed in place).
+        what: the experiment's name (for the messages).
+        fix: what to list instead when nothing would be left.
+
+    Returns:
+        One note naming the entries left out (none when there were none).
+
+    Raises:
+        ConfigError: every entry needs the Bayes model.
+    """
+    models = list(config.get("models") or [])
+    dropped = [str(e.get("name")) for e in models if isinstance(e, dict) and "bayes" in e]
+    if not dropped:
+        return []
+    kept = [e for e in models if not (isinstance(e, dict) and "bayes" in e)]
+    if not kept:
+        raise ConfigError(f"{what}: every entry of models: is a 'bayes:' predictor, which needs a synthetic catalog "
+                          f"('synthetic:people=N,seed=S', the generator's synth_model.npz); {fix}")
+    config["models"] = kept
+    return [f"left out {dropped}: the Bayes predictor needs a synthetic catalog (synth_model.npz), this one is real"]
 
 
 def bayes_view(cfg: dict[str, Any], where: str) -> str:

@@ -81,6 +81,15 @@ class CategoryMatrixExperiment(Experiment):
             raise ConfigError(f"--forms {forms}: use a non-empty subset of {list(FORMS)}")
         return forms
 
+    def adapt(self) -> list[str]:
+        """Without ``checkpoint:`` the scorer is the Bayes predictor: a real catalog is refused before any work."""
+        if self.config.get("checkpoint") is None and not self.synthetic:
+            raise ConfigError(f"category_matrix: {self.catalog_spec} is not a synthetic catalog (no synth_model.npz), "
+                              "and the Bayes predictor that scores the matrix needs one; give a trained reasoner "
+                              "with --checkpoint FILE.ckpt (and --checkpoint_data its data settings) or use a "
+                              "synthetic catalog ('synthetic:people=N,seed=S')")
+        return []
+
     def _n_demos(self) -> int:
         demos = self.config.get("demos", "all")
         if demos == "all":

@@ -31,6 +31,7 @@ from ivr.experiment.models import ModelExperiment
 from ivr.experiment.outputs import pyplot, save_figure
 from ivr.experiment.runner import Run, slug
 from ivr.experiment.settings import ModelExperimentSettings
+from ivr.settings import Count0
 
 METRICS = ("polar_avg", "refined_avg", "all")
 #: keys of a models: entry, and of its bayes: part
@@ -49,7 +50,7 @@ class DemoCountSettings(ModelExperimentSettings):
     """
 
     models: list[dict[str, Any]] = field(default_factory=list)
-    eval_counts: list[int] = field(default_factory=lambda: [10, 25, 50, 100, 150, 200])
+    eval_counts: list[Count0] = field(default_factory=lambda: [10, 25, 50, 100, 150, 200])
     metric: str = "all"
 
 

@@ -43,13 +43,13 @@ class DemographicsSettings(ModelExperimentSettings):
     Attributes:
         models: ``{name, bayes: {...}}`` or ``{name, train: {data, model, trainer}}``.
         evals: evaluation column -> demographics mode (none | with | only).
-        eval_demos: statement demonstrations in the evaluation.
+        eval_demos: statement demonstrations in the evaluation, a count or ``all`` (every other question).
         metric: the table's accuracy (polar_avg, refined_avg or all).
     """
 
     models: list[dict[str, Any]] = field(default_factory=list)
     evals: dict[str, str] | None = None
-    eval_demos: int = 200
+    eval_demos: int | str = 200
     metric: str = "polar_avg"
 
 
@@ -60,6 +60,13 @@ class DemographicsExperiment(ModelExperiment):
     name = "demographics"
     settings = DemographicsSettings
     title = "Training and evaluating with statement vs demographic demonstrations"
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any]) -> None:
+        super().check_config(config)
+        demos = config.get("eval_demos", 200)
+        if demos != "all" and (isinstance(demos, bool) or not isinstance(demos, int) or demos < 0):
+            raise ConfigError(f"--eval_demos {demos!r}: use a count >= 0 or 'all' (every other question)")
 
     @property
     def evals(self) -> dict[str, str]:
@@ -77,7 +84,7 @@ class DemographicsExperiment(ModelExperiment):
         return metric
 
     def plan(self) -> list[Run]:
-        common = {**self.common_params(), "eval_demos": int(self.config.get("eval_demos", 200))}
+        common = {**self.common_params(), "eval_demos": self.config.get("eval_demos", 200)}
         runs = []
         for entry in model_list(self.config):
             name = str(entry["name"])
@@ -95,7 +102,8 @@ class DemographicsExperiment(ModelExperiment):
         p = run.params
         entry = next(e for e in model_list(self.config) if str(e["name"]) == p["name"])
         if "bayes" in entry:
-            n_demos = 0 if p["mode"] == "only" else p["eval_demos"]
+            demos = len(self.catalog.codebook.questions) if p["eval_demos"] == "all" else p["eval_demos"]
+            n_demos = 0 if p["mode"] == "only" else demos
             preds = self.predict_bayes(n_demos, p["mode"] != "none")
         else:
             preds = self.predict_trained(p["name"], entry["train"] or {},

@@ -31,6 +31,7 @@ from ivr.experiment.outputs import read_json
 from ivr.experiment.runner import RUNS_DIR, Run
 from ivr.experiment.settings import ModelExperimentSettings
 from ivr.metrics import Predictions
+from ivr.settings import Count, Count0
 
 METRICS = ("polar_avg", "refined_avg", "all")
 
@@ -60,17 +61,17 @@ class ElicitationSettings(ModelExperimentSettings):
 
     policies: list[str] = field(default_factory=lambda: list(POLICIES))
     scorers: list[str] = field(default_factory=lambda: list(SCORERS))
-    ks: list[int] = field(default_factory=lambda: [0, 5, 10, 20, 50, 100, 200])
+    ks: list[Count0] = field(default_factory=lambda: [0, 5, 10, 20, 50, 100, 200])
     metric: str = "all"
     reasoner: dict[str, Any] = field(default_factory=dict)
-    reasoner_stride: int = 1
-    reasoner_max_len: int = 16384
+    reasoner_stride: Count = 1
+    reasoner_max_len: Count = 16384
     pool: int | str = 1600
-    n_neighbours: int = 24
-    fixed_people: int = 2000
-    group_k: int = 20
+    n_neighbours: Count = 24
+    fixed_people: Count = 2000
+    group_k: Count0 = 20
     dimensions: list[str] | None = None
-    batch_size: int = 16
+    batch_size: Count = 16
     stopping: list[dict[str, Any]] = field(default_factory=lambda: [dict(r) for r in DEFAULT_RULES])
 
 
@@ -102,6 +103,22 @@ class ElicitationExperiment(ModelExperiment):
         parse_rules(config.get("stopping") or [])
         if cls.uses_reasoner(config):
             recipe_sections(config.get("base") or {}, {"name": "reasoner", **(config.get("reasoner") or {})})
+
+    def adapt(self) -> list[str]:
+        """On a real catalog the Bayes policy and scorer are left out (one line each), before any training."""
+        if self.synthetic:
+            return []
+        c, notes = self.config, []
+        for key, name, fix in (("policies", "bayes-eig", "random, fixed, neighbours or reasoner"),
+                               ("scorers", "bayes", "resemble or reasoner")):
+            if name not in c[key]:
+                continue
+            c[key] = [x for x in c[key] if x != name]
+            if not c[key]:
+                raise ConfigError(f"--{key} [{name}]: it needs a synthetic catalog (the generator's synth_model.npz) "
+                                  f"and {self.catalog_spec} is real; list {fix}")
+            notes.append(f"left out --{key} {name}: it needs a synthetic catalog (synth_model.npz), this one is real")
+        return notes
 
     @staticmethod
     def uses_reasoner(config: dict[str, Any]) -> bool:
@@ -145,11 +162,11 @@ class ElicitationExperiment(ModelExperiment):
 
     # ---- building blocks -------------------------------------------------------------------------
     def train_rows(self) -> np.ndarray:
-        from ivr.data.splits import make_split
+        from ivr.experiment.bayes import eval_split
 
-        s = self.eval_settings
-        return np.asarray(make_split(self.catalog, size=s.split_size, seed=s.seed, rule=s.split_rule,
-                                     ids_file=s.ids_file, min_valid=s.min_valid).train_rows)
+        # the split of the scored people under the same protocol overrides (probes_per_category, n_setups ...),
+        # so no scored person is in the pool behind the fixed order, the neighbours and the Resemble scorer
+        return np.asarray(eval_split(self.catalog, self.eval_settings).train_rows)
 
     def pool_rows(self, size: str | int) -> np.ndarray:
         from baselines.resemble import sample_pool  # entry points compose the baselines lazily

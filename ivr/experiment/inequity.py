@@ -35,6 +35,7 @@ from ivr.errors import ConfigError, InputNotFoundError
 from ivr.experiment.runner import Experiment, Run, slug
 from ivr.experiment.settings import EvalPeopleSettings
 from ivr.metrics import Predictions, Report, evaluate_predictions, plot_per_group
+from ivr.settings import Count, Count0
 
 MEAN_ROW = "σINEQUITY (mean)"
 KINDS = ("bayes", "baseline", "predictions")
@@ -98,9 +99,9 @@ class InequitySettings(EvalPeopleSettings):
     models: list[dict[str, Any]] = field(default_factory=list)
     form: str = "polar"
     dimensions: list[str] | None = None
-    min_group_size: int = 1
-    bootstrap: int = 0
-    n_cluster: int = 24
+    min_group_size: Count = 1
+    bootstrap: Count0 = 0
+    n_cluster: Count = 24
 
 
 class InequityExperiment(Experiment):
@@ -109,6 +110,15 @@ class InequityExperiment(Experiment):
     name = "inequity"
     settings = InequitySettings
     title = "σ of per-group accuracy by demographic dimension (σINEQUITY = mean)"
+
+    def adapt(self) -> list[str]:
+        """On a real catalog the ``bayes:`` models are left out (one line)."""
+        if self.synthetic:
+            return []
+        from ivr.experiment.bayes import without_bayes
+
+        return without_bayes(self.config, "inequity config",
+                             "list baselines ({name, baseline: NAME}) or predictions files ({name, predictions: FILE})")
 
     @property
     def form(self) -> str:

@@ -52,6 +52,15 @@ class ModelExperiment(Experiment):
             if isinstance(entry, dict) and isinstance(entry.get("train"), dict):
                 recipe_sections(base, {"name": entry.get("name"), **entry["train"]})
 
+    def adapt(self) -> list[str]:
+        """On a real catalog the ``bayes:`` models are left out (one line), before any training."""
+        if self.synthetic:
+            return []
+        from ivr.experiment.bayes import without_bayes
+
+        return without_bayes(self.config, f"{self.name} config",
+                             "add a trained model ({name, train: {...}}) or use a synthetic catalog")
+
     @property
     def eval_settings(self) -> EvalSettings:
         data = {**(self.config.get("data") or {}), "setups": list(SETUPS)}

@@ -6,7 +6,10 @@ rename, so a killed experiment leaves only whole files -- together with the para
 it. Starting the experiment again skips every run whose file exists with the same parameters and
 recomputes the others. When all runs are there, the experiment turns them into its table
 (``table.csv`` / ``table.json``), its figure (``figure.png``) and, where the study published the same
-table, ``published.csv``, and prints ours beside the published one.
+table, ``published.csv``, and prints ours beside the published one -- on a WVS-7 catalog only
+(:func:`ivr.experiment.published.is_wvs7`); on another survey the study's figures are not printed.
+Before planning, :meth:`Experiment.adapt` fits the config to the catalog (methods that need a
+synthetic catalog are left out of a real one, with one line each, before any work).
 """
 
 from __future__ import annotations
@@ -137,6 +140,24 @@ class Experiment(ABC):
     def check_config(cls, config: dict[str, Any]) -> None:
         """Checks of a config beyond its typed keys, before anything runs (default none)."""
 
+    @property
+    def synthetic(self) -> bool:
+        """Whether the catalog is a synthetic population (its folder holds the generator's exact model)."""
+        from ivr.catalog.synth.model import MODEL_FILE
+
+        return (self.catalog_dir / MODEL_FILE).is_file()
+
+    def adapt(self) -> list[str]:
+        """Fit the config to the catalog before planning (e.g. leave out what needs a synthetic catalog).
+
+        Returns:
+            One note per change, printed before any run.
+
+        Raises:
+            ConfigError: nothing of the config can run on this catalog (names the fix).
+        """
+        return []
+
     def is_complete(self, run: Run, result: dict[str, Any]) -> bool:
         """Whether a stored result can be reused (e.g. the files it names still exist); default yes."""
         return True
@@ -183,6 +204,8 @@ def run_experiment(exp: Experiment, progress: bool = True) -> Outcome:
         ConfigError: a stored run file is corrupt (named; delete it to recompute).
     """
     exp.progress = progress
+    for note in exp.adapt() + _own_figures_only(exp):
+        print(f"[experiment] {exp.name}: {note}", file=sys.stderr)
     runs = exp.plan()
     ids = [r.id for r in runs]
     if len(set(ids)) != len(ids):
@@ -229,6 +252,18 @@ def run_experiment(exp: Experiment, progress: bool = True) -> Outcome:
     print(text)
     print(f"[experiment] {exp.name}: {len(ran)} run(s) computed, {len(skipped)} reused; wrote {exp.out}")
     return Outcome(exp.out, results, ran, skipped, table, files)
+
+
+def _own_figures_only(exp: Experiment) -> list[str]:
+    """Drop the study's (WVS-7) figures from an experiment on another survey; the note saying so."""
+    from ivr.experiment.published import is_wvs7
+
+    if not exp.paper or is_wvs7(exp.catalog.codebook):
+        return []
+    had = exp.published() is not None
+    exp.paper = None
+    return [] if not had else [f"the study's published figures are WVS-7's; codebook {exp.catalog.codebook.name!r} is another "
+            "survey, so none are printed beside its results"]
 
 
 def _frame_json(frame: pd.DataFrame) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ivr.settings import DataSettings
+from ivr.settings import Count0, DataSettings
 
 FORMS = ["polar", "refined"]
 
@@ -48,5 +48,5 @@ class ModelExperimentSettings(ExperimentSettings):
             sections of an ``ivr.fit`` config; their keys are checked against those classes).
     """
 
-    bootstrap: int = 0
+    bootstrap: Count0 = 0
     base: dict[str, Any] = field(default_factory=dict)
