@@ -98,6 +98,12 @@ def build_parser() -> Any:
                    help="add a latent class row: a mixture of this many answer profiles fitted by EM to the training "
                         "pool, predicting from --demo_count shown demonstrations (0 = none; 512: about 4 CPU-minutes "
                         "on 93K people)")
+    p.add_argument("--people", type=str, default="evaluation",
+                   help="who is scored: evaluation (the split's test and validation halves, the study's Table 3) or "
+                        "test (the test half: the people ivr.fit and ivr.evaluate score, so the figures match theirs)")
+    p.add_argument("--imputers", type=bool, default=False, nargs="?", const=True,
+                   help="add the classical imputers' rows (gradient-boosted trees per question, latent traits; "
+                        "a few CPU-minutes)")
     add_report_arguments(p, bootstrap=1000)
     add_output_arguments(p, DEFAULT_OUT)
     return p
@@ -112,6 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     argv = list_values(apply_aliases(list(sys.argv[1:] if argv is None else argv), ALIASES, PROG))
     cfg = build_parser().parse_args(argv)
     data = DataSettings.from_value(cfg.data)
+    from ivr.errors import ConfigError
+
+    if cfg.bootstrap < 0:
+        raise ConfigError(f"--bootstrap {cfg.bootstrap}: give a number of resamples >= 0 (0 = no intervals)")
+    if data.limit_eval_people is not None and data.limit_eval_people < 1:
+        raise ConfigError(f"--data.limit_eval_people {data.limit_eval_people}: give a number of people >= 1, "
+                          "or null for all")
     check_output(cfg.out, "baselines", cfg.overwrite)  # refuse a wrong --out before any work
     catalog = data.open_catalog()
     setups = data.chosen_setups(catalog)
@@ -120,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=data.seed, dimensions=cfg.dimensions, bootstrap=cfg.bootstrap, use_gpu=cfg.use_gpu,
         progress=cfg.progress, threads=cfg.threads, eval_forms=cfg.eval_forms, features=cfg.features,
         demo_count=cfg.demo_count or data.protocol(catalog).eval_demo_count, latent_classes=cfg.latent_classes,
+        imputers=cfg.imputers, people=cfg.people, limit_eval_people=data.limit_eval_people,
     )
     check_config(catalog, config)
     if cfg.use_gpu:
@@ -131,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError("--use_gpu true: faiss sees no GPU here (faiss-cpu is installed, or no device); "
                               "drop the flag or install faiss-gpu on a GPU node")
     published = load_published(cfg.paper) if cfg.published else None
-    split = data.split(catalog)
+    split = scored_people(data.split(catalog), cfg.people, data.limit_eval_people)
     results = run_baselines(catalog, split, config, setups)
     results.info.update(catalog=str(data.catalog), split_rule=split.rule, n_eval_ids=str(data.split_ids_file or ""))
     table = results.info["convention"] + "\n\n" + format_table(results, config.pools, published)
@@ -155,6 +169,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n95% bootstrap interval of 'all' ({cfg.bootstrap} resamples of people):\n" + "\n".join(intervals))
     print(f"\nwrote {cfg.out}/table.csv, table.json, sweep.csv" + (", plots/*.png" if cfg.plot else ""))
     return 0
+
+
+def scored_people(split: Any, people: str, limit: int | None) -> Any:
+    """The split with ``eval_rows`` = the people scored: the test half (``test``) or test then validation
+    (``evaluation``), the first ``limit`` of each half as the data module takes them."""
+    import dataclasses
+
+    import numpy as np
+
+    test, val = np.asarray(split.test_rows)[:limit], np.asarray(split.val_rows)[:limit]
+    return dataclasses.replace(split, eval_rows=test if people == "test" else np.concatenate([test, val]))
 
 
 def cli(argv: list[str] | None = None) -> int:

@@ -29,6 +29,7 @@ def bayes_predictions(
     catalog: Catalog, model: Any, rows: np.ndarray, setups: dict[int, np.ndarray], forms: list[str],
     n_demos: int | str, seed: int, demo_mask: np.ndarray | None = None, use_demographics: bool = False,
     view: str = "matched", demo_rule: str = "setup", table: PersonTable | None = None,
+    demos: dict[int, list[np.ndarray]] | None = None,
 ) -> Predictions:
     """Most probable option under the exact posterior, for every (person, setup, form, probe).
 
@@ -47,6 +48,8 @@ def bayes_predictions(
         demo_rule: ``"setup"`` (exclude every probe of the setup) or ``"probe"`` (only the probed
             question: one posterior per probe, slower).
         table: a prebuilt :class:`PersonTable` of ``catalog`` (built when None).
+        demos: setup -> per row the shown demonstration questions, already drawn
+            (:class:`ivr.predict.PreparedExamples` ``.demos``; rule ``"setup"`` only); None = draw them here.
 
     Returns:
         Predictions with ``probs`` (nan beyond a question's options).
@@ -63,15 +66,16 @@ def bayes_predictions(
         probes = np.asarray(probes, dtype=np.int64)
         if demo_rule == "probe":
             groups = [np.array([q]) for q in probes]
-            demos = [[eval_demos(table, recipe, seed, int(r), s, probes, int(q))[0] for r in rows] for q in probes]
+            demo_lists = [[eval_demos(table, recipe, seed, int(r), s, probes, int(q))[0] for r in rows] for q in probes]
         else:
             groups = [probes]
-            demos = [[eval_demos(table, recipe, seed, int(r), s, probes)[0] for r in rows]]
+            demo_lists = [demos[s] if demos is not None else
+                          [eval_demos(table, recipe, seed, int(r), s, probes)[0] for r in rows]]
         for form in forms:
             f = FORMS.index(form)
             demo_form = FORMS[demo_form_for(view, f)]
             post = np.concatenate([model.posterior(catalog, rows, d, g, form, use_demographics=use_demographics,
-                                                   demo_form=demo_form) for g, d in zip(groups, demos)], axis=1)
+                                                   demo_form=demo_form) for g, d in zip(groups, demo_lists)], axis=1)
             n_opt = np.asarray(catalog.codebook.n_options(form))[probes]
             post = np.where(np.arange(post.shape[2])[None, None] < n_opt[None, :, None], post, np.nan)
             parts.append(Predictions.from_matrix(catalog, rows, s, form, probes, np.nanargmax(post, axis=2), post))

@@ -13,6 +13,7 @@ from ivr.paper import load_paper, paper_table
 
 from baselines.run import GLOBAL, RANDOM, RANDOM_DRAW, BaselineResults, resemble_name
 
+
 def method_order(results: BaselineResults, pools: tuple[str, ...]) -> list[str]:
     """Rows in Table-3 order, then any further views' rows, then the extra seeded Random draw."""
     names = [RANDOM, GLOBAL] + [resemble_name(p, k) for p in pools for k in ("top 1", "top cluster")]
@@ -85,14 +86,16 @@ def format_table(results: BaselineResults, pools: tuple[str, ...], published: di
     heads = [f"P{s}" for s in setups] + ["avg"]
     name_w = max(len(n) for n in method_order(results, pools)) + 8
     top = " " * name_w + "| " + "polar".center(7 * len(heads)) + "| " + "refined".center(7 * len(heads)) + "|   all"
-    sub = "method".ljust(name_w) + ("| " + "".join(h.rjust(7) for h in heads)) * 2 + "|"
+    sub = "method".ljust(name_w) + ("| " + "".join(h.rjust(7) for h in heads)) * 2 + "|" + " " * 7 + "  CPU s"
     lines = [top, sub, "-" * len(sub) + "-" * 7]
     for rec in table_records(results, pools, published):
         label = rec["method"] if rec["source"] == "ours" else "  (paper)"
         vals = [rec[c] for c in columns(setups)]
         n = len(heads)
         cells = ["".join(f"{v:7.2f}" for v in vals[:n]), "".join(f"{v:7.2f}" for v in vals[n: 2 * n])]
-        lines.append(label.ljust(name_w) + "| " + cells[0] + "| " + cells[1] + f"|{vals[-1]:7.2f}")
+        cpu = results.cpu.get(rec["method"], {}).get("cpu_seconds") if rec["source"] == "ours" else None
+        lines.append(label.ljust(name_w) + "| " + cells[0] + "| " + cells[1] + f"|{vals[-1]:7.2f}"
+                     + (f"{cpu:9.1f}" if cpu is not None else ""))
     return "\n".join(lines)
 
 
@@ -123,7 +126,7 @@ def results_json(results: BaselineResults, pools: tuple[str, ...], published: di
     setups = results.info["setups"]
     out: dict[str, Any] = {"info": results.info, "methods": {}}
     for name in method_order(results, pools):
-        entry: dict[str, Any] = {"ours": results.rows[name]}
+        entry: dict[str, Any] = {"ours": {**results.rows[name], **results.cpu.get(name, {})}}
         paper = published_row(published, name, setups)
         if paper is not None:
             entry["paper"] = paper

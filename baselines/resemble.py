@@ -84,12 +84,28 @@ class ResembleVotes:
         setups: setup number -> probe question indices.
         votes: ``(setup, form)`` -> int8 [max_n, E, K] predicted option per cluster size.
         top_agreement: ``(setup, form)`` -> int [E] similarity of each person's nearest neighbour.
+        labels: ``(setup, form)`` -> int8 [E, max_n, K] the ranked neighbours' answers (-1 = not answered).
+        fallback: ``(setup, form)`` -> int8 [K] the pool majority used where no neighbour voted.
     """
 
     eval_rows: np.ndarray
     setups: dict[int, np.ndarray]
     votes: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)
     top_agreement: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)
+    labels: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)
+    fallback: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)
+
+    def shares(self, catalog: Catalog, setup: int, form: str, n: int) -> np.ndarray:
+        """float [E, K, O] each option's share of the ``n`` nearest neighbours' valid votes (the pool
+        majority's one-hot where none voted; nan beyond a question's options)."""
+        labels = self.labels[(setup, form)][:, :n, :].astype(np.int64)
+        n_opt = np.asarray(catalog.codebook.n_options(form))[self.setups[setup]]
+        width = int(n_opt.max())
+        counts = (labels[..., None] == np.arange(width)).sum(axis=1).astype(np.float64)  # [E, K, O]
+        total = counts.sum(axis=2, keepdims=True)
+        fallback = np.eye(width)[np.asarray(self.fallback[(setup, form)], dtype=np.int64)][None]
+        probs = np.where(total > 0, counts / np.maximum(total, 1), fallback)
+        return np.where(np.arange(width)[None, None] < n_opt[None, :, None], probs, np.nan)
 
     @property
     def max_n(self) -> int:
@@ -193,4 +209,6 @@ def resemble_votes(
         width = int(np.asarray(catalog.codebook.n_options(form))[probes].max())
         result.votes[(s, form)] = vote_all_sizes(labels, width, fallback)
         result.top_agreement[(s, form)] = agreement[:, 0]
+        result.labels[(s, form)] = labels.astype(np.int8)
+        result.fallback[(s, form)] = np.asarray(fallback, dtype=np.int8)
     return result

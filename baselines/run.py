@@ -2,7 +2,9 @@
 
 Rows (names as in the paper's Table 3): Random (exact expectation; a seeded draw is scored too for
 per-group charts), Global (majority vote), and Resemble (<pool>, top 1 / top cluster) for each
-pool. Every row except the Random expectation goes through :func:`ivr.metrics.evaluate_predictions`.
+pool, then the classical imputers when asked (:func:`baselines.predictors.imputer_rows`). Every row
+except the Random expectation is a :class:`ivr.predict.Predictor` run through the one evaluation path
+(:func:`ivr.predict.run_predictors`) on the same prepared examples.
 Resemble follows the evaluation convention (``eval_forms``: people are compared in the
 demonstration form of each probe form; with ``"all"`` its rows appear once per view, the second
 marked ``[crossed]``); :func:`convention` is the header naming it.
@@ -16,27 +18,22 @@ from typing import Any
 
 import numpy as np
 
-from baselines.majority import majority_table
-from baselines.random import expected_accuracy, random_draw
-from baselines.resemble import FEATURES, pack_forms, resemble_votes, sample_pool, shown_questions
+from baselines.predictors import GLOBAL, RANDOM_DRAW, latent_class_name, resemble_name
+from baselines.random import expected_accuracy
+from baselines.resemble import FEATURES
 from ivr.catalog.codebook import FORMS
 from ivr.catalog.store import Catalog
 from ivr.errors import ConfigError
-from ivr.data.conventions import EVAL_FORMS, convention_header, eval_views, row_name
-from ivr.data.sampling import id_keys
+from ivr.data.conventions import EVAL_FORMS, convention_header, eval_views
 from ivr.data.probes import probe_setups
 from ivr.data.splits import EvalSplit, make_split
-from ivr.metrics import Predictions, Report, accuracy_table, evaluate_predictions, person_scores, table3_row
+from ivr.metrics import Report, accuracy_table, person_scores, table3_row
+from ivr.predict import PEOPLE
 from ivr.progress import progress
 
 RANDOM = "Random"
-RANDOM_DRAW = "Random (seeded draw)"
-GLOBAL = "Global (majority vote)"
-
-
-def resemble_name(pool: str, kind: str, view: str = "matched", views: tuple[str, ...] = ("matched",)) -> str:
-    """Table-3 row name, e.g. ``Resemble (1600, top cluster)`` (``... [crossed]`` for a second view)."""
-    return row_name(f"Resemble ({pool}, {kind})", view, views)
+__all__ = ["GLOBAL", "RANDOM", "RANDOM_DRAW", "BaselineConfig", "BaselineResults", "check_config", "choose_split",
+           "convention", "latent_class_name", "resemble_name", "run_baselines"]
 
 
 @dataclass
@@ -61,6 +58,9 @@ class BaselineConfig:
             ``"all"`` = every valid answer outside the setup's probes.
         latent_classes: classes of the latent class row (:mod:`baselines.latent_class`, fitted to the
             training pool; predicted from ``demo_count`` shown demonstrations); 0 = no such row.
+        imputers: add the classical imputers' rows (gradient-boosted trees per question, latent traits).
+        people: which people ``split.eval_rows`` are (``"evaluation"`` or ``"test"``), for the header.
+        limit_eval_people: the ``--data.limit_eval_people`` cut already applied to them (header only).
     """
 
     setups: tuple[int, ...] = (0, 1, 2)
@@ -77,6 +77,9 @@ class BaselineConfig:
     features: str = "non_probe"
     demo_count: str = "200"
     latent_classes: int = 0
+    imputers: bool = False
+    people: str = "evaluation"
+    limit_eval_people: int | None = None
 
 
 @dataclass
@@ -88,12 +91,14 @@ class BaselineResults:
         reports: method name -> metrics Report (not for the Random expectation).
         sweep: pool -> one Table-3 row per cluster size 1..max_n.
         info: split and run facts (sizes, seeds, pools).
+        cpu: method name -> {"cpu_seconds", "fit_cpu_seconds", "predict_cpu_seconds"} (fit + predict).
     """
 
-    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)  # Table-3 row + n + cpu_seconds
     reports: dict[str, Report] = field(default_factory=dict)
     sweep: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+    cpu: dict[str, dict[str, float | None]] = field(default_factory=dict)
 
 
 def check_config(catalog: Catalog, config: BaselineConfig) -> None:
@@ -119,6 +124,8 @@ def check_config(catalog: Catalog, config: BaselineConfig) -> None:
         raise ConfigError(f"--features {config.features!r}: use one of {FEATURES}")
     if not (str(config.demo_count).isdigit() or config.demo_count in ("mixed", "rand", "all")):
         raise ConfigError(f"--demo_count {config.demo_count!r}: use an integer such as 200, 'mixed', 'rand' or 'all'")
+    if config.people not in PEOPLE:
+        raise ConfigError(f"--people {config.people!r}: use one of {PEOPLE}")
     if config.latent_classes < 0 or config.latent_classes > len(catalog):
         raise ConfigError(f"--latent_classes {config.latent_classes}: use 0 (no latent class row) or a number of "
                           f"classes such as 512, at most the catalog's {len(catalog)} people")
@@ -165,87 +172,64 @@ def _row_from_expected(expected: dict[str, dict[int, float]], setups: tuple[int,
 
 
 def run_baselines(catalog: Catalog, split: EvalSplit, config: BaselineConfig,
-                  probes: dict[int, np.ndarray] | None = None) -> BaselineResults:
-    """Predict and score every baseline.
+                  probes: dict[int, np.ndarray] | None = None, extra: list[Any] | None = None) -> BaselineResults:
+    """Predict and score every baseline through the one evaluation path (:func:`ivr.predict.run_predictors`).
 
     Args:
         catalog: the catalog.
-        split: evaluation people and training pool.
+        split: evaluation people (``eval_rows``, the people scored) and training pool.
         config: what to run.
         probes: setup number -> probe questions (e.g. ``DataSettings.chosen_setups``); None = the
             survey protocol's setups ``config.setups``.
+        extra: further predictors scored on the same examples after the baselines (e.g. the Bayes ceiling).
 
     Returns:
-        The scores, per-group reports and N sweeps.
+        The scores, per-group reports, CPU-seconds and N sweeps.
     """
+    from baselines.predictors import GlobalMajority, RandomDraw, imputer_rows, resemble_rows
+    from ivr.predict import prepare, run_predictors, table_json_row
+
     check_config(catalog, config)
     if probes is None:
         all_setups = probe_setups(catalog.codebook, n_setups=max(config.setups) + 1)
         probes = {s: all_setups[s] for s in config.setups}
     setups = {s: np.asarray(probes[s]) for s in config.setups}
     rows, train = np.asarray(split.eval_rows), np.asarray(split.train_rows)
+    count = str(len(catalog.codebook.questions)) if config.demo_count == "all" else config.demo_count
+    examples = prepare(catalog, rows, train, setups, count, config.seed, people=config.people)
+    views = eval_views(config.eval_forms)
     res = BaselineResults(info={
         "n_eval": int(len(rows)), "n_train": int(len(train)), "setups": list(config.setups),
         "max_n": config.max_n, "n_cluster": config.n_cluster, "seed": config.seed,
         "eval_forms": config.eval_forms, "features": config.features, "demo_count": str(config.demo_count),
-        "convention": convention(config, max(len(p) for p in setups.values())),
+        "people": config.people,
+        "convention": convention(config, max(len(p) for p in setups.values())) + "\n" + people_line(examples, config),
     })
-
-    def score(preds: Predictions) -> Report:
-        return evaluate_predictions(preds, catalog, dimensions=config.dimensions,
-                                    bootstrap=config.bootstrap, seed=config.seed)
-
-    def sweep_row(preds: Predictions) -> dict[str, Any]:
-        # accuracy only (the same per-person scoring as the reports, without groups/bootstrap)
-        return table3_row(accuracy_table(person_scores(preds.canonical())), list(config.setups))
-
     res.rows[RANDOM] = _row_from_expected(expected_accuracy(catalog, rows, setups), config.setups)
-    res.reports[RANDOM_DRAW] = score(random_draw(catalog, rows, setups, config.seed))
-    res.rows[RANDOM_DRAW] = res.reports[RANDOM_DRAW].table3_row()
-
-    probed = np.concatenate(list(setups.values()))
-    table = {form: majority_table(catalog, train, form, probed) for form in FORMS}
-    majority = Predictions.concat([
-        Predictions.from_matrix(catalog, rows, s, form, probes, table[form][probes][None, :])
-        for form in FORMS for s, probes in setups.items()
-    ])
-    res.reports[GLOBAL] = score(majority)
-    res.rows[GLOBAL] = res.reports[GLOBAL].table3_row()
-
-    packed = pack_forms(catalog, setups)
-    keys = id_keys(catalog.person_ids)
-    count = str(len(catalog.codebook.questions)) if config.demo_count == "all" else config.demo_count
-    shown = (shown_questions(catalog, rows, setups, count, config.seed)
-             if config.features == "shown" else None)
-    views = eval_views(config.eval_forms)
-    for pool in config.pools:
-        pool_rows = sample_pool(train, None if pool == "all" else int(pool), config.seed, keys)
-        res.info[f"pool_{pool}"] = int(len(pool_rows))
-        for view in views:
-            votes = resemble_votes(catalog, rows, pool_rows, setups, config.max_n, packed=packed,
-                                   use_gpu=config.use_gpu, progress=config.progress, label=pool,
-                                   threads=config.threads, view=view, shown=shown, seed=config.seed)
-            for kind, n in (("top 1", 1), ("top cluster", config.n_cluster)):
-                name = resemble_name(pool, kind, view, views)
-                res.reports[name] = score(votes.predictions(catalog, n))
-                res.rows[name] = res.reports[name].table3_row()
-            if view == views[0]:
-                res.sweep[pool] = [
-                    sweep_row(votes.predictions(catalog, n))
-                    for n in progress(range(1, config.max_n + 1), f"N sweep {pool}", unit="sizes",
-                                      enabled=config.progress)
-                ]
-    if config.latent_classes:
-        from baselines.latent_class import latent_class_predictions
-
-        name = latent_class_name(config.latent_classes)
-        res.reports[name] = score(latent_class_predictions(
-            catalog, train, rows, setups, config.latent_classes, count, config.seed, view=views[0],
-            progress_bar=config.progress))
-        res.rows[name] = res.reports[name].table3_row()
+    resemble, searches = resemble_rows(config.pools, config.max_n, config.n_cluster, config.features,
+                                       use_gpu=config.use_gpu, threads=config.threads, progress=config.progress)
+    predictors = [RandomDraw(), GlobalMajority(), *resemble,
+                  *imputer_rows(config.latent_classes, gbt=config.imputers, latent_trait=config.imputers,
+                                progress=config.progress), *(extra or [])]
+    scored = run_predictors(predictors, {v: examples.with_view(v) for v in views}, bootstrap=config.bootstrap,
+                            seed=config.seed, dimensions=config.dimensions)
+    for name, row in scored.items():
+        res.reports[name] = row.report
+        full = table_json_row(row)
+        res.rows[name] = {k: v for k, v in full.items() if k != "ci" and not k.endswith("cpu_seconds")}
+        res.cpu[name] = {k: v for k, v in full.items() if k.endswith("cpu_seconds")}
+    for pool, search in searches.items():
+        res.info[f"pool_{pool}"] = int(len(search.pool_rows))
+        votes = search.votes_of(views[0])
+        res.sweep[pool] = [
+            table3_row(accuracy_table(person_scores(votes.predictions(catalog, n).canonical())), list(config.setups))
+            for n in progress(range(1, config.max_n + 1), f"N sweep {pool}", unit="sizes", enabled=config.progress)
+        ]
     return res
 
 
-def latent_class_name(n_classes: int) -> str:
-    """The table row of the latent class baseline."""
-    return f"Latent classes ({n_classes}, EM)"
+def people_line(examples: Any, config: BaselineConfig) -> str:
+    """The header line naming the people every row is scored on."""
+    from ivr.predict import people_header
+
+    return people_header(examples, config.limit_eval_people)

@@ -7,7 +7,9 @@ survey, the best classical one and the reasoner's margin over it); the rest of t
 For each fit config: run ``python -m ivr.fit --config C`` (its own checkpoint, log and report folders under
 ``--work_dir/<config name>``), time it, and collect from its report, on the same test people, the
 reasoner's accuracy ("all", polar, refined) with 95% bootstrap intervals beside Global majority,
-Resemble (top 1, top cluster), the profile oracle and the exact Bayes ceiling (:mod:`ivr.ceiling`), the training CPU-minutes (this process,
+Resemble (top 1, top cluster), the classical imputers, the profile oracle and the exact Bayes ceiling
+(:mod:`ivr.ceiling`), each with its people n and CPU-minutes (``table.json`` rows:
+:func:`ivr.predict.table_json_row`), the training CPU-minutes (this process,
 validation excluded, from ``callbacks.timing.TrainingClock``) and the command's CPU-minutes (fit,
 evaluation, baselines and ceiling). The learning curve (validation "all" against training
 CPU-minutes, read from the TensorBoard events) is drawn for every config in one PNG, with the test
@@ -32,7 +34,8 @@ from ivr.outputs import OutputKind, check_output, register_kind, write_output
 PROG = "python -m ivr.bench_quality"
 KIND = register_kind(OutputKind("bench_quality", PROG, ("summary.md", "summary.json", "learning_curve.png")))
 ROWS = {"reasoner": "IndieValueReasoner", "global": "Global (majority vote)", "top1": "Resemble (all, top 1)",
-        "cluster": "Resemble (all, top cluster)", "oracle": "Profile oracle (training counts)",
+        "cluster": "Resemble (all, top cluster)", "gbt": "Gradient-boosted trees (per question)",
+        "irt": "Latent traits (IRT, rank 6)", "oracle": "Profile oracle (training counts)",
         "bayes": "Bayes ceiling (exact posterior)"}
 REAL_KIND = register_kind(OutputKind("bench_real", PROG + " --suite real",
                                      ("real_suite.md", "real_suite.json", "real_suite.png"), ("real_suite.json",)))
@@ -51,7 +54,8 @@ def run_fit(config: str, work: Path, bootstrap: int, extra: list[str]) -> dict[s
     work.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "ivr.fit", "--config", config, "--checkpoint_dir", str(work / "checkpoints"),
            "--overwrite", "true", "--report_dir", str(work / "eval"), "--bootstrap", str(bootstrap),
-           "--trainer.default_root_dir", str(work), "--trainer.logger.init_args.save_dir", str(work), *extra]
+           "--trainer.default_root_dir", str(work), "--trainer.logger.init_args.save_dir", str(work),
+           "--imputers", "true", *extra]
     print(f"[ivr] bench_quality: {' '.join(cmd[1:])}", file=sys.stderr, flush=True)
     cpu0, wall0 = _children_cpu(), time.perf_counter()
     with open(work / "fit.log", "w") as log:
@@ -106,22 +110,25 @@ def _cell(row: dict[str, Any] | None, key: str) -> str:
 
 def summary_table(results: list[dict[str, Any]]) -> str:
     """Markdown: one block of rows per config, accuracy with 95% intervals, gaps, CPU-minutes."""
-    lines = ["| config | method | all [95% CI] | polar | refined | training CPU-min | command CPU-min |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| config | method | n | all [95% CI] | polar | refined | CPU-min (fit + predict) | training CPU-min "
+             "| command CPU-min |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for res in results:
         for k, label in ROWS.items():
             row = res["rows"].get(k)
             if row is None:
                 continue
             cpu = (f"{res['train_cpu_min']:.1f}", f"{res['facts']['cpu_s'] / 60:.1f}") if k == "reasoner" else ("", "")
-            lines.append(f"| {res['name']} | {label} | " + " | ".join(_cell(row, key) for _, key in KEYS)
-                         + f" | {cpu[0]} | {cpu[1]} |")
+            own = row.get("cpu_seconds")
+            lines.append(f"| {res['name']} | {label} | {row.get('n', '–')} | "
+                         + " | ".join(_cell(row, key) for _, key in KEYS)
+                         + f" | {'' if own is None else f'{own / 60:.2f}'} | {cpu[0]} | {cpu[1]} |")
         r, c, o, b = (res["rows"].get(k) for k in ("reasoner", "cluster", "oracle", "bayes"))
         if r and c and b:
             vs = " / − oracle" if o else ""
             lines.append(f"| {res['name']} | reasoner − top cluster{vs} / − Bayes | " + " | ".join(
                 f"{r[key] - c[key]:+.2f}" + (f" / {r[key] - o[key]:+.2f}" if o else "") + f" / {r[key] - b[key]:+.2f}"
-                for _, key in KEYS) + " | | |")
+                for _, key in KEYS) + " | | | |")
     return "\n".join(lines)
 
 

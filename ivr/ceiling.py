@@ -1,8 +1,8 @@
 """The exact Bayes ceiling beside a reasoner's table, and the figures that compare them.
 
-On a synthetic catalog (a folder with ``synth_model.npz``), :func:`bayes_views` scores the generator's
-exact posterior on the same people, probe setups, forms, demonstrations (the protocol's sampler under
-the data module's seed, count, rule and allowed questions) and evaluation views as the reasoner. Its
+On a synthetic catalog (a folder with ``synth_model.npz``), :func:`ceiling_predictors` gives the
+generator's exact posterior as a predictor, scored through the one evaluation path on the same people,
+probe setups, forms, demonstrations and evaluation views as the reasoner. Its
 row is the best any method can reach on those people; :func:`gap_lines` prints each model's distance
 to it, :func:`fit_table` the distributional fit and calibration of every scored row side by side.
 
@@ -41,45 +41,29 @@ def catalog_folder(dm: Any) -> Path | None:
         return None
 
 
-def bayes_views(dm: Any, rows: np.ndarray, setups: list[int], oracle: bool = False) -> dict[str, Any]:
-    """Evaluation view -> the Bayes predictor's ``Predictions`` on ``rows`` ({} on a non-synthetic catalog).
+def ceiling_predictors(dm: Any) -> list[Any]:
+    """The profile oracle and the Bayes ceiling as predictors ([] on a non-synthetic catalog).
 
-    Args:
-        dm: the set-up data module (catalog, setups, evaluation recipe and convention).
-        rows: the evaluated catalog rows.
-        setups: the setup numbers scored.
-        oracle: predict with the profile oracle instead (profiles counted from the data module's
-            training people); {} when the demonstrations come with demographics, which it does not model.
+    Both read each person's shown demonstrations from the shared prepared examples (the protocol's draw
+    under the data module's seed, count -- resolved by the protocol, so ``eval_demo_count`` null or
+    ``all`` works --, rule and allowed questions). The profile oracle is left out when the demonstrations
+    come with demographics, which it does not model; under ``demographics: only`` the ceiling conditions on
+    the demographics alone.
     """
     folder = catalog_folder(dm)
     if folder is None or not (folder / "synth_model.npz").exists():
-        return {}
+        return []
     try:
-        from baselines.bayes import bayes_predictions
+        from baselines.predictors import BayesCeiling, ProfileOracle
     except ImportError as err:
         print(f"[ivr] Bayes ceiling unavailable ({err})", file=sys.stderr)
-        return {}
+        return []
     from ivr.catalog.synth import SynthModel
 
     model = SynthModel.load(folder)
-    hp, recipe = dm.hparams, dm.eval_recipe
-    if oracle:
-        if hp.demographics != "none":
-            return {}
-        from baselines.latent_class import profile_oracle_model
-
-        model = profile_oracle_model(dm.catalog, model, np.asarray(dm.split.train_rows))
-    demo_mask = None
-    if recipe.demo_questions is not None:
-        demo_mask = np.zeros(len(dm.catalog.codebook.questions), dtype=bool)
-        demo_mask[list(recipe.demo_questions)] = True
-    only = hp.demographics == "only"
-    probes = {s: dm.setups[s] for s in setups}
-    return {view: bayes_predictions(dm.catalog, model, rows, probes, ["polar", "refined"],
-                                    0 if only else recipe.demo_count, hp.seed, demo_mask=demo_mask,
-                                    use_demographics=hp.demographics != "none", view=view,
-                                    demo_rule=hp.eval_demo_rule, table=dm.table)
-            for view in dm.eval_views}
+    demographics = dm.hparams.demographics
+    rows: list[Any] = [] if demographics != "none" else [ProfileOracle(model)]
+    return rows + [BayesCeiling(model, use_demographics=demographics != "none")]
 
 
 def gap_lines(rows: dict[str, dict[str, Any]], models: list[str], ceiling: str = CEILING) -> list[str]:

@@ -25,7 +25,6 @@ from ivr.cli import (
 from ivr.model.published import published_table3
 
 FORMS = ("polar", "refined")
-BASELINE_ROWS = ("Global (majority vote)", "Resemble (all, top 1)", "Resemble (all, top cluster)")
 PROG = "python -m ivr.evaluate"
 DEFAULT_OUT = "runs/evaluate"
 
@@ -41,51 +40,36 @@ def row_values(row: dict[str, Any]) -> list[float]:
 
 
 def format_table(rows: dict[str, dict[str, Any]], setups: list[int], convention: str | None = None) -> str:
-    """Console table laid out like Table 3, under the header naming the evaluation convention.
+    """Console table laid out like Table 3, under the header naming the evaluation convention and the people.
 
     Args:
-        rows: name -> Table-3 row.
+        rows: name -> Table-3 row (:func:`ivr.predict.table_json_row`: with ``n`` and ``cpu_seconds`` when known).
         setups: the setups scored.
-        convention: header lines every row follows (:func:`ivr.data.conventions.convention_header`).
+        convention: header lines every row follows (the convention and the ``n = ... people`` line).
     """
     cols = table_columns(setups)
     width = max([len(n) for n in rows] + [6]) + 2
-    head = "method".ljust(width) + "".join(c.replace("polar ", "p ").replace("refined ", "r ").rjust(9) for c in cols)
+    head = ("method".ljust(width) + "".join(c.replace("polar ", "p ").replace("refined ", "r ").rjust(9) for c in cols)
+            + "n".rjust(7) + "CPU s".rjust(9))
     lines = ([convention, ""] if convention else []) + [head, "-" * len(head)]
     for name, row in rows.items():
-        lines.append(name.ljust(width) + "".join(f"{v:9.2f}" for v in row_values(row)))
+        n = row.get("n")
+        cpu = row.get("cpu_seconds")
+        lines.append(name.ljust(width) + "".join(f"{v:9.2f}" for v in row_values(row))
+                     + (f"{n:7d}" if n is not None else "      –") + (f"{cpu:9.1f}" if cpu is not None else "        –"))
     return "\n".join(lines)
 
 
-def baseline_rows(dm: Any, eval_rows: Any, setups: list[int], bootstrap: int) -> dict[str, dict[str, Any]]:
-    """Global-majority and Resemble rows on the same eval people, in the data module's evaluation
-    convention (``eval_forms``; empty when ``baselines`` is missing)."""
-    import dataclasses
-
+def baseline_predictors(dm: Any, imputers: bool = True) -> list[Any]:
+    """Global majority, Resemble (all, top 1 / top cluster) and the classical imputers as predictors
+    ([] when ``baselines`` is missing)."""
     try:
-        from baselines.run import BaselineConfig, resemble_name, run_baselines
+        from baselines.predictors import GlobalMajority, imputer_rows, resemble_rows
     except ImportError as err:
         print(f"[ivr] baselines unavailable ({err}); printing the model rows only", file=sys.stderr)
-        return {}
-    from ivr.data.conventions import eval_views
-
-    split = dataclasses.replace(dm.split, eval_rows=eval_rows)
-    hp = dm.hparams
-    config = BaselineConfig(setups=tuple(setups), pools=("all",), bootstrap=bootstrap, progress=True, seed=hp.seed,
-                            eval_forms=hp.eval_forms, demo_count=dm.eval_demo_label())
-    res = run_baselines(dm.catalog, split, config, {s: dm.setups[s] for s in setups})
-    views = eval_views(hp.eval_forms)
-    names = [BASELINE_ROWS[0]] + [resemble_name("all", k, v, views) for v in views for k in ("top 1", "top cluster")]
-    return {name: with_ci(res.rows[name], res.reports.get(name)) for name in names if name in res.rows}
-
-
-CI_KEYS = ("polar_avg", "refined_avg", "all")
-
-
-def with_ci(row: dict[str, Any], report: Any) -> dict[str, Any]:
-    """A Table-3 row with ``ci``: {"polar_avg", "refined_avg", "all"} -> [low, high] when the report has them."""
-    ci = {k: list(report.ci[k]) for k in CI_KEYS if report is not None and report.ci.get(k)}
-    return {**row, "ci": ci} if ci else dict(row)
+        return []
+    resemble, _ = resemble_rows(("all",), 35, 24, "non_probe")
+    return [GlobalMajority(), *resemble, *(imputer_rows() if imputers else [])]
 
 
 def slug(name: str) -> str:
@@ -95,7 +79,7 @@ def slug(name: str) -> str:
 def report_run(
     predictions: dict[str, Any], dm: Any, out: str | Path, with_baselines: bool = True,
     bootstrap: int = 1000, published: bool = False, overwrite: bool = False, flag: str = "--out",
-    progress: bool = True, paper: str | Path | None = None, ceiling: bool = True,
+    progress: bool = True, paper: str | Path | None = None, ceiling: bool = True, imputers: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Score each model's test predictions, add baseline / paper rows, print and write the table.
 
@@ -105,61 +89,62 @@ def report_run(
         dm: the set-up data module (catalog, split, evaluation convention).
         out: output folder: new, or an earlier evaluation output (replaced atomically once every
             file is ready; a folder with other files is refused).
-        with_baselines: add Global-majority and Resemble rows on the same people.
+        with_baselines: add Global-majority, Resemble and (``imputers``) the classical imputers' rows on the
+            same people.
         bootstrap: bootstrap resamples for the confidence intervals.
         published: add the paper's Table-3 rows.
         paper: the paper's results.json for those rows (default: the packaged copy).
         overwrite: allow ``out`` to replace an ivr output of another kind.
         flag: the flag that named ``out`` (error messages).
-        progress: progress of the baselines.
+        progress: a progress line per scored row.
+        imputers: with the baselines, add gradient-boosted trees and the latent-trait model.
         ceiling: on a synthetic catalog, add the exact Bayes predictor's row on the same people, the
             gap of each model to it, and its calibration and distributional fit
             (:mod:`ivr.ceiling`).
 
+    Every row is a :class:`ivr.predict.Predictor` run through :func:`ivr.predict.run_predictors` on the same
+    prepared examples (the models' people, setups, demonstrations and views).
+
     Returns:
-        name -> Table-3 row of every printed row.
+        name -> Table-3 row of every printed row (:func:`ivr.predict.table_json_row`).
     """
-    from ivr.data.conventions import row_name
-    from ivr.metrics import evaluate_predictions, plot_per_group
+    from ivr.metrics import plot_per_group
     from ivr.outputs import check_output, write_output
+    from ivr.predict import FixedPredictor, from_datamodule, people_header, run_predictors, table_json_row
 
     out = Path(out)
     check_output(out, "evaluate", overwrite, flag)
-    rows: dict[str, dict[str, Any]] = {}
-    reports: dict[str, Any] = {}
-    setups: list[int] = []
-    flat: dict[str, Any] = {}
-    for name, preds in predictions.items():
-        if isinstance(preds, Mapping):
-            views = tuple(preds)
-            flat.update({row_name(name, v, views): p for v, p in preds.items()})
-        else:
-            flat[name] = preds
-    predictions = flat
-    for name, preds in predictions.items():
-        report = evaluate_predictions(preds, dm.catalog, bootstrap=bootstrap)
-        rows[name] = with_ci(report.table3_row(), report)
-        reports[name] = report
-        setups = report.setups
-    first = next(iter(predictions.values()))
+    first_view = dm.eval_views[0]
+    models = [FixedPredictor(name, dict(p) if isinstance(p, Mapping) else {first_view: p}, None)
+              for name, p in predictions.items()]
+    first = next(iter(models[0].predictions.values()))
     import numpy as np
 
+    setups = sorted(int(s) for s in np.unique(first.setup))
+    examples = from_datamodule(dm, rows=np.unique(first.person), setups=setups)
+    views = {v: examples.with_view(v) for v in dm.eval_views}
+    predictors: list[Any] = list(models)
     if with_baselines:
-        rows.update(baseline_rows(dm, np.unique(first.person), setups, bootstrap=bootstrap))
-    models = list(rows)[: len(predictions)]
+        predictors += baseline_predictors(dm, imputers)
     if ceiling:
-        from ivr.ceiling import CEILING, PROFILE_ORACLE, bayes_views
+        from ivr.ceiling import ceiling_predictors
 
-        views = tuple(dm.eval_views)
-        for label, oracle in ((PROFILE_ORACLE, True), (CEILING, False)):
-            for view, bayes in bayes_views(dm, np.unique(first.person), setups, oracle=oracle).items():
-                name = row_name(label, view, views)
-                predictions[name] = bayes
-                reports[name] = evaluate_predictions(bayes, dm.catalog, bootstrap=bootstrap)
-                rows[name] = with_ci(reports[name].table3_row(), reports[name])
+        predictors += ceiling_predictors(dm)
+    scored = run_predictors(predictors, views, bootstrap=bootstrap, seed=dm.hparams.seed,
+                            log=(lambda line: print(f"[ivr] {line}", file=sys.stderr)) if progress else None)
+    rows = {name: table_json_row(r) for name, r in scored.items()}
+    reports = {name: r.report for name, r in scored.items()}
+    predictions = {name: r.predictions for name, r in scored.items()}
+    model_names = [n for n in rows if any(n == m.name or n.startswith(m.name + " [") for m in models)]
+    # reports, predictions and per-group charts are written for the models and the reference rows
+    from ivr.ceiling import CEILING, PROFILE_ORACLE
+
+    kept = model_names + [n for n in rows if n.startswith((CEILING, PROFILE_ORACLE))]
     if published:
         rows.update({f"{k} (paper)": v for k, v in published_table3(paper).items() if len(v["polar"]) == len(setups)})
-    text = format_table(rows, setups, dm.convention(resemble="non_probe" if with_baselines else None))
+    header = dm.convention(resemble="non_probe" if with_baselines else None) + "\n" + people_header(
+        examples, dm.hparams.limit_eval_people)
+    text = format_table(rows, setups, header)
     if published:
         text += "\n(paper) rows: Table 3 of the paper"
     intervals = [f"  {name}: " + ", ".join(f"{k.replace('_avg', '')} {lo:.2f}-{hi:.2f}"
@@ -167,26 +152,27 @@ def report_run(
                  for name, r in rows.items() if r.get("ci")]
     if intervals:
         text += f"\n95% bootstrap intervals ({bootstrap} resamples of people):\n" + "\n".join(intervals)
-    from ivr.ceiling import PROFILE_ORACLE, dimension_table, fit_table, gap_lines
+    from ivr.ceiling import dimension_table, fit_table, gap_lines
 
-    gaps = gap_lines(rows, models + [PROFILE_ORACLE])
+    gaps = gap_lines(rows, model_names + [PROFILE_ORACLE])
     if gaps:
         text += "\nPoints to the Bayes ceiling (same people, demonstrations and forms):\n" + "\n".join(gaps)
-    gaps = gap_lines(rows, models, ceiling=PROFILE_ORACLE)
+    gaps = gap_lines(rows, model_names, ceiling=PROFILE_ORACLE)
     if gaps:
         text += ("\nPoints to the profile oracle (the ceiling's profiles, their answer probabilities counted from "
                  "the training people):\n" + "\n".join(gaps))
     if any(r.distribution for r in reports.values()):
         text += ("\n\nCalibration and distributional fit per (question, group): W1 on ordered options / (options - 1), "
                  "JS (base 2) on unordered; 'groups' = mean over the demographic dimensions (0 = exact)\n"
-                 + fit_table(reports) + "\n\n" + dimension_table(reports))
+                 + fit_table(reports) + "\n\n" + dimension_table({n: reports[n] for n in kept}))
     import pandas as pd
 
     frame = pd.DataFrame([row_values(r) for r in rows.values()], index=list(rows), columns=table_columns(setups))
     frame.index.name = "method"
 
     def write(tmp: Path) -> None:
-        for name, report in reports.items():
+        for name in kept:
+            report = reports[name]
             report.to_json(tmp / f"{slug(name)}_report.json")
             predictions[name].save(tmp / f"{slug(name)}_predictions.npz")
             if report.per_group:
@@ -196,7 +182,7 @@ def report_run(
         (tmp / "table.json").write_text(json.dumps(rows, indent=2))
 
     write_output(out, "evaluate", write, overwrite, flag)
-    print(f"\nTest people: {len(set(first.person.tolist()))}; accuracy in percent\n{text}\n")
+    print(f"\nTest people: {examples.n_people}; accuracy in percent\n{text}\n")
     print(f"[ivr] wrote {out}/table.csv, table.json and per-model reports / per-group plots")
     return rows
 
@@ -227,6 +213,8 @@ def build_parser() -> Any:
                    help="base causal LM (hub id or folder), scored zero-shot by --model.score (choice head by default)")
     p.add_argument("--baselines", type=bool, default=True, nargs="?", const=True,
                    help="print Global-majority and Resemble rows on the same people")
+    p.add_argument("--imputers", type=bool, default=False, nargs="?", const=True,
+                   help="with --baselines, also the classical imputers (gradient-boosted trees, latent traits)")
     p.add_argument("--ceiling", type=bool, default=True, nargs="?", const=True,
                    help="on a synthetic catalog, print the exact Bayes row on the same people and the gap to it")
     add_report_arguments(p, bootstrap=1000)
@@ -234,7 +222,7 @@ def build_parser() -> Any:
     p.add_lightning_class_args(IVRDataModule, "data")
     p.add_lightning_class_args(IndieValueReasoner, "model")
     p.add_lightning_class_args(Trainer, "trainer")
-    accept_fit_config(p, sections=(), skip=("ckpt_path", "baselines", "bootstrap"))
+    accept_fit_config(p, sections=(), skip=("ckpt_path", "baselines", "bootstrap", "imputers"))
     return p
 
 
@@ -312,7 +300,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, Any]]:
     preds = {name: predict(m, dm, trainer_cfg, cfg.progress) for name, m in modules.items()}
     return report_run(preds, dm, cfg.out, with_baselines=cfg.baselines, bootstrap=cfg.bootstrap,
                       published=cfg.published, overwrite=cfg.overwrite, progress=cfg.progress, paper=cfg.paper,
-                      ceiling=cfg.ceiling)
+                      ceiling=cfg.ceiling, imputers=cfg.imputers)
 
 
 def cli(argv: list[str] | None = None) -> int:

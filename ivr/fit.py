@@ -59,6 +59,8 @@ class ReasonerCLI(LightningCLI):
                             help="weights for the evaluation: 'best', 'last' or 'current' (in memory)")
         parser.add_argument("--baselines", type=bool, default=True,
                             help="print Global-majority and Resemble rows beside the model")
+        parser.add_argument("--imputers", type=bool, default=False,
+                            help="with --baselines, also the classical imputers (gradient-boosted trees, latent traits)")
         parser.add_argument("--ceiling", type=bool, default=True,
                             help="on a synthetic catalog, print the exact Bayes row on the same people and the gap")
         parser.add_argument("--bootstrap", type=Count0, default=1000, help="bootstrap resamples for the CIs")
@@ -180,7 +182,7 @@ def main(args: list[str] | None = None) -> dict[str, Any] | None:
     out = Path(cfg.report_dir) if cfg.report_dir else Path(log_dir or trainer.default_root_dir) / "eval"
     return report_run(
         {"IndieValueReasoner": preds}, dm, out, with_baselines=cfg.baselines,
-        bootstrap=cfg.bootstrap, flag="--report_dir", ceiling=cfg.ceiling,
+        bootstrap=cfg.bootstrap, flag="--report_dir", ceiling=cfg.ceiling, imputers=cfg.imputers,
     )["IndieValueReasoner"]
 
 

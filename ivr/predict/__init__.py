@@ -1,0 +1,17 @@
+"""One predictor interface and one evaluation path for every row of every table.
+
+* :mod:`ivr.predict.examples` -- the protocol's evaluation examples prepared once (people, setups, shown
+  demonstrations, tie keys) and the training view;
+* :mod:`ivr.predict.base` -- :class:`Predictor` (``fit(train)``, ``predict_proba(examples)``);
+* :mod:`ivr.predict.runner` -- :func:`run_predictors`: every predictor on the same prepared examples,
+  scored by :func:`ivr.metrics.evaluate_predictions`, timed in CPU-seconds, with ``n`` in every header.
+
+The statistical predictors live in ``baselines/`` (imported lazily by the entry points, CONTRACTS.md §1).
+"""
+
+from ivr.predict.base import FixedPredictor, Outputs, Predictor, ProbeOutput
+from ivr.predict.examples import PEOPLE, PreparedExamples, TrainView, from_datamodule, prepare
+from ivr.predict.runner import ScoredRow, people_header, run_predictors, table_json_row
+
+__all__ = ["PEOPLE", "FixedPredictor", "Outputs", "PreparedExamples", "Predictor", "ProbeOutput", "ScoredRow",
+           "TrainView", "from_datamodule", "people_header", "prepare", "run_predictors", "table_json_row"]
