@@ -38,7 +38,7 @@ ROWS = {"reasoner": "IndieValueReasoner", "global": "Global (majority vote)", "t
         "irt": "Latent traits (IRT, rank 6)", "oracle": "Profile oracle (training counts)",
         "bayes": "Bayes ceiling (exact posterior)"}
 REAL_KIND = register_kind(OutputKind("bench_real", PROG + " --suite real",
-                                     ("real_suite.md", "real_suite.json", "real_suite.png"), ("real_suite.json",)))
+                                     ("real_suite.md", "real_suite.json", "real_suite.png")))
 DEFAULT_CONFIGS = ["configs/tiny.yaml", "configs/cpu.yaml", "configs/cpu_set.yaml"]
 REAL_CONFIG = "configs/tiny_survey.yaml"
 KEYS = (("all", "all"), ("polar", "polar_avg"), ("refined", "refined_avg"))

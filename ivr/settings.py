@@ -43,6 +43,19 @@ def check_count(flag: str, value: Any, minimum: int = 1, optional: bool = False)
                           f"{' (or null)' if optional else ''}")
 
 
+def plain(value: Any) -> Any:
+    """``value`` with every parsed ``Count``/``Count0`` (an ``int`` subclass of jsonargparse's) made a plain
+    ``int``, in lists, tuples and dicts too: hyperparameters are pickled into checkpoints, and ivr reads those
+    with ``weights_only=True``, which refuses any class it does not know."""
+    if isinstance(value, int) and not isinstance(value, bool) and type(value) is not int:
+        return int(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain(v) for v in value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
+
+
 DEFAULT_CATALOG = "synthetic:people=2000,seed=0"
 
 

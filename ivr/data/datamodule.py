@@ -22,7 +22,7 @@ from ivr.data.datasets import (
 )
 from ivr.data.examples import FORMS, PersonTable, Recipe, train_people
 from ivr.catalog.codebook import PROTOCOL_KEYS
-from ivr.settings import Count, Count0, check_count
+from ivr.settings import Count, Count0, check_count, plain
 from ivr.data.protocol import protocol_split
 from ivr.data.prompts import load_layout, set_chat_template
 from ivr.data.statement_tokenizer import build_statement_tokenizer, is_statement_tokenizer, load_statement_tokenizer
@@ -106,6 +106,8 @@ class IVRDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
+        for key in list(self.hparams):  # parsed counts are int subclasses: checkpoints keep plain ints
+            self.hparams[key] = plain(self.hparams[key])
         for key, value, minimum, optional in (
                 ("batch_size", batch_size, 1, False), ("eval_batch_size", eval_batch_size, 1, True),
                 ("num_workers", num_workers, 0, False), ("max_seq_length", max_seq_length, 1, False),

@@ -141,8 +141,7 @@ def export_main(argv: list[str]) -> int:
     db = Path(args.db)
     if not db.is_file():
         raise InputNotFoundError(f"--db {db}: no such file; give the database that serve wrote (--db of serve)")
-    kind = register_kind(OutputKind("interview_export", f"{PROG} export", ("index.json", "transcripts/*.json"),
-                                    ("index.json",)))
+    kind = register_kind(OutputKind("interview_export", f"{PROG} export", ("index.json", "transcripts/*.json")))
     check_output(args.out, kind, bool(args.overwrite))
     if not is_interview_db(db):
         raise ConfigError(f"--db {db}: not an interview database written by {PROG} serve")
