@@ -165,8 +165,6 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                    help=f"fit configs (default {DEFAULT_CONFIGS}; --suite real: [{REAL_CONFIG}])")
     p.add_argument("--surveys", type=list[str] | None, default=None,
                    help="--suite real: the surveys to run (default all: bfi, epi, kakadu, msq)")
-    p.add_argument("--latent_classes", type=int, default=8,
-                   help="--suite real: classes of the latent-class row when the fit's table has none (0 = none)")
     p.add_argument("--work_dir", type=str, default="runs/bench_quality_runs", help="where each config's run goes")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples of people for the intervals")
     p.add_argument("--reuse", type=bool, default=False, help="summarise finished runs in --work_dir, fit nothing")
@@ -214,7 +212,7 @@ def real_main(cfg: Any) -> list[dict[str, Any]]:
     config = cfg.configs[0] if cfg.configs else REAL_CONFIG
     work = Path(cfg.work_dir if cfg.work_dir != "runs/bench_quality_runs" else "runs/bench_real_runs")
     results = bench_real.run_suite(cfg.surveys or list(bench_real.SURVEYS), config, work, cfg.bootstrap,
-                                   cfg.reuse, list(cfg.fit_args), cfg.latent_classes)
+                                   cfg.reuse, list(cfg.fit_args))
     text = bench_real.suite_table(results)
 
     def write(tmp: Path) -> None:

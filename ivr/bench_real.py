@@ -6,9 +6,8 @@ build the catalog (``python -m ivr.catalog build``) and check that every answer 
 answers per question in the catalog = answers with a listed code counted by pandas on the CSV), run
 ``python -m ivr.fit --config <config> --data.catalog <catalog>`` (default ``configs/tiny_survey.yaml``),
 and read every row of its ``table.json`` -- the reasoner and each predictor the fit's table lists, on the
-same test people. Classical methods the fit's table does not yet list are added on those people through
-the baselines library: latent classes (``--latent_classes``; EM, predicted from the shown
-demonstrations). Prints, per survey, every method's "all" / polar / refined with 95% bootstrap intervals
+same test people (the suite runs the fit with ``--imputers true``: gradient-boosted trees, latent traits and
+latent classes beside Global majority and Resemble, one evaluation path). Prints, per survey, every method's "all" / polar / refined with 95% bootstrap intervals
 and CPU-minutes, the best classical method and the reasoner's margin over it; writes ``real_suite.md``,
 ``real_suite.json`` and ``real_suite.png`` (accuracy with intervals per method and survey) into ``--out``.
 """
@@ -72,33 +71,6 @@ def prepare(name: str, work: Path) -> dict[str, Any]:
         raise RuntimeError(f"{name}: the catalog holds {stored} valid answers, pandas counts {counted} on the CSV")
     return {"catalog": str(catalog), "people": len(cat), "questions": len(codebook["questions"]),
             "answers": stored}
-
-
-def classical_rows(catalog: str, have: set[str], latent_classes: int, bootstrap: int,
-                   seed: int = 0) -> dict[str, dict[str, Any]]:
-    """Latent-class rows on the fit's test people, unless the fit's table has one.
-
-    The split is the catalog's protocol with the data seed (as configs/tiny_survey.yaml, which sets no
-    protocol key); a fit config that overrides the protocol would need the same keys here.
-    """
-    import dataclasses
-
-    from baselines.run import BaselineConfig, run_baselines
-    from ivr.data.datamodule import IVRDataModule
-    from ivr.evaluate import with_ci
-
-    if latent_classes <= 0 or any(n.startswith("Latent classes") for n in have):
-        return {}
-    cpu0 = _cpu(resource.RUSAGE_SELF)
-    dm = IVRDataModule(catalog=catalog, tokenizer="statement", eval_forms="matched", seed=seed)
-    dm.setup_people()
-    setups = dict(enumerate(dm.setups)) if isinstance(dm.setups, list) else dict(dm.setups)
-    config = BaselineConfig(setups=tuple(setups), pools=("all",), bootstrap=bootstrap, progress=False, seed=seed,
-                            eval_forms="matched", demo_count=dm.eval_demo_label(), latent_classes=latent_classes)
-    res = run_baselines(dm.catalog, dataclasses.replace(dm.split, eval_rows=dm.split.test_rows), config, setups)
-    cpu_s = _cpu(resource.RUSAGE_SELF) - cpu0
-    return {n: {**with_ci(r, res.reports.get(n)), "cpu_s": cpu_s}
-            for n, r in res.rows.items() if n.startswith("Latent classes")}
 
 
 def fit_rows(work: Path) -> tuple[dict[str, dict[str, Any]], float]:
@@ -173,8 +145,8 @@ def plot_suite(results: list[dict[str, Any]], path: Path) -> None:
     save_figure(fig, path)
 
 
-def run_suite(names: list[str], config: str, work_dir: Path, bootstrap: int, reuse: bool, fit_args: list[str],
-              latent_classes: int) -> list[dict[str, Any]]:
+def run_suite(names: list[str], config: str, work_dir: Path, bootstrap: int, reuse: bool,
+              fit_args: list[str]) -> list[dict[str, Any]]:
     """Prepare, fit and collect every survey of ``names``."""
     from ivr.bench_quality import run_fit
 
@@ -194,7 +166,6 @@ def run_suite(names: list[str], config: str, work_dir: Path, bootstrap: int, reu
         if not reuse:
             run_fit(config, fit, bootstrap, ["--data.catalog", facts["catalog"], *fit_args])
         rows, train_min = fit_rows(fit)
-        rows.update(classical_rows(facts["catalog"], set(rows), latent_classes, bootstrap))
         bench = json.loads((fit / "bench.json").read_text())
         log = (fit / "fit.log").read_text().splitlines()
         people = next((int(line.split(":")[1].split(";")[0]) for line in log if line.startswith("Test people:")),

@@ -60,6 +60,11 @@ def format_table(rows: dict[str, dict[str, Any]], setups: list[int], convention:
     return "\n".join(lines)
 
 
+#: latent classes among the imputers of ``--imputers true``: a small-survey default (the real-survey suite's
+#: surveys have 1,500-3,900 people); ``python -m baselines --latent_classes K`` chooses any K.
+IMPUTER_LATENT_CLASSES = 8
+
+
 def baseline_predictors(dm: Any, imputers: bool = True) -> list[Any]:
     """Global majority, Resemble (all, top 1 / top cluster) and the classical imputers as predictors
     ([] when ``baselines`` is missing)."""
@@ -69,7 +74,7 @@ def baseline_predictors(dm: Any, imputers: bool = True) -> list[Any]:
         print(f"[ivr] baselines unavailable ({err}); printing the model rows only", file=sys.stderr)
         return []
     resemble, _ = resemble_rows(("all",), 35, 24, "non_probe")
-    return [GlobalMajority(), *resemble, *(imputer_rows() if imputers else [])]
+    return [GlobalMajority(), *resemble, *(imputer_rows(IMPUTER_LATENT_CLASSES) if imputers else [])]
 
 
 def slug(name: str) -> str:
@@ -97,7 +102,7 @@ def report_run(
         overwrite: allow ``out`` to replace an ivr output of another kind.
         flag: the flag that named ``out`` (error messages).
         progress: a progress line per scored row.
-        imputers: with the baselines, add gradient-boosted trees and the latent-trait model.
+        imputers: with the baselines, add gradient-boosted trees, the latent-trait model and latent classes.
         ceiling: on a synthetic catalog, add the exact Bayes predictor's row on the same people, the
             gap of each model to it, and its calibration and distributional fit
             (:mod:`ivr.ceiling`).
@@ -214,7 +219,8 @@ def build_parser() -> Any:
     p.add_argument("--baselines", type=bool, default=True, nargs="?", const=True,
                    help="print Global-majority and Resemble rows on the same people")
     p.add_argument("--imputers", type=bool, default=False, nargs="?", const=True,
-                   help="with --baselines, also the classical imputers (gradient-boosted trees, latent traits)")
+                   help="with --baselines, also the classical imputers (gradient-boosted trees, latent traits, "
+                        f"{IMPUTER_LATENT_CLASSES} latent classes)")
     p.add_argument("--ceiling", type=bool, default=True, nargs="?", const=True,
                    help="on a synthetic catalog, print the exact Bayes row on the same people and the gap to it")
     add_report_arguments(p, bootstrap=1000)
