@@ -429,7 +429,7 @@ def add_progress_argument(parser: Any) -> None:
 FIT_ONLY: dict[str, Any] = {"seed_everything": int | bool | None, "checkpoint_dir": str | None,
                             "save_every_n_steps": int | None, "evaluate": bool | None, "eval_ckpt": str | None,
                             "report_dir": str | None, "ckpt_path": str | None, "baselines": bool | None,
-                            "bootstrap": int | None}
+                            "bootstrap": int | None, "imputers": bool | None}
 
 
 def accept_fit_config(parser: Any, sections: Sequence[str] = ("model", "trainer"), skip: Sequence[str] = ()) -> None:
