@@ -10,6 +10,7 @@ Session fixtures (built once per run, offline, under pytest's temporary folder):
 """
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -39,3 +40,18 @@ def small_catalog_dir(tmp_path_factory) -> Path:
     from ivr.catalog.synth import build_synthetic
 
     return build_synthetic(tmp_path_factory.mktemp("small_catalog") / "catalog", n_people=1000, seed=0)
+
+
+@pytest.fixture(scope="module")
+def real_catalog(tmp_path_factory) -> Path:
+    """A catalog of ivr/examples/small_survey.py's made-up 12-question survey, 300 people, 3 probe setups (no
+    Bayes model: what a real survey gives)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_own_survey import write_survey
+    from ivr.catalog.__main__ import cli
+
+    folder = tmp_path_factory.mktemp("realcat")
+    codebook, survey = write_survey(folder / "survey", people=300)
+    assert cli(["build", "--codebook", str(codebook), "--input", str(survey), "--out", str(folder / "cat"),
+                "--progress", "false"]) == 0
+    return folder / "cat"

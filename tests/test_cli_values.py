@@ -38,22 +38,6 @@ def test_ceiling_with_the_protocols_eval_demo_count(small_catalog_dir: Path, tmp
 
 # ---- experiments on any catalog ----------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def real_catalog(tmp_path_factory) -> Path:
-    """A catalog of ivr/examples/small_survey.py's made-up 12-question survey (no Bayes model: a real one)."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from test_own_survey import write_survey
-    from ivr.catalog.__main__ import cli
-
-    folder = tmp_path_factory.mktemp("realcat")
-    codebook, survey = write_survey(folder / "survey", people=300)
-    assert cli(["build", "--codebook", str(codebook), "--input", str(survey), "--out", str(folder / "cat"),
-                "--progress", "false"]) == 0
-    return folder / "cat"
-
-
 def experiment(name: str, config: dict, out: Path):
     from ivr.experiment import experiment_class
     from ivr.experiment.config import validate_config

@@ -1,7 +1,6 @@
 """Hostile values on the command line (issue 23): each is refused up front with exit status 2 and one
 ``error:`` line naming the flag or file and the allowed range, and nothing is written."""
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -9,20 +8,6 @@ import pytest
 from ivr.cli import run
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def real_catalog(tmp_path_factory) -> Path:
-    """ivr/examples/small_survey.py's made-up 12-question survey as a catalog (3 probe setups)."""
-    sys.path.insert(0, str(Path(__file__).parent))
-    from test_own_survey import write_survey
-    from ivr.catalog.__main__ import cli
-
-    folder = tmp_path_factory.mktemp("hostile_cat")
-    codebook, survey = write_survey(folder / "survey", people=300)
-    assert cli(["build", "--codebook", str(codebook), "--input", str(survey), "--out", str(folder / "cat"),
-                "--progress", "false"]) == 0
-    return folder / "cat"
 
 
 def refused(capsys, main, argv: list[str], *expected: str) -> str:
