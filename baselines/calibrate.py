@@ -4,7 +4,7 @@
 
 Builds (or reuses) the synthetic catalog, runs every Table-3 baseline through the same protocol as
 ``python -m baselines`` (the study's 800-person split, the three probe setups, FAISS Resemble), the
-exact Bayes-optimal predictor of the population (:mod:`baselines.bayes`: 200 demonstrations drawn
+exact Bayes-optimal predictor of the population (:mod:`ivr.predict.bayes`: 200 demonstrations drawn
 by the protocol's sampler outside the setup's probes, and demographics only), the profile oracle
 (:func:`baselines.latent_class.profile_oracle_model`: the ceiling's profiles with their probabilities
 counted from the training people), the Resemble N sweep
@@ -25,8 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from baselines.bayes import bayes_predictions
-from baselines.predictors import CEILING, PROFILE_ORACLE, BayesCeiling, ProfileOracle
+from baselines.predictors import ProfileOracle
 from baselines.run import GLOBAL, BaselineConfig, convention, resemble_name, run_baselines
 from ivr.catalog.resolve import resolve_catalog
 from ivr.catalog.store import Catalog, load_catalog
@@ -36,6 +35,7 @@ from ivr.data.splits import make_split
 from ivr.metrics import evaluate_predictions
 from ivr.metrics.evenness import option_counts, shannon_evenness
 from ivr.paper import load_paper
+from ivr.predict.bayes import CEILING, PROFILE_ORACLE, BayesCeiling, bayes_predictions
 
 TARGETS = [GLOBAL, resemble_name("all", "top 1"), resemble_name("all", "top cluster"),
            resemble_name("1600", "top cluster")]

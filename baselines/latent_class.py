@@ -5,7 +5,7 @@ classes, and within a class the answers to different questions are independent, 
 distribution over the refined options. EM fits the class shares and the per-class option
 probabilities to the training people's refined answers (missing answers simply do not enter), with an
 add-``smoothing`` Dirichlet prior on each per-class distribution. A test person is then predicted as
-the synthetic population's Bayes predictor predicts (:func:`baselines.bayes.bayes_predictions`): the
+the synthetic population's Bayes predictor predicts (:func:`ivr.predict.bayes.bayes_predictions`): the
 posterior over classes given the shown demonstrations, mixed over the classes' option probabilities.
 Polar options group refined ones, so one fit serves both forms.
 
@@ -181,7 +181,7 @@ def latent_class_predictions(catalog: Catalog, train_rows: np.ndarray, rows: np.
                              view: str = "matched", **fit: Any) -> Any:
     """Fit on ``train_rows`` and predict every (person, setup, form, probe) of ``rows`` from the shown
     demonstrations (the protocol's draw, as the Bayes row)."""
-    from baselines.bayes import bayes_predictions
+    from ivr.predict.bayes import bayes_predictions
     from ivr.catalog.codebook import FORMS
 
     model = fit_latent_class(catalog, train_rows, n_classes, seed=seed, **fit)

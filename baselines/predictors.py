@@ -18,11 +18,10 @@ from baselines.majority import majority_table
 from ivr.catalog.codebook import FORMS
 from ivr.data.conventions import row_name
 from ivr.predict import Outputs, PreparedExamples, Predictor, ProbeOutput, TrainView
+from ivr.predict.bayes import CEILING, PROFILE_ORACLE, BayesCeiling, posterior_outputs
 
 GLOBAL = "Global (majority vote)"
 RANDOM_DRAW = "Random (seeded draw)"
-CEILING = "Bayes ceiling (exact posterior)"
-PROFILE_ORACLE = "Profile oracle (training counts)"
 
 
 def resemble_name(pool: str, kind: str, view: str = "matched", views: tuple[str, ...] = ("matched",)) -> str:
@@ -141,27 +140,6 @@ class Resemble(Predictor):
                 for s, form in examples.pairs()}
 
 
-def posterior_outputs(model: Any, examples: PreparedExamples, use_demographics: bool = False) -> Any:
-    """The posterior predictive of a :class:`ivr.catalog.synth.SynthModel` (the generator, latent classes,
-    the profile oracle) given each person's shown demonstrations of the examples."""
-    from baselines.bayes import bayes_predictions
-
-    demo_rule = examples.demo_rule
-    return bayes_predictions(examples.catalog, model, examples.rows, examples.setups, list(FORMS),
-                             examples.demo_count, examples.seed, demo_mask=_mask(examples),
-                             use_demographics=use_demographics, view=examples.view, demo_rule=demo_rule,
-                             table=examples.table, demos=examples.demos if demo_rule == "setup" else None)
-
-
-def _mask(examples: PreparedExamples) -> np.ndarray | None:
-    allowed = examples.train.demo_questions
-    if allowed is None:
-        return None
-    mask = np.zeros(len(examples.catalog.codebook.questions), dtype=bool)
-    mask[list(allowed)] = True
-    return mask
-
-
 class LatentClass(Predictor):
     """Latent class analysis (:mod:`baselines.latent_class`): EM on the training people's refined answers,
     each person's class posterior from their shown demonstrations."""
@@ -178,19 +156,6 @@ class LatentClass(Predictor):
 
     def predict_proba(self, examples: PreparedExamples) -> Any:
         return posterior_outputs(self.model, examples)
-
-
-class BayesCeiling(Predictor):
-    """The generator's exact posterior given the shown demonstrations (a synthetic catalog's ceiling)."""
-
-    name = CEILING
-
-    def __init__(self, model: Any, use_demographics: bool = False, name: str | None = None) -> None:
-        self.model, self.use_demographics = model, use_demographics
-        self.name = name or CEILING
-
-    def predict_proba(self, examples: PreparedExamples) -> Any:
-        return posterior_outputs(self.model, examples, self.use_demographics)
 
 
 class ProfileOracle(Predictor):

@@ -13,8 +13,8 @@ profile's true answer probabilities -- which no learner is given. The second ref
 person's profile and counts each profile's probabilities from its ~23 members: what a learner that
 recovered every profile would reach from this many training people. The distance between the two rows
 is the part of the ceiling the training sample cannot reveal.
-The predictors live with the other predictors (``baselines.bayes``), imported lazily by the entry
-points only.
+The ceiling is :class:`ivr.predict.bayes.BayesCeiling`; the profile oracle, which fits on the training
+people, lives with the other fitted predictors (``baselines.predictors``, imported lazily).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-CEILING = "Bayes ceiling (exact posterior)"
-PROFILE_ORACLE = "Profile oracle (training counts)"
+from ivr.predict.bayes import CEILING, PROFILE_ORACLE, BayesCeiling, load_model
+
 SUMMARY = ("polar_avg", "refined_avg", "all")
 
 
@@ -53,16 +53,16 @@ def ceiling_predictors(dm: Any) -> list[Any]:
     folder = catalog_folder(dm)
     if folder is None or not (folder / "synth_model.npz").exists():
         return []
-    try:
-        from baselines.predictors import BayesCeiling, ProfileOracle
-    except ImportError as err:
-        print(f"[ivr] Bayes ceiling unavailable ({err})", file=sys.stderr)
-        return []
-    from ivr.catalog.synth import SynthModel
-
-    model = SynthModel.load(folder)
+    model = load_model(folder, "the Bayes ceiling")
     demographics = dm.hparams.demographics
-    rows: list[Any] = [] if demographics != "none" else [ProfileOracle(model)]
+    rows: list[Any] = []
+    if demographics == "none":
+        try:
+            from baselines.predictors import ProfileOracle
+        except ImportError as err:
+            print(f"[ivr] profile oracle unavailable ({err})", file=sys.stderr)
+        else:
+            rows.append(ProfileOracle(model))
     return rows + [BayesCeiling(model, use_demographics=demographics != "none")]
 
 

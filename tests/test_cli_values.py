@@ -12,7 +12,7 @@ import pytest
 def test_ceiling_with_the_protocols_eval_demo_count(small_catalog_dir: Path, tmp_path: Path, count) -> None:
     """``--data.eval_demo_count null`` (the default) or ``all``: the ceiling reads the resolved count (this
     crashed after training when the ceiling was handed the unresolved value)."""
-    from baselines.bayes import bayes_predictions
+    from ivr.predict.bayes import bayes_predictions
     from ivr.catalog.store import load_catalog
     from ivr.catalog.synth import SynthModel
     from ivr.ceiling import ceiling_predictors

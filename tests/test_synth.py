@@ -12,7 +12,7 @@ from ivr.catalog.codebook import load_codebook
 from ivr.catalog.resolve import parse_synthetic_spec, resolve_catalog
 from ivr.catalog.store import Catalog, load_catalog
 from ivr.catalog.synth import SynthModel, build_synthetic, synthesize
-from baselines.bayes import bayes_predictions
+from ivr.predict.bayes import bayes_predictions
 from ivr.data.probes import probe_setups
 from ivr.data.splits import make_split
 from ivr.metrics import evaluate_predictions

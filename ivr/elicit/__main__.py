@@ -49,9 +49,10 @@ def build(args: Any, catalog: Any, folder: Any, probes: Any) -> tuple[Any, Any]:
     if policy_name not in INTERVIEW_POLICIES:
         raise ConfigError(f"--policy {policy_name!r}: use one of {list(INTERVIEW_POLICIES)}")
     if args.bayes:
-        from ivr.elicit.bayes import BayesEIGPolicy, require_synthetic
+        from ivr.elicit.bayes import BayesEIGPolicy
+        from ivr.predict.bayes import load_model
 
-        eig = BayesEIGPolicy(require_synthetic(folder, "--bayes"))
+        eig = BayesEIGPolicy(load_model(folder, "--bayes"))
         predict = lambda state, qs: eig.posterior.predictive([state], qs, "refined")[0]  # noqa: E731
         if policy_name == "reasoner":
             raise ConfigError("--policy reasoner needs --ckpt PATH (a trained reasoner)")

@@ -59,9 +59,10 @@ def load_backend(bayes: bool, ckpt_path: str | None, data: Any, policy: str = "a
     fingerprint = {"catalog": str(Path(folder).resolve()), "model": print_name, "setup": setup, "policy": policy,
                    "seed": data.seed}
     if bayes:
-        from ivr.elicit.bayes import BayesEIGPolicy, require_synthetic
+        from ivr.elicit.bayes import BayesEIGPolicy
+        from ivr.predict.bayes import load_model
 
-        eig = BayesEIGPolicy(require_synthetic(folder, "--bayes"))
+        eig = BayesEIGPolicy(load_model(folder, "--bayes"))
         chosen = eig if policy in ("auto", "bayes-eig") else RandomPolicy(data.seed)
         return Backend(catalog.codebook, chosen, bayes_predictor(eig.posterior), probes, setup, fingerprint)
     from ivr.cli import check_model_path

@@ -1,16 +1,19 @@
 """Score an elicitation: accuracy on the setup's probes after the first k asked questions.
 
 A *sequence* is what a policy asked one person in one setup (question indices in asked order);
-the person's demonstrations after k questions are the answered ones among its first k. Scorers turn
-those demonstrations into :class:`ivr.metrics.Predictions` of every probe in both forms, which
-:func:`ivr.metrics.evaluate_predictions` scores by the protocol (polar / refined accuracy per setup,
-bootstrap intervals, per-group accuracy and sigma_INEQUITY):
+the person's demonstrations after k questions are the answered ones among its first k
+(:func:`answered_prefix`). They become the shown demonstrations of
+:func:`ivr.predict.examples.given_demos`, and every scorer is a :class:`ivr.predict.Predictor` run
+through :func:`ivr.predict.run_predictors` on them (polar / refined accuracy per setup, bootstrap
+intervals, per-group accuracy and sigma_INEQUITY):
 
-* ``bayes`` -- the exact posterior's most probable option (synthetic catalogs), demonstrations read
-  in the form the evaluation view gives each probe form (matched: polar probes, polar answers);
-* ``reasoner`` -- a trained reasoner's prediction (:class:`ivr.elicit.reasoner.ReasonerPredictor`);
-* ``resemble`` -- Resemble's top-cluster vote, people compared on their answered questions
-  (:func:`baselines.elicit.resemble_scores`, imported lazily: the library never needs baselines).
+* ``bayes`` -- the exact posterior's most probable option (:class:`ivr.predict.bayes.BayesCeiling`;
+  synthetic catalogs), demonstrations read in the form the evaluation view gives each probe form;
+* ``reasoner`` -- a trained reasoner's prediction (:class:`ReasonerScorer` over
+  :class:`ivr.elicit.reasoner.ReasonerPredictor`);
+* ``resemble`` -- Resemble's top-cluster vote, people compared on their shown questions
+  (``baselines.predictors.Resemble`` with ``features="shown"``, imported lazily: the library never
+  needs baselines).
 """
 
 from __future__ import annotations
@@ -20,9 +23,8 @@ from typing import Any
 import numpy as np
 
 from ivr.catalog.store import Catalog
-from ivr.data.conventions import demo_form_for
 from ivr.elicit.state import PersonState
-from ivr.metrics.predictions import FORM_NAMES, Predictions
+from ivr.predict import Outputs, PreparedExamples, Predictor, ProbeOutput
 
 SCORERS = ("bayes", "reasoner", "resemble")
 FORMS = ("polar", "refined")
@@ -38,31 +40,23 @@ def answered_prefix(catalog: Catalog, rows: np.ndarray, sequences: list[list[int
     return out
 
 
-def bayes_scores(catalog: Catalog, model: Any, rows: np.ndarray, probes: np.ndarray, setup: int,
-                 shown: list[np.ndarray], view: str = "matched") -> Predictions:
-    """Predictions of the exact posterior given each person's ``shown`` questions."""
-    parts = []
-    for form in FORMS:
-        demo_form = FORM_NAMES[demo_form_for(view, FORM_NAMES.index(form))]
-        post = model.posterior(catalog, rows, shown, probes, form, demo_form=demo_form)
-        n_opt = np.asarray(catalog.codebook.n_options(form))[probes]
-        post = np.where(np.arange(post.shape[2])[None, None] < n_opt[None, :, None], post, np.nan)
-        parts.append(Predictions.from_matrix(catalog, rows, setup, form, probes, np.nanargmax(post, axis=2), post))
-    return Predictions.concat(parts)
+class ReasonerScorer(Predictor):
+    """A trained reasoner (:class:`ivr.elicit.reasoner.ReasonerPredictor`) shown each person's shown
+    questions of the examples (the answered ones among the first k asked), as a table row."""
 
+    def __init__(self, predictor: Any, name: str = "reasoner") -> None:
+        self.predictor, self.name = predictor, name
 
-def reasoner_scores(catalog: Catalog, predictor: Any, rows: np.ndarray, probes: np.ndarray, setup: int,
-                    shown: list[np.ndarray]) -> Predictions:
-    """Predictions of a trained reasoner shown each person's answered questions."""
-    refined = catalog.refined
-    n_q = len(catalog.codebook.questions)
-    states = []
-    for r, q in zip(np.asarray(rows).tolist(), shown):
-        states.append(PersonState(n_q, probes, row=r, setup=setup, asked=q.tolist(),
-                                  answers=refined[r, q].astype(np.int64).tolist()))
-    parts = []
-    for form in FORMS:
-        probs = np.stack(predictor.predict(states, [probes] * len(states), form))  # [N, M, 8]
-        pred = np.nanargmax(np.where(np.isnan(probs), -1.0, probs), axis=2)
-        parts.append(Predictions.from_matrix(catalog, rows, setup, form, probes, pred, probs))
-    return Predictions.concat(parts)
+    def predict_proba(self, examples: PreparedExamples) -> Outputs:
+        catalog = examples.catalog
+        refined = catalog.refined
+        n_q = len(catalog.codebook.questions)
+        out: Outputs = {}
+        for s, probes in examples.setups.items():
+            states = [PersonState(n_q, probes, row=r, setup=s, asked=q.tolist(),
+                                  answers=refined[r, q].astype(np.int64).tolist())
+                      for r, q in zip(examples.rows.tolist(), examples.demos[s])]
+            for form in FORMS:
+                probs = np.stack(self.predictor.predict(states, [probes] * len(states), form))  # [N, M, 8]
+                out[(s, form)] = ProbeOutput(probs, np.nanargmax(np.where(np.isnan(probs), -1.0, probs), axis=2))
+        return out

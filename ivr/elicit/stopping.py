@@ -2,7 +2,7 @@
 
 A *predictor* is ``predict(states, questions) -> float [N, M, O]``: each state's refined-option
 probabilities of ``questions`` (nan or 0 past a question's options) -- the Bayes posterior's
-predictive (:class:`ivr.elicit.bayes.BayesPosterior`) or a trained reasoner's
+predictive (:class:`ivr.predict.bayes.BayesPosterior`) or a trained reasoner's
 (:class:`ivr.elicit.reasoner.ReasonerPredictor`), see :func:`bayes_predictor` / :func:`reasoner_predictor`.
 
 Two quantities come from the predictor's own probabilities, so they need no policy score:

@@ -4,17 +4,16 @@ A synthetic catalog folder holds ``synth_model.npz``; :meth:`SynthModel.posterio
 posterior predictive of each probe given a person's demonstrations. Predicting its most probable
 option is the best any model can do on that population, so the analyses that need a model
 (category matrix, demonstration-count curves, inequity) run on a CPU in seconds with it, and show
-the ceiling a trained reasoner is measured against. The predictor itself lives with the other
-predictors (:mod:`baselines.bayes`, imported lazily here): demonstrations are drawn by the
-protocol's sampler (:func:`ivr.data.examples.eval_demos`, probes of the setup excluded) and read in
-the form the evaluation view gives each probe form (``eval_forms`` of a ``bayes:`` entry; default
-``matched``).
+the ceiling a trained reasoner is measured against. The predictor itself is
+:class:`ivr.predict.bayes.BayesCeiling`, run on examples prepared by :func:`ivr.predict.prepare`
+(demonstrations drawn by the protocol's sampler, probes of the setup excluded) and read in the form
+the evaluation view gives each probe form (``eval_forms`` of a ``bayes:`` entry; default ``matched``).
+This module holds which people and probes are scored and the ``bayes:`` entries of a config.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -113,28 +112,11 @@ def setup_probes(catalog: Catalog, setups: tuple[int, ...], settings: EvalSettin
     return {s: every[s] for s in setups}
 
 
-def load_bayes(catalog_dir: str | Path) -> Any:
-    """The catalog's :class:`SynthModel`.
-
-    Raises:
-        ConfigError: the catalog is not synthetic (names the folder and the alternative).
-    """
-    from ivr.catalog.synth import SynthModel
-
-    try:
-        return SynthModel.load(catalog_dir)
-    except FileNotFoundError as err:
-        raise ConfigError(
-            f"{err}. The 'bayes' scorer needs a synthetic catalog ('synthetic:people=N,seed=S'); for a real "
-            "catalog give model predictions instead"
-        ) from err
-
-
-def without_bayes(config: dict[str, Any], what: str, fix: str) -> list[str]:
-    """Leave the ``bayes:`` entries out of ``config["models"]`` (a catalog without the generator's model).
+def without_bayes(settings: Any, what: str, fix: str) -> list[str]:
+    """Leave the ``bayes:`` entries out of ``settings.models`` (a catalog without the generator's model).
 
     Args:
-        config: the experiment's config (changed in place).
+        settings: the experiment's typed settings (changed in place).
         what: the experiment's name (for the messages).
         fix: what to list instead when nothing would be left.
 
@@ -144,7 +126,7 @@ def without_bayes(config: dict[str, Any], what: str, fix: str) -> list[str]:
     Raises:
         ConfigError: every entry needs the Bayes model.
     """
-    models = list(config.get("models") or [])
+    models = list(settings.models or [])
     dropped = [str(e.get("name")) for e in models if isinstance(e, dict) and "bayes" in e]
     if not dropped:
         return []
@@ -152,29 +134,19 @@ def without_bayes(config: dict[str, Any], what: str, fix: str) -> list[str]:
     if not kept:
         raise ConfigError(f"{what}: every entry of models: is a 'bayes:' predictor, which needs a synthetic catalog "
                           f"('synthetic:people=N,seed=S', the generator's synth_model.npz); {fix}")
-    config["models"] = kept
+    settings.models = kept
     return [f"left out {dropped}: the Bayes predictor needs a synthetic catalog (synth_model.npz), this one is real"]
 
 
-def bayes_view(cfg: dict[str, Any], where: str) -> str:
-    """The evaluation view of a ``bayes:`` entry: ``eval_forms`` (or the older ``demo_form``), default matched.
+def bayes_view(cfg: Any, where: str) -> str:
+    """The evaluation view of a ``bayes:`` entry (a mapping) or of typed settings with ``eval_forms`` /
+    ``demo_form`` fields: ``eval_forms`` (or the older ``demo_form``), default matched.
 
     Raises:
         ConfigError: a view that is not one of :data:`ivr.data.conventions.VIEWS`, naming ``where``.
     """
-    view = str(cfg.get("eval_forms") or cfg.get("demo_form") or "matched")
+    get = cfg.get if isinstance(cfg, dict) else (lambda key: getattr(cfg, key, None))
+    view = str(get("eval_forms") or get("demo_form") or "matched")
     if view not in VIEWS:
         raise ConfigError(f"{where}: bayes eval_forms {view!r}; use one of {list(VIEWS)} (one view per entry)")
     return view
-
-
-def predict_bayes(
-    catalog: Catalog, catalog_dir: str | Path, rows: np.ndarray, setups: dict[int, np.ndarray], forms: list[str],
-    n_demos: int, seed: int, demo_mask: np.ndarray | None = None, use_demographics: bool = False,
-    view: str = "matched",
-) -> Any:
-    """:func:`baselines.bayes.bayes_predictions` with the catalog's model (see its arguments)."""
-    from baselines.bayes import bayes_predictions  # an entry point may compose the predictors; ivr never needs it
-
-    return bayes_predictions(catalog, load_bayes(catalog_dir), rows, setups, forms, n_demos, seed,
-                             demo_mask=demo_mask, use_demographics=use_demographics, view=view)

@@ -27,14 +27,15 @@ import numpy as np
 import pandas as pd
 
 from ivr.catalog.codebook import FORMS
-from ivr.experiment.bayes import EvalSettings, bayes_view, eval_people, predict_bayes, setup_probes
-from ivr.experiment.training import predict_reasoner
+from ivr.experiment.bayes import EvalSettings, bayes_view, eval_people, eval_split, setup_probes
+from ivr.experiment.training import reasoner_examples
 from ivr.experiment.outputs import pyplot, save_figure
 from ivr.errors import ConfigError, InputNotFoundError
 from ivr.experiment.runner import Experiment, Run, slug
 from ivr.experiment.settings import FORMS as ALL_FORMS
 from ivr.experiment.settings import EvalPeopleSettings
-from ivr.metrics import Predictions, evaluate_predictions
+from ivr.experiment.scoring import score_predictors
+from ivr.predict import FixedPredictor, PreparedExamples, Predictor, prepare
 
 NONE_ROW = "(no demonstrations)"
 ALL_ROW = "(all categories)"
@@ -76,14 +77,14 @@ class CategoryMatrixExperiment(Experiment):
 
     @property
     def forms(self) -> list[str]:
-        forms = list(self.config.get("forms", list(FORMS)))
+        forms = list(self.cfg.forms)
         if not forms or any(f not in FORMS for f in forms):
             raise ConfigError(f"--forms {forms}: use a non-empty subset of {list(FORMS)}")
         return forms
 
     def adapt(self) -> list[str]:
         """Without ``checkpoint:`` the scorer is the Bayes predictor: a real catalog is refused before any work."""
-        if self.config.get("checkpoint") is None and not self.synthetic:
+        if self.cfg.checkpoint is None and not self.synthetic:
             raise ConfigError(f"category_matrix: {self.catalog_spec} is not a synthetic catalog (no synth_model.npz), "
                               "and the Bayes predictor that scores the matrix needs one; give a trained reasoner "
                               "with --checkpoint FILE.ckpt (and --checkpoint_data its data settings) or use a "
@@ -91,19 +92,24 @@ class CategoryMatrixExperiment(Experiment):
         return []
 
     def _n_demos(self) -> int:
-        demos = self.config.get("demos", "all")
+        demos = self.cfg.demos
         if demos == "all":
             return len(self.catalog.codebook.questions)  # every candidate of the category
         if not isinstance(demos, int) or demos < 1:
             raise ConfigError(f"--demos {demos!r}: use 'all' or a positive count")
         return demos
 
+    @property
+    def eval_settings(self) -> EvalSettings:
+        """Which people and probes are scored (the typed ``data:`` section and ``people``)."""
+        return EvalSettings.from_config({"data": self.data.to_dict(), "people": self.cfg.people})
+
     def plan(self) -> list[Run]:
-        common = {"catalog": self.catalog_spec, **EvalSettings.from_config(self.config).params(),
-                  "demos": self.config.get("demos", "all"), "forms": self.forms,
-                  "demographics": bool(self.config.get("demographics", False)),
-                  "eval_forms": bayes_view(self.config, "category_matrix config")}
-        checkpoint = self.config.get("checkpoint")
+        common = {"catalog": self.catalog_spec, **self.eval_settings.params(),
+                  "demos": self.cfg.demos, "forms": self.forms,
+                  "demographics": bool(self.cfg.demographics),
+                  "eval_forms": bayes_view(self.cfg, "category_matrix config")}
+        checkpoint = self.cfg.checkpoint
         if checkpoint is not None:
             if not Path(str(checkpoint)).is_file():
                 raise InputNotFoundError(f"--checkpoint {checkpoint}: no such file; give a .ckpt written by ivr.fit "
@@ -112,54 +118,60 @@ class CategoryMatrixExperiment(Experiment):
                 raise ConfigError(f"--people {common['people']!r}: a checkpoint is scored on the split's test "
                                   "people, use --people test")
             common.update(checkpoint=str(Path(str(checkpoint)).resolve()), data=self._data_section(),
-                          trainer=dict(self.config.get("trainer") or {}))
+                          trainer=dict(self.cfg.trainer or {}))
         rows = [NONE_ROW, *self.catalog.codebook.categories, ALL_ROW]
         return [Run(f"{i:02d}_{slug(c)}", {**common, "demo_category": c}) for i, c in enumerate(rows)]
 
     def execute(self, run: Run) -> dict[str, Any]:
         p = run.params
-        settings = EvalSettings.from_config(self.config)
+        settings = self.eval_settings
         codebook = self.catalog.codebook
         category = p["demo_category"]
-        n_demos, mask = self._n_demos(), None
+        n_demos, allowed = self._n_demos(), None
         if category == NONE_ROW:
             n_demos = 0
         elif category != ALL_ROW:
-            mask = np.array([q.category == category for q in codebook.questions])
+            allowed = tuple(i for i, q in enumerate(codebook.questions) if q.category == category)
         if "checkpoint" in p:
-            cats = None if mask is None else [category]
-            preds = self._predict_trained(p, n_demos, cats, settings)
+            predictor, examples = self._trained_row(p, n_demos, None if allowed is None else [category], settings)
         else:
-            preds = predict_bayes(
-                self.catalog, self.catalog_dir, eval_people(self.catalog, settings),
-                setup_probes(self.catalog, settings.setups, settings), self.forms, n_demos, settings.seed, demo_mask=mask,
-                use_demographics=p["demographics"], view=p["eval_forms"])
-        report = evaluate_predictions(preds, self.catalog, dimensions=[], bootstrap=0)
-        return {"demo_category": category, "by_category": report.by_category, "accuracy": report.table3_row()}
+            from ivr.predict.bayes import BayesCeiling, load_model
+
+            examples = prepare(self.catalog, eval_people(self.catalog, settings),
+                               eval_split(self.catalog, settings).train_rows, setup_probes(self.catalog, settings.setups, settings),
+                               str(n_demos), settings.seed, p["eval_forms"],
+                               {"eval": "evaluation"}.get(settings.people, settings.people), demo_questions=allowed)
+            predictor = BayesCeiling(load_model(self.catalog_dir, "category_matrix"), p["demographics"],
+                                     name=str(category), forms=self.forms)
+        scored = next(iter(score_predictors([predictor], examples).values()))
+        return {"demo_category": category, "by_category": scored.report.by_category,
+                "accuracy": scored.report.table3_row(), "n": scored.n_people}
 
     def _data_section(self) -> dict[str, Any]:
         """The checkpoint's IVRDataModule settings with this experiment's catalog, split and people."""
-        s = EvalSettings.from_config(self.config)
+        s = self.eval_settings
         limit = self.data.limit_eval_people
         if limit is not None and (not isinstance(limit, int) or limit < 1):
             raise ConfigError(f"--data.limit_eval_people {limit!r}: use a positive count or null")
-        data = dict(self.config.get("checkpoint_data") or {})
+        data = dict(self.cfg.checkpoint_data or {})
         data.update(catalog=str(self.catalog_dir), split_size=s.split_size, split_rule=s.split_rule, seed=s.seed,
-                    limit_eval_people=limit, eval_forms=bayes_view(self.config, "category_matrix config"),
-                    demographics="with" if self.config.get("demographics", False) else "none")
+                    limit_eval_people=limit, eval_forms=bayes_view(self.cfg, "category_matrix config"),
+                    demographics="with" if self.cfg.demographics else "none")
         if s.ids_file is not None:
             data["split_ids_file"] = s.ids_file
         if self.data.cache_dir is not None:
             data["cache_dir"] = str(self.data.cache_dir)
         return data
 
-    def _predict_trained(self, p: dict[str, Any], n_demos: int, categories: list[str] | None,
-                         settings: EvalSettings) -> Predictions:
-        """The checkpoint's predictions for one row, kept to the configured setups and forms."""
+    def _trained_row(self, p: dict[str, Any], n_demos: int, categories: list[str] | None,
+                     settings: EvalSettings) -> tuple[Predictor, PreparedExamples]:
+        """The checkpoint's predictions for one row, kept to the configured setups and forms, as a row on the
+        examples its data module evaluated."""
         data = {**p["data"], "eval_demo_count": str(n_demos), "eval_demo_categories": categories}
-        preds = predict_reasoner(p["checkpoint"], data, p["trainer"], progress=self.progress)
+        preds, examples = reasoner_examples(p["checkpoint"], data, p["trainer"], progress=self.progress)
         forms = [FORMS.index(f) for f in self.forms]
-        return preds.select(np.isin(preds.setup, settings.setups) & np.isin(preds.form, forms))
+        preds = preds.select(np.isin(preds.setup, settings.setups) & np.isin(preds.form, forms))
+        return FixedPredictor(str(p["demo_category"]), {examples.view: preds}), examples
 
     def matrix(self, results: dict[str, dict[str, Any]], form: str) -> pd.DataFrame:
         """Demonstration category (rows) x probe category (columns) accuracy for one form."""
@@ -206,7 +218,7 @@ class CategoryMatrixExperiment(Experiment):
             ax.set_yticks(range(frame.shape[0]), [_short(c) for c in frame.index], fontsize=7)
             ax.set_xlabel("probe category")
             ax.set_ylabel("demonstrations from")
-            scorer = "Trained-reasoner" if self.config.get("checkpoint") is not None else "Bayes-predictor"
+            scorer = "Trained-reasoner" if self.cfg.checkpoint is not None else "Bayes-predictor"
             ax.set_title(f"{scorer} accuracy (%), {form} probes")
             fig.colorbar(image, ax=ax, label="accuracy (%)")
             paths.append(save_figure(fig, out_dir / ("figure.png" if k == 0 else f"figure_{form}.png")))

@@ -22,7 +22,7 @@ from ivr.catalog.codebook import FORMS
 from ivr.experiment.models import ModelExperiment
 from ivr.experiment.outputs import pyplot, save_figure
 from ivr.experiment.runner import Run, slug
-from ivr.experiment.settings import ModelExperimentSettings
+from ivr.experiment.settings import ModelExperimentSettings, one_of
 
 ALL = "All"
 DIMENSION = "Continent"
@@ -51,14 +51,11 @@ class ContinentExperiment(ModelExperiment):
 
     @property
     def form(self) -> str:
-        form = str(self.config.get("form", "polar"))
-        if form not in FORMS:
-            raise ConfigError(f"continent config: form {form!r}; use one of {list(FORMS)}")
-        return form
+        return one_of(self.cfg.form, FORMS, "continent config: form")
 
     def continents(self) -> list[str]:
         present = sorted({str(v) for v in self.catalog.groups(DIMENSION) if v is not None})
-        chosen = self.config.get("continents") or present
+        chosen = self.cfg.continents or present
         unknown = [c for c in chosen if c not in present]
         if unknown:
             raise ConfigError(f"continent config: continents {unknown} are not in the catalog; present: {present}")
@@ -82,8 +79,8 @@ class ContinentExperiment(ModelExperiment):
         if run.id.startswith("train_"):
             return self.execute_train(run)
         name = run.params["name"]
-        preds = self.predict_trained(name, self.recipes()[name], {})
-        return {"name": name, **self.score(preds, dimensions=[DIMENSION])}
+        predictor, examples = self.trained_row(name, self.recipes()[name], {})
+        return {"name": name, **self.score(predictor, examples, [DIMENSION])}
 
     def table(self, results: dict[str, dict[str, Any]]) -> pd.DataFrame:
         test = sorted({str(v) for v in self.catalog.groups(DIMENSION) if v is not None})

@@ -30,7 +30,7 @@ from ivr.experiment.bayes import bayes_view
 from ivr.experiment.models import ModelExperiment
 from ivr.experiment.outputs import pyplot, save_figure
 from ivr.experiment.runner import Run, slug
-from ivr.experiment.settings import ModelExperimentSettings
+from ivr.experiment.settings import ModelExperimentSettings, one_of
 from ivr.settings import Count0
 
 METRICS = ("polar_avg", "refined_avg", "all")
@@ -70,13 +70,14 @@ def check_entry(entry: dict[str, Any], i: int, kinds: tuple[str, ...]) -> None:
                                   f"{did_you_mean(key, BAYES_KEYS)}")
 
 
-def model_list(config: dict[str, Any], kinds: tuple[str, ...] = ("bayes", "train")) -> list[dict[str, Any]]:
-    """The config's ``models:`` entries, checked (a name and exactly one of ``kinds`` each).
+def model_list(config: Any, kinds: tuple[str, ...] = ("bayes", "train")) -> list[dict[str, Any]]:
+    """The ``models:`` entries of a config mapping or of typed settings, checked (a name and exactly one of
+    ``kinds`` each).
 
     Raises:
         ValueError: a missing list, a malformed entry or repeated names.
     """
-    models = config.get("models")
+    models = config.get("models") if isinstance(config, dict) else config.models
     if not isinstance(models, list) or not models:
         raise ConfigError(f"config: 'models:' must list at least one entry with a name and one of {list(kinds)}")
     for i, entry in enumerate(models):
@@ -99,22 +100,19 @@ class DemoCountExperiment(ModelExperiment):
 
     @property
     def counts(self) -> list[int]:
-        counts = self.config.get("eval_counts", [10, 25, 50, 100, 150, 200])
+        counts = self.cfg.eval_counts
         if not isinstance(counts, list) or not counts or any(not isinstance(c, int) or c < 0 for c in counts):
             raise ConfigError(f"demo_count config: eval_counts {counts!r}; use a list of counts >= 0")
         return counts
 
     @property
     def metric(self) -> str:
-        metric = str(self.config.get("metric", "all"))
-        if metric not in METRICS:
-            raise ConfigError(f"demo_count config: metric {metric!r}; use one of {list(METRICS)}")
-        return metric
+        return one_of(self.cfg.metric, METRICS, "demo_count config: metric")
 
     def plan(self) -> list[Run]:
         common = self.common_params()
         runs = []
-        for entry in model_list(self.config):
+        for entry in model_list(self.cfg):
             name = str(entry["name"])
             if "train" in entry:
                 runs.append(self.train_run(name, entry["train"] or {}))
@@ -127,14 +125,15 @@ class DemoCountExperiment(ModelExperiment):
         p = run.params
         if run.id.startswith("train_"):
             return self.execute_train(run)
-        entry = next(e for e in model_list(self.config) if str(e["name"]) == p["name"])
+        entry = next(e for e in model_list(self.cfg) if str(e["name"]) == p["name"])
         if "bayes" in entry:
             cfg = entry["bayes"] or {}
-            preds = self.predict_bayes(p["demos"], bool(cfg.get("demographics", False)),
-                                       view=bayes_view(cfg, f"demo_count config: model {p['name']!r}"))
+            examples = self.examples(p["demos"], view=bayes_view(cfg, f"demo_count config: model {p['name']!r}"))
+            predictor = self.bayes_predictor(p["name"], bool(cfg.get("demographics", False)))
         else:
-            preds = self.predict_trained(p["name"], entry["train"] or {}, {"eval_demo_count": str(p["demos"])})
-        return {"name": p["name"], "demos": p["demos"], **self.score(preds)}
+            predictor, examples = self.trained_row(p["name"], entry["train"] or {},
+                                                   {"eval_demo_count": str(p["demos"])})
+        return {"name": p["name"], "demos": p["demos"], **self.score(predictor, examples)}
 
     def _evals(self, results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         return [r for r in results.values() if "demos" in r]
@@ -148,7 +147,7 @@ class DemoCountExperiment(ModelExperiment):
             rows[(r["name"], r["demos"])] = row
         frame = pd.DataFrame.from_dict(rows, orient="index")
         frame.index = pd.MultiIndex.from_tuples(frame.index, names=["model", "demonstrations"])
-        order = [str(e["name"]) for e in model_list(self.config)]
+        order = [str(e["name"]) for e in model_list(self.cfg)]
         return frame.sort_index(key=lambda idx: idx.map(order.index) if idx.name == "model" else idx)
 
     def published(self) -> pd.DataFrame | None:

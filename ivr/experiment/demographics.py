@@ -28,7 +28,7 @@ from ivr.experiment.demo_count import METRICS, model_list
 from ivr.experiment.models import ModelExperiment
 from ivr.experiment.outputs import pyplot, save_figure
 from ivr.experiment.runner import Run, slug
-from ivr.experiment.settings import ModelExperimentSettings
+from ivr.experiment.settings import ModelExperimentSettings, one_of
 
 DEFAULT_EVALS = {"eval_statements": "none", "eval_demographics": "only"}
 MODES = ("none", "with", "only")
@@ -70,7 +70,7 @@ class DemographicsExperiment(ModelExperiment):
 
     @property
     def evals(self) -> dict[str, str]:
-        evals = self.config.get("evals") or DEFAULT_EVALS
+        evals = self.cfg.evals or DEFAULT_EVALS
         bad = {k: v for k, v in evals.items() if v not in MODES}
         if bad:
             raise ConfigError(f"demographics config: evals {bad}: each mode must be one of {list(MODES)}")
@@ -78,15 +78,12 @@ class DemographicsExperiment(ModelExperiment):
 
     @property
     def metric(self) -> str:
-        metric = str(self.config.get("metric", "polar_avg"))
-        if metric not in METRICS:
-            raise ConfigError(f"demographics config: metric {metric!r}; use one of {list(METRICS)}")
-        return metric
+        return one_of(self.cfg.metric, METRICS, "demographics config: metric")
 
     def plan(self) -> list[Run]:
-        common = {**self.common_params(), "eval_demos": self.config.get("eval_demos", 200)}
+        common = {**self.common_params(), "eval_demos": self.cfg.eval_demos}
         runs = []
-        for entry in model_list(self.config):
+        for entry in model_list(self.cfg):
             name = str(entry["name"])
             if "train" in entry:
                 runs.append(self.train_run(name, entry["train"] or {}))
@@ -100,19 +97,19 @@ class DemographicsExperiment(ModelExperiment):
         if run.id.startswith("train_"):
             return self.execute_train(run)
         p = run.params
-        entry = next(e for e in model_list(self.config) if str(e["name"]) == p["name"])
+        entry = next(e for e in model_list(self.cfg) if str(e["name"]) == p["name"])
         if "bayes" in entry:
             demos = len(self.catalog.codebook.questions) if p["eval_demos"] == "all" else p["eval_demos"]
-            n_demos = 0 if p["mode"] == "only" else demos
-            preds = self.predict_bayes(n_demos, p["mode"] != "none")
+            examples = self.examples(0 if p["mode"] == "only" else demos, demographics_only=p["mode"] == "only")
+            predictor = self.bayes_predictor(p["name"], p["mode"] != "none")
         else:
-            preds = self.predict_trained(p["name"], entry["train"] or {},
-                                         {"demographics": p["mode"], "eval_demo_count": str(p["eval_demos"])})
-        return {"name": p["name"], "column": p["column"], **self.score(preds)}
+            predictor, examples = self.trained_row(p["name"], entry["train"] or {},
+                                                   {"demographics": p["mode"], "eval_demo_count": str(p["eval_demos"])})
+        return {"name": p["name"], "column": p["column"], **self.score(predictor, examples)}
 
     def table(self, results: dict[str, dict[str, Any]]) -> pd.DataFrame:
         cols = list(self.evals)
-        rows: dict[str, dict[str, Any]] = {str(e["name"]): {} for e in model_list(self.config)}
+        rows: dict[str, dict[str, Any]] = {str(e["name"]): {} for e in model_list(self.cfg)}
         for r in results.values():
             if "column" in r:
                 rows[r["name"]][r["column"]] = r["row"].get(self.metric)

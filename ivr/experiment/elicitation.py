@@ -30,7 +30,6 @@ from ivr.experiment.elicitation_stopping import DEFAULT_RULES, STOP_SCORERS
 from ivr.experiment.outputs import read_json
 from ivr.experiment.runner import RUNS_DIR, Run
 from ivr.experiment.settings import ModelExperimentSettings
-from ivr.metrics import Predictions
 from ivr.settings import Count, Count0
 
 METRICS = ("polar_avg", "refined_avg", "all")
@@ -108,55 +107,56 @@ class ElicitationExperiment(ModelExperiment):
         """On a real catalog the Bayes policy and scorer are left out (one line each), before any training."""
         if self.synthetic:
             return []
-        c, notes = self.config, []
+        c, notes = self.cfg, []
         for key, name, fix in (("policies", "bayes-eig", "random, fixed, neighbours or reasoner"),
                                ("scorers", "bayes", "resemble or reasoner")):
-            if name not in c[key]:
+            if name not in getattr(c, key):
                 continue
-            c[key] = [x for x in c[key] if x != name]
-            if not c[key]:
+            setattr(c, key, [x for x in getattr(c, key) if x != name])
+            if not getattr(c, key):
                 raise ConfigError(f"--{key} [{name}]: it needs a synthetic catalog (the generator's synth_model.npz) "
                                   f"and {self.catalog_spec} is real; list {fix}")
             notes.append(f"left out --{key} {name}: it needs a synthetic catalog (synth_model.npz), this one is real")
         return notes
 
     @staticmethod
-    def uses_reasoner(config: dict[str, Any]) -> bool:
-        return "reasoner" in (config.get("policies") or []) or "reasoner" in (config.get("scorers") or [])
+    def uses_reasoner(config: Any) -> bool:
+        """Whether a config mapping (before validation) or typed settings use the reasoner policy or scorer."""
+        get = config.get if isinstance(config, dict) else (lambda key: getattr(config, key))
+        return "reasoner" in (get("policies") or []) or "reasoner" in (get("scorers") or [])
 
     # ---- plan ------------------------------------------------------------------------------------
     def seq_params(self, policy: str) -> dict[str, Any]:
-        c = self.config
-        p = {**self.common_params(), "policy": policy, "steps": max(c["ks"])}
+        c = self.cfg
+        p = {**self.common_params(), "policy": policy, "steps": max(c.ks)}
         if policy == "fixed":
-            p["fixed_people"] = c["fixed_people"]
+            p["fixed_people"] = c.fixed_people
         if policy == "neighbours":
-            p.update(pool=str(c["pool"]), n_neighbours=c["n_neighbours"])
+            p.update(pool=str(c.pool), n_neighbours=c.n_neighbours)
         if policy == "reasoner":
-            p.update(reasoner=self.sections(c.get("reasoner") or {}), stride=c["reasoner_stride"],
-                     max_len=c["reasoner_max_len"])
+            p.update(reasoner=self.sections(c.reasoner or {}), stride=c.reasoner_stride, max_len=c.reasoner_max_len)
         return p
 
     def plan(self) -> list[Run]:
-        c = self.config
+        c = self.cfg
         runs = []
         if self.uses_reasoner(c):
-            runs.append(self.train_run("reasoner", c.get("reasoner") or {}))
-        for policy in c["policies"]:
+            runs.append(self.train_run("reasoner", c.reasoner or {}))
+        for policy in c.policies:
             runs.append(Run(f"seq_{policy}", self.seq_params(policy)))
-        for scorer in c["scorers"]:
-            for policy in c["policies"]:
-                extra = {"scorer": scorer, "ks": list(c["ks"]), "group_k": c["group_k"], "dimensions": c["dimensions"]}
+        for scorer in c.scorers:
+            for policy in c.policies:
+                extra = {"scorer": scorer, "ks": list(c.ks), "group_k": c.group_k, "dimensions": c.dimensions}
                 if scorer == "resemble":
-                    extra.update(pool=str(c["pool"]), n_neighbours=c["n_neighbours"])
+                    extra.update(pool=str(c.pool), n_neighbours=c.n_neighbours)
                 if scorer == "reasoner":
-                    extra.update(reasoner=self.sections(c.get("reasoner") or {}), max_len=c["reasoner_max_len"])
+                    extra.update(reasoner=self.sections(c.reasoner or {}), max_len=c.reasoner_max_len)
                 runs.append(Run(f"score_{scorer}_{policy}", {"sequences": self.seq_params(policy), **extra}))
-        for scorer in [s for s in c["scorers"] if s in STOP_SCORERS and c.get("stopping")]:
-            for policy in c["policies"]:
-                extra = {"scorer": scorer, "rules": list(c["stopping"])}
+        for scorer in [s for s in c.scorers if s in STOP_SCORERS and c.stopping]:
+            for policy in c.policies:
+                extra = {"scorer": scorer, "rules": list(c.stopping)}
                 if scorer == "reasoner":
-                    extra.update(reasoner=self.sections(c.get("reasoner") or {}), max_len=c["reasoner_max_len"])
+                    extra.update(reasoner=self.sections(c.reasoner or {}), max_len=c.reasoner_max_len)
                 runs.append(Run(f"stop_{scorer}_{policy}", {"sequences": self.seq_params(policy), **extra}))
         return runs
 
@@ -181,41 +181,55 @@ class ElicitationExperiment(ModelExperiment):
         from ivr.data.datamodule import IVRDataModule
         from ivr.model.export import reasoner_from_checkpoint
 
-        sections = self.sections(self.config.get("reasoner") or {})
+        sections = self.sections(self.cfg.reasoner or {})
         dm = IVRDataModule(**{**sections["data"], "max_seq_length": int(max_len)})
         dm.setup("test")
         return ReasonerPredictor(reasoner_from_checkpoint(self.checkpoint("reasoner")), dm,
-                                 batch_size=int(self.config["batch_size"]))
-
-    def synth_model(self, what: str) -> Any:
-        """The synthetic catalog's model, loaded once (its option-probability caches are kept)."""
-        if getattr(self, "_synth", None) is None:
-            from ivr.elicit.bayes import require_synthetic
-
-            self._synth = require_synthetic(self.catalog_dir, what)
-        return self._synth
+                                 batch_size=int(self.cfg.batch_size))
 
     def policy(self, name: str) -> Any:
         from ivr.elicit import policies as pol
 
-        c = self.config
+        c = self.cfg
         if name == "random":
             return pol.RandomPolicy(self.eval_settings.seed)
         if name == "fixed":
-            rows = self.pool_rows(min(int(c["fixed_people"]), len(self.train_rows())))
+            rows = self.pool_rows(min(int(c.fixed_people), len(self.train_rows())))
             return pol.FixedPolicy(pol.learn_fixed_order(self.catalog.refined[rows],
                                                          np.asarray(self.catalog.codebook.n_options("refined"))))
         if name == "bayes-eig":
             from ivr.elicit.bayes import BayesEIGPolicy
 
-            return BayesEIGPolicy(self.synth_model("--policies bayes-eig"))
+            return BayesEIGPolicy(self.bayes_model("--policies bayes-eig"))
         if name == "neighbours":
             from baselines.elicit import NeighboursPolicy
 
-            return NeighboursPolicy(self.catalog, self.pool_rows(c["pool"]), c["n_neighbours"], self.eval_settings.seed)
+            return NeighboursPolicy(self.catalog, self.pool_rows(c.pool), c.n_neighbours, self.eval_settings.seed)
         from ivr.elicit.reasoner import ReasonerPolicy
 
-        return ReasonerPolicy(self.predictor(c["reasoner_max_len"]), c["reasoner_stride"])
+        return ReasonerPolicy(self.predictor(c.reasoner_max_len), c.reasoner_stride)
+
+    def scorer(self, p: dict[str, Any]) -> Any:
+        """The ``score_*`` / ``stop_*`` run's scorer as a :class:`ivr.predict.Predictor` (module doc)."""
+        if p["scorer"] == "bayes":
+            from ivr.predict.bayes import BayesCeiling
+
+            return BayesCeiling(self.bayes_model("--scorers bayes"), name="bayes")
+        if p["scorer"] == "reasoner":
+            from ivr.elicit.scoring import ReasonerScorer
+
+            return ReasonerScorer(self.predictor(p["max_len"]))
+        from baselines.predictors import Resemble, ResembleSearch  # entry points compose the baselines lazily
+
+        search = ResembleSearch(str(p["pool"]), int(p["n_neighbours"]), features="shown")
+        return Resemble(search, int(p["n_neighbours"]), "top cluster")
+
+    def asked_examples(self, rows: np.ndarray, shown: dict[int, list[np.ndarray]], k: int | str) -> Any:
+        """The scored people's examples whose shown demonstrations are ``shown`` (the answered questions)."""
+        from ivr.predict.examples import given_demos
+
+        return given_demos(self.catalog, rows, self.train_rows(), setup_probes(self.catalog, SETUPS), shown,
+                           self.eval_settings.seed, str(k))
 
     # ---- runs ------------------------------------------------------------------------------------
     def execute(self, run: Run) -> dict[str, Any]:
@@ -251,43 +265,20 @@ class ElicitationExperiment(ModelExperiment):
         return read_json(self.out / RUNS_DIR / f"seq_{policy}.json")["result"]
 
     def execute_score(self, run: Run) -> dict[str, Any]:
-        from ivr.elicit.scoring import answered_prefix, bayes_scores, reasoner_scores
+        from ivr.elicit.scoring import answered_prefix
 
         start = time.process_time()
         p = run.params
         seq = self.sequences(p["sequences"]["policy"])
         rows = np.asarray(seq["rows"], dtype=np.int64)
         setups = setup_probes(self.catalog, SETUPS)
-        scorer = p["scorer"]
-        model = predictor = pool = None
-        if scorer == "bayes":
-            model = self.synth_model("--scorers bayes")
-        elif scorer == "reasoner":
-            predictor = self.predictor(p["max_len"])
-        else:
-            from baselines.elicit import resemble_scores
-
-            pool = self.pool_rows(p["pool"])
+        predictor = self.scorer(p)
         by_k = {}
         for k in p["ks"]:
             shown = {s: answered_prefix(self.catalog, rows, seq["sequences"][str(s)], k) for s in setups}
-            if scorer == "resemble":
-                masks = {}
-                for s, lists in shown.items():
-                    masks[s] = np.zeros((len(rows), len(self.catalog.codebook.questions)), dtype=bool)
-                    for i, q in enumerate(lists):
-                        masks[s][i, q] = True
-                preds = resemble_scores(self.catalog, rows, pool, setups, masks, p["n_neighbours"],
-                                        self.eval_settings.seed)
-            elif scorer == "bayes":
-                preds = Predictions.concat([bayes_scores(self.catalog, model, rows, setups[s], s, shown[s])
-                                            for s in setups])
-            else:
-                preds = Predictions.concat([reasoner_scores(self.catalog, predictor, rows, setups[s], s, shown[s])
-                                            for s in setups])
             every = list(self.catalog.codebook.dimensions)
             dims = (p["dimensions"] or every) if k == p["group_k"] else []
-            scored = self.score(preds, dims)
+            scored = self.score(predictor, self.asked_examples(rows, shown, k), dims)
             if k != p["group_k"]:
                 scored.pop("per_group", None)
             else:
@@ -296,23 +287,23 @@ class ElicitationExperiment(ModelExperiment):
                 scored["inequity"] = {f: inequity_index(g)[0] for f, g in scored["per_group"].items()}
             scored["answered"] = float(np.mean([len(q) for lists in shown.values() for q in lists]))
             by_k[str(k)] = scored
-        return {"scorer": scorer, "policy": p["sequences"]["policy"], "by_k": by_k,
+        return {"scorer": p["scorer"], "policy": p["sequences"]["policy"], "by_k": by_k,
                 "cpu_seconds": time.process_time() - start}
 
     # ---- outputs ---------------------------------------------------------------------------------
     def table(self, results: dict[str, dict[str, Any]]) -> pd.DataFrame:
         from ivr.experiment.elicitation_report import elicitation_table
 
-        return elicitation_table(self.config, results)
+        return elicitation_table(self.cfg, results)
 
     def figure(self, results: dict[str, dict[str, Any]], table: pd.DataFrame, out_dir: Path) -> list[Path]:
         from ivr.experiment.elicitation_report import elicitation_figure
 
-        return elicitation_figure(self.config, table, out_dir)
+        return elicitation_figure(self.cfg, table, out_dir)
 
     def extra_text(self, results: dict[str, dict[str, Any]], table: pd.DataFrame) -> str:
         from ivr.experiment.elicitation_report import matching_text
         from ivr.experiment.elicitation_stopping import stopping_text
 
-        return "\n\n".join(t for t in (matching_text(self.config, results, table),
-                                        stopping_text(self.config, results)) if t)
+        return "\n\n".join(t for t in (matching_text(self.cfg, results, table),
+                                        stopping_text(self.cfg, results)) if t)

@@ -26,8 +26,8 @@ def _scores(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in results.values() if "by_k" in r]
 
 
-def elicitation_table(config: dict[str, Any], results: dict[str, dict[str, Any]]) -> pd.DataFrame:
-    metric = config.get("metric", "all")
+def elicitation_table(settings: Any, results: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    metric = settings.metric
     rows = {}
     for r in _scores(results):
         for k, s in r["by_k"].items():
@@ -38,7 +38,7 @@ def elicitation_table(config: dict[str, Any], results: dict[str, dict[str, Any]]
             rows[(r["scorer"], r["policy"], int(k))] = row
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index = pd.MultiIndex.from_tuples(frame.index, names=["scorer", "policy", "k"])
-    s_order, p_order = list(config["scorers"]), list(config["policies"])
+    s_order, p_order = list(settings.scorers), list(settings.policies)
 
     def key(idx: pd.Index) -> pd.Index:
         if idx.name == "scorer":
@@ -48,11 +48,11 @@ def elicitation_table(config: dict[str, Any], results: dict[str, dict[str, Any]]
     return frame.sort_index(key=key)
 
 
-def matches(config: dict[str, Any], table: pd.DataFrame) -> dict[str, dict[str, Any]]:
+def matches(settings: Any, table: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """Per scorer: random's accuracy and interval at the largest k, and the smallest k (and policy) where
     the best adaptive policy reaches that interval's lower bound (None when none does)."""
-    metric = config.get("metric", "all")
-    k_max = max(config["ks"])
+    metric = settings.metric
+    k_max = max(settings.ks)
     out = {}
     for scorer in dict.fromkeys(table.index.get_level_values("scorer")):
         part = table.loc[scorer]
@@ -62,7 +62,7 @@ def matches(config: dict[str, Any], table: pd.DataFrame) -> dict[str, dict[str, 
         low = ref[f"{metric} ci low"]
         low = float(ref[metric]) if low is None or np.isnan(low) else float(low)
         found = None
-        for k in sorted(config["ks"]):
+        for k in sorted(settings.ks):
             cands = [(float(part.loc[(p, k), metric]), p) for p in ADAPTIVE
                      if (p, k) in part.index and not np.isnan(part.loc[(p, k), metric])]
             if cands and max(cands)[0] >= low:
@@ -73,17 +73,17 @@ def matches(config: dict[str, Any], table: pd.DataFrame) -> dict[str, dict[str, 
     return out
 
 
-def matching_text(config: dict[str, Any], results: dict[str, dict[str, Any]], table: pd.DataFrame) -> str:
-    metric = config.get("metric", "all")
-    lines = [f"Smallest k where the best adaptive policy reaches random at k={max(config['ks'])} "
+def matching_text(settings: Any, results: dict[str, dict[str, Any]], table: pd.DataFrame) -> str:
+    metric = settings.metric
+    lines = [f"Smallest k where the best adaptive policy reaches random at k={max(settings.ks)} "
              f"(lower end of its bootstrap 95% interval), metric {metric}:"]
-    for scorer, m in matches(config, table).items():
+    for scorer, m in matches(settings, table).items():
         hit = m["match"]
         where = (f"k={hit['k']} ({hit['policy']}, {hit['accuracy']:.2f}; random at k={hit['k']}: "
                  f"{hit['random_at_k']:.2f})" if hit else "not reached at any scored k")
         lines.append(f"  {scorer}: random@{m['random_k']} = {m['random']:.2f} (ci low {m['random_ci_low']:.2f}) -> "
                      f"{where}")
-    gk = config.get("group_k")
+    gk = settings.group_k
     rows = {}
     for r in _scores(results):
         s = r["by_k"].get(str(gk))
@@ -98,12 +98,12 @@ def matching_text(config: dict[str, Any], results: dict[str, dict[str, Any]], ta
     return "\n".join(lines)
 
 
-def elicitation_figure(config: dict[str, Any], table: pd.DataFrame, out_dir: Path) -> list[Path]:
+def elicitation_figure(settings: Any, table: pd.DataFrame, out_dir: Path) -> list[Path]:
     plt = pyplot()
-    metric = config.get("metric", "all")
+    metric = settings.metric
     scorers = list(dict.fromkeys(table.index.get_level_values("scorer")))
     fig, axes = plt.subplots(1, len(scorers), figsize=(5.2 * len(scorers), 4.2), squeeze=False)
-    k_max = max(config["ks"])
+    k_max = max(settings.ks)
     for ax, scorer in zip(axes[0], scorers):
         part = table.loc[scorer]
         for policy in dict.fromkeys(part.index.get_level_values("policy")):
@@ -120,8 +120,8 @@ def elicitation_figure(config: dict[str, Any], table: pd.DataFrame, out_dir: Pat
                        label=f"random @ {k_max}")
         ax.set_xscale("symlog", linthresh=5)
         ax.set_xlim(0, k_max * 1.15)
-        ax.set_xticks(sorted(config["ks"]))
-        ax.set_xticklabels([str(k) for k in sorted(config["ks"])])
+        ax.set_xticks(sorted(settings.ks))
+        ax.set_xticklabels([str(k) for k in sorted(settings.ks)])
         people = int(part["people"].max())
         ax.set_title(f"scorer: {scorer} ({people} people)")
         ax.set_xlabel("questions asked (k)")

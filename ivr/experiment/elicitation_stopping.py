@@ -89,12 +89,10 @@ def execute_stopping(exp: Any, run: Any) -> dict[str, Any]:
     """Run ``stop_<scorer>_<policy>`` of the elicitation experiment ``exp`` (module doc)."""
     import time
 
-    from ivr.elicit.bayes import BayesPosterior
-    from ivr.elicit.scoring import bayes_scores, reasoner_scores
     from ivr.elicit.stopping import bayes_predictor, reasoner_predictor
     from ivr.experiment.bayes import setup_probes
     from ivr.experiment.models import SETUPS
-    from ivr.metrics import Predictions
+    from ivr.predict.bayes import BayesPosterior
 
     start = time.process_time()
     p = run.params
@@ -102,12 +100,11 @@ def execute_stopping(exp: Any, run: Any) -> dict[str, Any]:
     seq = exp.sequences(p["sequences"]["policy"])
     rows = np.asarray(seq["rows"], dtype=np.int64)
     setups = setup_probes(exp.catalog, SETUPS)
+    scorer = exp.scorer(p)  # the row every rule's stopping points are scored with
     if p["scorer"] == "bayes":
-        model = exp.synth_model("--scorers bayes")
-        predict = bayes_predictor(BayesPosterior(model))
+        predict = bayes_predictor(BayesPosterior(scorer.model))
     else:
-        predictor = exp.predictor(p["max_len"])
-        predict = reasoner_predictor(predictor)
+        predict = reasoner_predictor(scorer.predictor)
     steps = max(r.max_questions for r in rules)
     gains = any(r.min_gain is not None for r in rules)
     found = {}
@@ -118,7 +115,7 @@ def execute_stopping(exp: Any, run: Any) -> dict[str, Any]:
     by_rule = []
     refined = exp.catalog.refined
     for rule in rules:
-        preds, asked, answered, reasons = [], [], [], []
+        stopped, asked, answered, reasons = {}, [], [], []
         for s, probes in setups.items():
             ks, why = stop_points(rule, *found[s])
             lists = seq["sequences"][str(s)]
@@ -129,11 +126,8 @@ def execute_stopping(exp: Any, run: Any) -> dict[str, Any]:
             asked += ks.tolist()
             answered += [len(x) for x in shown]
             reasons += why
-            if p["scorer"] == "bayes":
-                preds.append(bayes_scores(exp.catalog, model, rows, probes, s, shown))
-            else:
-                preds.append(reasoner_scores(exp.catalog, predictor, rows, probes, s, shown))
-        scored = exp.score(Predictions.concat(preds), [])
+            stopped[s] = shown
+        scored = exp.score(scorer, exp.asked_examples(rows, stopped, rule.label), [])
         scored.pop("per_group", None)
         by_rule.append({"rule": rule.as_dict(), "label": rule.label, "asked": float(np.mean(asked)),
                         "answered": float(np.mean(answered)), "reasons": {r: reasons.count(r) for r in set(reasons)},
@@ -142,10 +136,10 @@ def execute_stopping(exp: Any, run: Any) -> dict[str, Any]:
             "cpu_seconds": time.process_time() - start}
 
 
-def stopping_table(config: dict[str, Any], results: dict[str, dict[str, Any]]) -> pd.DataFrame:
+def stopping_table(settings: Any, results: dict[str, dict[str, Any]]) -> pd.DataFrame:
     """One row per (scorer, policy, rule): questions asked / answered, accuracy and interval, random@max(ks)."""
-    metric = config.get("metric", "all")
-    k_max = str(max(config["ks"]))
+    metric = settings.metric
+    k_max = str(max(settings.ks))
     random_at = {r["scorer"]: r["by_k"][k_max]["row"].get(metric) for r in results.values()
                  if "by_k" in r and r["policy"] == "random" and k_max in r["by_k"]}
     rows = []
@@ -159,18 +153,18 @@ def stopping_table(config: dict[str, Any], results: dict[str, dict[str, Any]]) -
     if not rows:
         return pd.DataFrame()
     frame = pd.DataFrame(rows).set_index(["scorer", "policy", "rule"])
-    order = {n: i for i, n in enumerate(config["policies"])}
-    s_order = {n: i for i, n in enumerate(config["scorers"])}
-    r_order = {StoppingRule.from_dict(dict(x)).label: i for i, x in enumerate(config.get("stopping") or [])}
+    order = {n: i for i, n in enumerate(settings.policies)}
+    s_order = {n: i for i, n in enumerate(settings.scorers)}
+    r_order = {StoppingRule.from_dict(dict(x)).label: i for i, x in enumerate(settings.stopping or [])}
     key = [(s_order.get(s, 99), order.get(p, 99), r_order.get(u, 99)) for s, p, u in frame.index]
     return frame.iloc[sorted(range(len(frame)), key=key.__getitem__)]
 
 
-def stopping_text(config: dict[str, Any], results: dict[str, dict[str, Any]]) -> str:
-    table = stopping_table(config, results)
+def stopping_text(settings: Any, results: dict[str, dict[str, Any]]) -> str:
+    table = stopping_table(settings, results)
     if table.empty:
         return ""
-    metric = config.get("metric", "all")
+    metric = settings.metric
     return "\n".join([f"Stopping rules: mean questions asked / answered and {metric} accuracy reached "
-                      f"(bootstrap 95% interval), beside random at k={max(config['ks'])}:",
+                      f"(bootstrap 95% interval), beside random at k={max(settings.ks)}:",
                       table.round(2).to_string()])

@@ -57,15 +57,23 @@ class EvennessExperiment(Experiment):
 
     @property
     def dimension(self) -> str:
-        return str(self.config.get("dimension", "Continent"))
+        return str(self.cfg.dimension)
 
     @property
     def forms(self) -> list[str]:
-        forms = list(self.config.get("forms", list(FORMS)))
+        forms = list(self.cfg.forms)
         bad = [f for f in forms if f not in FORMS]
         if bad:
             raise ConfigError(f"--forms {bad}: unknown; use {list(FORMS)}")
         return forms
+
+    def people(self, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """``table.json``'s ``n``: group -> the people whose answers it counts (no model scores anyone)."""
+        return {res["group"]: int(res["people"]) for res in results.values()}
+
+    def people_header(self, results: dict[str, dict[str, Any]]) -> str:
+        n = self.people(results)
+        return f"n = {n.get(ALL, sum(n.values()))} people; per {self.dimension.lower()}: the people column"
 
     def _labels(self) -> np.ndarray:
         dims = self.catalog.codebook.dimensions

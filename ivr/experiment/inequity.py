@@ -28,27 +28,29 @@ import numpy as np
 import pandas as pd
 
 from ivr.catalog.codebook import FORMS
-from ivr.experiment.bayes import EvalSettings, bayes_view, eval_people, predict_bayes, setup_probes
+from ivr.experiment.bayes import EvalSettings, bayes_view, eval_people, eval_split, setup_probes
 from ivr.experiment.outputs import pyplot, save_figure
 from ivr.experiment.published import TABLE19_COLUMNS
 from ivr.errors import ConfigError, InputNotFoundError
 from ivr.experiment.runner import Experiment, Run, slug
-from ivr.experiment.settings import EvalPeopleSettings
-from ivr.metrics import Predictions, Report, evaluate_predictions, plot_per_group
+from ivr.experiment.settings import EvalPeopleSettings, one_of
+from ivr.experiment.scoring import score_predictors
+from ivr.metrics import Predictions, Report, plot_per_group
+from ivr.predict import FixedPredictor, PreparedExamples, Predictor, prepare
 from ivr.settings import Count, Count0
 
 MEAN_ROW = "σINEQUITY (mean)"
 KINDS = ("bayes", "baseline", "predictions")
 
 
-def model_entries(config: dict[str, Any]) -> list[dict[str, Any]]:
-    """The config's ``models:`` list, checked.
+def model_entries(config: Any) -> list[dict[str, Any]]:
+    """The ``models:`` list of a config mapping or of :class:`InequitySettings`, checked.
 
     Raises:
         ValueError: a missing list, an entry without ``name`` or without exactly one of
             ``bayes`` / ``baseline`` / ``predictions``, or repeated names.
     """
-    models = config.get("models")
+    models = config.get("models") if isinstance(config, dict) else config.models
     if not isinstance(models, list) or not models:
         raise ConfigError("inequity config: 'models:' must list at least one entry, e.g. "
                          "[{name: Global, baseline: 'Global (majority vote)'}]")
@@ -117,23 +119,25 @@ class InequityExperiment(Experiment):
             return []
         from ivr.experiment.bayes import without_bayes
 
-        return without_bayes(self.config, "inequity config",
+        return without_bayes(self.cfg, "inequity config",
                              "list baselines ({name, baseline: NAME}) or predictions files ({name, predictions: FILE})")
 
     @property
     def form(self) -> str:
-        form = str(self.config.get("form", "polar"))
-        if form not in FORMS:
-            raise ConfigError(f"inequity config: form {form!r}; use one of {list(FORMS)}")
-        return form
+        return one_of(self.cfg.form, FORMS, "inequity config: form")
+
+    @property
+    def eval_settings(self) -> EvalSettings:
+        """Which people and probes are scored (the typed ``data:`` section and ``people``)."""
+        return EvalSettings.from_config({"data": self.data.to_dict(), "people": self.cfg.people})
 
     def _common(self) -> dict[str, Any]:
-        return {"catalog": self.catalog_spec, **EvalSettings.from_config(self.config).params(),
-                "dimensions": self.config.get("dimensions"), "bootstrap": int(self.config.get("bootstrap", 0)),
-                "min_group_size": int(self.config.get("min_group_size", 1))}
+        return {"catalog": self.catalog_spec, **self.eval_settings.params(),
+                "dimensions": self.cfg.dimensions, "bootstrap": int(self.cfg.bootstrap),
+                "min_group_size": int(self.cfg.min_group_size)}
 
     def plan(self) -> list[Run]:
-        models = model_entries(self.config)
+        models = model_entries(self.cfg)
         common = self._common()
         runs = []
         for entry in models:
@@ -152,28 +156,39 @@ class InequityExperiment(Experiment):
             runs.append(Run("baselines", {**common, "baselines": baselines}))
         return runs
 
-    def _score(self, preds: Predictions, params: dict[str, Any]) -> dict[str, Any]:
-        report = evaluate_predictions(preds, self.catalog, dimensions=params["dimensions"],
-                                      bootstrap=params["bootstrap"], seed=params["seed"],
-                                      min_group_size=params["min_group_size"])
-        return report.to_dict()
+    def examples(self, settings: EvalSettings, n_demos: int | str, view: str = "matched") -> PreparedExamples:
+        """The scored people's examples with ``n_demos`` shown demonstrations per setup, read in ``view``."""
+        return prepare(self.catalog, eval_people(self.catalog, settings), eval_split(self.catalog, settings).train_rows, setup_probes(self.catalog, settings.setups, settings),
+                       str(n_demos), settings.seed, view, {"eval": "evaluation"}.get(settings.people, settings.people))
+
+    def _score(self, predictor: Predictor, examples: PreparedExamples, params: dict[str, Any]) -> dict[str, Any]:
+        """One model through the one evaluation path: its report and ``n``, the people scored."""
+        scored = next(iter(score_predictors([predictor], examples, params["dimensions"], params["bootstrap"],
+                                            params["seed"], params["min_group_size"]).values()))
+        return {**scored.report.to_dict(), "n": scored.n_people}
 
     def execute(self, run: Run) -> dict[str, Any]:
         p = run.params
-        settings = EvalSettings.from_config(self.config)
+        settings = self.eval_settings
         if "baselines" in p:
             return self._baselines(p, settings)
         if "predictions" in p:
-            preds = Predictions.load(p["predictions"])
-        else:
-            cfg = p["bayes"]
-            rows = eval_people(self.catalog, settings)
-            preds = predict_bayes(
-                self.catalog, self.catalog_dir, rows, setup_probes(self.catalog, settings.setups, settings),
-                list(cfg.get("forms", FORMS)), int(cfg.get("demos", 200)), settings.seed,
-                use_demographics=bool(cfg.get("demographics", False)),
-                view=bayes_view(cfg, f"inequity config: model {p['name']!r}"))
-        return {p["name"]: self._score(preds, p)}
+            examples = self.examples(settings, 0)
+            predictor: Predictor = FixedPredictor(p["name"], {examples.view: Predictions.load(p["predictions"])})
+            try:
+                return {p["name"]: self._score(predictor, examples, p)}
+            except ValueError as err:
+                raise ConfigError(f"inequity config: model {p['name']!r}: predictions file {p['predictions']}: {err} "
+                                  "(write them with the same data settings: catalog, split, seed, setups; and "
+                                  "--data.limit_eval_people null)") from None
+        from ivr.predict.bayes import BayesCeiling, load_model
+
+        cfg = p["bayes"]
+        examples = self.examples(settings, int(cfg.get("demos", 200)),
+                                 bayes_view(cfg, f"inequity config: model {p['name']!r}"))
+        predictor = BayesCeiling(load_model(self.catalog_dir, f"inequity config: model {p['name']!r}"),
+                                 bool(cfg.get("demographics", False)), name=p["name"], forms=list(cfg.get("forms", FORMS)))
+        return {p["name"]: self._score(predictor, examples, p)}
 
     def _baselines(self, p: dict[str, Any], settings: EvalSettings) -> dict[str, Any]:
         # an entry point may compose baselines (CONTRACTS); imported here so ivr never needs it otherwise
@@ -182,7 +197,7 @@ class InequityExperiment(Experiment):
 
         split = protocol_split(self.catalog, settings.overrides(), settings.seed, settings.ids_file)[2]
         split = dataclasses.replace(split, eval_rows=eval_people(self.catalog, settings))
-        n_cluster = int(self.config.get("n_cluster", 24))
+        n_cluster = int(self.cfg.n_cluster)
         config = BaselineConfig(setups=settings.setups, pools=("all",), max_n=n_cluster, n_cluster=n_cluster,
                                 seed=settings.seed, dimensions=p["dimensions"], bootstrap=p["bootstrap"],
                                 use_gpu=False, progress=False)
@@ -190,13 +205,13 @@ class InequityExperiment(Experiment):
         unknown = [b for b in p["baselines"].values() if b not in res.reports]
         if unknown:
             raise ConfigError(f"inequity config: baseline(s) {unknown} unknown; scored baselines: {sorted(res.reports)}")
-        return {name: res.reports[b].to_dict() for name, b in p["baselines"].items()}
+        return {name: {**res.reports[b].to_dict(), "n": int(res.rows[b]["n"])} for name, b in p["baselines"].items()}
 
     def reports(self, results: dict[str, dict[str, Any]]) -> dict[str, Report]:
         """Model name -> Report with the configured form as headline, in config order."""
         by_name = {name: data for res in results.values() for name, data in res.items()}
         out = {}
-        for entry in model_entries(self.config):
+        for entry in model_entries(self.cfg):
             report = report_from_dict(by_name[str(entry["name"])])
             if self.form not in report.inequity_by_form:
                 raise ConfigError(f"model {entry['name']!r} has no {self.form} predictions; set form: to one it has")

@@ -16,7 +16,10 @@ Config keys shared by those experiments::
 
 A trained model is one ``train`` run (weights in ``OUT/models/<id>.ckpt``) followed by its
 evaluation runs; the Bayes predictor needs a synthetic catalog and no training. Both score the
-same people: the first ``data.limit_eval_people`` of the split's test half.
+same people: the first ``data.limit_eval_people`` of the split's test half. Every evaluation is one
+predictor (:class:`ivr.predict.bayes.BayesCeiling`, or a trained reasoner's predictions as
+:class:`ivr.predict.FixedPredictor`) run through :func:`ivr.predict.run_predictors` on the condition's
+prepared examples (:meth:`ModelExperiment.examples`), so each stored row names its ``n``.
 """
 
 from __future__ import annotations
@@ -27,12 +30,13 @@ from typing import Any
 import numpy as np
 
 from ivr.errors import ConfigError
-from ivr.experiment.bayes import EvalSettings, eval_people, predict_bayes, setup_probes
+from ivr.experiment.bayes import EvalSettings, eval_split, setup_probes
 from ivr.experiment.config import merge
 from ivr.experiment.runner import Experiment, Run, slug
+from ivr.experiment.scoring import score_one
 from ivr.experiment.settings import ModelExperimentSettings
-from ivr.experiment.training import predict_reasoner, recipe_sections, train_reasoner
-from ivr.metrics import Predictions, evaluate_predictions
+from ivr.experiment.training import reasoner_examples, recipe_sections, train_reasoner
+from ivr.predict import FixedPredictor, PreparedExamples, Predictor, prepare
 
 MODELS_DIR = "models"
 SETUPS = (0, 1, 2)  # the data module always probes the study's three setups
@@ -46,7 +50,7 @@ class ModelExperiment(Experiment):
     @classmethod
     def check_config(cls, config: dict[str, Any]) -> None:
         """The recipe sections (``base:`` and every ``train:``) name only arguments their classes have."""
-        base = config.get("base") or {}
+        base = config.get("base") or {}  # the unvalidated mapping: checked before the typed settings exist
         recipe_sections(base, {"name": "base"})
         for entry in config.get("models") or []:
             if isinstance(entry, dict) and isinstance(entry.get("train"), dict):
@@ -58,13 +62,12 @@ class ModelExperiment(Experiment):
             return []
         from ivr.experiment.bayes import without_bayes
 
-        return without_bayes(self.config, f"{self.name} config",
+        return without_bayes(self.cfg, f"{self.name} config",
                              "add a trained model ({name, train: {...}}) or use a synthetic catalog")
 
     @property
     def eval_settings(self) -> EvalSettings:
-        data = {**(self.config.get("data") or {}), "setups": list(SETUPS)}
-        return EvalSettings.from_config({**self.config, "data": data, "people": "test"})
+        return EvalSettings.from_config({"data": {**self.data.to_dict(), "setups": list(SETUPS)}, "people": "test"})
 
     @property
     def limit(self) -> int | None:
@@ -75,11 +78,27 @@ class ModelExperiment(Experiment):
 
     def common_params(self) -> dict[str, Any]:
         return {"catalog": self.catalog_spec, **self.eval_settings.params(), "limit_people": self.limit,
-                "bootstrap": int(self.config.get("bootstrap", 0))}
+                "bootstrap": int(self.cfg.bootstrap)}
 
     def scored_rows(self) -> np.ndarray:
         """Catalog rows of the scored people (as the data module picks its test people)."""
-        return eval_people(self.catalog, self.eval_settings)[: self.limit]
+        return np.asarray(eval_split(self.catalog, self.eval_settings).test_rows)[: self.limit]
+
+    def examples(self, n_demos: int | str, demographics_only: bool = False, view: str = "matched") -> PreparedExamples:
+        """The scored people's examples under one condition: ``n_demos`` shown demonstrations per setup drawn by
+        the protocol's sampler (none with ``demographics_only``), read in ``view``."""
+        s = self.eval_settings
+        split = eval_split(self.catalog, s)
+        return prepare(self.catalog, self.scored_rows(), split.train_rows, setup_probes(self.catalog, SETUPS, s),
+                       str(n_demos), s.seed, view, "test", demographics_only=demographics_only,
+                       table=self._table())
+
+    def _table(self) -> Any:
+        if getattr(self, "_person_table", None) is None:
+            from ivr.data.examples import PersonTable
+
+            self._person_table = PersonTable(self.catalog)
+        return self._person_table
 
     def data_section(self, data: dict[str, Any]) -> dict[str, Any]:
         """IVRDataModule settings with this experiment's catalog and split filled in."""
@@ -94,7 +113,7 @@ class ModelExperiment(Experiment):
 
     def sections(self, recipe: dict[str, Any]) -> dict[str, dict[str, Any]]:
         """A recipe's data/model/trainer sections over ``base:``, with catalog and split filled in."""
-        sections = recipe_sections(self.config.get("base") or {}, recipe)
+        sections = recipe_sections(self.cfg.base or {}, recipe)
         sections["data"] = self.data_section(sections["data"])
         return sections
 
@@ -120,22 +139,32 @@ class ModelExperiment(Experiment):
         sections = {k: run.params[k] for k in ("data", "model", "trainer")}
         return train_reasoner(sections, self.checkpoint(run.params["train"]), progress=self.progress)
 
-    def predict_trained(self, name: str, recipe: dict[str, Any], data_overrides: dict[str, Any]) -> Predictions:
-        """Predictions of the trained ``recipe`` with evaluation data settings changed by ``data_overrides``."""
+    def trained_row(self, name: str, recipe: dict[str, Any],
+                    data_overrides: dict[str, Any]) -> tuple[Predictor, PreparedExamples]:
+        """The trained ``recipe`` (evaluation data settings changed by ``data_overrides``) as a row named
+        ``name``, with the examples its data module evaluated: the predictions are scored on those people,
+        and refused on any other (:class:`ivr.predict.FixedPredictor`)."""
         sections = self.sections(recipe)
         data = merge(sections["data"], data_overrides)
-        return predict_reasoner(self.checkpoint(name), data, sections["trainer"], progress=self.progress)
+        preds, examples = reasoner_examples(self.checkpoint(name), data, sections["trainer"], progress=self.progress)
+        return FixedPredictor(name, {examples.view: preds}), examples
 
-    def predict_bayes(self, n_demos: int, demographics: bool, forms: list[str] | None = None,
-                      view: str = "matched") -> Predictions:
-        """The Bayes predictor on the scored people (``view``: the evaluation convention, default matched)."""
-        return predict_bayes(self.catalog, self.catalog_dir, self.scored_rows(), setup_probes(self.catalog, SETUPS),
-                             forms or ["polar", "refined"], n_demos, self.eval_settings.seed,
-                             use_demographics=demographics, view=view)
+    def bayes_model(self, what: str = "the Bayes predictor") -> Any:
+        """The synthetic catalog's model, loaded once (:func:`ivr.predict.bayes.load_model`)."""
+        if getattr(self, "_synth", None) is None:
+            from ivr.predict.bayes import load_model
 
-    def score(self, preds: Predictions, dimensions: list[str] | None = None) -> dict[str, Any]:
-        """Table-3 row, bootstrap intervals and (for ``dimensions``) per-group accuracy."""
-        report = evaluate_predictions(preds, self.catalog, dimensions=dimensions or [],
-                                      bootstrap=int(self.config.get("bootstrap", 0)), seed=self.eval_settings.seed)
-        return {"row": report.table3_row(), "ci": report.ci, "per_group": report.per_group_by_form,
-                "people": report.counts.get("people")}
+            self._synth = load_model(self.catalog_dir, what)
+        return self._synth
+
+    def bayes_predictor(self, name: str, demographics: bool, forms: list[str] | None = None) -> Predictor:
+        """The Bayes predictor as a row named ``name`` (the view is the examples')."""
+        from ivr.predict.bayes import BayesCeiling
+
+        return BayesCeiling(self.bayes_model(), use_demographics=demographics, name=name, forms=forms)
+
+    def score(self, predictor: Predictor, examples: PreparedExamples,
+              dimensions: list[str] | None = None) -> dict[str, Any]:
+        """One predictor through the one evaluation path: Table-3 row, bootstrap intervals, (for ``dimensions``)
+        per-group accuracy and ``n``, the people scored (:func:`ivr.experiment.scoring.row_result`)."""
+        return score_one(predictor, examples, dimensions or [], int(self.cfg.bootstrap), self.eval_settings.seed)

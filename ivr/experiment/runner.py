@@ -91,6 +91,12 @@ class Experiment(ABC):
 
     def __init__(self, config: dict[str, Any], out: Path, paper: dict[str, Any] | None = None) -> None:
         self.config = config
+        #: the typed settings (an instance of ``settings``): what the experiment reads after validation
+        self.cfg: Any = None
+        if self.settings is not None:
+            from ivr.experiment.settings import typed
+
+            self.cfg = typed(self.settings, config)
         self.out = Path(out)
         self.paper = paper
         self._catalog: tuple[Catalog, Path] | None = None
@@ -98,7 +104,17 @@ class Experiment(ABC):
     @property
     def data(self) -> DataSettings:
         """The config's shared ``data:`` section (catalog and evaluation people)."""
+        if self.cfg is not None:
+            return self.cfg.data
         return DataSettings.from_value(self.config.get("data") or {})
+
+    def recorded_config(self) -> dict[str, Any]:
+        """The settings as run (after :meth:`adapt`), for ``experiment.json``."""
+        if self.cfg is None:
+            return self.config
+        from dataclasses import asdict
+
+        return asdict(self.cfg)
 
     @property
     def catalog_spec(self) -> str:
@@ -174,6 +190,19 @@ class Experiment(ABC):
         """More console text after the tables (default none)."""
         return ""
 
+    def people(self, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """``table.json``'s ``n``: run id -> the people its rows were scored on
+        (:func:`ivr.experiment.scoring.people_counts`)."""
+        from ivr.experiment.scoring import people_counts
+
+        return people_counts(results)
+
+    def people_header(self, results: dict[str, dict[str, Any]]) -> str:
+        """The ``n = ... people`` line printed under the title."""
+        from ivr.experiment.scoring import people_line
+
+        return people_line(results)
+
 
 def _stored(exp: Experiment, path: Path, run: Run) -> dict[str, Any] | None:
     """The stored result of ``run`` when its file exists with the same parameters and is complete."""
@@ -235,19 +264,24 @@ def run_experiment(exp: Experiment, progress: bool = True) -> Outcome:
         bar.update()
     bar.close()
     table = exp.table(results)
+    people = exp.people(results)
     files = [write_csv(exp.out / "table.csv", table),
-             write_json(exp.out / "table.json", {"experiment": exp.name, "title": exp.title,
+             write_json(exp.out / "table.json", {"experiment": exp.name, "title": exp.title, "n": people,
                                                  "table": _frame_json(table), "runs": results})]
     files += exp.figure(results, table, exp.out)
     paper = exp.published()
     if paper is not None:
         files.append(write_csv(exp.out / "published.csv", paper))
     text = side_by_side(exp.display(table), paper, exp.title, exp.decimals)
+    header = exp.people_header(results)
+    if header:  # under the "== title (this run) ==" line
+        head, _, rest = text.partition("\n")
+        text = f"{head}\n{header}\n{rest}"
     extra = exp.extra_text(results, table)
     text = f"{text}\n{extra}" if extra else text
     files.append(write_text(exp.out / "table.txt", text + "\n"))
     files.append(write_json(exp.out / "experiment.json", {
-        "experiment": exp.name, "config": exp.config, "ran": ran, "skipped": skipped,
+        "experiment": exp.name, "config": exp.recorded_config(), "ran": ran, "skipped": skipped,
     }))
     print(text)
     print(f"[experiment] {exp.name}: {len(ran)} run(s) computed, {len(skipped)} reused; wrote {exp.out}")

@@ -50,3 +50,39 @@ class ModelExperimentSettings(ExperimentSettings):
 
     bootstrap: Count0 = 0
     base: dict[str, Any] = field(default_factory=dict)
+
+
+def typed(settings: type, config: dict[str, Any]) -> Any:
+    """The validated config (:func:`ivr.experiment.config.validate_config`) as its settings dataclass:
+    ``data:`` a :class:`ivr.settings.DataSettings`, every other key the field of the same name (a key
+    the config lacks keeps its default).
+
+    Raises:
+        ConfigError: a key the settings do not have (the config was not validated against them).
+    """
+    from dataclasses import fields
+
+    from ivr.errors import ConfigError
+
+    names = {f.name for f in fields(settings)}
+    unknown = sorted(set(config) - names)
+    if unknown:
+        raise ConfigError(f"{settings.__name__}: unknown key(s) {unknown}; use {sorted(names)}")
+    values = {k: v for k, v in config.items()}
+    if "data" in names:
+        values["data"] = DataSettings.from_value(config.get("data") or {})
+    return settings(**values)
+
+
+def one_of(value: Any, choices: Any, where: str) -> str:
+    """``value`` as a string when it is one of ``choices``.
+
+    Raises:
+        ConfigError: ``<where> 'x'; use one of [...]``.
+    """
+    from ivr.errors import ConfigError
+
+    text = str(value)
+    if text not in choices:
+        raise ConfigError(f"{where} {text!r}; use one of {list(choices)}")
+    return text

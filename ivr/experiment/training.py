@@ -116,7 +116,16 @@ def train_reasoner(
 
 def predict_reasoner(checkpoint: str | Path, data: dict[str, Any], trainer: dict[str, Any] | None = None,
                      progress: bool = True) -> Predictions:
-    """Protocol predictions of a trained reasoner on the test people of ``data``.
+    """Protocol predictions of a trained reasoner on the test people of ``data``
+    (:func:`reasoner_examples` without the examples)."""
+    return reasoner_examples(checkpoint, data, trainer, progress)[0]
+
+
+def reasoner_examples(checkpoint: str | Path, data: dict[str, Any], trainer: dict[str, Any] | None = None,
+                      progress: bool = True) -> tuple[Predictions, Any]:
+    """Protocol predictions of a trained reasoner on the test people of ``data``, and the examples the data
+    module evaluated (:func:`ivr.predict.from_datamodule`: its people, setups, shown demonstrations), on which
+    the predictions are scored as a :class:`ivr.predict.FixedPredictor` row.
 
     Args:
         checkpoint: ``.ckpt`` written by :func:`train_reasoner` (or by ``ivr.fit``).
@@ -138,4 +147,6 @@ def predict_reasoner(checkpoint: str | Path, data: dict[str, Any], trainer: dict
     module = reasoner_from_checkpoint(checkpoint)
     dm = IVRDataModule(**data)
     _trainer(keep, progress).test(module, datamodule=dm, verbose=False)
-    return module.test_predictions
+    from ivr.predict import from_datamodule
+
+    return module.test_predictions, from_datamodule(dm)

@@ -10,7 +10,7 @@ is not shown cannot reach its prediction; the training people are read whole thr
 :class:`TrainView`.
 
 Which people: ``"test"`` (the split's test half: what ``ivr.fit`` and ``ivr.evaluate`` score, the
-validation half having chosen the checkpoint) or ``"evaluation"`` (test + validation: the study's
+validation half having chosen the checkpoint), ``"val"`` (the validation half) or ``"evaluation"`` (test + validation: the study's
 Table-3 baselines on all 800). ``limit`` keeps the first n of them, as ``--data.limit_eval_people``
 does in the data module.
 """
@@ -29,7 +29,7 @@ from ivr.data.examples import PersonTable, Recipe, eval_demos
 from ivr.data.sampling import id_keys
 from ivr.errors import ConfigError
 
-PEOPLE = ("test", "evaluation")
+PEOPLE = ("test", "val", "evaluation")
 
 
 @dataclass
@@ -176,6 +176,44 @@ def prepare(catalog: Catalog, rows: np.ndarray, train_rows: np.ndarray, setups: 
                 mask[i, d] = True
             shown[s] = mask
     return PreparedExamples(catalog, rows, train, setups, view, people, demo_rule, demos, shown, table)
+
+
+def given_demos(catalog: Catalog, rows: np.ndarray, train_rows: np.ndarray, setups: dict[int, np.ndarray],
+                demos: dict[int, list[np.ndarray]], seed: int, demo_count: str, view: str = "matched",
+                people: str = "test", table: PersonTable | None = None) -> PreparedExamples:
+    """Examples whose shown demonstrations are given rather than drawn by the protocol's sampler (the
+    answered questions of an adaptive elicitation after k asked): every predictor reads them the same way.
+
+    Args:
+        demos: setup -> per person (in ``rows`` order) the shown questions; none may be a probe of the setup.
+        demo_count: what the demonstrations are, for a learning predictor's masking (e.g. ``"20"``: k asked).
+        The others: as :func:`prepare`.
+
+    Raises:
+        ConfigError: a setup without demonstrations, a list per person of the wrong length, or a probe
+            among a person's shown questions.
+    """
+    if people not in PEOPLE:
+        raise ConfigError(f"people={people!r}: use one of {PEOPLE}")
+    rows = np.array(rows, dtype=np.int64)
+    setups = {int(s): np.asarray(p, dtype=np.int64) for s, p in setups.items()}
+    train = TrainView(catalog, np.sort(np.asarray(train_rows, dtype=np.int64)), setups, str(demo_count), int(seed),
+                      id_keys(catalog.person_ids), None)
+    n_q = len(catalog.codebook.questions)
+    lists: dict[int, list[np.ndarray]] = {}
+    shown: dict[int, np.ndarray] = {}
+    for s, probes in setups.items():
+        given = demos.get(s)
+        if given is None or len(given) != len(rows):
+            raise ConfigError(f"setup {s}: give one list of shown questions per person ({len(rows)})")
+        lists[s] = [np.asarray(d, dtype=np.int64) for d in given]
+        mask = np.zeros((len(rows), n_q), dtype=bool)
+        for i, d in enumerate(lists[s]):
+            mask[i, d] = True
+        if mask[:, probes].any():
+            raise ConfigError(f"setup {s}: a probe of the setup is among the shown questions")
+        shown[s] = mask
+    return PreparedExamples(catalog, rows, train, setups, view, people, "setup", lists, shown, table)
 
 
 def from_datamodule(dm: Any, people: str = "test", view: str | None = None, rows: np.ndarray | None = None,

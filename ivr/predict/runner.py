@@ -86,8 +86,9 @@ def to_predictions(outputs: Any, examples: PreparedExamples) -> Predictions:
 
 def people_header(examples: PreparedExamples, limit: int | None = None) -> str:
     """``n = 100 people (the split's test half; ...)``: the line every table prints above its rows."""
-    which = ("the split's test half: the people ivr.fit and ivr.evaluate score" if examples.people == "test"
-             else "every evaluation person: the split's test and validation halves")
+    which = {"test": "the split's test half: the people ivr.fit and ivr.evaluate score",
+             "val": "the split's validation half"}.get(examples.people,
+                                                        "every evaluation person: the split's test and validation halves")
     cut = f"; the first {limit} of each half (--data.limit_eval_people)" if limit is not None else ""
     return f"n = {examples.n_people} people ({which}{cut}); every row is scored on these people"
 
@@ -95,6 +96,7 @@ def people_header(examples: PreparedExamples, limit: int | None = None) -> str:
 def run_predictors(
     predictors: Sequence[Predictor], examples: PreparedExamples | Mapping[str, PreparedExamples],
     bootstrap: int = 0, seed: int = 0, dimensions: list[str] | None = None, log: Any = None,
+    min_group_size: int = 1,
 ) -> dict[str, ScoredRow]:
     """Fit, predict and score every predictor on the same examples.
 
@@ -106,6 +108,7 @@ def run_predictors(
         seed: the bootstrap seed.
         dimensions: demographic dimensions of the per-group figures (None = all the codebook defines).
         log: a callable given one progress line per predictor (None = quiet).
+        min_group_size: groups smaller than this are left out of sigma_INEQUITY (1 = every group).
 
     Returns:
         row name -> :class:`ScoredRow`, in table order (each predictor's views together).
@@ -131,7 +134,8 @@ def run_predictors(
                 fit_s = predict_s = float("nan")
             elif getattr(pred, "cpu_seconds", None) is not None:
                 fit_s, predict_s = 0.0, float(pred.cpu_seconds)
-            report = evaluate_predictions(preds, first.catalog, dimensions=dimensions, bootstrap=bootstrap, seed=seed)
+            report = evaluate_predictions(preds, first.catalog, dimensions=dimensions, bootstrap=bootstrap, seed=seed,
+                                          min_group_size=min_group_size)
             name = row_name(pred.name, view, order)
             out[name] = ScoredRow(name, report, preds, int(len(np.unique(preds.person))),
                                   fit_s if view == order[0] else 0.0, predict_s, pred.reads)
