@@ -1,5 +1,7 @@
 """The elicitation experiment on a small synthetic catalog: every (scorer, policy, k) row, and resuming."""
 
+import json
+
 import numpy as np
 
 from ivr.experiment.__main__ import main
@@ -25,6 +27,9 @@ def test_elicitation_quick_runs_and_resumes(small_catalog_dir, tmp_path):
     bayes = table.loc["bayes"]
     assert (bayes.loc[("bayes-eig", 8), "answered"] <= 8) and bayes.loc[("random", 8), "answered"] > 0
     assert "sigma_INEQUITY" in (out / "table.txt").read_text()
+    scoring = {r for r in first.ran if r.startswith(("score_", "stop_"))}  # every run that scores people names n
+    assert json.loads((out / "table.json").read_text())["n"] == {r: 4 for r in scoring}
+    assert "n = 4 people in every row" in (out / "table.txt").read_text()
     seq = first.results["seq_bayes-eig"]["sequences"]["0"]
     assert all(len(s) == 8 and len(set(s)) == 8 for s in seq)
     # a second start reuses every run; new ks recompute only the scores (the sequences are as long as before)

@@ -28,7 +28,7 @@ from ivr.experiment.demo_count import METRICS, model_list
 from ivr.experiment.models import ModelExperiment
 from ivr.experiment.outputs import pyplot, save_figure
 from ivr.experiment.runner import Run, slug
-from ivr.experiment.settings import ModelExperimentSettings, one_of
+from ivr.experiment.settings import ModelExperimentSettings, one_of, typed
 
 DEFAULT_EVALS = {"eval_statements": "none", "eval_demographics": "only"}
 MODES = ("none", "with", "only")
@@ -64,7 +64,7 @@ class DemographicsExperiment(ModelExperiment):
     @classmethod
     def check_config(cls, config: dict[str, Any]) -> None:
         super().check_config(config)
-        demos = config.get("eval_demos", 200)
+        demos = typed(cls.settings, config).eval_demos
         if demos != "all" and (isinstance(demos, bool) or not isinstance(demos, int) or demos < 0):
             raise ConfigError(f"--eval_demos {demos!r}: use a count >= 0 or 'all' (every other question)")
 

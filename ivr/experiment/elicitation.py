@@ -83,25 +83,27 @@ class ElicitationExperiment(ModelExperiment):
 
     @classmethod
     def check_config(cls, config: dict[str, Any]) -> None:
+        from ivr.experiment.settings import typed
         from ivr.experiment.training import recipe_sections
 
+        s = typed(cls.settings, config)
         for key, known in (("policies", POLICIES), ("scorers", SCORERS)):
-            bad = [p for p in config.get(key) or [] if p not in known]
-            if bad or not config.get(key):
-                raise ConfigError(f"--{key} {config.get(key)!r}: use a non-empty subset of {list(known)}")
-        ks = config.get("ks") or []
+            bad = [p for p in getattr(s, key) or [] if p not in known]
+            if bad or not getattr(s, key):
+                raise ConfigError(f"--{key} {getattr(s, key)!r}: use a non-empty subset of {list(known)}")
+        ks = s.ks or []
         if not ks or any(not isinstance(k, int) or k < 0 for k in ks):
             raise ConfigError(f"--ks {ks!r}: use a list of counts >= 0, e.g. [0, 5, 10, 20, 50, 100, 200]")
-        if config.get("metric", "all") not in METRICS:
-            raise ConfigError(f"--metric {config.get('metric')!r}: use one of {list(METRICS)}")
-        pool = str(config.get("pool", "1600"))
+        if s.metric not in METRICS:
+            raise ConfigError(f"--metric {s.metric!r}: use one of {list(METRICS)}")
+        pool = str(s.pool)
         if pool != "all" and not (pool.isdigit() and int(pool) >= 1):
             raise ConfigError(f"--pool {pool!r}: use 'all' or a positive number of training people")
         from ivr.experiment.elicitation_stopping import parse_rules
 
-        parse_rules(config.get("stopping") or [])
-        if cls.uses_reasoner(config):
-            recipe_sections(config.get("base") or {}, {"name": "reasoner", **(config.get("reasoner") or {})})
+        parse_rules(s.stopping or [])
+        if cls.uses_reasoner(s):
+            recipe_sections(s.base or {}, {"name": "reasoner", **(s.reasoner or {})})
 
     def adapt(self) -> list[str]:
         """On a real catalog the Bayes policy and scorer are left out (one line each), before any training."""
@@ -120,10 +122,9 @@ class ElicitationExperiment(ModelExperiment):
         return notes
 
     @staticmethod
-    def uses_reasoner(config: Any) -> bool:
-        """Whether a config mapping (before validation) or typed settings use the reasoner policy or scorer."""
-        get = config.get if isinstance(config, dict) else (lambda key: getattr(config, key))
-        return "reasoner" in (get("policies") or []) or "reasoner" in (get("scorers") or [])
+    def uses_reasoner(settings: ElicitationSettings) -> bool:
+        """Whether the settings use the reasoner policy or scorer."""
+        return "reasoner" in (settings.policies or []) or "reasoner" in (settings.scorers or [])
 
     # ---- plan ------------------------------------------------------------------------------------
     def seq_params(self, policy: str) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from ivr.experiment.bayes import EvalSettings, eval_split, setup_probes
 from ivr.experiment.config import merge
 from ivr.experiment.runner import Experiment, Run, slug
 from ivr.experiment.scoring import score_one
-from ivr.experiment.settings import ModelExperimentSettings
+from ivr.experiment.settings import ModelExperimentSettings, typed
 from ivr.experiment.training import reasoner_examples, recipe_sections, train_reasoner
 from ivr.predict import FixedPredictor, PreparedExamples, Predictor, prepare
 
@@ -50,9 +50,10 @@ class ModelExperiment(Experiment):
     @classmethod
     def check_config(cls, config: dict[str, Any]) -> None:
         """The recipe sections (``base:`` and every ``train:``) name only arguments their classes have."""
-        base = config.get("base") or {}  # the unvalidated mapping: checked before the typed settings exist
+        settings = typed(cls.settings, config)
+        base = settings.base or {}
         recipe_sections(base, {"name": "base"})
-        for entry in config.get("models") or []:
+        for entry in getattr(settings, "models", None) or []:
             if isinstance(entry, dict) and isinstance(entry.get("train"), dict):
                 recipe_sections(base, {"name": entry.get("name"), **entry["train"]})
 
