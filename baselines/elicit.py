@@ -7,8 +7,8 @@ the same option, ties by the seeded person-id order of :class:`baselines.neighbo
 * :class:`NeighboursPolicy` asks the candidate on which the ``n`` nearest neighbours disagree most
   (the entropy of their refined answers; a neighbour who skipped it does not vote). Similarities are
   kept per person and updated by one pool column per answer, so a step costs O(pool).
-* :func:`resemble_scores` is the scorer: Resemble with ``features="shown"``, the shown questions
-  being each person's answered ones (:func:`baselines.resemble.resemble_votes`).
+* The Resemble scorer is :class:`baselines.predictors.Resemble` with ``features="shown"``, the shown
+  questions being each person's answered ones (:func:`ivr.predict.examples.given_demos`).
 """
 
 from __future__ import annotations
@@ -18,12 +18,10 @@ from typing import Any
 import numpy as np
 
 from baselines.neighbours import TieKeys
-from baselines.resemble import resemble_votes
 from ivr.catalog.store import Catalog
 from ivr.data.sampling import id_keys
 from ivr.elicit.policies import GreedyPolicy, entropy
 from ivr.elicit.state import PersonState
-from ivr.metrics.predictions import Predictions
 
 
 class NeighboursPolicy(GreedyPolicy):
@@ -73,19 +71,6 @@ class NeighboursPolicy(GreedyPolicy):
             total = counts.sum(axis=1, keepdims=True)
             out[i] = entropy(counts / np.maximum(total, 1))
         return out
-
-
-def resemble_scores(catalog: Catalog, rows: np.ndarray, pool_rows: np.ndarray, setups: dict[int, np.ndarray],
-                    answered: dict[int, np.ndarray], n: int = 24, seed: int = 0,
-                    forms: tuple[str, ...] = ("polar", "refined")) -> Predictions:
-    """Resemble's ``n``-neighbour vote comparing each person on their answered questions only.
-
-    Args:
-        answered: per setup, bool [len(rows), Q] questions each person has answered.
-    """
-    votes = resemble_votes(catalog, rows, pool_rows, setups, n, forms=forms, shown=answered, progress=False,
-                           seed=seed)
-    return votes.predictions(catalog, n)
 
 
 def neighbour_policy(catalog: Catalog, pool_rows: np.ndarray, n: int, seed: int) -> Any:

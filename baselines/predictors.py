@@ -2,7 +2,8 @@
 
 Global majority, the seeded Random draw, Resemble (top 1 / top cluster of a pool; one neighbour search
 serves both rows and the N sweep), latent classes, the Bayes ceiling and the profile oracle of a
-synthetic population; the classical imputers are in :mod:`baselines.gbt` and :mod:`baselines.latent_trait`.
+synthetic population (the ceiling and the posterior every one of these three reads:
+:mod:`ivr.predict.bayes`); the classical imputers are in :mod:`baselines.gbt` and :mod:`baselines.latent_trait`.
 Each reads an evaluated person only through ``examples.shown_answers`` / ``examples.demos`` (the study's
 Resemble, ``features="non_probe"``, reads every answer outside the setup's probes and says so in
 ``reads``). :func:`standard_predictors` is the list the commands run.
@@ -18,7 +19,7 @@ from baselines.majority import majority_table
 from ivr.catalog.codebook import FORMS
 from ivr.data.conventions import row_name
 from ivr.predict import Outputs, PreparedExamples, Predictor, ProbeOutput, TrainView
-from ivr.predict.bayes import CEILING, PROFILE_ORACLE, BayesCeiling, posterior_outputs
+from ivr.predict.bayes import CEILING, PROFILE_ORACLE, BayesCeiling, posterior_outputs  # noqa: F401 - the rows of every table
 
 GLOBAL = "Global (majority vote)"
 RANDOM_DRAW = "Random (seeded draw)"
