@@ -169,7 +169,7 @@ def test_planted_answers_outside_the_shown_demonstrations_cannot_move_a_figure(c
     planted = write_catalog(Catalog(cat.codebook, cat.person_ids, _polar_of(cat.codebook, refined), refined,
                                     cat.demographics), tmp_path / "planted")
     shutil.copy(Path(catalog_dir) / MODEL_FILE, planted / MODEL_FILE)
-    tables = [run("demo_count", folder, tmp_path / name, *SMALL, "bootstrap=0", "eval_counts=[10, 200]",
+    tables = [run("demo_count", folder, tmp_path / f"out_{name}", *SMALL, "bootstrap=0", "eval_counts=[10, 200]",
                   "models=[{name: Bayes, bayes: {}}]").table.loc["Bayes"]
               for name, folder in (("real", catalog_dir), ("planted", planted))]
     cols = ["polar_avg", "refined_avg", "all"]

@@ -4,14 +4,16 @@
   demonstrations, tie keys) and the training view;
 * :mod:`ivr.predict.base` -- :class:`Predictor` (``fit(train)``, ``predict_proba(examples)``);
 * :mod:`ivr.predict.runner` -- :func:`run_predictors`: every predictor on the same prepared examples,
-  scored by :func:`ivr.metrics.evaluate_predictions`, timed in CPU-seconds, with ``n`` in every header.
+  scored by :func:`ivr.metrics.evaluate_predictions`, timed in CPU-seconds, with ``n`` in every header;
+* :mod:`ivr.predict.bayes` -- the synthetic population's exact posterior: the Bayes ceiling row and the
+  one-answer-at-a-time posterior of the elicitation (imported on demand).
 
 The statistical predictors live in ``baselines/`` (imported lazily by the entry points, CONTRACTS.md §1).
 """
 
 from ivr.predict.base import FixedPredictor, Outputs, Predictor, ProbeOutput
-from ivr.predict.examples import PEOPLE, PreparedExamples, TrainView, from_datamodule, prepare
+from ivr.predict.examples import PEOPLE, PreparedExamples, TrainView, from_datamodule, given_demos, prepare
 from ivr.predict.runner import ScoredRow, people_header, run_predictors, table_json_row
 
 __all__ = ["PEOPLE", "FixedPredictor", "Outputs", "PreparedExamples", "Predictor", "ProbeOutput", "ScoredRow",
-           "TrainView", "from_datamodule", "people_header", "prepare", "run_predictors", "table_json_row"]
+           "TrainView", "from_datamodule", "given_demos", "people_header", "prepare", "run_predictors", "table_json_row"]
