@@ -148,6 +148,7 @@ class InequityExperiment(Experiment):
                 if not path.is_file():
                     raise InputNotFoundError(f"inequity config: model {entry['name']!r}: predictions file {path} "
                                             "does not exist (write one with python -m ivr.evaluate)")
+                self._check_people(str(entry["name"]), path)
                 stat = path.stat()
                 runs.append(Run(slug(entry["name"]), {**common, "name": entry["name"], "predictions": str(path),
                                                       "size": stat.st_size, "mtime": stat.st_mtime}))
@@ -160,6 +161,16 @@ class InequityExperiment(Experiment):
         """The scored people's examples with ``n_demos`` shown demonstrations per setup, read in ``view``."""
         return prepare(self.catalog, eval_people(self.catalog, settings), eval_split(self.catalog, settings).train_rows, setup_probes(self.catalog, settings.setups, settings),
                        str(n_demos), settings.seed, view, {"eval": "evaluation"}.get(settings.people, settings.people))
+
+    def _check_people(self, name: str, path: Path) -> None:
+        """A predictions file is scored on the same people as every other model, or refused before any work."""
+        theirs = np.unique(Predictions.load(path).person)
+        ours = np.unique(eval_people(self.catalog, self.eval_settings))
+        if not np.array_equal(theirs, ours):
+            raise ConfigError(f"inequity config: model {name!r}: predictions file {path} covers {len(theirs)} people, "
+                              f"the table's {self.eval_settings.people} people are {len(ours)} others: every model is "
+                              "scored on the same people; write the predictions with the same --data.* settings "
+                              "(catalog, split, seed) and --data.limit_eval_people null")
 
     def _score(self, predictor: Predictor, examples: PreparedExamples, params: dict[str, Any]) -> dict[str, Any]:
         """One model through the one evaluation path: its report and ``n``, the people scored."""
@@ -175,12 +186,7 @@ class InequityExperiment(Experiment):
         if "predictions" in p:
             examples = self.examples(settings, 0)
             predictor: Predictor = FixedPredictor(p["name"], {examples.view: Predictions.load(p["predictions"])})
-            try:
-                return {p["name"]: self._score(predictor, examples, p)}
-            except ValueError as err:
-                raise ConfigError(f"inequity config: model {p['name']!r}: predictions file {p['predictions']}: {err} "
-                                  "(write them with the same data settings: catalog, split, seed, setups; and "
-                                  "--data.limit_eval_people null)") from None
+            return {p["name"]: self._score(predictor, examples, p)}
         from ivr.predict.bayes import BayesCeiling, load_model
 
         cfg = p["bayes"]
