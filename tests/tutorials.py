@@ -282,6 +282,11 @@ def main(plan_file: str) -> int:
         if missing:
             print(f"TUTORIAL FAILED at {cmd.where}: expected {missing} after: {shown}", file=sys.stderr, flush=True)
             return 1
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    print(f"[tutorial] page done: {len(plan)} commands, {cpu:.1f} CPU-s", flush=True)
     return 0
 
 
