@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import tutorials  # noqa: E402
 
 PAGES = sorted((ROOT / "docs" / "tutorials").glob("*.md"))
+HOWTO = sorted((ROOT / "docs" / "how-to").glob("*.md"))
 
 
 def test_tutorial_pages_found():
@@ -26,13 +27,13 @@ def test_tutorial_pages_found():
     assert {"embedded-default", "own-survey", "wvs7", "zero-shot", "interview"} <= names, names
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("page", PAGES + HOWTO, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_every_block_has_a_directive_that_fits(page):
     blocks = tutorials.parse_page(page, ROOT)
     assert blocks, f"{page.name}: no bash block"
     plan = tutorials.plan_page(blocks)  # raises DirectiveError naming the block
-    assert any(b.mode == "run" for b in blocks), f"{page.name}: nothing runs"
-    assert plan
+    if page in PAGES:  # a tutorial runs something; a how-to guide may only show (e.g. tensorboard)
+        assert any(b.mode == "run" for b in blocks) and plan, f"{page.name}: nothing runs"
 
 
 def test_directive_errors_name_the_block(tmp_path):
@@ -65,13 +66,12 @@ def test_plan_applies_quick_flags_replacements_and_checks(tmp_path):
     assert plan[0].env == {"OMP_NUM_THREADS": "1"}
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.stem)
-def test_tutorial_runs(page, tmp_path, tmp_path_factory):
-    plan = tutorials.plan_page(tutorials.parse_page(page, ROOT))
+def run_plan(plan: list, tmp_path: Path, tmp_path_factory) -> None:
+    """Run a plan in a fresh folder (configs/ and tests/fixtures/ linked in), in one process."""
     work = tmp_path / "work"
-    work.mkdir()
+    (work / "tests").mkdir(parents=True)
     (work / "configs").symlink_to(ROOT / "configs")
+    (work / "tests" / "fixtures").symlink_to(ROOT / "tests" / "fixtures")
     plan_file = tutorials.dump_plan(plan, tmp_path / "plan.json")
     cache = tmp_path_factory.getbasetemp() / "tutorial_cache"  # synthetic catalogs shared by the pages
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "IVR_CACHE": str(cache),
@@ -79,3 +79,16 @@ def test_tutorial_runs(page, tmp_path, tmp_path_factory):
     proc = subprocess.run([sys.executable, str(ROOT / "tests" / "tutorials.py"), str(plan_file)], cwd=work,
                           env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, (proc.stdout[-4000:] + "\n" + proc.stderr[-6000:])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.stem)
+def test_tutorial_runs(page, tmp_path, tmp_path_factory):
+    run_plan(tutorials.plan_page(tutorials.parse_page(page, ROOT)), tmp_path, tmp_path_factory)
+
+
+def test_how_to_commands_run_or_parse(tmp_path, tmp_path_factory):
+    """The how-to guides' blocks with a directive: the runnable ones run, the GPU ones' flags parse (one process)."""
+    plan = [c for page in HOWTO for c in tutorials.plan_page(tutorials.parse_page(page, ROOT))]
+    assert len(plan) >= 8
+    run_plan(plan, tmp_path, tmp_path_factory)
