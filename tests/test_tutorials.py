@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import tutorials  # noqa: E402
+import tutorials
 
 PAGES = sorted((ROOT / "docs" / "tutorials").glob("*.md"))
 HOWTO = sorted((ROOT / "docs" / "how-to").glob("*.md"))
@@ -44,7 +44,9 @@ def test_directive_errors_name_the_block(tmp_path):
     page.write_text("```bash\npython -m ivr.fit --config c.yaml\n```\n<!-- test: run\nquick ivr.evaluate: --x 1\n-->\n")
     with pytest.raises(tutorials.DirectiveError, match="runs no python -m ivr.evaluate"):
         tutorials.plan_page(tutorials.parse_page(page, tmp_path))
-    page.write_text("```bash\npython -m ivr.fit --people 5\n```\n<!-- test: run\nreplace: --people 9 => --people 1\n-->\n")
+    page.write_text(
+        "```bash\npython -m ivr.fit --people 5\n```\n<!-- test: run\nreplace: --people 9 => --people 1\n-->\n"
+    )
     with pytest.raises(tutorials.DirectiveError, match="has no '--people 9'"):
         tutorials.plan_page(tutorials.parse_page(page, tmp_path))
 
@@ -56,7 +58,8 @@ def test_plan_applies_quick_flags_replacements_and_checks(tmp_path):
         "python -m ivr.catalog build --people 2800\n```\n"
         "<!-- test: run\nquick ivr.fit: --trainer.max_steps 2\nreplace: 2800 => 300\n-->\n\n"
         "```bash\ntorchrun --nproc_per_node 8 -m ivr.fit --config g.yaml\nsbatch job.sh\n```\n"
-        "<!-- test: not-run, needs a GPU node -->\n")
+        "<!-- test: not-run, needs a GPU node -->\n"
+    )
     plan = tutorials.plan_page(tutorials.parse_page(page, tmp_path))
     assert [c.argv for c in plan] == [
         ["ivr.fit", "--config", "c.yaml", "--data.catalog", "a", "--trainer.max_steps", "2"],
@@ -74,11 +77,23 @@ def run_plan(plan: list, tmp_path: Path, tmp_path_factory) -> None:
     (work / "tests" / "fixtures").symlink_to(ROOT / "tests" / "fixtures")
     plan_file = tutorials.dump_plan(plan, tmp_path / "plan.json")
     cache = tmp_path_factory.getbasetemp() / "tutorial_cache"  # synthetic catalogs shared by the pages
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "IVR_CACHE": str(cache),
-           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "tutorials.py"), str(plan_file)], cwd=work,
-                          env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, (proc.stdout[-4000:] + "\n" + proc.stderr[-6000:])
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "HF_HUB_OFFLINE": "1",
+        "IVR_CACHE": str(cache),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "tutorials.py"), str(plan_file)],
+        check=False,
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + "\n" + proc.stderr[-6000:]
 
 
 @pytest.mark.slow

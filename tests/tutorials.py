@@ -40,7 +40,7 @@ from pathlib import Path
 
 BLOCK = re.compile(
     r"^```(?:bash|sh)[^\n]*\n(?P<body>.*?)^```[ \t]*\n(?:[ \t]*\n)*(?P<directive><!--\s*test\b.*?-->)?",
-    re.M | re.S,
+    re.MULTILINE | re.DOTALL,
 )
 KEYS = ("quick", "replace", "file", "creates", "check")
 GENERATORS = ("wvs7-shaped",)
@@ -57,7 +57,7 @@ class Block:
     page: str
     line: int
     body: str
-    mode: str = ""            # run | not-run
+    mode: str = ""  # run | not-run
     reason: str = ""
     quick: dict[str, list[str]] = field(default_factory=dict)
     replace: list[tuple[str, str]] = field(default_factory=list)
@@ -75,17 +75,17 @@ class Command:
     """One command as the runner executes it."""
 
     where: str
-    text: str                 # what the page shows, after the directive's replacements
-    argv: list[str]           # after the quick flags
+    text: str  # what the page shows, after the directive's replacements
+    argv: list[str]  # after the quick flags
     env: dict[str, str]
-    kind: str                 # module | code | shell
+    kind: str  # module | code | shell
     files: dict[str, list[str]] = field(default_factory=dict)
     creates: list[str] = field(default_factory=list)
 
 
 def parse_directive(block: Block, text: str) -> None:
     """Fill ``block`` from ``<!-- test: MODE ... -->``; a key the test does not know is an error."""
-    inner = text[len("<!--"):-len("-->")].strip()[len("test"):].lstrip(": \t")
+    inner = text[len("<!--") : -len("-->")].strip()[len("test") :].lstrip(": \t")
     lines = [ln.strip() for ln in inner.splitlines() if ln.strip()]
     if not lines:
         raise DirectiveError(f"{block.where}: empty test directive; start it with 'run' or 'not-run, REASON'")
@@ -93,7 +93,7 @@ def parse_directive(block: Block, text: str) -> None:
     if head == "run":
         block.mode = "run"
     elif head.startswith("not-run"):
-        block.mode, block.reason = "not-run", head[len("not-run"):].lstrip(", ").strip()
+        block.mode, block.reason = "not-run", head[len("not-run") :].lstrip(", ").strip()
         if not block.reason:
             raise DirectiveError(f"{block.where}: 'not-run' needs a reason: 'not-run, needs a GPU'")
     else:
@@ -172,7 +172,7 @@ def to_command(block: Block, text: str) -> Command | None:
         key, _, value = words.pop(0).partition("=")
         env[key] = value
     if words and words[0] == "torchrun" and block.mode == "not-run" and "-m" in words:
-        words = ["python", *words[words.index("-m"):]]  # its flags are the module's; torchrun's own are shown
+        words = ["python", *words[words.index("-m") :]]  # its flags are the module's; torchrun's own are shown
     if len(words) >= 3 and words[0] in ("python", "python3") and words[1] == "-m":
         module, args = words[2], words[3:]
         for name, flags in block.quick.items():
@@ -195,7 +195,8 @@ def plan_page(blocks: list[Block]) -> list[Command]:
         if not block.mode:
             raise DirectiveError(
                 f"{block.where}: tutorial block without a test directive; follow it with "
-                "'<!-- test: run -->' or '<!-- test: not-run, REASON -->' (CONTRIBUTING.md, 'Tutorial blocks')")
+                "'<!-- test: run -->' or '<!-- test: not-run, REASON -->' (CONTRIBUTING.md, 'Tutorial blocks')"
+            )
         body = block.body
         for old, new in block.replace:
             if old not in body:
@@ -203,7 +204,8 @@ def plan_page(blocks: list[Block]) -> list[Command]:
             body = body.replace(old, new)
         commands = [c for c in (to_command(block, t) for t in split_commands(body)) if c is not None]
         seen = {c.argv[0] for c in commands if c.kind == "module"} | {
-            " ".join(c.argv[:2]) for c in commands if c.kind == "module"}
+            " ".join(c.argv[:2]) for c in commands if c.kind == "module"
+        }
         for name in block.quick:
             if name not in seen:
                 raise DirectiveError(f"{block.where}: 'quick {name}:' but the block runs no python -m {name}")
@@ -245,11 +247,11 @@ def run_command(cmd: Command) -> int:
     os.environ.update(cmd.env)
     try:
         if cmd.kind == "shell":
-            return subprocess.run(cmd.argv, env=os.environ.copy()).returncode
+            return subprocess.run(cmd.argv, check=False, env=os.environ.copy()).returncode
         try:
             if cmd.kind == "code":
                 sys.argv = ["-c"]
-                exec(compile(cmd.argv[0], "<tutorial>", "exec"), {"__name__": "__main__"})
+                exec(compile(cmd.argv[0], "<tutorial>", "exec"), {"__name__": "__main__"})  # noqa: S102 (the page's python -c)
             else:
                 sys.argv = [cmd.argv[0], *expand(cmd.argv[1:])]
                 runpy.run_module(cmd.argv[0], run_name="__main__", alter_sys=True)
