@@ -74,8 +74,9 @@ def list_values(argv: list[str]) -> list[str]:
 def build_parser() -> Any:
     p = make_parser(PROG, __doc__.split("\n")[0])
     p.add_class_arguments(DataSettings, "data", help="the catalog and the evaluation people (same keys everywhere)")
-    p.add_argument("--pools", type=list[int | str], default=["1600", "all"],
-                   help="neighbour pools: sizes or 'all' (default [1600, all])")
+    p.add_argument("--pools", type=list[int | str] | None, default=None,
+                   help="neighbour pools: sizes or 'all' (default [1600, all]; 1600 is left out when the survey has "
+                        "no more training people than that)")
     p.add_argument("--max_n", type=int, default=35, help="largest cluster size of the N sweep")
     p.add_argument("--n_cluster", type=int, default=24, help="cluster size of the 'top cluster' rows")
     p.add_argument("--dimensions", type=list[str] | None, default=None,
@@ -112,7 +113,7 @@ def build_parser() -> Any:
 def main(argv: list[str] | None = None) -> int:
     """Run the baselines; expected failures raise :class:`ivr.errors.IvrError`."""
     from baselines.report import format_table, load_published, results_json, sweep_csv, table_csv
-    from baselines.run import BaselineConfig, check_config, run_baselines
+    from baselines.run import BaselineConfig, check_config, fit_pools, run_baselines
     from ivr.outputs import check_output
 
     argv = list_values(apply_aliases(list(sys.argv[1:] if argv is None else argv), ALIASES, PROG))
@@ -128,8 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     check_output(cfg.out, "baselines", cfg.overwrite)  # refuse a wrong --out before any work
     catalog = data.open_catalog()
     setups = data.chosen_setups(catalog)
+    split = scored_people(data.split(catalog), cfg.people, data.limit_eval_people)
+    pools = fit_pools(cfg.pools, len(split.train_rows))
     config = BaselineConfig(
-        setups=tuple(setups), pools=tuple(str(p) for p in cfg.pools), max_n=cfg.max_n, n_cluster=cfg.n_cluster,
+        setups=tuple(setups), pools=pools, max_n=cfg.max_n, n_cluster=cfg.n_cluster,
         seed=data.seed, dimensions=cfg.dimensions, bootstrap=cfg.bootstrap, use_gpu=cfg.use_gpu,
         progress=cfg.progress, threads=cfg.threads, eval_forms=cfg.eval_forms, features=cfg.features,
         demo_count=cfg.demo_count or data.protocol(catalog).eval_demo_count, latent_classes=cfg.latent_classes,
@@ -145,7 +148,6 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError("--use_gpu true: faiss sees no GPU here (faiss-cpu is installed, or no device); "
                               "drop the flag or install faiss-gpu on a GPU node")
     published = load_published(cfg.paper) if cfg.published else None
-    split = scored_people(data.split(catalog), cfg.people, data.limit_eval_people)
     results = run_baselines(catalog, split, config, setups)
     results.info.update(catalog=str(data.catalog), split_rule=split.rule, n_eval_ids=str(data.split_ids_file or ""))
     table = results.info["convention"] + "\n\n" + format_table(results, config.pools, published)

@@ -12,6 +12,7 @@ marked ``[crossed]``); :func:`convention` is the header naming it.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ from ivr.metrics import Report, accuracy_table, person_scores, table3_row
 from ivr.predict import PEOPLE
 from ivr.progress import progress
 
+#: Resemble's neighbour pools when --pools is not given: a seeded sample of 1600 training people and all of them.
+DEFAULT_POOLS = ("1600", "all")
 RANDOM = "Random"
 __all__ = ["GLOBAL", "RANDOM", "RANDOM_DRAW", "BaselineConfig", "BaselineResults", "check_config", "choose_split",
            "convention", "latent_class_name", "resemble_name", "run_baselines"]
@@ -64,7 +67,7 @@ class BaselineConfig:
     """
 
     setups: tuple[int, ...] = (0, 1, 2)
-    pools: tuple[str, ...] = ("1600", "all")
+    pools: tuple[str, ...] = DEFAULT_POOLS
     max_n: int = 35
     n_cluster: int = 24
     seed: int = 0
@@ -99,6 +102,26 @@ class BaselineResults:
     sweep: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
     cpu: dict[str, dict[str, float | None]] = field(default_factory=dict)
+
+
+def fit_pools(pools: list[int | str] | None, n_train: int) -> tuple[str, ...]:
+    """The neighbour pools to run: the default ``[1600, all]`` without a sized pool the training people cannot
+    fill (one note line says so); a pool the user named must fit.
+
+    Raises:
+        ConfigError: a named pool larger than the training people.
+    """
+    if pools is None:
+        fitting = [p for p in DEFAULT_POOLS if p == "all" or int(p) < n_train]
+        if len(fitting) < len(DEFAULT_POOLS):
+            print(f"note: the default Resemble pool of {DEFAULT_POOLS[0]} people is left out: the survey has "
+                  f"{n_train} training people, all of whom the 'all' pool uses", file=sys.stderr)
+        return tuple(fitting)
+    for pool in (str(p) for p in pools):
+        if pool.isdigit() and int(pool) > n_train:
+            raise ConfigError(f"--pools {pool}: larger than the {n_train} training people of this catalog; "
+                              "give a smaller size or 'all'")
+    return tuple(str(p) for p in pools)
 
 
 def check_config(catalog: Catalog, config: BaselineConfig) -> None:

@@ -79,17 +79,20 @@ def test_data_module_refuses_a_zero_batch_size_from_python() -> None:
         IVRDataModule(eval_batch_size=0)
 
 
-@pytest.mark.parametrize("argv, expected", [
-    (["--bootstrap", "-1"], "--bootstrap -1"),
-    (["--data.limit_eval_people", "0"], "--data.limit_eval_people 0"),
+@pytest.mark.parametrize("argv, expected, why", [
+    (["--bootstrap", "-1"], "--bootstrap -1", "out of range"),
+    (["--data.limit_eval_people", "0"], "--data.limit_eval_people 0", "out of range"),
+    (["--pools", "[5000]"], "--pools 5000", "training people"),  # was a ValueError traceback from sample_pool
 ])
-def test_baselines_counts(real_catalog, tmp_path, capsys, argv, expected) -> None:
-    """Both were accepted (the run went ahead on a negative bootstrap count / without the limit)."""
+def test_baselines_counts(real_catalog, tmp_path, capsys, argv, expected, why) -> None:
+    """The counts were accepted (the run went ahead on a negative bootstrap count / without the limit); a pool
+    larger than the training people was a traceback."""
     from baselines.__main__ import main
 
     out = tmp_path / "out"
-    refused(capsys, main, ["--data.catalog", str(real_catalog), "--out", str(out), "--pools", "[all]", "--max_n", "5",
-                           "--n_cluster", "5", "--progress", "false", *argv], expected, "out of range")
+    pools = [] if "--pools" in argv else ["--pools", "[all]"]
+    refused(capsys, main, ["--data.catalog", str(real_catalog), "--out", str(out), *pools, "--max_n", "5",
+                           "--n_cluster", "5", "--progress", "false", *argv], expected, why)
     assert not out.exists()
 
 

@@ -90,10 +90,13 @@ def test_csv_to_trained_reasoner_without_protocol_flags(tmp_path, capsys):
     assert [s["n_probes"] for s in facts["setups"]] == [3, 3, 3] and facts["protocol"]["eval_demo_count"] == "all"
     assert 0 < facts["split_size"] <= facts["n_eligible"] and out.err == ""  # not degenerate: no warning
 
+    # the default pools: 1600 is more than this survey's training people, so only 'all' runs (was a traceback)
     assert baselines_cli(["--data.catalog", str(cat), "--out", str(tmp_path / "base"), "--bootstrap", "0",
-                          "--progress", "false", "--pools", "[all]", "--max_n", "5", "--n_cluster", "5"]) == 0
+                          "--progress", "false", "--max_n", "5", "--n_cluster", "5"]) == 0
+    assert "default Resemble pool of 1600 people is left out" in capsys.readouterr().err
     table = json.loads((tmp_path / "base" / "table.json").read_text())
     assert table["info"]["n_eval"] == facts["split_size"]
+    assert {m for m in table["methods"] if "Resemble" in m} == {"Resemble (all, top 1)", "Resemble (all, top cluster)"}
 
     config = tiny_config(tmp_path)
     fit = run("ivr.fit", "--config", str(config), "--data.catalog", str(cat), cwd=tmp_path)

@@ -10,6 +10,7 @@ a "did you mean". Running the same command again reuses every finished run in th
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -130,7 +131,8 @@ def main(argv: list[str] | None = None) -> Any:
             raise ConfigError(f"{head}{hint}{sep}{tail}" if sep else text + hint) from None
         cls.check_config(config)
     if flags.get("--print_config"):
-        print(yaml.safe_dump(config, sort_keys=False, allow_unicode=True).rstrip())
+        # validated values are typed (jsonargparse's PositiveInt ...), which safe_dump refuses: dump them as plain data
+        print(yaml.safe_dump(json.loads(json.dumps(config, default=str)), sort_keys=False, allow_unicode=True).rstrip())
         return 0
     out = Path(flags.get("--out") or Path(RUNS_ROOT) / "experiments" / (name + ("_quick" if quick else "")))
     from dataclasses import replace
