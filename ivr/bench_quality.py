@@ -133,7 +133,7 @@ def summary_table(results: list[dict[str, Any]]) -> str:
 
 
 def plot_curves(results: list[dict[str, Any]], path: Path) -> None:
-    from ivr.experiment.outputs import pyplot, save_figure
+    from ivr.outputs import pyplot, save_figure
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
