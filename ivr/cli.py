@@ -227,6 +227,42 @@ def migrate_config(argv: Sequence[str], renames: dict[str, str], prog: str) -> l
     return out
 
 
+#: Top-level keys that make a YAML file an ``ivr.fit`` config (LightningCLI's sections and fit's own keys).
+FIT_CONFIG_KEYS = ("trainer", "model", "checkpoint_dir")
+
+
+def drop_fit_output(argv: Sequence[str]) -> list[str]:
+    """Leave the ``out:`` key of ``ivr.fit`` configs given with ``--config`` out of what the parser reads.
+
+    A fit config's ``out`` is the fit's evaluation folder, never the output of another command reading the
+    same file (``ivr.evaluate``, ``ivr.data export`` / ``describe``): those write to their own ``--out``.
+    Files that are not fit configs, and fit configs without ``out``, are passed on unchanged.
+    """
+    import yaml
+
+    out = list(argv)
+    for i, arg in enumerate(out):
+        name, eq, inline = arg.partition("=")
+        if name not in ("--config", "-c") or (not eq and i + 1 >= len(out)):
+            continue
+        path = inline if eq else out[i + 1]
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data = yaml.safe_load(fh)
+        except (OSError, yaml.YAMLError):
+            continue  # the parser (or migrate_config) names the problem
+        if not isinstance(data, dict) or "out" not in data or not any(k in data for k in FIT_CONFIG_KEYS):
+            continue
+        del data["out"]
+        text = yaml.safe_dump(data, sort_keys=False)
+        _config_names[text] = path
+        if eq:
+            out[i] = f"{name}={text}"
+        else:
+            out[i + 1] = text
+    return out
+
+
 # --- the parser ------------------------------------------------------------------------------------
 
 
