@@ -17,7 +17,6 @@ help everywhere (``--out``, ``--overwrite``, ``--bootstrap``, ``--published``, `
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 import re
@@ -29,7 +28,7 @@ from typing import Any
 
 from jsonargparse import ArgumentParser
 
-from ivr.errors import ConfigError, expected_error
+from ivr.errors import ConfigError, did_you_mean, expected_error
 
 DEBUG_FLAG = "--debug"
 DEBUG_ENV = "IVR_DEBUG"
@@ -264,12 +263,6 @@ def drop_fit_output(argv: Sequence[str]) -> list[str]:
 
 
 # --- the parser ------------------------------------------------------------------------------------
-
-
-def did_you_mean(word: str, candidates: Sequence[str]) -> str:
-    """``"; did you mean --data.split_size?"`` for the closest candidate, or ``""``."""
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]}?" if close else ""
 
 
 def _option_names(parser: Any) -> list[str]:
