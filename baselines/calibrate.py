@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         text = report(load_catalog(folder), SynthModel.load(folder), cfg.seed, cfg.latent_classes)
     print(text)
     if cfg.out:
-        from ivr.experiment.outputs import write_text
+        from ivr.outputs import write_text
 
         write_text(cfg.out, text + "\n")
     return 0

@@ -36,7 +36,7 @@ def plot_sweep(results: BaselineResults, out_png: Path, published: dict | None =
     Returns:
         The PNG path.
     """
-    from ivr.experiment.outputs import save_figure
+    from ivr.outputs import save_figure
 
     plt = _pyplot()
     keys = ("all", "polar_avg", "refined_avg")

@@ -53,7 +53,7 @@ def run_fit(config: str, work: Path, bootstrap: int, extra: list[str]) -> dict[s
     """One ``ivr.fit`` run into ``work``; returns its command, wall and CPU seconds (also written to bench.json)."""
     work.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "ivr.fit", "--config", config, "--checkpoint_dir", str(work / "checkpoints"),
-           "--overwrite", "true", "--report_dir", str(work / "eval"), "--bootstrap", str(bootstrap),
+           "--overwrite", "true", "--out", str(work / "eval"), "--bootstrap", str(bootstrap),
            "--trainer.default_root_dir", str(work), "--trainer.logger.init_args.save_dir", str(work),
            "--imputers", "true", *extra]
     print(f"[ivr] bench_quality: {' '.join(cmd[1:])}", file=sys.stderr, flush=True)
@@ -133,7 +133,7 @@ def summary_table(results: list[dict[str, Any]]) -> str:
 
 
 def plot_curves(results: list[dict[str, Any]], path: Path) -> None:
-    from ivr.experiment.outputs import pyplot, save_figure
+    from ivr.outputs import pyplot, save_figure
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.5))

@@ -124,7 +124,7 @@ def suite_table(results: list[dict[str, Any]]) -> str:
 
 
 def plot_suite(results: list[dict[str, Any]], path: Path) -> None:
-    from ivr.experiment.outputs import pyplot, save_figure
+    from ivr.outputs import pyplot, save_figure
 
     plt = pyplot()
     fig, axes = plt.subplots(1, len(results), figsize=(4.2 * len(results), 4.8), squeeze=False)

@@ -17,7 +17,6 @@ help everywhere (``--out``, ``--overwrite``, ``--bootstrap``, ``--published``, `
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 import re
@@ -29,7 +28,7 @@ from typing import Any
 
 from jsonargparse import ArgumentParser
 
-from ivr.errors import ConfigError, expected_error
+from ivr.errors import ConfigError, did_you_mean, expected_error
 
 DEBUG_FLAG = "--debug"
 DEBUG_ENV = "IVR_DEBUG"
@@ -227,13 +226,43 @@ def migrate_config(argv: Sequence[str], renames: dict[str, str], prog: str) -> l
     return out
 
 
+#: Top-level keys that make a YAML file an ``ivr.fit`` config (LightningCLI's sections and fit's own keys).
+FIT_CONFIG_KEYS = ("trainer", "model", "checkpoint_dir")
+
+
+def drop_fit_output(argv: Sequence[str]) -> list[str]:
+    """Leave the ``out:`` key of ``ivr.fit`` configs given with ``--config`` out of what the parser reads.
+
+    A fit config's ``out`` is the fit's evaluation folder, never the output of another command reading the
+    same file (``ivr.evaluate``, ``ivr.data export`` / ``describe``): those write to their own ``--out``.
+    Files that are not fit configs, and fit configs without ``out``, are passed on unchanged.
+    """
+    import yaml
+
+    out = list(argv)
+    for i, arg in enumerate(out):
+        name, eq, inline = arg.partition("=")
+        if name not in ("--config", "-c") or (not eq and i + 1 >= len(out)):
+            continue
+        path = inline if eq else out[i + 1]
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data = yaml.safe_load(fh)
+        except (OSError, yaml.YAMLError):
+            continue  # the parser (or migrate_config) names the problem
+        if not isinstance(data, dict) or "out" not in data or not any(k in data for k in FIT_CONFIG_KEYS):
+            continue
+        del data["out"]
+        text = yaml.safe_dump(data, sort_keys=False)
+        _config_names[text] = path
+        if eq:
+            out[i] = f"{name}={text}"
+        else:
+            out[i + 1] = text
+    return out
+
+
 # --- the parser ------------------------------------------------------------------------------------
-
-
-def did_you_mean(word: str, candidates: Sequence[str]) -> str:
-    """``"; did you mean --data.split_size?"`` for the closest candidate, or ``""``."""
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]}?" if close else ""
 
 
 def _option_names(parser: Any) -> list[str]:

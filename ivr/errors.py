@@ -11,6 +11,8 @@ The subclasses below also derive from the built-in exception a caller would expe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class IvrError(Exception):
     """An expected, user-fixable failure; the message names the file / flag / value and the fix."""
@@ -55,3 +57,12 @@ def expected_error(err: BaseException) -> IvrError | None:
         seen.add(id(node))
         node = node.__cause__
     return None
+
+
+def did_you_mean(word: str, candidates: Sequence[str]) -> str:
+    """``"; did you mean --data.split_size?"`` for the closest candidate, or ``""`` (the tail of an error message
+    naming an unknown key, flag or name)."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else ""

@@ -19,9 +19,9 @@ from typing import Any
 
 from lightning.pytorch.cli import LightningCLI
 
-from callbacks.checkpointing import checkpoint_callbacks
 from ivr.cli import COMMON_ALIASES, apply_aliases, check_model_path, entry_point, lightning_parser_class, quiet_noise
 from ivr.data.datamodule import IVRDataModule
+from ivr.model.build import tokenizer_size
 from ivr.model.loglik import check_score_layout
 from ivr.model.module import IndieValueReasoner
 from ivr.model.statement_set import check_statement_set
@@ -29,11 +29,6 @@ from ivr.model.strategy import choose_strategy
 from ivr.settings import Count0
 
 PROG = "python -m ivr.fit"
-
-
-def tokenizer_size(datamodule: IVRDataModule) -> int:
-    """Vocabulary size of the data module's tokenizer (the model's embedding rows)."""
-    return len(datamodule.load_tokenizer())
 
 
 RANK_VARIABLES = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID")
@@ -64,8 +59,12 @@ class ReasonerCLI(LightningCLI):
         parser.add_argument("--ceiling", type=bool, default=True,
                             help="on a synthetic catalog, print the exact Bayes row on the same people and the gap")
         parser.add_argument("--bootstrap", type=Count0, default=1000, help="bootstrap resamples for the CIs")
+        parser.add_argument("--out", type=str | None, default=None,
+                            help="folder of the evaluation written after fit: table.txt/csv/json, per-model reports, "
+                                 "predictions and per-group plots (default: <log dir>/eval); a new folder or an "
+                                 "earlier evaluation output")
         parser.add_argument("--report_dir", type=str | None, default=None,
-                            help="where table/report/plots go (default: <log_dir>/eval)")
+                            help="deprecated spelling of --out (accepted until the next release)")
         parser.add_argument("--checkpoint_dir", type=str, default="checkpoints/run",
                             help="folder of the best and last checkpoints (one run per folder)")
         parser.add_argument("--save_every_n_steps", type=int, default=50,
@@ -89,13 +88,14 @@ class ReasonerCLI(LightningCLI):
             for entry in entries:
                 if str(entry.get("class_path", "")).endswith("TensorBoardLogger") and entry.get("init_args"):
                     entry.init_args.default_hp_metric = False
+        out, out_flag = report_out(cfg, note=is_global_zero())
         self.run_lock = None
         if is_global_zero():
             from ivr.checkpoints import claim_checkpoint_dir
             from ivr.outputs import check_output
 
-            if cfg.evaluate and cfg.report_dir:  # a report folder that will be refused: before training
-                check_output(cfg.report_dir, "evaluate", flag="--report_dir")
+            if cfg.evaluate and out:  # a report folder that will be refused: before training
+                check_output(out, "evaluate", flag=out_flag)
             config = [str(p) for p in (cfg.get("config") or [])]
             # the lock is taken before anything in the folder is touched (held until main ends)
             self.run_lock = claim_checkpoint_dir(
@@ -111,6 +111,7 @@ class ReasonerCLI(LightningCLI):
             raise
 
     def instantiate_trainer(self, **kwargs: Any) -> Any:
+        from callbacks.checkpointing import checkpoint_callbacks  # plug-ins: imported when used (CONTRACTS.md §1)
         from callbacks.progress import plain_when_not_a_terminal
 
         # one rule for every config: 1 device -> auto, more -> FSDP2 (ModelParallelStrategy)
@@ -127,6 +128,27 @@ class ReasonerCLI(LightningCLI):
             callbacks = plain_when_not_a_terminal(callbacks)
         trainer_cfg["callbacks"] = callbacks
         return super().instantiate_trainer(**kwargs)
+
+
+def report_out(cfg: Any, note: bool = False) -> tuple[str | None, str]:
+    """The evaluation folder the user chose (None = ``<log dir>/eval``) and the flag that named it: ``--out``,
+    or its deprecated spelling ``--report_dir`` (a deprecation note when ``note``).
+
+    Raises:
+        ConfigError: both were given, naming different folders.
+    """
+    from ivr.cli import deprecation
+    from ivr.errors import ConfigError
+
+    old = cfg.get("report_dir")
+    if old is None:
+        return cfg.get("out"), "--out"
+    if note:
+        deprecation(PROG, "--report_dir", "--out")
+    if cfg.get("out") is not None and Path(cfg.out) != Path(old):
+        raise ConfigError(f"--report_dir {old} and --out {cfg.out}: give only --out (--report_dir is its deprecated "
+                          "spelling)")
+    return old, "--report_dir"
 
 
 def eval_checkpoint(trainer: Any, choice: str) -> str | None:
@@ -166,7 +188,7 @@ def main(args: list[str] | None = None) -> dict[str, Any] | None:
         trainer.fit(model, datamodule=dm, ckpt_path=ckpt_path)
         if not cfg.evaluate:
             return None
-        from ivr.evaluate import report_run, test_views
+        from ivr.model.evaluation import test_views
 
         # one trainer.test per evaluation view (eval_forms: all has two)
         tested = eval_checkpoint(trainer, cfg.eval_ckpt)
@@ -179,10 +201,13 @@ def main(args: list[str] | None = None) -> dict[str, Any] | None:
     log_dir = trainer.log_dir  # collective under FSDP: every rank asks
     if not trainer.is_global_zero:
         return None
-    out = Path(cfg.report_dir) if cfg.report_dir else Path(log_dir or trainer.default_root_dir) / "eval"
+    from ivr.predict.report import report_run
+
+    chosen, flag = report_out(cfg)
+    out = Path(chosen) if chosen else Path(log_dir or trainer.default_root_dir) / "eval"
     return report_run(
         {"IndieValueReasoner": preds}, dm, out, with_baselines=cfg.baselines,
-        bootstrap=cfg.bootstrap, flag="--report_dir", ceiling=cfg.ceiling, imputers=cfg.imputers,
+        bootstrap=cfg.bootstrap, flag=flag, ceiling=cfg.ceiling, imputers=cfg.imputers,
     )["IndieValueReasoner"]
 
 

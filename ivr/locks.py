@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ivr.errors import RunLockedError
-from ivr.outputs import LOCK, _pid_alive
+from ivr.outputs.folders import pid_alive
+from ivr.outputs.kinds import LOCK
 
 __all__ = ["LOCK", "RunLock"]
 
@@ -60,7 +61,7 @@ class RunLock:
         if data.get("host") != socket.gethostname():
             return False
         pid = int(data.get("pid", -1))
-        if pid <= 0 or not _pid_alive(pid):
+        if pid <= 0 or not pid_alive(pid):
             return True
         start = data.get("proc_start")
         return start is not None and _proc_start(pid) not in (None, start)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from ivr.experiment.config import load_config
-from ivr.experiment.outputs import pyplot, save_figure
+from ivr.outputs import pyplot, save_figure
 from ivr.experiment.runner import Experiment, Run, run_experiment
 
 

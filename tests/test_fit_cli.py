@@ -33,7 +33,7 @@ def fit_args(catalog: Path, out: Path, steps: int, extra: tuple[str, ...] = ()) 
         "--model.model_config", json.dumps(SMALL_MODEL), "--model.schedule", "constant", "--model.warmup_ratio", "0",
         "--trainer.max_steps", str(steps), "--trainer.val_check_interval", "4", "--trainer.log_every_n_steps", "2",
         "--trainer.default_root_dir", str(out), "--trainer.logger.init_args.save_dir", str(out / "runs"),
-        "--checkpoint_dir", str(out / "ck"), "--save_every_n_steps", "2", "--report_dir", str(out / "eval"),
+        "--checkpoint_dir", str(out / "ck"), "--save_every_n_steps", "2", "--out", str(out / "eval"),
         "--bootstrap", "0", "--eval_ckpt", "current", *extra,
     ]
 
@@ -83,6 +83,7 @@ def test_cli_fit_writes_checkpoints_logs_and_table(reference):
     assert "val/per_group" in acc.Tags()["images"]
     assert len(acc.Scalars("val/all")) == 3 and len(acc.Scalars("val/polar_avg")) == 3  # steps 4, 8, 12
     assert (out / "eval" / "table.csv").is_file() and (out / "eval" / "indievaluereasoner_per_group.png").is_file()
+    assert "deprecated" not in proc.stderr  # every flag of fit_args is a current spelling
     assert "IndieValueReasoner" in proc.stdout and "Global (majority vote)" in proc.stdout
     # a synthetic catalog: the exact Bayes row on the same people, each model's gap to it, calibration and fit
     rows = json.loads((out / "eval" / "table.json").read_text())

@@ -47,7 +47,7 @@ def cpu_overrides(tiny: Path, catalog: Path, out: Path) -> list[str]:
         "--data.n_per_question", "2", "--data.eval_demo_count", "20", "--data.cache_dir", str(out / "cache"),
         "--trainer.val_check_interval", "2", "--trainer.log_every_n_steps", "1", "--trainer.default_root_dir", str(out),
         "--trainer.logger.init_args.save_dir", str(out / "runs"), "--checkpoint_dir", str(out / "ck"),
-        "--save_every_n_steps", "2", "--report_dir", str(out / "eval"), "--bootstrap", "0",
+        "--save_every_n_steps", "2", "--out", str(out / "eval"), "--bootstrap", "0",
         # the recipe's 5e-6 moves a tiny random model's probabilities by ~4e-4 in 4 steps, no more than bf16
         # rounding does: no check could then tell the trained checkpoint from the untrained model
         "--model.lr", "1e-3",

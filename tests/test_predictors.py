@@ -91,7 +91,7 @@ def test_baselines_and_evaluate_agree_on_the_same_people(small_catalog_dir: Path
     same Global and Resemble figures on the same test people, and both name n."""
     from baselines.__main__ import main as baselines_main
     from ivr.data.datamodule import IVRDataModule
-    from ivr.evaluate import report_run
+    from ivr.predict.report import report_run
     from ivr.metrics import Predictions
 
     data = {"catalog": str(small_catalog_dir), "split_rule": "stratified", "split_size": 30, "eval_demo_count": "20",

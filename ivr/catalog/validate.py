@@ -33,7 +33,7 @@ def _int_code(value: Any) -> int | None:
 
 def _unknown_keys(entry: dict, known: Iterable[str], where: str, errors: list[str]) -> None:
     """One error per key of ``entry`` that is not in ``known``, with a "did you mean"."""
-    from ivr.cli import did_you_mean
+    from ivr.errors import did_you_mean
 
     known = tuple(known)
     for key in entry:
@@ -186,7 +186,7 @@ def _check_protocol(protocol: Any, errors: list[str]) -> None:
     if not isinstance(protocol, dict):
         errors.append(f"protocol: expected a mapping of {list(PROTOCOL_KEYS)}, got {type(protocol).__name__}")
         return
-    from ivr.cli import did_you_mean
+    from ivr.errors import did_you_mean
 
     for key, value in protocol.items():
         if key not in PROTOCOL_KEYS:

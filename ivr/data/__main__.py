@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ivr.cli import (
-    COMMON_ALIASES, IvrArgumentParser, accept_fit_config, apply_aliases, deprecation, entry_point,
+    COMMON_ALIASES, IvrArgumentParser, accept_fit_config, apply_aliases, deprecation, drop_fit_output, entry_point,
     lightning_parser_class, run,
 )
 from ivr.errors import ConfigError
@@ -97,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     from ivr.data.export import check_chat_template, export_jsonl, parse_size
     from ivr.outputs import check_output_file
 
-    argv = _flat_config(apply_aliases(list(sys.argv[1:] if argv is None else argv), COMMON_ALIASES, PROG))
+    argv = _flat_config(drop_fit_output(apply_aliases(list(sys.argv[1:] if argv is None else argv), COMMON_ALIASES,
+                                                     PROG)))
     cfg = build_parser().parse_args(argv)
     if cfg.command == "describe":
         from ivr.data.describe import describe_datamodule

@@ -29,7 +29,7 @@ import pandas as pd
 from ivr.catalog.codebook import FORMS
 from ivr.experiment.bayes import EvalSettings, bayes_view, eval_people, eval_split, setup_probes
 from ivr.experiment.training import reasoner_examples
-from ivr.experiment.outputs import pyplot, save_figure
+from ivr.outputs import pyplot, save_figure
 from ivr.errors import ConfigError, InputNotFoundError
 from ivr.experiment.runner import Experiment, Run, slug
 from ivr.experiment.settings import FORMS as ALL_FORMS

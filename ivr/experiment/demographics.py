@@ -26,7 +26,7 @@ import pandas as pd
 from ivr.errors import ConfigError, InputNotFoundError
 from ivr.experiment.demo_count import METRICS, model_list
 from ivr.experiment.models import ModelExperiment
-from ivr.experiment.outputs import pyplot, save_figure
+from ivr.outputs import pyplot, save_figure
 from ivr.experiment.runner import Run, slug
 from ivr.experiment.settings import ModelExperimentSettings, one_of, typed
 

@@ -27,7 +27,7 @@ from ivr.errors import ConfigError
 from ivr.experiment.models import SETUPS, ModelExperiment
 from ivr.experiment.bayes import setup_probes
 from ivr.experiment.elicitation_stopping import DEFAULT_RULES, STOP_SCORERS
-from ivr.experiment.outputs import read_json
+from ivr.outputs import read_json
 from ivr.experiment.runner import RUNS_DIR, Run
 from ivr.experiment.settings import ModelExperimentSettings
 from ivr.settings import Count, Count0

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ivr.experiment.outputs import pyplot, save_figure
+from ivr.outputs import pyplot, save_figure
 
 METRICS = ("polar_avg", "refined_avg", "all")
 ADAPTIVE = ("fixed", "bayes-eig", "reasoner", "neighbours")

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ivr.catalog.codebook import FORMS
-from ivr.experiment.outputs import pyplot, save_figure
+from ivr.outputs import pyplot, save_figure
 from ivr.metrics.evenness import option_counts, shannon_evenness
 from ivr.errors import ConfigError
 from ivr.experiment.runner import Experiment, Run, slug

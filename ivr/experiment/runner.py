@@ -28,7 +28,7 @@ from ivr.catalog.store import Catalog
 from ivr.errors import ConfigError
 from ivr.experiment.config import open_catalog
 from ivr.settings import DataSettings
-from ivr.experiment.outputs import clean_json, read_json, side_by_side, write_csv, write_json, write_text
+from ivr.outputs import clean_json, read_json, side_by_side, write_csv, write_json, write_text
 from ivr.progress import Progress
 
 RUNS_DIR = "runs"

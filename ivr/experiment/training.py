@@ -96,7 +96,7 @@ def train_reasoner(
     import lightning as L
 
     from ivr.data.datamodule import IVRDataModule
-    from ivr.fit import tokenizer_size
+    from ivr.model.build import tokenizer_size
     from ivr.model.module import IndieValueReasoner
 
     start = time.perf_counter()

@@ -212,7 +212,7 @@ def plot_per_group(report: Report, out_png: str | Path, title: str | None = None
         out_png: the PNG to write.
         title: a heading (default: form and σINEQUITY).
     """
-    from ivr.experiment.outputs import pyplot, save_figure
+    from ivr.outputs import pyplot, save_figure
 
     plt = pyplot()
     dims = [d for d, g in report.per_group.items() if g]

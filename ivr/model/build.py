@@ -18,6 +18,12 @@ from torch import nn
 DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
+def tokenizer_size(datamodule: Any) -> int:
+    """Vocabulary size of the data module's tokenizer: the model's embedding rows (``ivr.fit`` links
+    ``data`` to ``model.vocab_size`` through it)."""
+    return len(datamodule.load_tokenizer())
+
+
 def resolve_dtype(name: str) -> torch.dtype:
     """``"bfloat16"`` -> ``torch.bfloat16``.
 

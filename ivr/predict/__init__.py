@@ -6,9 +6,11 @@
 * :mod:`ivr.predict.runner` -- :func:`run_predictors`: every predictor on the same prepared examples,
   scored by :func:`ivr.metrics.evaluate_predictions`, timed in CPU-seconds, with ``n`` in every header;
 * :mod:`ivr.predict.bayes` -- the synthetic population's exact posterior: the Bayes ceiling row and the
-  one-answer-at-a-time posterior of the elicitation (imported on demand).
+  one-answer-at-a-time posterior of the elicitation (imported on demand);
+* :mod:`ivr.predict.report` -- the Table-3 report ``ivr.fit`` and ``ivr.evaluate`` print and write (imported
+  on its own: ``from ivr.predict.report import report_run``).
 
-The statistical predictors live in ``baselines/`` (imported lazily by the entry points, CONTRACTS.md §1).
+The statistical predictors live in ``baselines/`` (imported inside functions only, CONTRACTS.md §1).
 """
 
 from ivr.predict.base import FixedPredictor, Outputs, Predictor, ProbeOutput

@@ -149,7 +149,7 @@ def zero_shot(
     with RunLock(out_dir, flag="--out", info={"kind": "zero_shot", "model": model_label or model}) if lock \
             else contextlib.nullcontext():
         if config_text is not None:
-            from ivr.experiment.outputs import write_text
+            from ivr.outputs import write_text
 
             write_text(out_dir / "config.yaml", config_text)
         store = ResponseCache(cache_path, flag="--cache" if cache else "--out",
@@ -204,7 +204,7 @@ def _report(jobs: list[Job], cat: Catalog, store: ResponseCache, model_key: str,
     if served is not None:  # nothing a server sent reaches a file with the key in it
         results = served.scrub(results)
 
-    from ivr.experiment.outputs import write_json, write_text
+    from ivr.outputs import write_json, write_text
 
     write_json(out_dir / "results.json", results)
     text = table14(results, table_rows)

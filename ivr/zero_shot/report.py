@@ -144,7 +144,7 @@ def plot_figure2(
         published: rows from :func:`load_published`; the zero-shot rows of the paper's Table 3 are
             drawn dashed and labelled as such.
     """
-    from ivr.experiment.outputs import pyplot, save_figure
+    from ivr.outputs import pyplot, save_figure
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.8))

@@ -98,7 +98,7 @@ def run_models(entries: list[ModelEntry], run_one: Callable[..., list[dict[str, 
     results, failed = [], []
     with RunLock(out_dir, flag="--out", info={"kind": "zero_shot_models"}):  # the models' folders below it too
         if config_text is not None:
-            from ivr.experiment.outputs import write_text
+            from ivr.outputs import write_text
 
             write_text(out_dir / "config.yaml", config_text)
         for entry, folder in zip(entries, folders, strict=True):
@@ -162,7 +162,7 @@ def table2(results: list[dict[str, Any]], paper2: dict[str, Any]) -> str:
 
 def write_combined(results: list[dict[str, Any]], out: Path, published: bool, path: str | None = None) -> None:
     """OUT/results.json, table14.md (all rows + side by side), table2.md and figure2.png for every model."""
-    from ivr.experiment.outputs import write_json, write_text
+    from ivr.outputs import write_json, write_text
     from ivr.zero_shot.report import load_published
 
     paper = load_published(path) if published else None

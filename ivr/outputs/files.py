@@ -1,4 +1,5 @@
-"""Atomic writers for experiment outputs (JSON, CSV, PNG) and the side-by-side console view."""
+"""Atomic writers of the files inside an output folder (text, JSON, CSV, PNG) and the side-by-side console
+view of a table beside the published one (what experiments print and write as ``table.txt``)."""
 
 from __future__ import annotations
 
@@ -6,17 +7,19 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ivr.errors import InputError
 from ivr.writable import writing
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 def clean_json(obj: Any) -> Any:
     """JSON-safe copy: numpy scalars -> Python, nan/inf -> None, tuple -> list, keys -> str."""
+    import numpy as np  # imported when first used: ivr.outputs stays cheap for commands that never write JSON
+
     if isinstance(obj, dict):
         return {str(k): clean_json(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -116,6 +119,8 @@ def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame | None, title: str, dec
         title: heading.
         decimals: digits shown after the decimal point.
     """
+    import pandas as pd
+
     with pd.option_context("display.width", 200, "display.max_columns", 30, "display.max_rows", 200,
                            "display.float_format", f"{{:.{decimals}f}}".format):
         text = f"== {title} (this run) ==\n{ours.to_string()}"
