@@ -2,9 +2,9 @@
 
 For every (person, setup, probe form, probe) the argmax of the generator's exact posterior
 (:meth:`ivr.catalog.synth.SynthModel.posterior`) given the person's demonstrations. The
-demonstrations are drawn by the protocol's own sampler (:func:`ivr.data.examples.eval_demos`: the
+demonstrations are drawn by the protocol's own sampler (:func:`ivr.protocol.examples.eval_demos`: the
 same questions a reasoner is shown under the same seed, count and rule), and read in the
-demonstration form the evaluation convention gives each probe form (:mod:`ivr.data.conventions`;
+demonstration form the evaluation convention gives each probe form (:mod:`ivr.protocol.conventions`;
 default ``matched``: polar probes with polar demonstrations, refined with refined).
 
 It sits with the other predictors (Random, Global majority, Resemble) because it samples
@@ -20,8 +20,8 @@ import numpy as np
 
 from ivr.catalog.codebook import FORMS
 from ivr.catalog.store import Catalog
-from ivr.data.conventions import demo_form_for
-from ivr.data.examples import PersonTable, Recipe, eval_demos
+from ivr.protocol.conventions import demo_form_for
+from ivr.protocol.examples import PersonTable, Recipe, eval_demos
 from ivr.metrics.predictions import Predictions
 
 

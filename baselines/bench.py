@@ -18,7 +18,7 @@ import numpy as np
 
 from ivr.catalog.codebook import FORMS, load_codebook
 from ivr.catalog.store import Catalog, load_catalog
-from ivr.data.probes import probe_setups
+from ivr.protocol.probes import probe_setups
 from ivr.metrics import Predictions, accuracy_table, person_scores, table3_row
 
 from baselines.majority import majority_table

@@ -20,7 +20,7 @@ import numpy as np
 from baselines.neighbours import TieKeys
 from baselines.resemble import resemble_votes
 from ivr.catalog.store import Catalog
-from ivr.data.sampling import id_keys
+from ivr.protocol.sampling import id_keys
 from ivr.elicit.policies import GreedyPolicy, entropy
 from ivr.elicit.state import PersonState
 from ivr.metrics.predictions import Predictions

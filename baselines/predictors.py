@@ -16,7 +16,7 @@ import numpy as np
 
 from baselines.majority import majority_table
 from ivr.catalog.codebook import FORMS
-from ivr.data.conventions import row_name
+from ivr.protocol.conventions import row_name
 from ivr.predict import Outputs, PreparedExamples, Predictor, ProbeOutput, TrainView
 
 GLOBAL = "Global (majority vote)"

@@ -7,7 +7,7 @@ section of ``ivr.fit``, ``ivr.evaluate`` and ``ivr.data export``; so ``--data.ca
 ``--data.split_size``, ``--data.split_rule``, ``--data.split_ids_file``, ``--data.seed`` ... mean the
 same on every command. The protocol keys (``n_setups``, ``probes_per_category``, ``probes_per_setup``,
 ``min_valid``, ``eval_demo_count``, ``split_rule``, ``split_size``) default to null = the survey's protocol
-(:mod:`ivr.data.protocol`: the codebook's ``protocol:`` section over defaults derived from its size).
+(:mod:`ivr.protocol.resolve`: the codebook's ``protocol:`` section over defaults derived from its size).
 """
 
 from __future__ import annotations
@@ -129,8 +129,8 @@ class DataSettings:
         return load_catalog(self.catalog_folder())
 
     def protocol(self, catalog: Any) -> Any:
-        """The survey's :class:`ivr.data.protocol.Protocol` with these settings' overrides."""
-        from ivr.data.protocol import resolve_protocol
+        """The survey's :class:`ivr.protocol.resolve.Protocol` with these settings' overrides."""
+        from ivr.protocol.resolve import resolve_protocol
 
         return resolve_protocol(catalog.codebook, self.to_dict())
 
@@ -149,10 +149,10 @@ class DataSettings:
         return {s: every[s] for s in wanted}
 
     def split(self, catalog: Any, setups: list[np.ndarray] | None = None) -> Any:
-        """The evaluation split (:func:`ivr.data.splits.make_split`) of these settings and the protocol.
+        """The evaluation split (:func:`ivr.protocol.splits.make_split`) of these settings and the protocol.
 
         Eligibility uses every setup of the protocol (``setups`` replaces them when given).
         """
-        from ivr.data.protocol import protocol_split
+        from ivr.protocol.resolve import protocol_split
 
         return protocol_split(catalog, self.to_dict(), self.seed, self.split_ids_file, setups)[2]

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from ivr.data.fixtures import random_catalog
-from ivr.data.examples import FORMS, PersonTable, Recipe, eval_example, train_example
-from ivr.data.probes import probe_setups
+from ivr.protocol.examples import FORMS, PersonTable, Recipe, eval_example, train_example
+from ivr.protocol.probes import probe_setups
 from ivr.data.prompts import _load_template, format_statement, load_layout
 from ivr.data.statement_tokenizer import make_statement_tokenizer
 from ivr.data.tokenization import TokenCache, train_bpe_tokenizer

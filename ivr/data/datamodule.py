@@ -15,20 +15,20 @@ from transformers import AutoTokenizer, PreTrainedTokenizerFast
 from ivr.catalog.store import Catalog
 from ivr.errors import ConfigError
 from ivr.data.collate import Collator
-from ivr.data.conventions import (DEMO_RULES, ConventionError, check_eval_forms, combinations, convention_header,
+from ivr.protocol.conventions import (DEMO_RULES, ConventionError, check_eval_forms, combinations, convention_header,
                                   eval_views)
 from ivr.data.datasets import (
     EvalDataset, EvalShardSampler, PaddedEval, ResumableLoader, ResumableSampler, TrainDataset,
 )
-from ivr.data.examples import FORMS, PersonTable, Recipe, train_people
+from ivr.protocol.examples import FORMS, PersonTable, Recipe, train_people
 from ivr.catalog.codebook import PROTOCOL_KEYS
 from ivr.settings import Count, Count0, check_count, plain
-from ivr.data.protocol import protocol_split
+from ivr.protocol.resolve import protocol_split
 from ivr.data.prompts import load_layout, set_chat_template
 from ivr.data.statement_tokenizer import build_statement_tokenizer, is_statement_tokenizer, load_statement_tokenizer
 from ivr.data.tokenization import TokenCache
-from ivr.data.selection import default_cache_dir, demo_questions, filter_rows, open_catalog, training_units
-from ivr.data.units import Unit
+from ivr.protocol.selection import default_cache_dir, demo_questions, filter_rows, open_catalog, training_units
+from ivr.protocol.units import Unit
 
 log = logging.getLogger(__name__)
 SCORE_LAYOUTS = ("label", "option_text")
@@ -43,7 +43,7 @@ class IVRDataModule(L.LightningDataModule):
         layout: ``"auto"`` (``"statement"`` for the statement tokenizer, else ``"choice"``), a name or a .jinja path.
         n_per_question: training people (= examples) per target question (800, 1600, ...) or ``"all"``,
             split over the units by their shares, exactly.
-        units: training units (:mod:`ivr.data.units`): the study's names (``p200_p1``, ``rmixed_r1``,
+        units: training units (:mod:`ivr.protocol.units`): the study's names (``p200_p1``, ``rmixed_r1``,
             ``demo_p1``), a mixture name (``p200_p1-r200_p1``) or mappings ``{demo_form, demo_count,
             probe_form, share}``. None = the shorthand keys below.
         demo_count: shorthand: demonstrations per training example, an integer string, ``"mixed"``
@@ -56,7 +56,7 @@ class IVRDataModule(L.LightningDataModule):
         train_filter: training-person predicate, e.g. ``"continent=Europe"`` or ``"Q260=1;X003R!=1"``.
         max_seq_length: sequence budget; whole demonstration statements are dropped (and counted) to meet it.
         probes_per_sequence: training probes of one person sharing one prefix (1 = the study; -1 = all remaining).
-        eval_forms: evaluation convention (:mod:`ivr.data.conventions`): ``"matched"`` (polar probes with
+        eval_forms: evaluation convention (:mod:`ivr.protocol.conventions`): ``"matched"`` (polar probes with
             polar demonstrations, refined with refined), ``"crossed"``, ``"polar"``, ``"refined"`` or ``"all"``
             (matched, then crossed: the four combinations, scored as two views).
         eval_demo_rule: ``"setup"`` (demonstrations exclude every probe of the setup, packed or not) or
@@ -68,13 +68,13 @@ class IVRDataModule(L.LightningDataModule):
             protocol's: ``"200"`` for WVS-7 as in the study, ``"all"`` for a small survey).
         eval_demo_categories: evaluation demonstrations only from questions of these categories (None = all).
         option_order: ``"codebook"`` or ``"shuffle"`` (seeded per example, recorded in ``option_index``).
-        split_rule: evaluation-people rule of :func:`ivr.data.splits.make_split` (``"study"`` or ``"stratified"``;
+        split_rule: evaluation-people rule of :func:`ivr.protocol.splits.make_split` (``"study"`` or ``"stratified"``;
             default the protocol's).
         split_size: number of evaluation people, test + validation (default the protocol's).
         split_ids_file: a published id list that replaces the split rule.
         min_valid: valid answers an evaluation person needs (default the protocol's).
         n_setups, probes_per_category, probes_per_setup: the probe setups (default the protocol's; see
-            :mod:`ivr.data.protocol`, whose keys these are, shared with :class:`ivr.settings.DataSettings`).
+            :mod:`ivr.protocol.resolve`, whose keys these are, shared with :class:`ivr.settings.DataSettings`).
         limit_eval_people: use only the first n validation / test people (quick runs); None = all.
         batch_size: training sequences per batch.
         eval_batch_size: evaluation sequences per batch (default: batch_size).
@@ -198,7 +198,7 @@ class IVRDataModule(L.LightningDataModule):
         cat = self.catalog
         self.protocol, self.setups, self.split = protocol_split(
             cat, {k: hp.get(k) for k in PROTOCOL_KEYS}, hp.seed, hp.split_ids_file)
-        from ivr.data.describe_protocol import protocol_facts, protocol_warnings
+        from ivr.protocol.describe import protocol_facts, protocol_warnings
 
         problems = [] if hp.split_ids_file else protocol_warnings(protocol_facts(cat, self.protocol))
         for problem in problems:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ivr.catalog.store import Catalog
-from ivr.data.conventions import demo_form_for
+from ivr.protocol.conventions import demo_form_for
 from ivr.elicit.state import PersonState
 from ivr.metrics.predictions import FORM_NAMES, Predictions
 

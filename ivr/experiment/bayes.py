@@ -6,7 +6,7 @@ option is the best any model can do on that population, so the analyses that nee
 (category matrix, demonstration-count curves, inequity) run on a CPU in seconds with it, and show
 the ceiling a trained reasoner is measured against. The predictor itself lives with the other
 predictors (:mod:`baselines.bayes`, imported lazily here): demonstrations are drawn by the
-protocol's sampler (:func:`ivr.data.examples.eval_demos`, probes of the setup excluded) and read in
+protocol's sampler (:func:`ivr.protocol.examples.eval_demos`, probes of the setup excluded) and read in
 the form the evaluation view gives each probe form (``eval_forms`` of a ``bayes:`` entry; default
 ``matched``).
 """
@@ -21,8 +21,8 @@ import numpy as np
 
 from ivr.catalog.store import Catalog
 from ivr.errors import ConfigError
-from ivr.data.conventions import VIEWS
-from ivr.data.probes import probe_setups
+from ivr.protocol.conventions import VIEWS
+from ivr.protocol.probes import probe_setups
 
 PEOPLE = ("test", "val", "eval")
 
@@ -41,7 +41,7 @@ class EvalSettings:
         min_valid: the eligibility threshold (``data.min_valid``; None = the survey protocol's).
         probes: the other protocol keys of ``data:`` (``n_setups``, ``probes_per_setup`` ...) as (key, value) pairs.
 
-    ``split_size`` / ``split_rule`` None = the survey protocol's (:mod:`ivr.data.protocol`).
+    ``split_size`` / ``split_rule`` None = the survey protocol's (:mod:`ivr.protocol.resolve`).
     """
 
     split_size: int | None = None
@@ -82,26 +82,26 @@ class EvalSettings:
         return out
 
     def overrides(self) -> dict[str, Any]:
-        """The protocol keys these settings set (:func:`ivr.data.protocol.resolve_protocol`)."""
+        """The protocol keys these settings set (:func:`ivr.protocol.resolve.resolve_protocol`)."""
         return {"split_size": self.split_size, "split_rule": self.split_rule, "min_valid": self.min_valid,
                 **dict(self.probes)}
 
     def protocol(self, catalog: Catalog) -> Any:
         """The survey protocol with these settings' overrides."""
-        from ivr.data.protocol import resolve_protocol
+        from ivr.protocol.resolve import resolve_protocol
 
         return resolve_protocol(catalog.codebook, self.overrides())
 
 
 def eval_split(catalog: Catalog, settings: EvalSettings) -> Any:
-    """The evaluation split of the settings' protocol (:func:`ivr.data.protocol.protocol_split`)."""
-    from ivr.data.protocol import protocol_split
+    """The evaluation split of the settings' protocol (:func:`ivr.protocol.resolve.protocol_split`)."""
+    from ivr.protocol.resolve import protocol_split
 
     return protocol_split(catalog, settings.overrides(), settings.seed, settings.ids_file)[2]
 
 
 def eval_people(catalog: Catalog, settings: EvalSettings) -> np.ndarray:
-    """Catalog rows of the scored people (:func:`ivr.data.splits.make_split`)."""
+    """Catalog rows of the scored people (:func:`ivr.protocol.splits.make_split`)."""
     split = eval_split(catalog, settings)
     return {"test": split.test_rows, "val": split.val_rows, "eval": split.eval_rows}[settings.people]
 
@@ -160,7 +160,7 @@ def bayes_view(cfg: dict[str, Any], where: str) -> str:
     """The evaluation view of a ``bayes:`` entry: ``eval_forms`` (or the older ``demo_form``), default matched.
 
     Raises:
-        ConfigError: a view that is not one of :data:`ivr.data.conventions.VIEWS`, naming ``where``.
+        ConfigError: a view that is not one of :data:`ivr.protocol.conventions.VIEWS`, naming ``where``.
     """
     view = str(cfg.get("eval_forms") or cfg.get("demo_form") or "matched")
     if view not in VIEWS:

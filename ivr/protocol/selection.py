@@ -12,7 +12,7 @@ import numpy as np
 from ivr.catalog.codebook import Codebook
 from ivr.catalog.resolve import default_cache_dir, resolve_catalog
 from ivr.catalog.store import Catalog, load_catalog
-from ivr.data.units import Unit, UnitError, legacy_units, parse_units
+from ivr.protocol.units import Unit, UnitError, legacy_units, parse_units
 from ivr.errors import ConfigError
 
 __all__ = ["default_cache_dir", "demo_questions", "filter_rows", "open_catalog", "training_units"]
