@@ -1,4 +1,4 @@
-"""``python -m ivr.data.bench``: data-path speed and packing efficiency, printed.
+"""``python -m benchmarks.data``: data-path speed and packing efficiency, printed.
 
 1. 200-demonstration training examples per second on one core: sampling + assembling cached ids
    vs sampling + rendering the Jinja template (through the chat template) + tokenizing, with a
@@ -116,7 +116,7 @@ def run(people: int = 400, n: int = 2000, seed: int = 0) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ivr.data.bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.data", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--people", type=int, default=400, help="size of the random catalog")
     parser.add_argument("-n", type=int, default=2000, help="examples per timed path")
