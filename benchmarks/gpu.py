@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     args = parser.parse_args(argv)
     from pathlib import Path
 
-    from ivr.protocol.selection import default_cache_dir
+    from ivr.catalog.resolve import default_cache_dir
     from ivr.model.llama3 import LLAMA31_8B, build_llama3_tokenizer, tiny_llama31_config
 
     if args.tiny:

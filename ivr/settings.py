@@ -116,17 +116,11 @@ class DataSettings:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def catalog_folder(self) -> Path:
-        """The catalog folder (a synthetic spec is built once and cached)."""
-        from ivr.catalog.resolve import resolve_catalog
-
-        return Path(resolve_catalog(self.catalog, self.cache_dir))
-
     def open_catalog(self) -> Any:
-        """The loaded :class:`ivr.catalog.store.Catalog`."""
-        from ivr.catalog.store import load_catalog
+        """The loaded :class:`ivr.catalog.store.Catalog` (:func:`ivr.catalog.resolve.open_catalog`)."""
+        from ivr.catalog.resolve import open_catalog
 
-        return load_catalog(self.catalog_folder())
+        return open_catalog(self.catalog, self.cache_dir)
 
     def protocol(self, catalog: Any) -> Any:
         """The survey's :class:`ivr.protocol.resolve.Protocol` with these settings' overrides."""

@@ -27,7 +27,8 @@ from ivr.protocol.resolve import protocol_split
 from ivr.data.prompts import load_layout, set_chat_template
 from ivr.data.statement_tokenizer import build_statement_tokenizer, is_statement_tokenizer, load_statement_tokenizer
 from ivr.data.tokenization import TokenCache
-from ivr.protocol.selection import default_cache_dir, demo_questions, filter_rows, open_catalog, training_units
+from ivr.catalog.resolve import default_cache_dir, open_catalog
+from ivr.protocol.selection import demo_questions, filter_rows, training_units
 from ivr.protocol.units import Unit
 
 log = logging.getLogger(__name__)

@@ -41,7 +41,7 @@ def load_backend(bayes: bool, ckpt_path: str | None, data: Any, policy: str = "a
     from ivr.elicit.policies import RandomPolicy
     from ivr.elicit.stopping import bayes_predictor, reasoner_predictor
     from ivr.experiment.bayes import setup_probes
-    from ivr.experiment.config import open_catalog
+    from ivr.catalog.resolve import open_catalog
 
     if bool(bayes) == bool(ckpt_path):
         raise ConfigError("give exactly one of --bayes (a synthetic catalog's exact posterior) or --ckpt_path CKPT")
@@ -53,7 +53,8 @@ def load_backend(bayes: bool, ckpt_path: str | None, data: Any, policy: str = "a
         raise ConfigError("--policy reasoner needs --ckpt_path CKPT (a trained reasoner)")
     if ckpt_path and policy == "bayes-eig":
         raise ConfigError("--policy bayes-eig needs --bayes (a synthetic catalog's exact posterior)")
-    catalog, folder = open_catalog(data.catalog, data.cache_dir)
+    catalog = open_catalog(data.catalog, data.cache_dir)
+    folder = catalog.folder
     probes = setup_probes(catalog, (setup,))[setup]
     print_name = "bayes" if bayes else str(Path(ckpt_path).resolve())
     fingerprint = {"catalog": str(Path(folder).resolve()), "model": print_name, "setup": setup, "policy": policy,

@@ -133,7 +133,7 @@ def export_main(argv: list[str]) -> int:
     from ivr.elicit.live import transcript
     from ivr.elicit.store import SessionStore
     from ivr.experiment.bayes import setup_probes
-    from ivr.experiment.config import open_catalog
+    from ivr.catalog.resolve import open_catalog
     from ivr.outputs import OutputKind, check_output, register_kind, write_output
 
     if args.status not in ("all", "open", "finished"):
@@ -151,7 +151,7 @@ def export_main(argv: list[str]) -> int:
     if row is None:
         raise ConfigError(f"--db {db}: the database has no set-up record; was it written by {PROG} serve?")
     fingerprint = json.loads(row[0])
-    catalog, _ = open_catalog(fingerprint["catalog"])
+    catalog = open_catalog(fingerprint["catalog"])
     setup = int(fingerprint["setup"])
     probes = setup_probes(catalog, (setup,))[setup]
     tokens = store.tokens(None if args.status == "all" else args.status)

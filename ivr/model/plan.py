@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                         help="evaluation people held out of training (the synthetic catalog is smaller than WVS)")
     parser.add_argument("--cache-dir", default=None)
     args = parser.parse_args(argv)
-    from ivr.protocol.selection import default_cache_dir
+    from ivr.catalog.resolve import default_cache_dir
     from ivr.model.llama3 import build_llama3_tokenizer
 
     tokenizer = args.tokenizer
