@@ -13,7 +13,7 @@ the form the evaluation view gives each probe form (``eval_forms`` of a ``bayes:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,63 +23,80 @@ from ivr.catalog.store import Catalog
 from ivr.errors import ConfigError
 from ivr.protocol.conventions import VIEWS
 from ivr.protocol.probes import probe_setups
+from ivr.settings import DataSettings, plain
 
 PEOPLE = ("test", "val", "eval")
 
 
 @dataclass(frozen=True)
 class EvalSettings:
-    """Which people and probes are scored (config keys of the same names).
+    """Which people and probes are scored: the experiment's shared ``data:`` settings and ``people``.
 
     Attributes:
-        split_size: evaluation people (test + validation halves), as :func:`make_split`.
-        split_rule: ``"study"`` or ``"stratified"``.
+        data: the ``data:`` section (:class:`ivr.settings.DataSettings`, where each key's type, default and
+            check live): split rule and size, ``split_ids_file``, ``min_valid``, the probe-setup keys,
+            ``setups`` and ``seed``; null protocol keys = the survey protocol's (:mod:`ivr.protocol.resolve`).
         people: ``"test"``, ``"val"`` or ``"eval"`` (both halves).
-        setups: probe setups scored.
-        seed: split and demonstration seed.
-        ids_file: a published id list replacing the rule (``data.split_ids_file``).
-        min_valid: the eligibility threshold (``data.min_valid``; None = the survey protocol's).
-        probes: the other protocol keys of ``data:`` (``n_setups``, ``probes_per_setup`` ...) as (key, value) pairs.
 
-    ``split_size`` / ``split_rule`` None = the survey protocol's (:mod:`ivr.protocol.resolve`).
+    The properties below read ``data`` (setups default to (0, 1, 2)); none is a setting of its own.
     """
 
-    split_size: int | None = None
-    split_rule: str | None = None
+    data: DataSettings = field(default_factory=DataSettings)
     people: str = "test"
-    setups: tuple[int, ...] = (0, 1, 2)
-    seed: int = 0
-    ids_file: str | None = None
-    min_valid: int | None = None
-    probes: tuple[tuple[str, Any], ...] = ()
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> EvalSettings:
         """Read the settings from an experiment config (its ``data:`` section and ``people``).
 
         Raises:
-            ConfigError: an unknown ``people`` value or bad setups.
+            ConfigError: an unknown ``people`` value, bad setups, or a ``data:`` key or count
+                :class:`ivr.settings.DataSettings` refuses.
         """
-        data = config.get("data") or {}
         people = str(config.get("people", cls.people))
         if people not in PEOPLE:
             raise ConfigError(f"--people {people!r}: use one of {list(PEOPLE)}")
-        setups = tuple(int(s) for s in (data.get("setups") if data.get("setups") is not None else cls.setups))
-        if not setups or min(setups) < 0:
-            raise ConfigError(f"--data.setups {list(setups)}: give setup numbers >= 0, e.g. [0, 1, 2]")
-        size, rule = data.get("split_size"), data.get("split_rule")
-        probes = tuple((k, data[k]) for k in ("n_setups", "probes_per_category", "probes_per_setup")
-                       if data.get(k) is not None)
-        return cls(None if size is None else int(size), None if rule is None else str(rule),
-                   people, setups, int(data.get("seed", cls.seed)), data.get("split_ids_file"), data.get("min_valid"),
-                   probes)
+        settings = cls(DataSettings.from_value(config.get("data") or {}), people)
+        if not settings.setups or min(settings.setups) < 0:
+            raise ConfigError(f"--data.setups {list(settings.setups)}: give setup numbers >= 0, e.g. [0, 1, 2]")
+        return settings
+
+    @property
+    def setups(self) -> tuple[int, ...]:
+        """Probe setups scored (``data.setups``; default 0, 1, 2)."""
+        return (0, 1, 2) if self.data.setups is None else tuple(int(s) for s in self.data.setups)
+
+    @property
+    def seed(self) -> int:
+        return int(self.data.seed)
+
+    @property
+    def split_size(self) -> int | None:
+        return self.data.split_size
+
+    @property
+    def split_rule(self) -> str | None:
+        return self.data.split_rule
+
+    @property
+    def min_valid(self) -> int | None:
+        return self.data.min_valid
+
+    @property
+    def ids_file(self) -> str | None:
+        return self.data.split_ids_file
+
+    @property
+    def probes(self) -> tuple[tuple[str, Any], ...]:
+        """The probe-setup keys of ``data`` that are set, as (key, value) pairs."""
+        return tuple((k, getattr(self.data, k)) for k in ("n_setups", "probes_per_category", "probes_per_setup")
+                     if getattr(self.data, k) is not None)
 
     def params(self) -> dict[str, Any]:
         out = {"split_size": self.split_size, "split_rule": self.split_rule, "people": self.people,
                "setups": list(self.setups), "seed": self.seed}
         out.update({k: v for k, v in (("ids_file", self.ids_file), ("min_valid", self.min_valid)) if v is not None})
         out.update(dict(self.probes))
-        return out
+        return plain(out)
 
     def overrides(self) -> dict[str, Any]:
         """The protocol keys these settings set (:func:`ivr.protocol.resolve.resolve_protocol`)."""
