@@ -12,8 +12,8 @@ Three layers, later ones winning key by key:
    + half of the other questions``, the ``stratified`` rule and one evaluation person in five of
    the eligible ones (at most 800).
 2. the codebook's optional ``protocol:`` section (same keys, see :data:`PROTOCOL_KEYS`);
-3. the ``--data.KEY`` flags of every entry point (:class:`ivr.settings.DataSettings` and
-   :class:`ivr.data.datamodule.IVRDataModule` share the key names).
+3. the ``--data.KEY`` flags of every entry point (their one schema,
+   :class:`ivr.settings.ProtocolSettings`, shared by ``DataSettings`` and the data module's arguments).
 
 ``python -m ivr.catalog protocol CATALOG`` prints the result (:mod:`ivr.protocol.describe`).
 """
