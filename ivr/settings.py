@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import MISSING, asdict, dataclass, fields, is_dataclass
-from typing import Any, get_args, get_type_hints
+from typing import Any, TypeVar, get_args, get_type_hints
 
 import numpy as np
 
@@ -60,6 +60,7 @@ def plain(value: Any) -> Any:
 
 
 DEFAULT_CATALOG = "synthetic:people=2000,seed=0"
+S = TypeVar("S", bound="ProtocolSettings")
 
 
 def check_fields(settings: Any, prefix: str = "--data.") -> None:
@@ -145,7 +146,7 @@ class ProtocolSettings:
         check_fields(self)
 
     @classmethod
-    def from_value(cls, value: Any) -> Any:
+    def from_value(cls: type[S], value: Any) -> S:
         """From a parsed ``--data`` namespace, a mapping or an instance (of this class).
 
         Raises:
