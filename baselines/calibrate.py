@@ -30,8 +30,8 @@ from baselines.run import GLOBAL, BaselineConfig, convention, resemble_name, run
 from ivr.catalog.resolve import resolve_catalog
 from ivr.catalog.store import Catalog, load_catalog
 from ivr.catalog.synth import SynthModel, SynthSettings, build_synthetic
-from ivr.data.probes import probe_setups
-from ivr.data.splits import make_split
+from ivr.protocol.probes import probe_setups
+from ivr.protocol.splits import make_split
 from ivr.metrics import evaluate_predictions
 from ivr.metrics.evenness import option_counts, shannon_evenness
 from ivr.paper import load_paper

@@ -10,7 +10,7 @@ Feature rule (demonstrations vary per person): the features are the answers to e
 in the demonstration form, option index as a number, and a question that is *not one of the person's
 shown demonstrations* -- never shown, a probe of the setup, or unanswered -- is missing (NaN). Training
 rows simulate the protocol exactly: each training person's shown questions are drawn by the protocol's
-own sampler (:func:`ivr.data.examples.eval_demos`: same count, setup exclusion, allowed questions and
+own sampler (:func:`ivr.protocol.examples.eval_demos`: same count, setup exclusion, allowed questions and
 seed, keyed on that person's id), so a model sees the same pattern of missing features in training as
 at prediction. At most ``train_people`` training people (a seeded choice keyed on person ids) are used.
 """
@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ivr.catalog.codebook import FORMS
-from ivr.data.examples import PersonTable, Recipe, eval_demos
+from ivr.protocol.examples import PersonTable, Recipe, eval_demos
 from ivr.predict import Outputs, PreparedExamples, Predictor, ProbeOutput, TrainView
 
 TAG_PEOPLE = 13  # RNG stream of the training people's choice (baselines/: 11 random draw, 12 pool, 14 latent trait)

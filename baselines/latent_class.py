@@ -35,7 +35,7 @@ from ivr.catalog.codebook import Codebook
 from ivr.catalog.store import Catalog
 from ivr.catalog.synth.demographics import FEATURES
 from ivr.catalog.synth.model import SynthModel
-from ivr.data.sampling import id_keys
+from ivr.protocol.sampling import id_keys
 from ivr.errors import ConfigError
 from ivr.progress import progress
 

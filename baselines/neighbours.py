@@ -10,7 +10,7 @@ is not, and re-sort the results by ``(distance, database index)``.
 **Tie-break** (seeded, independent of catalog row order): among people with the same agreement the
 order is a seeded random one, drawn separately for every query person: candidate ``c`` of query
 ``e`` ranks by ``splitmix64(seed, key(e), key(c))``, where the keys are hashed person ids
-(:func:`ivr.data.sampling.id_keys`), then by the candidate's key. The same seed and people give the
+(:func:`ivr.protocol.sampling.id_keys`), then by the candidate's key. The same seed and people give the
 same neighbours however the catalog rows are ordered, and no person (say the first country of a
 file sorted by country) wins ties systematically. Without keys, ties go to the lower database
 position (used by tests against a brute-force reference).

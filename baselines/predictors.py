@@ -17,7 +17,7 @@ import numpy as np
 
 from baselines.majority import majority_table
 from ivr.catalog.codebook import FORMS
-from ivr.data.conventions import row_name
+from ivr.protocol.conventions import row_name
 from ivr.predict import Outputs, PreparedExamples, Predictor, ProbeOutput, TrainView
 from ivr.predict.bayes import CEILING, PROFILE_ORACLE, BayesCeiling, posterior_outputs  # noqa: F401 - the rows of every table
 

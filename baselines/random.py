@@ -17,7 +17,7 @@ import numpy as np
 
 from ivr.catalog.codebook import FORMS
 from ivr.catalog.store import Catalog
-from ivr.data.sampling import person_rng
+from ivr.protocol.sampling import person_rng
 from ivr.metrics.predictions import Predictions
 
 

@@ -1,13 +1,13 @@
 """Resemble baselines: predict a person's probe answers from the training people most like them.
 
 For each (setup, probe form) the eval person is compared with every person of the pool **in the
-demonstration form** of the evaluation view (:mod:`ivr.data.conventions`; default ``matched``: polar
+demonstration form** of the evaluation view (:mod:`ivr.protocol.conventions`; default ``matched``: polar
 one-hots for polar probes, refined for refined), over one of two feature sets:
 
 * ``features="non_probe"`` (default, the study's code): every question that is not a probe of the
   setup (214 for WVS-7, although Table 3 is labelled "200 demonstrations");
 * ``features="shown"``: only the person's shown demonstrations, drawn by the protocol's sampler
-  (:func:`ivr.data.examples.eval_demos`, the same questions a reasoner sees), for
+  (:func:`ivr.protocol.examples.eval_demos`, the same questions a reasoner sees), for
   demonstration-count curves.
 
 Similarity = the number of compared questions both answered with the same option (inner product of
@@ -31,8 +31,8 @@ from baselines.voting import vote_all_sizes
 from ivr.progress import progress as progress_iter
 from ivr.catalog.codebook import FORMS
 from ivr.catalog.store import Catalog
-from ivr.data.conventions import demo_form_for
-from ivr.data.sampling import id_keys
+from ivr.protocol.conventions import demo_form_for
+from ivr.protocol.sampling import id_keys
 from ivr.metrics.predictions import Predictions
 
 FEATURES = ("non_probe", "shown")
@@ -47,7 +47,7 @@ def sample_pool(train_rows: np.ndarray, size: int | None, seed: int, keys: np.nd
         train_rows: the training rows.
         size: pool size, or None for all.
         seed: the seed.
-        keys: uint64 person-id keys of every catalog row (:func:`ivr.data.sampling.id_keys`): the draw
+        keys: uint64 person-id keys of every catalog row (:func:`ivr.protocol.sampling.id_keys`): the draw
             is then made over people in key order, so the pool is the same people whatever the
             catalog's row order. None = over rows in catalog order.
 
@@ -133,10 +133,10 @@ def shown_questions(catalog: Catalog, eval_rows: np.ndarray, setups: dict[int, n
                     seed: int) -> dict[int, np.ndarray]:
     """Per setup, bool [E, Q]: the questions each eval person is shown as demonstrations.
 
-    The protocol's draw (:func:`ivr.data.examples.eval_demos`, rule ``"setup"``, ``demo_count``
+    The protocol's draw (:func:`ivr.protocol.examples.eval_demos`, rule ``"setup"``, ``demo_count``
     demonstrations, the data ``seed``), so Resemble compares people on what a reasoner sees.
     """
-    from ivr.data.examples import PersonTable, Recipe, eval_demos
+    from ivr.protocol.examples import PersonTable, Recipe, eval_demos
 
     table = PersonTable(catalog)
     recipe = Recipe(demo_count=str(demo_count))

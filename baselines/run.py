@@ -25,9 +25,9 @@ from baselines.resemble import FEATURES
 from ivr.catalog.codebook import FORMS
 from ivr.catalog.store import Catalog
 from ivr.errors import ConfigError
-from ivr.data.conventions import EVAL_FORMS, convention_header, eval_views
-from ivr.data.probes import probe_setups
-from ivr.data.splits import EvalSplit, make_split
+from ivr.protocol.conventions import EVAL_FORMS, convention_header, eval_views
+from ivr.protocol.probes import probe_setups
+from ivr.protocol.splits import EvalSplit, make_split
 from ivr.metrics import Report, accuracy_table, person_scores, table3_row
 from ivr.predict import PEOPLE
 from ivr.progress import progress
@@ -54,7 +54,7 @@ class BaselineConfig:
         use_gpu: GPU FAISS index on/off; None = when available.
         progress: progress bars.
         threads: CPU threads of the neighbour search (None = the cores available).
-        eval_forms: evaluation convention of the Resemble rows (:mod:`ivr.data.conventions`).
+        eval_forms: evaluation convention of the Resemble rows (:mod:`ivr.protocol.conventions`).
         features: Resemble compares people over ``"non_probe"`` questions (the study) or the
             ``"shown"`` demonstrations of each person.
         demo_count: demonstrations per person and setup with ``features="shown"`` (and in the header);
@@ -165,7 +165,7 @@ def choose_split(
     catalog: Catalog, setups: list[np.ndarray], size: int = 800, seed: int = 0, rule: str = "study",
     ids_file: str | Path | None = None, min_valid: int | None = None,
 ) -> EvalSplit:
-    """The evaluation people (:func:`ivr.data.splits.make_split`) with a population-size check.
+    """The evaluation people (:func:`ivr.protocol.splits.make_split`) with a population-size check.
 
     Raises:
         ConfigError: the eval set asked for is larger than the catalog.
@@ -180,7 +180,7 @@ def choose_split(
 
 
 def convention(config: BaselineConfig, n_setup_probes: int | None = None) -> str:
-    """The header naming the convention the rows follow (:func:`ivr.data.conventions.convention_header`)."""
+    """The header naming the convention the rows follow (:func:`ivr.protocol.conventions.convention_header`)."""
     return convention_header(config.eval_forms, str(config.demo_count), "setup", n_setup_probes,
                              resemble=config.features)
 

@@ -3,7 +3,7 @@
 ``TrainingClock`` logs, at each validation, the process CPU-minutes and wall-minutes spent training so far
 (since the fit started, validation excluded) as ``time/train_cpu_min`` and ``time/train_wall_min`` at the
 same step as ``val/all``. CPU time (``time.process_time``: every thread of this process) is what a shared
-machine distorts least; wall time is logged too. ``python -m ivr.bench_quality`` reads both from the
+machine distorts least; wall time is logged too. ``python -m benchmarks.quality`` reads both from the
 TensorBoard event files to draw accuracy against training time.
 """
 

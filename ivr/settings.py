@@ -1,20 +1,23 @@
 """Settings groups shared by every entry point, so one thing has one flag name everywhere.
 
-:class:`DataSettings` is the ``--data.*`` section of ``baselines``, ``ivr.zero_shot`` and the
-experiments (and of the experiment YAML files' ``data:``): the catalog and the evaluation protocol.
-Its keys are those of :class:`ivr.data.datamodule.IVRDataModule`, whose arguments are the ``--data.*``
-section of ``ivr.fit``, ``ivr.evaluate`` and ``ivr.data export``; so ``--data.catalog``,
-``--data.split_size``, ``--data.split_rule``, ``--data.split_ids_file``, ``--data.seed`` ... mean the
-same on every command. The protocol keys (``n_setups``, ``probes_per_category``, ``probes_per_setup``,
-``min_valid``, ``eval_demo_count``, ``split_rule``, ``split_size``) default to null = the survey's protocol
-(:mod:`ivr.data.protocol`: the codebook's ``protocol:`` section over defaults derived from its size).
+:class:`ProtocolSettings` is the one schema of the ``--data.*`` keys every command shares (the catalog and the
+evaluation protocol): each key's type, default and check (``Count`` / ``Count0``, :func:`check_fields`) live
+there once. :class:`DataSettings` (those keys + ``setups``) is the ``--data.*`` section of ``baselines``,
+``ivr.zero_shot``, ``ivr.catalog``, ``ivr.elicit`` and the experiments (and of the experiment YAML files'
+``data:``); :class:`ivr.data.settings.DataModuleSettings` (those keys + the pipeline's) is the arguments of
+:class:`ivr.data.datamodule.IVRDataModule`, the ``--data.*`` section of ``ivr.fit``, ``ivr.evaluate`` and
+``ivr.data export``; so ``--data.catalog``, ``--data.split_size``, ``--data.split_rule``,
+``--data.split_ids_file``, ``--data.seed`` ... mean the same on every command. The protocol keys
+(``n_setups``, ``probes_per_category``, ``probes_per_setup``, ``min_valid``, ``eval_demo_count``,
+``split_rule``, ``split_size``) default to null = the survey's protocol (:mod:`ivr.protocol.resolve`: the
+codebook's ``protocol:`` section over defaults derived from its size).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any
+import inspect
+from dataclasses import MISSING, asdict, dataclass, fields, is_dataclass
+from typing import Any, TypeVar, get_args, get_type_hints
 
 import numpy as np
 
@@ -57,11 +60,53 @@ def plain(value: Any) -> Any:
 
 
 DEFAULT_CATALOG = "synthetic:people=2000,seed=0"
+S = TypeVar("S", bound="ProtocolSettings")
+
+
+def check_fields(settings: Any, prefix: str = "--data.") -> None:
+    """:func:`check_count` on every field of a settings dataclass typed ``Count`` / ``Count0`` (``| None``:
+    null allowed), so a key's check lives with its type whether or not a parser read it.
+
+    Raises:
+        ConfigError: the first field out of range, named ``prefix`` + its name.
+    """
+    hints = get_type_hints(type(settings))
+    for f in fields(settings):
+        hint = hints[f.name]
+        args = get_args(hint) or (hint,)
+        for typ, minimum in ((Count, 1), (Count0, 0)):
+            if typ in args:
+                check_count(prefix + f.name, getattr(settings, f.name), minimum, optional=type(None) in args)
+
+
+def init_signature(settings: type) -> inspect.Signature:
+    """The keyword signature ``(self, *, key: type = default, ...)`` of a settings dataclass: a class whose
+    ``__init__`` takes ``**settings`` declares its arguments with it (``__init__.__signature__``), so
+    jsonargparse / LightningCLI read the keys, types and defaults from the one dataclass."""
+    hints = get_type_hints(settings)
+    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    for f in fields(settings):
+        default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                        annotation=hints[f.name]))
+    return inspect.Signature(params, return_annotation=None)
+
+
+def init_doc(settings: type) -> str:
+    """An ``Args:`` docstring of every field of a settings dataclass, from the ``Attributes:`` sections of it and
+    its bases (for the ``__init__`` that :func:`init_signature` describes: ``--help`` reads it)."""
+    sections = []
+    for cls in reversed([c for c in settings.__mro__ if is_dataclass(c)]):
+        doc = inspect.cleandoc(cls.__dict__.get("__doc__") or "")
+        if "Attributes:\n" in doc:
+            sections.append(doc.split("Attributes:\n", 1)[1].rstrip())
+    return f"The fields of {settings.__name__}.\n\nArgs:\n" + "\n".join(sections) + "\n"
 
 
 @dataclass
-class DataSettings:
-    """The catalog and who is evaluated on which probes (``--data.KEY``).
+class ProtocolSettings:
+    """The catalog and the evaluation protocol: the ``--data.*`` keys every command shares (the data module's
+    arguments :class:`ivr.data.settings.DataModuleSettings` and :class:`DataSettings` both start with them).
 
     Attributes:
         catalog: catalog folder, or ``synthetic:people=N,seed=S`` (built once under ``cache_dir``).
@@ -76,11 +121,12 @@ class DataSettings:
         probes_per_category: probes per category and setup, the study's rule (null = the protocol's).
         probes_per_setup: probes per setup spread over the categories, folds for small surveys (null = the
             protocol's).
-        eval_demo_count: demonstrations per evaluation example, a count or ``all`` (null = the protocol's).
-        setups: probe setups to score (null = every setup: P0, P1, P2).
+        eval_demo_count: demonstrations per evaluation example, a count or ``all`` (null = the protocol's:
+            ``200`` for WVS-7 as in the study, ``all`` for a small survey).
         limit_eval_people: score only the first n evaluation people (quick runs; null = all).
         seed: seed of every draw (split, demonstrations, pools, bootstrap).
-        cache_dir: where synthetic catalogs are built (default ``$IVR_CACHE`` or ``./.ivr_cache``).
+        cache_dir: where synthetic catalogs (and the statement tokenizer) are built (default ``$IVR_CACHE`` or
+            ``./.ivr_cache``).
     """
 
     catalog: str = DEFAULT_CATALOG
@@ -92,14 +138,20 @@ class DataSettings:
     probes_per_category: Count | None = None
     probes_per_setup: Count | None = None
     eval_demo_count: str | None = None
-    setups: list[Count0] | None = None
     limit_eval_people: Count | None = None
     seed: int = 0
     cache_dir: str | None = None
 
+    def __post_init__(self) -> None:
+        check_fields(self)
+
     @classmethod
-    def from_value(cls, value: Any) -> DataSettings:
-        """From a parsed ``--data`` namespace, a mapping or an instance."""
+    def from_value(cls: type[S], value: Any) -> S:
+        """From a parsed ``--data`` namespace, a mapping or an instance (of this class).
+
+        Raises:
+            ConfigError: an unknown key (with a "did you mean") or a count out of range.
+        """
         if isinstance(value, cls):
             return value
         if value is None:
@@ -116,23 +168,38 @@ class DataSettings:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def catalog_folder(self) -> Path:
-        """The catalog folder (a synthetic spec is built once and cached)."""
-        from ivr.catalog.resolve import resolve_catalog
-
-        return Path(resolve_catalog(self.catalog, self.cache_dir))
-
     def open_catalog(self) -> Any:
-        """The loaded :class:`ivr.catalog.store.Catalog`."""
-        from ivr.catalog.store import load_catalog
+        """The loaded :class:`ivr.catalog.store.Catalog` (:func:`ivr.catalog.resolve.open_catalog`)."""
+        from ivr.catalog.resolve import open_catalog
 
-        return load_catalog(self.catalog_folder())
+        return open_catalog(self.catalog, self.cache_dir)
 
     def protocol(self, catalog: Any) -> Any:
-        """The survey's :class:`ivr.data.protocol.Protocol` with these settings' overrides."""
-        from ivr.data.protocol import resolve_protocol
+        """The survey's :class:`ivr.protocol.resolve.Protocol` with these settings' overrides."""
+        from ivr.protocol.resolve import resolve_protocol
 
         return resolve_protocol(catalog.codebook, self.to_dict())
+
+    def split(self, catalog: Any, setups: list[np.ndarray] | None = None) -> Any:
+        """The evaluation split (:func:`ivr.protocol.splits.make_split`) of these settings and the protocol.
+
+        Eligibility uses every setup of the protocol (``setups`` replaces them when given).
+        """
+        from ivr.protocol.resolve import protocol_split
+
+        return protocol_split(catalog, self.to_dict(), self.seed, self.split_ids_file, setups)[2]
+
+
+@dataclass
+class DataSettings(ProtocolSettings):
+    """The ``--data.*`` section of ``baselines``, ``ivr.zero_shot``, ``ivr.catalog``, ``ivr.elicit`` and the
+    experiments (and of the experiment YAML files' ``data:``): the shared keys and the setups scored.
+
+    Attributes:
+        setups: probe setups to score (null = every setup: P0, P1, P2).
+    """
+
+    setups: list[Count0] | None = None
 
     def chosen_setups(self, catalog: Any) -> dict[int, np.ndarray]:
         """Setup number -> probe question indices, for ``setups`` (default all of the protocol's).
@@ -147,12 +214,3 @@ class DataSettings:
             raise ConfigError(f"--data.setups {wanted}: give distinct setup numbers between 0 and {len(every) - 1}, "
                               f"e.g. {list(range(len(every)))} (--data.n_setups sets how many there are)")
         return {s: every[s] for s in wanted}
-
-    def split(self, catalog: Any, setups: list[np.ndarray] | None = None) -> Any:
-        """The evaluation split (:func:`ivr.data.splits.make_split`) of these settings and the protocol.
-
-        Eligibility uses every setup of the protocol (``setups`` replaces them when given).
-        """
-        from ivr.data.protocol import protocol_split
-
-        return protocol_split(catalog, self.to_dict(), self.seed, self.split_ids_file, setups)[2]

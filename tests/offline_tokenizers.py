@@ -11,7 +11,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
 from ivr.catalog.codebook import Codebook
-from ivr.data.examples import FORMS
+from ivr.protocol.examples import FORMS
 from ivr.data.prompts import PromptLayout, format_statement
 
 

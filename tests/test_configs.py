@@ -73,7 +73,7 @@ M8 = ["pmixed_p1", "rmixed_p1", "pmixed_r1", "rmixed_r1", "p200_p1", "r200_p1", 
 def test_study_rows_are_the_study_mixtures(name, units, n, per_unit):
     """Table 3 / Table 4 configs: the study's units, and each unit's exact examples per question."""
     from ivr.data.describe import describe
-    from ivr.data.units import allocate, parse_units
+    from ivr.protocol.units import allocate, parse_units
 
     data = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())["data"]
     parsed = parse_units(data["units"])

@@ -10,7 +10,7 @@ import pytest
 
 from ivr.errors import OutputFolderError
 
-from ivr.catalog.bench_convert import survey_frame, write_survey
+from benchmarks.convert import survey_frame, write_survey
 from ivr.catalog.codebook import Codebook, codebook_from_dict, load_codebook
 from ivr.catalog.convert import ConversionError, _AnswerTables, convert_survey, read_survey, resolve_codebook
 from ivr.catalog.stats import catalog_stats, format_stats, load_published
@@ -264,7 +264,7 @@ def test_rebuild_replaces_an_earlier_catalog(tmp_path: Path, mine: Codebook) -> 
 
 
 def test_benchmark_script_small(capsys: pytest.CaptureFixture[str]) -> None:
-    from ivr.catalog.bench_convert import main as bench
+    from benchmarks.convert import main as bench
 
     result = bench(["--rows", "300", "--codebook", str(FIXTURE / "my_survey.yaml")])
     assert result["rows"] == 300 and result["seconds"] > 0 and result["rows_per_second"] > 0

@@ -11,7 +11,7 @@ import torch
 
 from ivr.data.datamodule import IVRDataModule
 from ivr.data.fixtures import random_catalog, tiny_datamodule
-from ivr.data.examples import PersonTable, Recipe, train_example
+from ivr.protocol.examples import PersonTable, Recipe, train_example
 from ivr.data.prompts import load_layout
 from ivr.data.statement_tokenizer import make_statement_tokenizer
 from ivr.data.tokenization import TokenCache, TokenizationError

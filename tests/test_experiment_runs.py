@@ -14,6 +14,7 @@ from ivr.predict.bayes import bayes_predictions
 from ivr.experiment.bayes import EvalSettings, eval_people, setup_probes
 from ivr.predict.bayes import load_model
 from ivr.metrics import evaluate_predictions
+from ivr.settings import DataSettings
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "experiments"
 SMALL = ["data.split_size=40", "data.split_rule=stratified"]
@@ -71,7 +72,7 @@ def test_evenness_quick_matches_direct_computation(catalog_dir, cache, tmp_path)
 
 def test_inequity_quick_side_by_side(catalog_dir, tmp_path):
     catalog = load_catalog(catalog_dir)
-    settings = EvalSettings(split_size=40, split_rule="stratified", setups=(0,))
+    settings = EvalSettings(DataSettings(split_size=40, split_rule="stratified", setups=[0]))
     preds = bayes_predictions(catalog, load_model(catalog_dir), eval_people(catalog, settings),
                               setup_probes(catalog, settings.setups), ["polar"], 20, 0)
     preds.save(tmp_path / "preds.npz")

@@ -698,7 +698,7 @@ def test_parser_is_linear_on_megabyte_replies() -> None:
         raise TimeoutError("parse_answer did not finish within 120 s on a 1 MB reply")
 
     old = signal.signal(signal.SIGALRM, hang)
-    signal.alarm(120)  # a hang guard, not a speed target (see ivr/zero_shot/bench_parser.py)
+    signal.alarm(120)  # a hang guard, not a speed target (see benchmarks/parser.py)
     try:
         for name, reply in replies.items():
             assert parse_answer(reply, [2, 2]).choices == expected[name], name

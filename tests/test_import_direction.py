@@ -22,11 +22,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("core", ("ivr", "ivr.errors", "ivr.writable", "ivr.outputs", "ivr.locks", "ivr.checkpoints", "ivr.progress",
               "ivr.paper")),
     ("catalog", ("ivr.catalog",)),
-    # the numpy-only survey protocol: ivr.protocol, and the modules of ivr.data that are the protocol until they
-    # move there (probes, splits, demonstrations, conventions, selection, resolution and description)
-    ("protocol", ("ivr.protocol", "ivr.data.conventions", "ivr.data.describe_protocol", "ivr.data.examples",
-                  "ivr.data.probes", "ivr.data.protocol", "ivr.data.sampling", "ivr.data.selection",
-                  "ivr.data.splits", "ivr.data.units")),
+    # the numpy-only survey protocol (probes, splits, demonstrations, conventions, selection, resolution)
+    ("protocol", ("ivr.protocol",)),
     ("settings", ("ivr.settings", "ivr.cli")),
     ("pipeline", ("ivr.data", "ivr.metrics", "ivr.model", "ivr.predict", "ivr.ceiling")),
     ("applications", ("ivr.zero_shot", "ivr.elicit", "ivr.examples")),
@@ -190,8 +187,8 @@ def test_planted_violations_are_named_with_file_and_line(tmp_path: Path) -> None
         "ivr/errors.py": "X = 1\n",
         "ivr/catalog/store.py": "from ivr.errors import X\n\n\ndef f():\n    from ivr.data.datamodule import DM\n",
         "ivr/data/datamodule.py": "from ivr.catalog.store import f\nDM = 1\n",
-        "ivr/data/probes.py": "import numpy\n\nfrom .. import metrics\n",  # protocol -> pipeline, relative
-        "ivr/metrics/__init__.py": "from ivr.data.probes import numpy\n",
+        "ivr/protocol/probes.py": "import numpy\n\nfrom .. import metrics\n",  # protocol -> pipeline, relative
+        "ivr/metrics/__init__.py": "from ivr.protocol.probes import numpy\n",
         "ivr/model/module.py": "import callbacks.progress\n\n\ndef g():\n    from baselines import run\n",
         "ivr/evaluate.py": "from ivr.metrics import numpy\n",
         "ivr/fit.py": "def main():\n    from ivr.evaluate import numpy\n",
@@ -206,14 +203,14 @@ def test_planted_violations_are_named_with_file_and_line(tmp_path: Path) -> None
     assert violations(root) == [
         "ivr/catalog/store.py:5: ivr.catalog.store (catalog) imports ivr.data.datamodule (pipeline): "
         "a lower layer imports a higher one",
-        "ivr/data/probes.py:3: ivr.data.probes (protocol) imports ivr.metrics (pipeline): "
-        "a lower layer imports a higher one",
         "ivr/fit.py:2: ivr.fit (entry points) imports ivr.evaluate (entry points): an entry point is imported by "
         "no module; move what is shared into the library",
         "ivr/model/module.py:1: ivr.model.module (pipeline) imports callbacks.progress (plug-ins): ivr/ reaches "
         "the plug-ins only inside a function (CONTRACTS.md §1)",
         "ivr/predict/report.py:2: ivr.predict.report (pipeline) imports ivr.model.bench_speed (benchmarks): "
         "nothing outside benchmarks/ imports a benchmark",
+        "ivr/protocol/probes.py:3: ivr.protocol.probes (protocol) imports ivr.metrics (pipeline): "
+        "a lower layer imports a higher one",
         "ivr/zero_shot/run.py:1: ivr.zero_shot.run (applications) imports ivr.experiment.config (experiment): "
         "a lower layer imports a higher one",
     ]

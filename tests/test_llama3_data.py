@@ -13,9 +13,9 @@ from transformers import AutoTokenizer
 
 from ivr.data.datamodule import IVRDataModule
 from ivr.data.fixtures import random_catalog
-from ivr.data.examples import PersonTable, Recipe, eval_example, train_example
+from ivr.protocol.examples import PersonTable, Recipe, eval_example, train_example
 from ivr.data.labels import choose_label_scheme
-from ivr.data.probes import probe_setups
+from ivr.protocol.probes import probe_setups
 from ivr.data.prompts import PromptError, load_layout, set_chat_template
 from ivr.data.tokenization import TokenCache, TokenizationError, train_bpe_tokenizer
 from ivr.model.llama3 import package_tokenizer_dir

@@ -11,9 +11,9 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 from ivr.data.collate import Collator
 from ivr.data.fixtures import random_catalog
-from ivr.data.examples import PersonTable, Recipe, eval_example
+from ivr.protocol.examples import PersonTable, Recipe, eval_example
 from ivr.data.packing import block_mask, model_attention_mask, sequences
-from ivr.data.probes import probe_setups
+from ivr.protocol.probes import probe_setups
 from ivr.data.prompts import load_layout
 from ivr.data.statement_tokenizer import make_statement_tokenizer
 from ivr.data.tokenization import TokenCache, train_bpe_tokenizer

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from ivr.catalog.store import Catalog, load_catalog
-from ivr.data.probes import probe_setups
-from ivr.data.splits import make_split
+from ivr.protocol.probes import probe_setups
+from ivr.protocol.splits import make_split
 from ivr.predict import prepare, run_predictors
 from ivr.predict.runner import to_predictions
 

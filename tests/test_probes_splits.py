@@ -9,8 +9,8 @@ import pytest
 
 from ivr.catalog.codebook import load_codebook
 from ivr.catalog.store import Catalog
-from ivr.data.probes import all_probe_questions, probe_setups
-from ivr.data.splits import eligible_mask, make_split
+from ivr.protocol.probes import all_probe_questions, probe_setups
+from ivr.protocol.splits import eligible_mask, make_split
 from ivr.paper import load_paper
 
 

@@ -17,8 +17,8 @@ from test_failures import ROOT, cli, expect_error, snapshot
 from test_own_survey import small_survey, write_survey
 
 from ivr.catalog.codebook import codebook_from_dict, load_codebook
-from ivr.data.probes import probe_setups
-from ivr.data.protocol import resolve_protocol
+from ivr.protocol.probes import probe_setups
+from ivr.protocol.resolve import resolve_protocol
 
 
 def baselines_main():
@@ -167,3 +167,21 @@ def test_data_module_follows_the_protocol_and_warns(tmp_path: Path, small_catalo
         IVRDataModule(catalog=str(small_catalog), cache_dir=str(tmp_path / "cache"), n_setups=2,
                       probes_per_setup=7, min_valid=0).setup_people()
     assert "fewer demonstrations than probes" in caplog.text
+
+
+def test_protocol_package_needs_no_training_stack() -> None:
+    """ivr.protocol is the numpy-only survey protocol: importing every module of it loads neither torch,
+    Lightning, transformers nor the data pipeline (ivr.data), so baselines and zero-shot run without them."""
+    import pkgutil
+    import subprocess
+    import sys
+
+    import ivr.protocol
+
+    names = sorted(f"ivr.protocol.{m.name}" for m in pkgutil.iter_modules(ivr.protocol.__path__))
+    assert {"ivr.protocol.resolve", "ivr.protocol.splits", "ivr.protocol.selection"} <= set(names)
+    code = (f"import sys, {', '.join(names)}; "
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'lightning', 'transformers') "
+            "or m.startswith('ivr.data')); print(bad); sys.exit(1 if bad else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ivr.data.conventions import ConventionError, combinations
+from ivr.protocol.conventions import ConventionError, combinations
 from ivr.data.datamodule import IVRDataModule
 from ivr.data.fixtures import tiny_datamodule
-from ivr.data.units import Unit, UnitError, allocate, legacy_units, parse_units
+from ivr.protocol.units import Unit, UnitError, allocate, legacy_units, parse_units
 
 M8 = ["pmixed_p1", "rmixed_p1", "pmixed_r1", "rmixed_r1", "p200_p1", "r200_p1", "p200_r1", "r200_r1"]
 

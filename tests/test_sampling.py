@@ -7,8 +7,8 @@ import pytest
 
 from ivr.catalog.codebook import load_codebook
 from ivr.catalog.store import Catalog
-from ivr.data.probes import probe_setups
-from ivr.data.sampling import demo_candidates, demo_count, demo_exclusion, probe_targets, sample_demos
+from ivr.protocol.probes import probe_setups
+from ivr.protocol.sampling import demo_candidates, demo_count, demo_exclusion, probe_targets, sample_demos
 
 SEED = 7
 

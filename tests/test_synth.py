@@ -13,8 +13,8 @@ from ivr.catalog.resolve import parse_synthetic_spec, resolve_catalog
 from ivr.catalog.store import Catalog, load_catalog
 from ivr.catalog.synth import SynthModel, build_synthetic, synthesize
 from ivr.predict.bayes import bayes_predictions
-from ivr.data.probes import probe_setups
-from ivr.data.splits import make_split
+from ivr.protocol.probes import probe_setups
+from ivr.protocol.splits import make_split
 from ivr.metrics import evaluate_predictions
 
 
@@ -178,12 +178,12 @@ def test_bayes_reads_the_data_modules_demonstrations(small: tuple[Catalog, Synth
 
 
 def test_catalog_layer_imports_neither_sampling_nor_metrics() -> None:
-    """The Bayes predictor lives with the predictors (baselines/): the catalog layer stays below ivr.data."""
+    """The Bayes predictor lives with the predictors (baselines/): the catalog layer stays below ivr.protocol and ivr.data."""
     import subprocess
     import sys
 
     code = ("import sys, ivr.catalog.synth, ivr.catalog.store, ivr.catalog.convert, ivr.catalog.resolve; "
-            "bad = sorted(m for m in sys.modules if m.startswith(('ivr.data', 'ivr.metrics', 'baselines'))); "
+            "bad = sorted(m for m in sys.modules if m.startswith(('ivr.data', 'ivr.protocol', 'ivr.metrics', 'baselines'))); "
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -10,8 +10,8 @@ import pytest
 from transformers import AutoTokenizer
 
 from ivr.data.fixtures import random_catalog
-from ivr.data.examples import PersonTable, Recipe, eval_example, train_example
-from ivr.data.probes import probe_setups
+from ivr.protocol.examples import PersonTable, Recipe, eval_example, train_example
+from ivr.protocol.probes import probe_setups
 from ivr.data.prompts import load_layout
 from ivr.data.statement_tokenizer import (
     SPECIAL_TOKENS, build_statement_tokenizer, load_statement_tokenizer, question_token, statement_token,

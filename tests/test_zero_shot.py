@@ -10,7 +10,7 @@ import pytest
 
 from ivr.catalog.codebook import codebook_from_dict
 from ivr.catalog.store import Catalog, load_catalog, write_catalog
-from ivr.data.probes import probe_setups
+from ivr.protocol.probes import probe_setups
 from ivr.zero_shot.__main__ import build_parser, main, zero_shot
 from ivr.zero_shot.backends import BackendNotInstalledError, BackendOptions, ModelNotFoundError, check_model, make_generator
 from ivr.zero_shot.cache import ResponseCache

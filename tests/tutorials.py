@@ -223,10 +223,7 @@ def write_fixture(name: str, spec: list[str]) -> None:
     if spec[0] == "wvs7-shaped":
         from ivr.catalog.codebook import load_codebook
 
-        try:  # the generator of the conversion benchmark (moving to benchmarks/ with the layout change)
-            from benchmarks.convert import survey_frame, write_survey  # type: ignore[import-not-found]
-        except ImportError:
-            from ivr.catalog.bench_convert import survey_frame, write_survey
+        from benchmarks.convert import survey_frame, write_survey  # the conversion benchmark's generator
         rows = int(spec[1]) if len(spec) > 1 else 400
         # every answer present: random answers, so every person is eligible under the study's 239-answer rule
         write_survey(survey_frame(load_codebook("wvs7"), rows, seed=0, missing=0.0), Path(name))

@@ -67,7 +67,7 @@ def _synth(args: Any) -> None:
 
 def _protocol(args: Any) -> None:
     # the protocol is the data layer's (probes, eligibility, demonstrations): imported here, never at module level
-    from ivr.data.describe_protocol import format_protocol, protocol_facts, protocol_warnings
+    from ivr.protocol.describe import format_protocol, protocol_facts, protocol_warnings
     from ivr.settings import DataSettings
 
     data = DataSettings.from_value({**(args.data.as_dict() if args.data else {}), "catalog": args.catalog})

@@ -7,7 +7,7 @@ count (:func:`unlisted_error`) unless the codebook says ``unlisted_codes: missin
 WVS-7 codebook does, as the study read every unlisted code as missing). The counts come from the raw
 codes of the file (:class:`CodeCounter`), independently of the code -> option tables; the report also
 records, from the finished catalog, how many options each question's answers use, so constant and
-empty questions are named (:func:`format_report`) and refused as probes (:mod:`ivr.data.probes`).
+empty questions are named (:func:`format_report`) and refused as probes (:mod:`ivr.protocol.probes`).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ WVS_ORDERED_TYPES = ("scale", "mc_2", "mc_3", "mc_4", "mc_5")
 #: What a code outside a question's ``codes`` (or a demographic's ``values``) and its ``missing_codes`` is:
 #: ``error`` (the default: the build stops naming it) or ``missing`` (counted as missing in the build report).
 UNLISTED_CODES = ("error", "missing")
-#: Keys of a codebook's optional ``protocol:`` section (resolved by :mod:`ivr.data.protocol`; each is
+#: Keys of a codebook's optional ``protocol:`` section (resolved by :mod:`ivr.protocol.resolve`; each is
 #: also a ``--data.KEY`` flag of every entry point).
 PROTOCOL_KEYS = ("n_setups", "probes_per_category", "probes_per_setup", "min_valid", "eval_demo_count",
                  "demo_count", "split_rule", "split_size")

@@ -1,12 +1,17 @@
-"""Turn a catalog spec (a folder, or ``synthetic:people=N,seed=S``) into a catalog folder path."""
+"""Turn a catalog spec (a folder, or ``synthetic:people=N,seed=S``) into a catalog folder path, and open it
+(:func:`open_catalog`, the one way every command loads the catalog of its ``--data.catalog``)."""
 
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ivr.errors import ConfigError, InputNotFoundError
+
+if TYPE_CHECKING:
+    from ivr.catalog.store import Catalog
 
 SYNTHETIC_PREFIX = "synthetic:"
 CATALOG_FILES = ("catalog.parquet", "manifest.json", "codebook.json")
@@ -76,6 +81,21 @@ def resolve_catalog(spec: str, cache_dir: str | Path | None = None) -> Path:
     raise InputNotFoundError(
         f"catalog {spec!r} does not exist; pass a catalog folder or synthetic:people=N,seed=S "
         "(e.g. synthetic:people=93279,seed=0)")
+
+
+def open_catalog(spec: str | Path, cache_dir: str | Path | None = None) -> Catalog:
+    """Load the catalog a spec names (:func:`resolve_catalog`, then :func:`ivr.catalog.store.load_catalog`).
+
+    The returned catalog's ``folder`` is the folder it was read from (a ``synthetic:`` spec's cached build).
+
+    Raises:
+        ConfigError: a malformed ``synthetic:`` spec.
+        InputNotFoundError: a path that is not a catalog folder.
+        InputError: a damaged catalog file (see :func:`ivr.catalog.store.load_catalog`).
+    """
+    from ivr.catalog.store import load_catalog
+
+    return load_catalog(resolve_catalog(str(spec), cache_dir))
 
 
 def _stale(path: Path) -> bool:

@@ -49,6 +49,7 @@ class Catalog:
         manifest: the manifest dict (empty for in-memory catalogs).
         report: the build report of a catalog built from a survey file (:mod:`ivr.catalog.accounting`),
             else empty.
+        folder: the folder :func:`load_catalog` read it from (None for in-memory catalogs).
     """
 
     codebook: Codebook
@@ -58,6 +59,7 @@ class Catalog:
     demographics: np.ndarray
     manifest: dict[str, Any] = field(default_factory=dict)
     report: dict[str, Any] = field(default_factory=dict)
+    folder: Path | None = None
 
     def __len__(self) -> int:
         return len(self.person_ids)
@@ -242,6 +244,7 @@ def load_catalog(path: str | Path) -> Catalog:
             demographics=frame[codebook.demographic_columns].to_numpy(np.int32),
             manifest=manifest,
             report=report,
+            folder=path,
         )
     except (ValueError, TypeError) as err:
         raise InputError(f"{path / 'catalog.parquet'}: columns hold values that are not answer codes ({err}); "

@@ -15,20 +15,22 @@ from transformers import AutoTokenizer, PreTrainedTokenizerFast
 from ivr.catalog.store import Catalog
 from ivr.errors import ConfigError
 from ivr.data.collate import Collator
-from ivr.data.conventions import (DEMO_RULES, ConventionError, check_eval_forms, combinations, convention_header,
+from ivr.protocol.conventions import (DEMO_RULES, ConventionError, check_eval_forms, combinations, convention_header,
                                   eval_views)
 from ivr.data.datasets import (
     EvalDataset, EvalShardSampler, PaddedEval, ResumableLoader, ResumableSampler, TrainDataset,
 )
-from ivr.data.examples import FORMS, PersonTable, Recipe, train_people
+from ivr.protocol.examples import FORMS, PersonTable, Recipe, train_people
 from ivr.catalog.codebook import PROTOCOL_KEYS
-from ivr.settings import Count, Count0, check_count, plain
-from ivr.data.protocol import protocol_split
+from ivr.data.settings import DataModuleSettings
+from ivr.settings import init_doc, init_signature, plain
+from ivr.protocol.resolve import protocol_split
 from ivr.data.prompts import load_layout, set_chat_template
 from ivr.data.statement_tokenizer import build_statement_tokenizer, is_statement_tokenizer, load_statement_tokenizer
 from ivr.data.tokenization import TokenCache
-from ivr.data.selection import default_cache_dir, demo_questions, filter_rows, open_catalog, training_units
-from ivr.data.units import Unit
+from ivr.catalog.resolve import default_cache_dir, open_catalog
+from ivr.protocol.selection import demo_questions, filter_rows, training_units
+from ivr.protocol.units import Unit
 
 log = logging.getLogger(__name__)
 SCORE_LAYOUTS = ("label", "option_text")
@@ -37,84 +39,21 @@ SCORE_LAYOUTS = ("label", "option_text")
 class IVRDataModule(L.LightningDataModule):
     """Samples training sequences on the fly and enumerates the fixed evaluation protocol.
 
-    Args:
-        catalog: catalog folder or resolve spec (e.g. ``synthetic:people=2000,seed=0``).
-        tokenizer: ``"statement"`` (one token per statement, built from the codebook) or an HF tokenizer folder.
-        layout: ``"auto"`` (``"statement"`` for the statement tokenizer, else ``"choice"``), a name or a .jinja path.
-        n_per_question: training people (= examples) per target question (800, 1600, ...) or ``"all"``,
-            split over the units by their shares, exactly.
-        units: training units (:mod:`ivr.data.units`): the study's names (``p200_p1``, ``rmixed_r1``,
-            ``demo_p1``), a mixture name (``p200_p1-r200_p1``) or mappings ``{demo_form, demo_count,
-            probe_form, share}``. None = the shorthand keys below.
-        demo_count: shorthand: demonstrations per training example, an integer string, ``"mixed"``
-            (50..200), ``"rand"`` (100..200), ``"mixed+200"`` (half each) or ``"all"`` (every other valid
-            answer); default the survey protocol's (``"200"`` for WVS-7, ``"all"`` for a small survey).
-        probe_form: shorthand: training probe form ``"p"``, ``"r"`` or ``"p+r"`` (default).
-        demo_form: shorthand: demonstration form ``"polar"``, ``"refined"`` or ``"p+r"`` (default: both).
-        demographics: demographic statements: ``"none"``, ``"with"`` (before the demonstrations) or ``"only"``
-            (instead of them, in every training and evaluation example).
-        train_filter: training-person predicate, e.g. ``"continent=Europe"`` or ``"Q260=1;X003R!=1"``.
-        max_seq_length: sequence budget; whole demonstration statements are dropped (and counted) to meet it.
-        probes_per_sequence: training probes of one person sharing one prefix (1 = the study; -1 = all remaining).
-        eval_forms: evaluation convention (:mod:`ivr.data.conventions`): ``"matched"`` (polar probes with
-            polar demonstrations, refined with refined), ``"crossed"``, ``"polar"``, ``"refined"`` or ``"all"``
-            (matched, then crossed: the four combinations, scored as two views).
-        eval_demo_rule: ``"setup"`` (demonstrations exclude every probe of the setup, packed or not) or
-            ``"probe"`` (the study's per-probe rule, only the probed question is left out; unpacked only).
-        eval_packed: evaluation puts all probes of (person, setup, form) in one sequence.
-        eval_pack_forms: with eval_packed, both probe forms of (person, setup) share one sequence (78 probes;
-            needs ``eval_forms`` polar or refined).
-        eval_demo_count: demonstrations per evaluation example, a count or ``"all"`` (default the survey
-            protocol's: ``"200"`` for WVS-7 as in the study, ``"all"`` for a small survey).
-        eval_demo_categories: evaluation demonstrations only from questions of these categories (None = all).
-        option_order: ``"codebook"`` or ``"shuffle"`` (seeded per example, recorded in ``option_index``).
-        split_rule: evaluation-people rule of :func:`ivr.data.splits.make_split` (``"study"`` or ``"stratified"``;
-            default the protocol's).
-        split_size: number of evaluation people, test + validation (default the protocol's).
-        split_ids_file: a published id list that replaces the split rule.
-        min_valid: valid answers an evaluation person needs (default the protocol's).
-        n_setups, probes_per_category, probes_per_setup: the probe setups (default the protocol's; see
-            :mod:`ivr.data.protocol`, whose keys these are, shared with :class:`ivr.settings.DataSettings`).
-        limit_eval_people: use only the first n validation / test people (quick runs); None = all.
-        batch_size: training sequences per batch.
-        eval_batch_size: evaluation sequences per batch (default: batch_size).
-        num_workers: DataLoader worker processes (results do not depend on it).
-        seed: seed of every draw (split, people, units, demonstrations, order).
-        cache_dir: where resolved catalogs and the statement tokenizer are cached (default $IVR_CACHE or ./.ivr_cache).
-        check_tokenization: verify cached ids == tokenizing rendered text on a few examples at setup.
-        score_layout: ``"label"`` (one answer position per probe, for ``model.score=choice``) or ``"option_text"``
-            (after each probe one sub-branch per option holding its whole answer, with ``option_spans``, for
-            ``model.score=loglik_sum|loglik_mean|loglik_char``; :func:`ivr.model.loglik.check_score_layout`).
-        chat_template: a chat template for an HF tokenizer folder that has none (or to replace its own): a
-            built-in name (``llama3.1``) or a ``.jinja`` path; None keeps the tokenizer's own.
+    Its keyword arguments are the fields of :class:`ivr.data.settings.DataModuleSettings` (the ``--data.*``
+    keys every command shares, :class:`ivr.settings.ProtocolSettings`, then the pipeline's own), with their
+    types, defaults and count checks; ``self.settings`` holds them typed, ``self.hparams`` as plain values.
     """
 
-    def __init__(
-        self, catalog: str = "synthetic:people=2000,seed=0", tokenizer: str = "statement", layout: str = "auto",
-        n_per_question: int | str = 800, units: str | list[str | dict[str, Any]] | None = None,
-        demo_count: str | None = None, probe_form: str | None = None, demo_form: str | None = None,
-        demographics: str = "none", train_filter: str | None = None, max_seq_length: Count = 4096,
-        probes_per_sequence: int = 1, eval_forms: str = "matched", eval_demo_rule: str = "setup",
-        eval_packed: bool = True, eval_pack_forms: bool = False,
-        eval_demo_count: str | None = None, eval_demo_categories: list[str] | None = None,
-        option_order: str = "codebook", split_rule: str | None = None, split_size: Count | None = None,
-        split_ids_file: str | None = None, min_valid: Count0 | None = None, n_setups: Count | None = None,
-        probes_per_category: Count | None = None, probes_per_setup: Count | None = None,
-        limit_eval_people: Count | None = None, batch_size: Count = 8,
-        eval_batch_size: Count | None = None, num_workers: Count0 = 0, seed: int = 0, cache_dir: str | None = None,
-        check_tokenization: bool = True, score_layout: str = "label", chat_template: str | None = None,
-    ) -> None:
-        super().__init__()
-        self.save_hyperparameters()
-        for key in list(self.hparams):  # parsed counts are int subclasses: checkpoints keep plain ints
-            self.hparams[key] = plain(self.hparams[key])
-        for key, value, minimum, optional in (
-                ("batch_size", batch_size, 1, False), ("eval_batch_size", eval_batch_size, 1, True),
-                ("num_workers", num_workers, 0, False), ("max_seq_length", max_seq_length, 1, False),
-                ("split_size", split_size, 1, True), ("min_valid", min_valid, 0, True), ("n_setups", n_setups, 1, True),
-                ("probes_per_category", probes_per_category, 1, True), ("probes_per_setup", probes_per_setup, 1, True),
-                ("limit_eval_people", limit_eval_people, 1, True)):
-            check_count(f"--data.{key}", value, minimum, optional)
+    def __init__(self, **settings: Any) -> None:
+        s = DataModuleSettings.from_value(settings)  # unknown keys and counts out of range: one ConfigError
+        # not super(): its implicit __class__ cell makes Lightning read this signature's names from the locals
+        L.LightningDataModule.__init__(self)
+        self.settings = s
+        self.save_hyperparameters(plain(s.to_dict()))  # parsed counts are int subclasses: checkpoints keep ints
+        score_layout, n_per_question, eval_forms = s.score_layout, s.n_per_question, s.eval_forms
+        eval_demo_rule, eval_packed, eval_pack_forms = s.eval_demo_rule, s.eval_packed, s.eval_pack_forms
+        demographics, demo_count, eval_demo_count = s.demographics, s.demo_count, s.eval_demo_count
+        option_order, probes_per_sequence, cache_dir = s.option_order, s.probes_per_sequence, s.cache_dir
         if score_layout not in SCORE_LAYOUTS:
             raise ConfigError(f"score_layout={score_layout!r} is not one of {SCORE_LAYOUTS}")
         if not (str(n_per_question) == "all" or str(n_per_question).isdigit()):
@@ -132,8 +71,8 @@ class IVRDataModule(L.LightningDataModule):
         if demographics not in ("none", "with", "only"):
             raise ConfigError(f"data.demographics={demographics!r} is not one of ('none', 'with', 'only')")
         # "all", "setup" and a count left to the protocol need the codebook: setup_people fills them in
-        self.units = training_units(units, None if demo_count in ("all", "setup") else demo_count, probe_form,
-                                    demo_form, demographics)
+        self.units = training_units(s.units, None if demo_count in ("all", "setup") else demo_count, s.probe_form,
+                                    s.demo_form, demographics)
         self.recipe = Recipe(demographics=demographics, option_order=option_order,
                              probes_per_sequence=probes_per_sequence, units=self.units)
         # demonstration counts left to the protocol are filled in by setup_people (they need the codebook)
@@ -149,6 +88,9 @@ class IVRDataModule(L.LightningDataModule):
         self._train: TrainDataset | None = None
         self.people: list[np.ndarray] | None = None
         self._warn_untrained_combinations()
+
+    __init__.__signature__ = init_signature(DataModuleSettings)  # type: ignore[attr-defined]
+    __init__.__doc__ = init_doc(DataModuleSettings)
 
     def _warn_untrained_combinations(self) -> None:
         if self.hparams.demographics == "only":
@@ -198,7 +140,7 @@ class IVRDataModule(L.LightningDataModule):
         cat = self.catalog
         self.protocol, self.setups, self.split = protocol_split(
             cat, {k: hp.get(k) for k in PROTOCOL_KEYS}, hp.seed, hp.split_ids_file)
-        from ivr.data.describe_protocol import protocol_facts, protocol_warnings
+        from ivr.protocol.describe import protocol_facts, protocol_warnings
 
         problems = [] if hp.split_ids_file else protocol_warnings(protocol_facts(cat, self.protocol))
         for problem in problems:

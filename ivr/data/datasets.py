@@ -15,11 +15,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from ivr.data.conventions import ConventionError, demo_form_for
-from ivr.data.examples import PersonTable, Recipe, eval_example, train_example
+from ivr.protocol.conventions import ConventionError, demo_form_for
+from ivr.protocol.examples import PersonTable, Recipe, eval_example, train_example
 from ivr.data.packing import sequences
 from ivr.data.tokenization import TokenCache
-from ivr.data.units import assign_units
+from ivr.protocol.units import assign_units
 
 TAG_ORDER = 31
 
@@ -28,11 +28,11 @@ class TrainDataset(Dataset):
     """Training examples: item ``i`` = (target question, i-th chosen person of that question, their unit).
 
     Items are enumerated question by question, people in person-id order; each person's unit
-    comes from :func:`ivr.data.units.assign_units` (exact shares per question, fixed over epochs).
+    comes from :func:`ivr.protocol.units.assign_units` (exact shares per question, fixed over epochs).
 
     Args:
         table: catalog arrays; cache: token cache; recipe: sampling recipe (its ``train_units``).
-        people: per question the chosen training rows (see :func:`ivr.data.examples.train_people`).
+        people: per question the chosen training rows (see :func:`ivr.protocol.examples.train_people`).
         seed: sampling seed; max_len: sequence budget (None = unlimited).
         option_text: after each probe one sub-branch per option with its whole answer and ``option_spans``
             (full-option log-likelihood, see :func:`ivr.data.packing.sequences`).
@@ -63,7 +63,7 @@ class TrainDataset(Dataset):
         return q, int(self.people[q][j])
 
     def unit(self, index: int):
-        """The :class:`ivr.data.units.Unit` of item ``index``."""
+        """The :class:`ivr.protocol.units.Unit` of item ``index``."""
         q, j = self._where(index)
         return self.units[int(self.unit_of[q][j])]
 
@@ -95,7 +95,7 @@ class EvalDataset(Dataset):
             needs a single demonstration form, ``view`` polar or refined).
         option_text: after each probe one sub-branch per option with its whole answer and ``option_spans``
             (full-option log-likelihood, see :func:`ivr.data.packing.sequences`).
-        view: the evaluation view (:mod:`ivr.data.conventions`): which demonstration form each probe
+        view: the evaluation view (:mod:`ivr.protocol.conventions`): which demonstration form each probe
             form is shown with (``matched``, ``crossed``, ``polar``, ``refined``).
 
     Raises:

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ivr.data.conventions import eval_views, view_label
-from ivr.data.units import Unit, allocate, assign_units
+from ivr.protocol.conventions import eval_views, view_label
+from ivr.protocol.units import Unit, allocate, assign_units
 
 
 def _span(values: np.ndarray) -> str:

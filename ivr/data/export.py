@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from ivr.data.datamodule import IVRDataModule
-from ivr.data.examples import FORMS, Example
+from ivr.protocol.examples import FORMS, Example
 from ivr.data.prompts import PromptLayout, format_statement, load_layout
 from ivr.errors import ConfigError, InputNotFoundError
 from ivr.progress import progress as progress_iter

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ivr.data.examples import Example
+from ivr.protocol.examples import Example
 from ivr.data.tokenization import Built
 
 

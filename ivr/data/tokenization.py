@@ -21,7 +21,7 @@ from transformers import PreTrainedTokenizerFast
 
 from ivr.catalog.codebook import Codebook
 from ivr.errors import IvrError
-from ivr.data.examples import FORMS, Example
+from ivr.protocol.examples import FORMS, Example
 from ivr.data.labels import choose_label_scheme
 from ivr.data.prompts import PromptLayout, chat_wrap, format_statement
 from ivr.data.statement_tokenizer import demographic_token, question_token, statement_token

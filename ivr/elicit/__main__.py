@@ -98,15 +98,14 @@ def main(argv: list[str] | None = None) -> int:
     if bool(args.bayes) == bool(args.ckpt_path):
         raise ConfigError(f"{PROG} interview: give exactly one of --bayes (synthetic catalog) or --ckpt_path PATH")
     from ivr.elicit.interview import Interview, scripted_answers
-    from ivr.catalog.resolve import resolve_catalog
-    from ivr.catalog.store import load_catalog
+    from ivr.catalog.resolve import open_catalog
     from ivr.outputs import OutputKind, check_output, register_kind, write_output
 
     kind = register_kind(OutputKind("interview", f"{PROG} interview", ("transcript.json", "transcript.txt")))
     check_output(args.out, kind, bool(args.overwrite))  # before anyone answers anything
     answers = scripted_answers(args.answers) if args.answers else None  # the whole file, checked up front
-    folder = resolve_catalog(str(args.data.catalog), args.data.cache_dir)
-    catalog = load_catalog(folder)
+    catalog = open_catalog(args.data.catalog, args.data.cache_dir)
+    folder = catalog.folder
     every = DataSettings.from_value(args.data).protocol(catalog).setups(catalog.codebook)
     if args.setup >= len(every):
         raise ConfigError(f"--setup {args.setup}: out of range, the catalog's protocol has setups 0 to {len(every) - 1} "

@@ -40,9 +40,8 @@ def load_backend(bayes: bool, ckpt_path: str | None, data: Any, policy: str = "a
     """
     from ivr.elicit.policies import RandomPolicy
     from ivr.elicit.stopping import bayes_predictor, reasoner_predictor
-    from ivr.catalog.resolve import resolve_catalog
-    from ivr.catalog.store import load_catalog
-    from ivr.data.probes import probe_setups
+    from ivr.catalog.resolve import open_catalog
+    from ivr.protocol.probes import probe_setups
 
     if bool(bayes) == bool(ckpt_path):
         raise ConfigError("give exactly one of --bayes (a synthetic catalog's exact posterior) or --ckpt_path CKPT")
@@ -54,8 +53,8 @@ def load_backend(bayes: bool, ckpt_path: str | None, data: Any, policy: str = "a
         raise ConfigError("--policy reasoner needs --ckpt_path CKPT (a trained reasoner)")
     if ckpt_path and policy == "bayes-eig":
         raise ConfigError("--policy bayes-eig needs --bayes (a synthetic catalog's exact posterior)")
-    folder = resolve_catalog(str(data.catalog), data.cache_dir)
-    catalog = load_catalog(folder)
+    catalog = open_catalog(data.catalog, data.cache_dir)
+    folder = catalog.folder
     probes = probe_setups(catalog.codebook, n_setups=setup + 1)[setup]  # the survey's default protocol
     print_name = "bayes" if bayes else str(Path(ckpt_path).resolve())
     fingerprint = {"catalog": str(Path(folder).resolve()), "model": print_name, "setup": setup, "policy": policy,

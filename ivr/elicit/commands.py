@@ -132,9 +132,8 @@ def export_main(argv: list[str]) -> int:
     args = export_parser().parse_args(argv)
     from ivr.elicit.live import transcript
     from ivr.elicit.store import SessionStore
-    from ivr.catalog.resolve import resolve_catalog
-    from ivr.catalog.store import load_catalog
-    from ivr.data.probes import probe_setups
+    from ivr.catalog.resolve import open_catalog
+    from ivr.protocol.probes import probe_setups
     from ivr.outputs import OutputKind, check_output, register_kind, write_output
 
     if args.status not in ("all", "open", "finished"):
@@ -152,7 +151,7 @@ def export_main(argv: list[str]) -> int:
     if row is None:
         raise ConfigError(f"--db {db}: the database has no set-up record; was it written by {PROG} serve?")
     fingerprint = json.loads(row[0])
-    catalog = load_catalog(resolve_catalog(str(fingerprint["catalog"])))
+    catalog = open_catalog(fingerprint["catalog"])
     setup = int(fingerprint["setup"])
     probes = probe_setups(catalog.codebook, n_setups=setup + 1)[setup]
     tokens = store.tokens(None if args.status == "all" else args.status)

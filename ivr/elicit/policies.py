@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from ivr.data.sampling import person_rng
+from ivr.protocol.sampling import person_rng
 from ivr.elicit.state import PersonState
 
 TAG_ELICIT = 31  # RNG stream tag of the random policy (examples.py uses 21-25)

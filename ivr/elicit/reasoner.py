@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ivr.data.examples import Example
+from ivr.protocol.examples import Example
 from ivr.elicit.policies import GreedyPolicy, entropy
 from ivr.elicit.state import PersonState
 
@@ -49,7 +49,7 @@ class ReasonerPredictor:
     """
 
     def __init__(self, module: Any, datamodule: Any, view: str = "matched", batch_size: int = 16) -> None:
-        from ivr.data.conventions import demo_form_for
+        from ivr.protocol.conventions import demo_form_for
 
         self.module, self.dm, self.batch_size = module, datamodule, batch_size
         self.demo_form = {f: demo_form_for(view, i) for f, i in FORM_INDEX.items()}

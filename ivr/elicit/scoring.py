@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ivr.catalog.store import Catalog
+from ivr.protocol.conventions import demo_form_for
 from ivr.elicit.state import PersonState
 from ivr.predict import Outputs, PreparedExamples, Predictor, ProbeOutput
 

@@ -13,94 +13,112 @@ This module holds which people and probes are scored and the ``bayes:`` entries 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ivr.catalog.store import Catalog
 from ivr.errors import ConfigError
-from ivr.data.conventions import VIEWS
-from ivr.data.probes import probe_setups
+from ivr.protocol.conventions import VIEWS
+from ivr.protocol.probes import probe_setups
+from ivr.settings import DataSettings, plain
 
 PEOPLE = ("test", "val", "eval")
 
 
 @dataclass(frozen=True)
 class EvalSettings:
-    """Which people and probes are scored (config keys of the same names).
+    """Which people and probes are scored: the experiment's shared ``data:`` settings and ``people``.
 
     Attributes:
-        split_size: evaluation people (test + validation halves), as :func:`make_split`.
-        split_rule: ``"study"`` or ``"stratified"``.
+        data: the ``data:`` section (:class:`ivr.settings.DataSettings`, where each key's type, default and
+            check live): split rule and size, ``split_ids_file``, ``min_valid``, the probe-setup keys,
+            ``setups`` and ``seed``; null protocol keys = the survey protocol's (:mod:`ivr.protocol.resolve`).
         people: ``"test"``, ``"val"`` or ``"eval"`` (both halves).
-        setups: probe setups scored.
-        seed: split and demonstration seed.
-        ids_file: a published id list replacing the rule (``data.split_ids_file``).
-        min_valid: the eligibility threshold (``data.min_valid``; None = the survey protocol's).
-        probes: the other protocol keys of ``data:`` (``n_setups``, ``probes_per_setup`` ...) as (key, value) pairs.
 
-    ``split_size`` / ``split_rule`` None = the survey protocol's (:mod:`ivr.data.protocol`).
+    The properties below read ``data`` (setups default to (0, 1, 2)); none is a setting of its own.
     """
 
-    split_size: int | None = None
-    split_rule: str | None = None
+    data: DataSettings = field(default_factory=DataSettings)
     people: str = "test"
-    setups: tuple[int, ...] = (0, 1, 2)
-    seed: int = 0
-    ids_file: str | None = None
-    min_valid: int | None = None
-    probes: tuple[tuple[str, Any], ...] = ()
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> EvalSettings:
         """Read the settings from an experiment config (its ``data:`` section and ``people``).
 
         Raises:
-            ConfigError: an unknown ``people`` value or bad setups.
+            ConfigError: an unknown ``people`` value, bad setups, or a ``data:`` key or count
+                :class:`ivr.settings.DataSettings` refuses.
         """
-        data = config.get("data") or {}
         people = str(config.get("people", cls.people))
         if people not in PEOPLE:
             raise ConfigError(f"--people {people!r}: use one of {list(PEOPLE)}")
-        setups = tuple(int(s) for s in (data.get("setups") if data.get("setups") is not None else cls.setups))
-        if not setups or min(setups) < 0:
-            raise ConfigError(f"--data.setups {list(setups)}: give setup numbers >= 0, e.g. [0, 1, 2]")
-        size, rule = data.get("split_size"), data.get("split_rule")
-        probes = tuple((k, data[k]) for k in ("n_setups", "probes_per_category", "probes_per_setup")
-                       if data.get(k) is not None)
-        return cls(None if size is None else int(size), None if rule is None else str(rule),
-                   people, setups, int(data.get("seed", cls.seed)), data.get("split_ids_file"), data.get("min_valid"),
-                   probes)
+        settings = cls(DataSettings.from_value(config.get("data") or {}), people)
+        if not settings.setups or min(settings.setups) < 0:
+            raise ConfigError(f"--data.setups {list(settings.setups)}: give setup numbers >= 0, e.g. [0, 1, 2]")
+        return settings
+
+    @property
+    def setups(self) -> tuple[int, ...]:
+        """Probe setups scored (``data.setups``; default 0, 1, 2)."""
+        return (0, 1, 2) if self.data.setups is None else tuple(int(s) for s in self.data.setups)
+
+    @property
+    def seed(self) -> int:
+        return int(self.data.seed)
+
+    @property
+    def split_size(self) -> int | None:
+        return self.data.split_size
+
+    @property
+    def split_rule(self) -> str | None:
+        return self.data.split_rule
+
+    @property
+    def min_valid(self) -> int | None:
+        return self.data.min_valid
+
+    @property
+    def ids_file(self) -> str | None:
+        return self.data.split_ids_file
+
+    @property
+    def probes(self) -> tuple[tuple[str, Any], ...]:
+        """The probe-setup keys of ``data`` that are set, as (key, value) pairs."""
+        return tuple((k, getattr(self.data, k)) for k in ("n_setups", "probes_per_category", "probes_per_setup")
+                     if getattr(self.data, k) is not None)
 
     def params(self) -> dict[str, Any]:
         out = {"split_size": self.split_size, "split_rule": self.split_rule, "people": self.people,
                "setups": list(self.setups), "seed": self.seed}
         out.update({k: v for k, v in (("ids_file", self.ids_file), ("min_valid", self.min_valid)) if v is not None})
         out.update(dict(self.probes))
-        return out
+        return plain(out)
 
     def overrides(self) -> dict[str, Any]:
-        """The protocol keys these settings set (:func:`ivr.data.protocol.resolve_protocol`)."""
+        """The protocol keys these settings set (:func:`ivr.protocol.resolve.resolve_protocol`)."""
         return {"split_size": self.split_size, "split_rule": self.split_rule, "min_valid": self.min_valid,
                 **dict(self.probes)}
 
     def protocol(self, catalog: Catalog) -> Any:
         """The survey protocol with these settings' overrides."""
-        from ivr.data.protocol import resolve_protocol
+        from ivr.protocol.resolve import resolve_protocol
 
         return resolve_protocol(catalog.codebook, self.overrides())
 
 
 def eval_split(catalog: Catalog, settings: EvalSettings) -> Any:
-    """The evaluation split of the settings' protocol (:func:`ivr.data.protocol.protocol_split`)."""
-    from ivr.data.protocol import protocol_split
+    """The evaluation split of the settings' protocol (:func:`ivr.protocol.resolve.protocol_split`)."""
+    from ivr.protocol.resolve import protocol_split
 
     return protocol_split(catalog, settings.overrides(), settings.seed, settings.ids_file)[2]
 
 
 def eval_people(catalog: Catalog, settings: EvalSettings) -> np.ndarray:
-    """Catalog rows of the scored people (:func:`ivr.data.splits.make_split`)."""
+    """Catalog rows of the scored people (:func:`ivr.protocol.splits.make_split`)."""
     split = eval_split(catalog, settings)
     return {"test": split.test_rows, "val": split.val_rows, "eval": split.eval_rows}[settings.people]
 
@@ -143,7 +161,7 @@ def bayes_view(cfg: Any, where: str) -> str:
     ``demo_form`` fields: ``eval_forms`` (or the older ``demo_form``), default matched.
 
     Raises:
-        ConfigError: a view that is not one of :data:`ivr.data.conventions.VIEWS`, naming ``where``.
+        ConfigError: a view that is not one of :data:`ivr.protocol.conventions.VIEWS`, naming ``where``.
     """
     get = cfg.get if isinstance(cfg, dict) else (lambda key: getattr(cfg, key, None))
     view = str(get("eval_forms") or get("demo_form") or "matched")

@@ -25,7 +25,6 @@ from typing import Any
 
 import yaml
 
-from ivr.catalog.store import Catalog, load_catalog
 from ivr.errors import ConfigError
 
 QUICK_KEY = "quick"
@@ -154,24 +153,3 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "as_dict"):
         return _plain(value.as_dict())
     return value
-
-
-def catalog_folder(spec: str, cache_dir: str | Path | None = None) -> Path:
-    """The catalog folder for a config's ``catalog:`` value.
-
-    Args:
-        spec: a catalog folder, or ``synthetic:people=N,seed=S`` (built once and cached).
-        cache_dir: where synthetic catalogs are built (default ``$IVR_CACHE`` or ``./.ivr_cache``).
-
-    Raises:
-        InputNotFoundError: a folder that does not exist or is not a catalog.
-    """
-    from ivr.catalog.resolve import resolve_catalog
-
-    return Path(resolve_catalog(str(spec), cache_dir=cache_dir))
-
-
-def open_catalog(spec: str, cache_dir: str | Path | None = None) -> tuple[Catalog, Path]:
-    """Load the catalog of a config (see :func:`catalog_folder`); returns it and its folder."""
-    folder = catalog_folder(spec, cache_dir)
-    return load_catalog(folder), folder

@@ -9,7 +9,7 @@ when the mode shows statements and on the person's demographics when it shows th
 The study's "both" model mixed two kinds of training examples per question (400 with demographic
 statements only, 400 with statement demonstrations); the shipped config trains it with exactly that
 mixture of units (``units: [{unit: demo_p1, share: 2}, {unit: demo_r1, share: 2}, ...]``, see
-:mod:`ivr.data.units`), while ``demographics: with`` would show demographics *and* statements in
+:mod:`ivr.protocol.units`), while ``demographics: with`` would show demographics *and* statements in
 every example instead. The table's ``avg`` is the mean of the evaluation columns (``metric:``,
 default polar).
 """

@@ -171,7 +171,7 @@ class ElicitationExperiment(ModelExperiment):
 
     def pool_rows(self, size: str | int) -> np.ndarray:
         from baselines.resemble import sample_pool  # entry points compose the baselines lazily
-        from ivr.data.sampling import id_keys
+        from ivr.protocol.sampling import id_keys
 
         size = str(size)
         return sample_pool(self.train_rows(), None if size == "all" else int(size), self.eval_settings.seed,

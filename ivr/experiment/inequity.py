@@ -199,7 +199,7 @@ class InequityExperiment(Experiment):
     def _baselines(self, p: dict[str, Any], settings: EvalSettings) -> dict[str, Any]:
         # an entry point may compose baselines (CONTRACTS); imported here so ivr never needs it otherwise
         from baselines.run import BaselineConfig, run_baselines
-        from ivr.data.protocol import protocol_split
+        from ivr.protocol.resolve import protocol_split
 
         split = protocol_split(self.catalog, settings.overrides(), settings.seed, settings.ids_file)[2]
         split = dataclasses.replace(split, eval_rows=eval_people(self.catalog, settings))

@@ -96,7 +96,7 @@ class ModelExperiment(Experiment):
 
     def _table(self) -> Any:
         if getattr(self, "_person_table", None) is None:
-            from ivr.data.examples import PersonTable
+            from ivr.protocol.examples import PersonTable
 
             self._person_table = PersonTable(self.catalog)
         return self._person_table

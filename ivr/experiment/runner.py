@@ -26,7 +26,7 @@ import pandas as pd
 
 from ivr.catalog.store import Catalog
 from ivr.errors import ConfigError
-from ivr.experiment.config import open_catalog
+from ivr.catalog.resolve import open_catalog
 from ivr.settings import DataSettings
 from ivr.outputs import clean_json, read_json, side_by_side, write_csv, write_json, write_text
 from ivr.progress import Progress
@@ -133,7 +133,8 @@ class Experiment(ABC):
 
     def _open(self) -> tuple[Catalog, Path]:
         if self._catalog is None:
-            self._catalog = open_catalog(self.catalog_spec, self.data.cache_dir)
+            catalog = open_catalog(self.catalog_spec, self.data.cache_dir)
+            self._catalog = catalog, catalog.folder
         return self._catalog
 
     @abstractmethod

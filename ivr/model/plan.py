@@ -42,7 +42,7 @@ def sequence_stats(dm: Any, probes: int, sample: int, seed: int = 0) -> dict[str
     rng = np.random.default_rng(seed)
     idx = rng.choice(len(ds), min(sample, len(ds)), replace=False)
     tokens, labels, dropped = [], [], []
-    from ivr.data.examples import train_example
+    from ivr.protocol.examples import train_example
 
     for i in idx.tolist():
         q, row = ds.locate(i)
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                         help="evaluation people held out of training (the synthetic catalog is smaller than WVS)")
     parser.add_argument("--cache-dir", default=None)
     args = parser.parse_args(argv)
-    from ivr.data.selection import default_cache_dir
+    from ivr.catalog.resolve import default_cache_dir
     from ivr.model.llama3 import build_llama3_tokenizer
 
     tokenizer = args.tokenizer

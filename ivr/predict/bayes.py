@@ -16,7 +16,7 @@ ceiling*). Everything that uses this posterior lives here:
   ``bayes-eig`` policy, its stopping rules and the live interview).
 
 Demonstrations are read in the form the evaluation view gives each probe form
-(:mod:`ivr.data.conventions`; default ``matched``: polar probes with polar answers).
+(:mod:`ivr.protocol.conventions`; default ``matched``: polar probes with polar answers).
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ import numpy as np
 
 from ivr.catalog.codebook import FORMS
 from ivr.catalog.store import Catalog
-from ivr.data.conventions import demo_form_for
-from ivr.data.examples import PersonTable, Recipe, eval_demos
+from ivr.protocol.conventions import demo_form_for
+from ivr.protocol.examples import PersonTable, Recipe, eval_demos
 from ivr.errors import ConfigError
 from ivr.metrics.predictions import Predictions
 from ivr.predict.base import Predictor
@@ -94,7 +94,7 @@ def bayes_predictions(
         table: a prebuilt :class:`PersonTable` of ``catalog`` (built when None).
         demos: setup -> per row the shown demonstration questions, already drawn
             (:class:`ivr.predict.PreparedExamples` ``.demos``; rule ``"setup"`` only); None = draw them with
-            the protocol's sampler (:func:`ivr.data.examples.eval_demos`).
+            the protocol's sampler (:func:`ivr.protocol.examples.eval_demos`).
 
     Returns:
         Predictions with ``probs`` (nan beyond a question's options).

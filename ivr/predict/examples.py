@@ -2,7 +2,7 @@
 
 :class:`PreparedExamples` holds, for one evaluation view: the evaluated people (catalog rows), the
 training people, the probe setups, the demonstration questions each person is shown per setup (the
-protocol's own sampler, :func:`ivr.data.examples.eval_demos`: the questions a reasoner sees under the
+protocol's own sampler, :func:`ivr.protocol.examples.eval_demos`: the questions a reasoner sees under the
 same seed, count, rule and allowed questions), the demonstration form of each probe form and the
 person-id keys that break ties. A predictor reads an evaluated person's answers only through
 :meth:`PreparedExamples.shown_answers` (-1 outside the shown demonstrations), so an answer the person
@@ -24,9 +24,9 @@ import numpy as np
 
 from ivr.catalog.codebook import FORMS
 from ivr.catalog.store import Catalog
-from ivr.data.conventions import demo_form_for
-from ivr.data.examples import PersonTable, Recipe, eval_demos
-from ivr.data.sampling import id_keys
+from ivr.protocol.conventions import demo_form_for
+from ivr.protocol.examples import PersonTable, Recipe, eval_demos
+from ivr.protocol.sampling import id_keys
 from ivr.errors import ConfigError
 
 PEOPLE = ("test", "val", "evaluation")

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ivr.data.conventions import row_name
+from ivr.protocol.conventions import row_name
 from ivr.metrics import Predictions, Report, evaluate_predictions
 from ivr.predict.base import Predictor
 from ivr.predict.examples import PreparedExamples

@@ -22,7 +22,7 @@ from ivr.catalog.store import Catalog
 from ivr.errors import ConfigError, InputError
 from ivr.progress import Progress
 from ivr.data.prompts import format_statement, render_probe_json
-from ivr.data.sampling import sample_demos
+from ivr.protocol.sampling import sample_demos
 from ivr.metrics.predictions import FORM_NAMES, Predictions
 from ivr.zero_shot.cache import ResponseCache, prompt_hash
 from ivr.zero_shot.parser import parse_answer

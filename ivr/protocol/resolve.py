@@ -12,10 +12,10 @@ Three layers, later ones winning key by key:
    + half of the other questions``, the ``stratified`` rule and one evaluation person in five of
    the eligible ones (at most 800).
 2. the codebook's optional ``protocol:`` section (same keys, see :data:`PROTOCOL_KEYS`);
-3. the ``--data.KEY`` flags of every entry point (:class:`ivr.settings.DataSettings` and
-   :class:`ivr.data.datamodule.IVRDataModule` share the key names).
+3. the ``--data.KEY`` flags of every entry point (their one schema,
+   :class:`ivr.settings.ProtocolSettings`, shared by ``DataSettings`` and the data module's arguments).
 
-``python -m ivr.catalog protocol CATALOG`` prints the result (:mod:`ivr.data.describe_protocol`).
+``python -m ivr.catalog protocol CATALOG`` prints the result (:mod:`ivr.protocol.describe`).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class Protocol:
         probes_per_setup: probes per setup spread over the categories (cross-validation folds), or None.
         min_valid: valid answers an evaluation person needs; None = derived from the setups.
         eval_demo_count: demonstrations per evaluation example: an integer string, ``all``, or a drawn count
-            (``mixed`` 50..200, ``rand`` 100..200, as in :mod:`ivr.data.sampling`).
+            (``mixed`` 50..200, ``rand`` 100..200, as in :mod:`ivr.protocol.sampling`).
         demo_count: demonstrations per training example: an integer string, ``mixed``, ``rand``,
             ``mixed+200``, ``all`` or ``setup`` (as many as an evaluation setup leaves: the questions
             less one setup's probes, so every other answered question of a training person is a probe
@@ -69,8 +69,8 @@ class Protocol:
     origin: dict[str, str] = field(default_factory=dict, compare=False)
 
     def setups(self, codebook: Codebook) -> list[np.ndarray]:
-        """Probe question indices of every setup (:mod:`ivr.data.probes`)."""
-        from ivr.data.probes import fold_setups, probe_setups
+        """Probe question indices of every setup (:mod:`ivr.protocol.probes`)."""
+        from ivr.protocol.probes import fold_setups, probe_setups
 
         if self.probes_per_setup is not None:
             return fold_setups(codebook, self.n_setups, self.probes_per_setup)
@@ -174,14 +174,14 @@ def resolve_protocol(codebook: Codebook, overrides: Mapping[str, Any] | None = N
 
 def protocol_split(catalog: Any, overrides: Mapping[str, Any] | None, seed: int, ids_file: str | None = None,
                    setups: list[np.ndarray] | None = None) -> tuple[Protocol, list[np.ndarray], Any]:
-    """The protocol, its setups and the evaluation split (:func:`ivr.data.splits.make_split`) in one step.
+    """The protocol, its setups and the evaluation split (:func:`ivr.protocol.splits.make_split`) in one step.
 
     Eligibility uses every setup of the protocol (``setups`` replaces them when given).
 
     Raises:
         ConfigError: ``split_size`` larger than the population, or any impossible protocol (naming the flag).
     """
-    from ivr.data.splits import make_split
+    from ivr.protocol.splits import make_split
 
     protocol = resolve_protocol(catalog.codebook, overrides)
     setups = protocol.setups(catalog.codebook) if setups is None else setups

@@ -1,6 +1,6 @@
-"""Quality benchmark (not a test): ``python -m ivr.bench_quality [--configs [configs/tiny.yaml, ...]]``.
+"""Quality benchmark (not a test): ``python -m benchmarks.quality [--configs [configs/tiny.yaml, ...]]``.
 
-``--suite real`` runs the real-survey suite instead (:mod:`ivr.bench_real`: every method per public
+``--suite real`` runs the real-survey suite instead (:mod:`benchmarks.real`: every method per public
 survey, the best classical one and the reasoner's margin over it); the rest of this text is the default
 ``--suite configs``.
 
@@ -31,7 +31,7 @@ from typing import Any
 from ivr.cli import entry_point
 from ivr.outputs import OutputKind, check_output, register_kind, write_output
 
-PROG = "python -m ivr.bench_quality"
+PROG = "python -m benchmarks.quality"
 KIND = register_kind(OutputKind("bench_quality", PROG, ("summary.md", "summary.json", "learning_curve.png")))
 ROWS = {"reasoner": "IndieValueReasoner", "global": "Global (majority vote)", "top1": "Resemble (all, top 1)",
         "cluster": "Resemble (all, top cluster)", "gbt": "Gradient-boosted trees (per question)",
@@ -200,8 +200,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
 
 
 def real_main(cfg: Any) -> list[dict[str, Any]]:
-    """``--suite real``: :func:`ivr.bench_real.run_suite`, printed and written to ``--out``."""
-    from ivr import bench_real
+    """``--suite real``: :func:`benchmarks.real.run_suite`, printed and written to ``--out``."""
+    from benchmarks import real as bench_real
 
     out = cfg.out if cfg.out != "runs/bench_quality" else "runs/bench_real"
     check_output(out, REAL_KIND, cfg.overwrite)

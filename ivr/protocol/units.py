@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from ivr.errors import IvrError
-from ivr.data.sampling import MIXED_RANGE, RAND_RANGE
+from ivr.protocol.sampling import MIXED_RANGE, RAND_RANGE
 
 UNIT_DEMO_FORMS = ("polar", "refined", "demographics")
 UNIT_PROBE_FORMS = ("polar", "refined")
@@ -195,7 +195,7 @@ def assign_units(people: list[np.ndarray], units: Sequence[Unit], seed: int) -> 
     """Per question, the unit index of each chosen person: exact shares, a seeded draw over positions.
 
     Args:
-        people: per question the chosen rows, in person-id order (:func:`ivr.data.examples.train_people`).
+        people: per question the chosen rows, in person-id order (:func:`ivr.protocol.examples.train_people`).
         units: the run's units.
         seed: the data seed.
 

@@ -1,6 +1,6 @@
 """Full-option log-likelihood cost: one shared-prefix pass per probe vs one plain sequence per option.
 
-    python -m ivr.model.bench_loglik [--probes 20] [--demos 200] [--packed] [--threads 1]
+    python -m benchmarks.loglik [--probes 20] [--demos 200] [--packed] [--threads 1]
 
 Builds (once, under ``--workdir``) the tiny Llama-3.1 folder with the real Llama-3 tokenizer
 (:func:`ivr.model.llama3.build_tiny_llama31`) and a synthetic catalog, and takes the first evaluation
@@ -59,7 +59,7 @@ def timed(fn: Any) -> tuple[Any, float, float]:
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
-    parser = argparse.ArgumentParser(prog="python -m ivr.model.bench_loglik", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.loglik", description=__doc__.split("\n")[0])
     parser.add_argument("--workdir", type=Path, default=Path(".ivr_cache") / "bench_loglik")
     parser.add_argument("--probes", type=int, default=20, help="evaluation items (sequences) to time")
     parser.add_argument("--demos", type=str, default="200", help="demonstrations per evaluation example")

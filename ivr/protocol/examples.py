@@ -4,14 +4,14 @@ Every draw is a pure function of (seed, epoch, person id, question / setup): the
 comes out whatever the order, worker or rank that asks for it.
 
 Training (the study's recipe, section 5 of the pipeline notes): for each target question, ``N``
-training people valid on it, each serving one of the run's units (:mod:`ivr.data.units`: a
+training people valid on it, each serving one of the run's units (:mod:`ivr.protocol.units`: a
 demonstration form, a demonstration count and a probe form); each example shows ``d``
 demonstrations drawn from the person's valid answers except the target, then probes the target.
 With ``probes_per_sequence`` K > 1, K - 1 more of the person's valid questions (never among the
 demonstrations) are probed in the same sequence, in the unit's probe form.
 
 Evaluation: every (eval person, setup, probe form); the demonstration form follows the evaluation
-view (:mod:`ivr.data.conventions`). One demonstration rule for packed (all probes of the setup after
+view (:mod:`ivr.protocol.conventions`). One demonstration rule for packed (all probes of the setup after
 one prefix) and unpacked (one probe per example) evaluation: the demonstrations exclude every probe
 of the setup, so both layouts show the same statements; ``Recipe.demo_rule="probe"`` is the study's
 per-probe rule (unpacked only: only the probed question is left out).
@@ -27,9 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ivr.catalog.store import Catalog
-from ivr.data.conventions import DEMO_RULES
-from ivr.data.sampling import MIXED_RANGE, RAND_RANGE, demo_count, hash_key, person_rng, sample_demos
-from ivr.data.units import FORM_CHOICES, Unit, legacy_units
+from ivr.protocol.conventions import DEMO_RULES
+from ivr.protocol.sampling import MIXED_RANGE, RAND_RANGE, demo_count, hash_key, person_rng, sample_demos
+from ivr.protocol.units import FORM_CHOICES, Unit, legacy_units
 
 FORMS = ("polar", "refined")
 PROBE_FORMS = {"p": (0,), "r": (1,), "p+r": (0, 1)}
@@ -64,7 +64,7 @@ class Recipe:
         option_order: ``"codebook"`` or ``"shuffle"`` (seeded, recorded per probe).
         probes_per_sequence: training probes per sequence (-1: every valid non-demonstration question).
         demo_questions: evaluation only: the question indices demonstrations may come from (None = all).
-        units: the training units (None: those of the shorthand keys, :func:`ivr.data.units.legacy_units`).
+        units: the training units (None: those of the shorthand keys, :func:`ivr.protocol.units.legacy_units`).
         demo_rule: evaluation only: ``"setup"`` (exclude every probe of the setup) or ``"probe"``.
     """
 

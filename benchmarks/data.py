@@ -1,4 +1,4 @@
-"""``python -m ivr.data.bench``: data-path speed and packing efficiency, printed.
+"""``python -m benchmarks.data``: data-path speed and packing efficiency, printed.
 
 1. 200-demonstration training examples per second on one core: sampling + assembling cached ids
    vs sampling + rendering the Jinja template (through the chat template) + tokenizing, with a
@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from ivr.data.fixtures import random_catalog
-from ivr.data.examples import FORMS, PersonTable, Recipe, eval_example, train_example
-from ivr.data.probes import probe_setups
+from ivr.protocol.examples import FORMS, PersonTable, Recipe, eval_example, train_example
+from ivr.protocol.probes import probe_setups
 from ivr.data.prompts import _load_template, format_statement, load_layout
 from ivr.data.statement_tokenizer import make_statement_tokenizer
 from ivr.data.tokenization import TokenCache, train_bpe_tokenizer
@@ -116,7 +116,7 @@ def run(people: int = 400, n: int = 2000, seed: int = 0) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ivr.data.bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.data", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--people", type=int, default=400, help="size of the random catalog")
     parser.add_argument("-n", type=int, default=2000, help="examples per timed path")

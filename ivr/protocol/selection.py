@@ -1,29 +1,19 @@
-"""Which catalog, people and questions a data module reads: catalog specs, the cache folder, training-people
-filters, demonstration categories and training units (the data module's set-up helpers). ``default_cache_dir`` is
-the catalog layer's, re-exported here."""
+"""Which people and questions a data module reads: training-people filters, demonstration categories and
+training units (the data module's set-up helpers; the catalog itself opens with
+:func:`ivr.catalog.resolve.open_catalog`)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ivr.catalog.codebook import Codebook
-from ivr.catalog.resolve import default_cache_dir, resolve_catalog
-from ivr.catalog.store import Catalog, load_catalog
-from ivr.data.units import Unit, UnitError, legacy_units, parse_units
+from ivr.catalog.store import Catalog
+from ivr.protocol.units import Unit, UnitError, legacy_units, parse_units
 from ivr.errors import ConfigError
 
-__all__ = ["default_cache_dir", "demo_questions", "filter_rows", "open_catalog", "training_units"]
-
-
-def open_catalog(spec: str, cache_dir: str | Path | None = None) -> Catalog:
-    """Load a catalog folder, or resolve a spec such as ``synthetic:people=2000,seed=0`` first."""
-    path = Path(spec)
-    if not (path / "catalog.parquet").exists():
-        path = resolve_catalog(spec, cache_dir)
-    return load_catalog(path)
+__all__ = ["demo_questions", "filter_rows", "training_units"]
 
 
 def filter_rows(catalog: Catalog, rows: np.ndarray, spec: str | None) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Peak host RAM per rank when an FSDP2 run loads a pretrained model: the CPU rehearsal of the 8B load.
 
-    python -m ivr.model.bench_load [--ranks 2 4] [--dtypes float32 bfloat16] [--naive]
+    python -m benchmarks.load [--ranks 2 4] [--dtypes float32 bfloat16] [--naive]
 
 Builds (once, under ``--workdir``) a randomly initialised Llama-3.1-shaped model saved in bf16 with
 ``save_pretrained`` (default about 1.2 GB: width 2048, 8 layers, vocabulary 32,768, so its largest
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     for ranks, dtype, method in runs:
         print(f"[bench_load] {method} load, {ranks} ranks, {dtype} shards ...", file=sys.stderr, flush=True)
         proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
-                               str(ranks), "-m", "ivr.model.bench_load", "--worker", str(folder), dtype, method,
+                               str(ranks), "-m", "benchmarks.load", "--worker", str(folder), dtype, method,
                                str(out)], env=env, capture_output=True, text=True)
         if proc.returncode:
             print(f"[bench_load] FAILED ({proc.returncode}): {proc.stderr[-1500:]}", file=sys.stderr, flush=True)

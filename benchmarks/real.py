@@ -1,4 +1,4 @@
-"""Real-survey benchmark (not a test): ``python -m ivr.bench_quality --suite real [--surveys [epi, ...]]``.
+"""Real-survey benchmark (not a test): ``python -m benchmarks.quality --suite real [--surveys [epi, ...]]``.
 
 For each public survey of the suite (data sets that the optional ``pydataset`` package ships; codebooks
 under ``ivr/examples/codebooks/``): export its CSV and codebook (``python -m ivr.examples.<name>_survey``),
@@ -148,7 +148,7 @@ def plot_suite(results: list[dict[str, Any]], path: Path) -> None:
 def run_suite(names: list[str], config: str, work_dir: Path, bootstrap: int, reuse: bool,
               fit_args: list[str]) -> list[dict[str, Any]]:
     """Prepare, fit and collect every survey of ``names``."""
-    from ivr.bench_quality import run_fit
+    from benchmarks.quality import run_fit
 
     unknown = [n for n in names if n not in SURVEYS]
     if unknown:

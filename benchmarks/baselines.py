@@ -1,6 +1,6 @@
 """Speed benchmark: every Table-3 baseline, the study's algorithm vs ours, on one catalog.
 
-``python -m baselines.bench --people 93279`` builds (or reuses) a WVS-shaped catalog, picks 800
+``python -m benchmarks.baselines --people 93279`` builds (or reuses) a WVS-shaped catalog, picks 800
 evaluation people, and times both implementations of all baselines (Random, Global majority and
 Resemble for 2 forms x 3 setups x 2 pools x N = 1..35; scoring excluded from both timings). It
 prints both times, the speed-up (target >= 20x) and the largest accuracy difference over every
@@ -18,7 +18,7 @@ import numpy as np
 
 from ivr.catalog.codebook import FORMS, load_codebook
 from ivr.catalog.store import Catalog, load_catalog
-from ivr.data.probes import probe_setups
+from ivr.protocol.probes import probe_setups
 from ivr.metrics import Predictions, accuracy_table, person_scores, table3_row
 
 from baselines.majority import majority_table
@@ -132,7 +132,7 @@ def accuracies(catalog: Catalog, rows: np.ndarray, setups: dict[int, np.ndarray]
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m baselines.bench", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks.baselines", description=__doc__.split("\n")[0])
     p.add_argument("--people", type=int, default=93279, help="catalog size (default 93279)")
     p.add_argument("--eval", type=int, default=800, help="evaluation people (default 800)")
     p.add_argument("--max-n", type=int, default=35)

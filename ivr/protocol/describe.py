@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from ivr.catalog.store import Catalog
-from ivr.data.protocol import Protocol
-from ivr.data.splits import _probe_valid
+from ivr.protocol.resolve import Protocol
+from ivr.protocol.splits import _probe_valid
 
 ORIGIN = {"default": "derived from the survey's size", "codebook": "codebook protocol", "flag": "flag"}
 

@@ -1,7 +1,7 @@
 """Training throughput of a Llama-3.1-8B-shaped reasoner on one GPU, both sequence layouts, in one command.
 
-    python -m ivr.model.bench_gpu                 # on a GPU node (random init, no download)
-    python -m ivr.model.bench_gpu --tiny          # the same code path on the CPU with a tiny model
+    python -m benchmarks.gpu                 # on a GPU node (random init, no download)
+    python -m benchmarks.gpu --tiny          # the same code path on the CPU with a tiny model
 
 Builds the choice-scoring ``IndieValueReasoner`` around a randomly initialised model of Llama-3.1-8B's
 architecture (:data:`ivr.model.llama3.LLAMA31_8B`) in bf16 with activation checkpointing, and real
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     args = parser.parse_args(argv)
     from pathlib import Path
 
-    from ivr.data.selection import default_cache_dir
+    from ivr.catalog.resolve import default_cache_dir
     from ivr.model.llama3 import LLAMA31_8B, build_llama3_tokenizer, tiny_llama31_config
 
     if args.tiny:

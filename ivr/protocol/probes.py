@@ -9,7 +9,7 @@ questions wrap around and setup 2 repeats setup 0 there.
 Small surveys use folds instead (:func:`fold_setups`): the questions are dealt round-robin over the
 categories, and setup ``s`` takes positions ``k * s .. k * s + k - 1`` of that order (wrapping), so
 setups are disjoint while ``n_setups * k`` does not exceed the number of questions. Which rule and
-which counts a survey uses is its protocol (:mod:`ivr.data.protocol`).
+which counts a survey uses is its protocol (:mod:`ivr.protocol.resolve`).
 
 A question marked ``probe: false`` in its codebook is never a probe (it stays a demonstration). A probe
 question nobody answered, or whose answers all fall in one option, is refused
@@ -72,7 +72,7 @@ def probe_setups(codebook: Codebook, n_setups: int | None = None, per_category: 
         ValueError: non-positive counts, or a codebook without questions.
     """
     if n_setups is None or per_category is None:
-        from ivr.data.protocol import resolve_protocol
+        from ivr.protocol.resolve import resolve_protocol
 
         protocol = resolve_protocol(codebook, {"n_setups": n_setups, "probes_per_category": per_category})
         return protocol.setups(codebook)

@@ -1,4 +1,4 @@
-"""Benchmark: ``parse_answer`` is linear in the reply's length (``python -m ivr.zero_shot.bench_parser``).
+"""Benchmark: ``parse_answer`` is linear in the reply's length (``python -m benchmarks.parser``).
 
 A served model can reply with a megabyte of whitespace, digits or nested braces. For each kind of
 pathological reply this prints the CPU time at 100 KB and at 1 MB and their ratio: about 10 for a

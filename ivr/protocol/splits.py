@@ -34,7 +34,7 @@ import numpy as np
 
 from ivr.errors import ConfigError, InputError, InputNotFoundError
 from ivr.catalog.store import Catalog
-from ivr.data.probes import all_probe_questions, check_probe_answers, probe_setups
+from ivr.protocol.probes import all_probe_questions, check_probe_answers, probe_setups
 
 RULES = ("study", "stratified")
 STUDY_MAX_DEMOS = 200
@@ -80,10 +80,10 @@ class EvalSplit:
 
 
 def eligibility_threshold(catalog: Catalog, setups: list[np.ndarray], min_valid: int | None = None) -> int:
-    """``min_valid``, else the survey protocol's (200 + probes per setup for WVS-7, :mod:`ivr.data.protocol`)."""
+    """``min_valid``, else the survey protocol's (200 + probes per setup for WVS-7, :mod:`ivr.protocol.resolve`)."""
     if min_valid is not None:
         return int(min_valid)
-    from ivr.data.protocol import resolve_protocol
+    from ivr.protocol.resolve import resolve_protocol
 
     cb = catalog.codebook
     return resolve_protocol(cb).min_valid_for(setups, len(cb.questions))
@@ -290,7 +290,7 @@ def make_split(
             catalog, or a catalog lacking probe questions.
     """
     if rule is None or size is None:
-        from ivr.data.protocol import resolve_protocol
+        from ivr.protocol.resolve import resolve_protocol
 
         protocol = resolve_protocol(catalog.codebook)
         rule = protocol.split_rule if rule is None else rule

@@ -1,6 +1,6 @@
 """Benchmark survey conversion on a generated WVS-shaped file.
 
-``python -m ivr.catalog.bench_convert --rows 93279`` writes a CSV (or .dta) with random valid
+``python -m benchmarks.convert --rows 93279`` writes a CSV (or .dta) with random valid
 answer codes for every question of the codebook, some of its declared missing codes (blanks where it
 declares none), the demographic
 columns and a few unused columns the real release also carries, into a temporary folder; then
@@ -74,7 +74,7 @@ def write_survey(frame: pd.DataFrame, path: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     """Run the benchmark; prints and returns rows, wall and CPU seconds, and rows/s."""
-    parser = argparse.ArgumentParser(prog="python -m ivr.catalog.bench_convert", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.convert", description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=93_279, help="respondents (WVS-7 has 93,279)")
     parser.add_argument("--codebook", default="wvs7", help="codebook (default: the built-in wvs7)")
     parser.add_argument("--format", choices=("csv", "dta"), default="csv", help="input file format")
