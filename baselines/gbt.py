@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from baselines.threads import one_thread
 from ivr.catalog.codebook import FORMS
 from ivr.data.examples import PersonTable, Recipe, eval_demos
 from ivr.predict import Outputs, PreparedExamples, Predictor, ProbeOutput, TrainView
@@ -81,8 +82,9 @@ class GradientBoosting(Predictor):
         self.train = train
         self.rows = choose_people(train, self.train_people, TAG_PEOPLE)
         self.shown = shown_masks(train, self.rows)
-        for form in FORMS:  # the matched view's pairs; another view's are fitted when first asked
-            self._fit_pairs(form, form)
+        with one_thread():
+            for form in FORMS:  # the matched view's pairs; another view's are fitted when first asked
+                self._fit_pairs(form, form)
 
     def _fit_pairs(self, form: str, demo_form: str) -> None:
         from sklearn.ensemble import HistGradientBoostingClassifier
@@ -113,6 +115,10 @@ class GradientBoosting(Predictor):
                     self.models[(s, q, form, demo_form)] = (classes, shares, cols)
 
     def predict_proba(self, examples: PreparedExamples) -> Outputs:
+        with one_thread():
+            return self._predict(examples)
+
+    def _predict(self, examples: PreparedExamples) -> Outputs:
         out = {}
         catalog = examples.catalog
         for s, form in examples.pairs():
