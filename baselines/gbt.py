@@ -12,7 +12,9 @@ shown demonstrations* -- never shown, a probe of the setup, or unanswered -- is 
 rows simulate the protocol exactly: each training person's shown questions are drawn by the protocol's
 own sampler (:func:`ivr.data.examples.eval_demos`: same count, setup exclusion, allowed questions and
 seed, keyed on that person's id), so a model sees the same pattern of missing features in training as
-at prediction. At most ``train_people`` training people (a seeded choice keyed on person ids) are used.
+at prediction. At most ``train_people`` training people (a seeded choice keyed on person ids) are used. Fit and predict
+run on one thread (:func:`baselines.threads.one_thread`): on 2,000 people a tree's parallel regions are
+too short for a second thread to pay, and its spinning is billed as CPU time.
 """
 
 from __future__ import annotations

@@ -5,10 +5,13 @@ per option, an intercept ``b`` and a loading vector ``a``, and the person's answ
 question's options of ``b + a . theta`` (Bock's nominal response model in several dimensions; a
 categorical matrix factorisation). Both forms' items are fitted together to the training people's polar
 and refined answers (missing answers do not enter) by full-batch Adam on the penalised likelihood
-(``l2`` on loadings, the normal prior on traits), in torch.
+(``l2`` on loadings, the normal prior on traits), in torch. The softmax runs per block of questions
+with the same option count (no padded options to mask), and the work runs on one thread
+(:func:`baselines.threads.one_thread`).
 
 Prediction: a person's traits are their MAP estimate given only their shown demonstrations, read with
-the items of the demonstration form (a person shown nothing gets the prior mean); the probe's option
+the items of the demonstration form (a person shown nothing gets the prior mean; every setup's people are
+estimated in one batch, each person's estimate apart from the others'); the probe's option
 probabilities are the item's softmax at those traits. At most ``train_people`` training people (a seeded
 choice keyed on person ids) are used.
 """
