@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_class_arguments(SynthSettings, "settings", help="generator knobs (tuning; the default is calibrated)")
     parser.add_argument("--cache_dir", type=str | None, default=None, help="synthetic catalog cache")
     parser.add_argument("--latent_classes", type=int, default=512,
-                        help="classes of the latent class row (0 = none; 512: about 4 CPU-minutes on 93K people)")
+                        help="classes of the latent class row (0 = none; 512: about 5 CPU-minutes on 93K people)")
     parser.add_argument("--out", type=str | None, default=None, help="also write the markdown report here")
     cfg = parser.parse_args(argv)
     if cfg.out:

@@ -12,13 +12,16 @@ shown demonstrations* -- never shown, a probe of the setup, or unanswered -- is 
 rows simulate the protocol exactly: each training person's shown questions are drawn by the protocol's
 own sampler (:func:`ivr.protocol.examples.eval_demos`: same count, setup exclusion, allowed questions and
 seed, keyed on that person's id), so a model sees the same pattern of missing features in training as
-at prediction. At most ``train_people`` training people (a seeded choice keyed on person ids) are used.
+at prediction. At most ``train_people`` training people (a seeded choice keyed on person ids) are used. Fit and predict
+run on one thread (:func:`baselines.threads.one_thread`): on 2,000 people a tree's parallel regions are
+too short for a second thread to pay, and its spinning is billed as CPU time.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from baselines.threads import one_thread
 from ivr.catalog.codebook import FORMS
 from ivr.protocol.examples import PersonTable, Recipe, eval_demos
 from ivr.predict import Outputs, PreparedExamples, Predictor, ProbeOutput, TrainView
@@ -81,8 +84,9 @@ class GradientBoosting(Predictor):
         self.train = train
         self.rows = choose_people(train, self.train_people, TAG_PEOPLE)
         self.shown = shown_masks(train, self.rows)
-        for form in FORMS:  # the matched view's pairs; another view's are fitted when first asked
-            self._fit_pairs(form, form)
+        with one_thread():
+            for form in FORMS:  # the matched view's pairs; another view's are fitted when first asked
+                self._fit_pairs(form, form)
 
     def _fit_pairs(self, form: str, demo_form: str) -> None:
         from sklearn.ensemble import HistGradientBoostingClassifier
@@ -113,6 +117,10 @@ class GradientBoosting(Predictor):
                     self.models[(s, q, form, demo_form)] = (classes, shares, cols)
 
     def predict_proba(self, examples: PreparedExamples) -> Outputs:
+        with one_thread():
+            return self._predict(examples)
+
+    def _predict(self, examples: PreparedExamples) -> Outputs:
         out = {}
         catalog = examples.catalog
         for s, form in examples.pairs():

@@ -5,10 +5,13 @@ per option, an intercept ``b`` and a loading vector ``a``, and the person's answ
 question's options of ``b + a . theta`` (Bock's nominal response model in several dimensions; a
 categorical matrix factorisation). Both forms' items are fitted together to the training people's polar
 and refined answers (missing answers do not enter) by full-batch Adam on the penalised likelihood
-(``l2`` on loadings, the normal prior on traits), in torch.
+(``l2`` on loadings, the normal prior on traits), in torch. The softmax runs per block of questions
+with the same option count (no padded options to mask), and the work runs on one thread
+(:func:`baselines.threads.one_thread`).
 
 Prediction: a person's traits are their MAP estimate given only their shown demonstrations, read with
-the items of the demonstration form (a person shown nothing gets the prior mean); the probe's option
+the items of the demonstration form (a person shown nothing gets the prior mean; every setup's people are
+estimated in one batch, each person's estimate apart from the others'); the probe's option
 probabilities are the item's softmax at those traits. At most ``train_people`` training people (a seeded
 choice keyed on person ids) are used.
 """
@@ -19,6 +22,7 @@ import numpy as np
 import torch
 
 from baselines.gbt import choose_people
+from baselines.threads import one_thread
 from ivr.catalog.codebook import FORMS
 from ivr.predict import Outputs, PreparedExamples, Predictor, ProbeOutput, TrainView
 
@@ -30,14 +34,35 @@ def _option_mask(n_opt: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.arange(width)[None, :] < n_opt[:, None])
 
 
-def _loglik(theta: torch.Tensor, a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor,
-            answers: torch.Tensor) -> torch.Tensor:
-    """Summed log-likelihood of ``answers`` [N, Q] (-1 = not counted) under traits ``theta`` [N, R]."""
-    logits = torch.einsum("nr,qor->nqo", theta, a) + b
-    logp = torch.log_softmax(logits.masked_fill(~mask, -1e9), dim=2)
-    ok = answers >= 0
-    picked = logp.gather(2, answers.clamp(min=0).unsqueeze(2)).squeeze(2)
-    return (picked * ok).sum()
+class _Blocks:
+    """A form's questions grouped by option count, so the softmax runs on each block without padding.
+
+    ``blocks`` holds per option count ``n``: the questions with ``n`` options (long [Qn]), and given answers
+    the block's answers (long [N, Qn], -1 clamped to 0) and their weights (float [N, Qn]: 1 answered, 0 not).
+    """
+
+    def __init__(self, n_opt: np.ndarray) -> None:
+        self.groups = [(int(n), torch.from_numpy(np.flatnonzero(n_opt == n))) for n in np.unique(n_opt)]
+
+    def data(self, answers: np.ndarray) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per block the answers (clamped) and the answered weights of ``answers`` [N, Q] (-1 = not counted)."""
+        out = []
+        for _, qs in self.groups:
+            sub = torch.from_numpy(answers[:, qs.numpy()].astype(np.int64))
+            out.append((sub.clamp(min=0), (sub >= 0).float()))
+        return out
+
+
+def _loglik(theta: torch.Tensor, a: torch.Tensor, b: torch.Tensor, blocks: _Blocks,
+            data: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    """Summed log-likelihood of the answers ``data`` (:meth:`_Blocks.data`) under traits ``theta`` [N, R]."""
+    total = theta.new_zeros(())
+    for (n, qs), (ans, ok) in zip(blocks.groups, data):
+        a_g, b_g = a[qs, :n], b[qs, :n]  # [Qn, n, R], [Qn, n]
+        logits = (theta @ a_g.reshape(-1, a.shape[2]).T).view(len(theta), len(qs), n) + b_g
+        picked = logits.gather(2, ans.unsqueeze(2)).squeeze(2)
+        total = total + ((picked - torch.logsumexp(logits, dim=2)) * ok).sum()
+    return total
 
 
 class LatentTrait(Predictor):
@@ -57,12 +82,18 @@ class LatentTrait(Predictor):
         self.name = f"Latent traits (IRT, rank {rank})"
 
     def fit(self, train: TrainView) -> None:
+        with one_thread():
+            self._fit(train)
+
+    def _fit(self, train: TrainView) -> None:
         catalog = train.catalog
         rows = choose_people(train, self.train_people, TAG_PEOPLE)
         gen = torch.Generator().manual_seed(train.seed)
         n_q = len(catalog.codebook.questions)
         self.mask = {f: _option_mask(np.asarray(catalog.codebook.n_options(f))) for f in FORMS}
-        answers = {f: torch.from_numpy(catalog.answers(f)[rows].astype(np.int64)) for f in FORMS}
+        self.blocks = {f: _Blocks(np.asarray(catalog.codebook.n_options(f))) for f in FORMS}
+        answers = {f: catalog.answers(f)[rows] for f in FORMS}
+        data = {f: self.blocks[f].data(answers[f]) for f in FORMS}
         self.a = {f: (0.1 * torch.randn(n_q, self.mask[f].shape[1], self.rank, generator=gen)).requires_grad_()
                   for f in FORMS}
         self.b = {f: torch.zeros(n_q, self.mask[f].shape[1]).requires_grad_() for f in FORMS}
@@ -72,7 +103,7 @@ class LatentTrait(Predictor):
         n = max(1, int(sum((answers[f] >= 0).sum() for f in FORMS)))
         for _ in range(self.steps):
             opt.zero_grad()
-            nll = -sum(_loglik(theta, self.a[f], self.b[f], self.mask[f], answers[f]) for f in FORMS)
+            nll = -sum(_loglik(theta, self.a[f], self.b[f], self.blocks[f], data[f]) for f in FORMS)
             penalty = 0.5 * (theta ** 2).sum() + 0.5 * self.l2 * len(rows) * sum((a ** 2).sum() for a in self.a.values())
             ((nll + penalty) / n).backward()
             opt.step()
@@ -81,23 +112,31 @@ class LatentTrait(Predictor):
 
     def traits(self, shown: np.ndarray, demo_form: str) -> torch.Tensor:
         """MAP traits [E, R] of people whose shown answers (-1 elsewhere) in ``demo_form`` are ``shown``."""
-        answers = torch.from_numpy(shown.astype(np.int64))
-        theta = torch.zeros(len(answers), self.rank, requires_grad=True)
+        data = self.blocks[demo_form].data(shown)
+        theta = torch.zeros(len(shown), self.rank, requires_grad=True)
         opt = torch.optim.Adam([theta], lr=self.lr * 2)
         for _ in range(self.infer_steps):
             opt.zero_grad()
-            loss = -_loglik(theta, self.a[demo_form], self.b[demo_form], self.mask[demo_form], answers)
+            loss = -_loglik(theta, self.a[demo_form], self.b[demo_form], self.blocks[demo_form], data)
             (loss + 0.5 * (theta ** 2).sum()).backward()
             opt.step()
         return theta.detach()
 
     def predict_proba(self, examples: PreparedExamples) -> Outputs:
+        with one_thread():
+            return self._predict(examples)
+
+    def _predict(self, examples: PreparedExamples) -> Outputs:
         out = {}
         traits: dict[tuple[int, str], torch.Tensor] = {}
+        wanted: dict[str, dict[int, np.ndarray]] = {}  # demo form -> setup -> shown answers
+        for s, form in examples.pairs():
+            wanted.setdefault(examples.demo_form(form), {}).setdefault(s, examples.shown_answers(s, form))
+        for demo_form, shown in wanted.items():  # one estimate for every setup (each person's traits are apart)
+            theta = self.traits(np.concatenate(list(shown.values())), demo_form)
+            traits.update({(s, demo_form): t for s, t in zip(shown, theta.split(examples.n_people))})
         for s, form in examples.pairs():
             demo_form = examples.demo_form(form)
-            if (s, demo_form) not in traits:
-                traits[(s, demo_form)] = self.traits(examples.shown_answers(s, form), demo_form)
             probes = torch.from_numpy(examples.setups[s])
             logits = torch.einsum("nr,qor->nqo", traits[(s, demo_form)], self.a[form][probes]) + self.b[form][probes]
             mask = self.mask[form][probes]

@@ -151,12 +151,17 @@ class LatentClass(Predictor):
 
     def fit(self, train: TrainView) -> None:
         from baselines.latent_class import fit_latent_class
+        from baselines.threads import one_thread
 
-        self.model = fit_latent_class(train.catalog, train.rows, self.n_classes, seed=train.seed,
-                                      progress_bar=self.progress)
+        with one_thread():
+            self.model = fit_latent_class(train.catalog, train.rows, self.n_classes, seed=train.seed,
+                                          progress_bar=self.progress)
 
     def predict_proba(self, examples: PreparedExamples) -> Any:
-        return posterior_outputs(self.model, examples)
+        from baselines.threads import one_thread
+
+        with one_thread():
+            return posterior_outputs(self.model, examples)
 
 
 class ProfileOracle(Predictor):
