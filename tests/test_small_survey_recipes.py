@@ -99,3 +99,11 @@ def test_tiny_yaml_counts_on_the_big_five_follow_its_protocol(tmp_path):
     dm.setup_people()
     left = len(dm.codebook.questions) - max(len(s) for s in dm.setups)
     assert {u.demo_count for u in dm.units} == {str(left)} and dm.eval_demo_label() == dm.protocol.eval_demo_count
+
+
+def test_demo_form_matched_trains_each_probe_form_with_its_own_demonstrations(tmp_path, small_catalog):
+    from ivr.data.datamodule import IVRDataModule
+
+    dm = IVRDataModule(catalog=str(small_catalog), cache_dir=str(tmp_path), demo_count="setup", demo_form="matched")
+    dm.setup_people()
+    assert [u.name for u in dm.units] == ["p9_p1", "r9_r1"]
