@@ -48,8 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     from ivr.catalog.resolve import resolve_catalog
     from ivr.catalog.store import load_catalog
     from ivr.cli import make_parser
-    from ivr.data.probes import probe_setups
-    from ivr.data.splits import make_split
+    from ivr.protocol.probes import probe_setups
+    from ivr.protocol.splits import make_split
     from ivr.errors import ConfigError
     from ivr.evaluate import IMPUTER_LATENT_CLASSES
     from ivr.predict import prepare, run_predictors

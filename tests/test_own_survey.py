@@ -101,8 +101,8 @@ def test_csv_to_trained_reasoner_without_protocol_flags(tmp_path, capsys):
     config = tiny_config(tmp_path)
     fit = run("ivr.fit", "--config", str(config), "--data.catalog", str(cat), cwd=tmp_path)
     assert "IndieValueReasoner" in fit.stdout and "Global (majority vote)" in fit.stdout
-    ckpt = next((tmp_path / "ck").glob("best-*.ckpt"))
-    assert f"[ivr] testing the best checkpoint (--eval_ckpt): {ckpt} (step " in fit.stderr  # the file evaluated below
+    ckpt = tmp_path / "ck" / "last.ckpt"  # tiny_survey.yaml's eval_ckpt: last (the members' end state)
+    assert f"[ivr] testing the last checkpoint (--eval_ckpt): {ckpt} (step " in fit.stderr  # the file evaluated below
 
     ev = run("ivr.evaluate", "--config", str(config), "--data.catalog", str(cat), "--ckpt_path", str(ckpt),
              "--out", str(tmp_path / "eval"), "--bootstrap", "0", cwd=tmp_path)

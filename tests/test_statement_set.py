@@ -95,3 +95,28 @@ def test_fit_pools_statements_only_and_checkpoint_keeps_it(tmp_path):
     excluded = set(torch.nonzero(module.model.pool_weight == 0).flatten().tolist())
     assert excluded == set(question_token_ids(dm.tokenizer, dm.codebook)) and len(excluded) == 2 * 253
     assert "model.pool_weight" in module.state_dict()
+
+
+def test_members_train_on_their_own_sequences_and_average_at_evaluation():
+    """``num_members``: in training sequence i is scored by member i % members alone; at evaluation the scores
+    are the members' mean -- each member being the single-member model with its own columns of the weights."""
+    torch.manual_seed(0)
+    members = 3
+    model = build_causal_lm(None, {**CONFIG, "num_members": members}, vocab_size=30)
+    hidden, inter = CONFIG["hidden_size"], CONFIG["intermediate_size"]
+    singles = []
+    for k in range(members):
+        one = build_causal_lm(None, CONFIG, vocab_size=30)
+        one.embed_tokens.weight.data.copy_(model.embed_tokens.weight[:, k * hidden:(k + 1) * hidden])
+        one.mlp.load_state_dict(model.mlp[k].state_dict())
+        one.lm_head.weight.data.copy_(model.lm_head.weight[:, k * inter:(k + 1) * inter])
+        one.lm_head.bias.data.copy_(model.lm_head.bias)
+        singles.append(one.eval())
+    ids = torch.tensor([[2, 5, 9, 11, 20], [3, 6, 8, 12, 21], [2, 7, 9, 13, 22], [4, 5, 10, 11, 23]])
+    mask, pos = torch.ones_like(ids), torch.tensor([[4], [4], [4], [4]])
+    own = [s(ids, mask, answer_positions=pos).logits for s in singles]  # [B, 1, V] each
+    trained = model.train()(ids, mask, answer_positions=pos).logits
+    for i in range(len(ids)):
+        torch.testing.assert_close(trained[i], own[i % members][i])
+    averaged = model.eval()(ids, mask, answer_positions=pos).logits
+    torch.testing.assert_close(averaged, torch.stack(own).mean(0))

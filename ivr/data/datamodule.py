@@ -29,7 +29,7 @@ from ivr.data.prompts import load_layout, set_chat_template
 from ivr.data.statement_tokenizer import build_statement_tokenizer, is_statement_tokenizer, load_statement_tokenizer
 from ivr.data.tokenization import TokenCache
 from ivr.catalog.resolve import default_cache_dir, open_catalog
-from ivr.protocol.selection import demo_questions, filter_rows, training_units
+from ivr.protocol.selection import counts_for_survey, demo_questions, filter_rows, training_units
 from ivr.protocol.units import Unit
 
 log = logging.getLogger(__name__)
@@ -138,8 +138,9 @@ class IVRDataModule(L.LightningDataModule):
         if self.catalog is None:
             self.catalog = open_catalog(hp.catalog, self.cache_dir)
         cat = self.catalog
-        self.protocol, self.setups, self.split = protocol_split(
-            cat, {k: hp.get(k) for k in PROTOCOL_KEYS}, hp.seed, hp.split_ids_file)
+        overrides = {k: hp.get(k) for k in PROTOCOL_KEYS}
+        self.protocol, self.setups, self.split = protocol_split(cat, overrides, hp.seed, hp.split_ids_file)
+        self._survey_counts(overrides)
         from ivr.protocol.describe import protocol_facts, protocol_warnings
 
         problems = [] if hp.split_ids_file else protocol_warnings(protocol_facts(cat, self.protocol))
@@ -149,7 +150,7 @@ class IVRDataModule(L.LightningDataModule):
             self.units = training_units(None, self.protocol.demos("demo_count", cat.codebook), hp.probe_form,
                                         hp.demo_form, hp.demographics)
             self.recipe = replace(self.recipe, units=self.units)
-        if hp.eval_demo_count in (None, "all"):
+        if hp.eval_demo_count in (None, "all") or self._eval_count_follows:
             self.eval_recipe = replace(self.eval_recipe,
                                        demo_count=self.protocol.demos("eval_demo_count", cat.codebook))
         self.table = PersonTable(cat)
@@ -169,6 +170,26 @@ class IVRDataModule(L.LightningDataModule):
                         "%d training people of this catalog, so most of them are never seen: for a survey of this "
                         "size use configs/tiny_survey.yaml (its recipe follows the catalog's protocol), or raise "
                         "--data.n_per_question", n, sequences, len(self.people), len(rows))
+
+    def _survey_counts(self, overrides: dict[str, Any]) -> None:
+        """Demonstration counts sized for the study on a survey too small for them follow the catalog's protocol
+        (:func:`ivr.protocol.selection.counts_for_survey`), with one line saying so."""
+        from ivr.protocol.resolve import resolve_protocol
+
+        hp, cat = self.hparams, self.catalog
+        eval_count = None if hp.eval_demo_count in (None, "all") else str(hp.eval_demo_count)
+        own = resolve_protocol(cat.codebook, {**overrides, "eval_demo_count": None}).eval_demo_count
+        given = () if hp.units is None and hp.demo_count in (None, "all", "setup") else self.units  # else: protocol's
+        units, resolved, line = counts_for_survey(given, eval_count, self.protocol, cat.codebook, self.setups, own)
+        self._eval_count_follows = resolved != eval_count
+        if self._eval_count_follows:
+            origin = {**self.protocol.origin, "eval_demo_count": "default"}
+            self.protocol = replace(self.protocol, eval_demo_count=own, origin=origin)
+        if given and units != self.units:
+            self.units = units
+            self.recipe = replace(self.recipe, units=units)
+        if line:
+            log.warning("%s", line)
 
     def setup(self, stage: str | None = None) -> None:
         """Load catalog, split, setups, tokenizer and token cache; build the datasets."""
@@ -224,7 +245,8 @@ class IVRDataModule(L.LightningDataModule):
 
     def eval_demo_label(self) -> str:
         """The evaluation demonstration count as the protocol states it (``"200"``, ``"all"``)."""
-        if getattr(self, "protocol", None) is not None and self.hparams.eval_demo_count in (None, "all"):
+        if getattr(self, "protocol", None) is not None and (self.hparams.eval_demo_count in (None, "all")
+                                                             or getattr(self, "_eval_count_follows", False)):
             return str(self.protocol.eval_demo_count)
         return str(self.eval_recipe.demo_count)
 

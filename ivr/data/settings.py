@@ -27,7 +27,8 @@ class DataModuleSettings(ProtocolSettings):
             (50..200), ``"rand"`` (100..200), ``"mixed+200"`` (half each) or ``"all"`` (every other valid
             answer); default the survey protocol's (``"200"`` for WVS-7, ``"all"`` for a small survey).
         probe_form: shorthand: training probe form ``"p"``, ``"r"`` or ``"p+r"`` (default).
-        demo_form: shorthand: demonstration form ``"polar"``, ``"refined"`` or ``"p+r"`` (default: both).
+        demo_form: shorthand: demonstration form ``"polar"``, ``"refined"`` or ``"p+r"`` (default: both), or
+            ``"matched"`` (each probe form with demonstrations in its own form, as ``eval_forms: matched``).
         demographics: demographic statements: ``"none"``, ``"with"`` (before the demonstrations) or ``"only"``
             (instead of them, in every training and evaluation example).
         train_filter: training-person predicate, e.g. ``"continent=Europe"`` or ``"Q260=1;X003R!=1"``.

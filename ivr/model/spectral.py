@@ -64,13 +64,15 @@ def statement_coordinates(catalog: Catalog, rows: np.ndarray, dims: int) -> np.n
 
 @torch.no_grad()
 def spectral_start(model: nn.Module, catalog: Catalog, rows: np.ndarray, tokenizer, std: float) -> int:
-    """Write the statements' coordinates into the first dimensions of the input and output embedding rows.
+    """Write the statements' coordinates into the first dimensions of the input and output embedding rows
+    (of every member's block, for a model with ``config.num_members``).
 
     The block is scaled to standard deviation ``std`` (the model's initialiser range, so the rest of
     the network sees inputs of the usual size). Returns the number of dimensions written.
     """
     emb = model.get_input_embeddings().weight
-    dims = min(emb.shape[1], len(statement_columns(catalog)))
+    members = int(getattr(model.config, "num_members", 1))  # side-by-side members each get the block
+    dims = min(emb.shape[1] // members, len(statement_columns(catalog)))
     coords = statement_coordinates(catalog, rows, dims)
     coords = coords / max(float(coords.std()), 1e-12) * std
     ids = tokenizer.convert_tokens_to_ids([statement_token(catalog.codebook.questions[q].id, form, o)
@@ -78,7 +80,9 @@ def spectral_start(model: nn.Module, catalog: Catalog, rows: np.ndarray, tokeniz
     index = torch.as_tensor(ids, dtype=torch.long, device=emb.device)
     block = torch.as_tensor(coords, dtype=emb.dtype, device=emb.device)
     for weight in {id(w): w for w in (emb, model.get_output_embeddings().weight)}.values():
-        weight[index, :dims] = block
+        width = weight.shape[1] // members
+        for k in range(members):
+            weight[index, k * width:k * width + dims] = block
     return dims
 
 

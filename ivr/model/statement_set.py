@@ -47,18 +47,23 @@ class StatementSetConfig(PretrainedConfig):
         intermediate_size: width of the MLP and of the hidden state the choice head reads.
         num_hidden_layers: MLP layers after the pool (each Linear + GELU; a last Linear follows).
         initializer_range: standard deviation of the initial weights (the spectral start scales to it).
+        num_members: independent members (own embeddings, MLP and output rows; one shared output bias) whose
+            option scores are averaged at evaluation; in training each sequence of a batch trains one member
+            (its index in the batch modulo ``num_members``), so every member learns from its own share of the
+            shuffled sequences, and a step costs about what one member's does.
     """
 
     model_type = MODEL_TYPE
 
     def __init__(self, vocab_size: int = 256, hidden_size: int = 128, intermediate_size: int = 256,
                  num_hidden_layers: int = 2, initializer_range: float = 0.1, pad_token_id: int = 0,
-                 **kwargs: Any) -> None:
+                 num_members: int = 1, **kwargs: Any) -> None:
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
         self.intermediate_size = intermediate_size
         self.num_hidden_layers = num_hidden_layers
         self.initializer_range = initializer_range
+        self.num_members = num_members
         kwargs.setdefault("tie_word_embeddings", False)
         super().__init__(pad_token_id=pad_token_id, **kwargs)
 
@@ -89,19 +94,34 @@ class StatementSetForCausalLM(PreTrainedModel):
 
     def __init__(self, config: StatementSetConfig) -> None:
         super().__init__(config)
-        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        members = self.members = int(getattr(config, "num_members", 1))
+        if members < 1:
+            from ivr.errors import ConfigError
+
+            raise ConfigError(f"model.model_config.num_members={members}: use an integer >= 1")
+        # members side by side: member k owns columns [k * width, (k + 1) * width) of the embeddings and the
+        # output rows; one member keeps the single MLP's parameter names (checkpoints of either load)
+        self.embed_tokens = nn.Embedding(config.vocab_size, members * config.hidden_size)
+        mlps = [self._member_mlp(config) for _ in range(members)]
+        self.mlp = mlps[0] if members == 1 else nn.ModuleList(mlps)
+        self.lm_head = nn.Linear(members * config.intermediate_size, config.vocab_size, bias=True)
+        # 1 for the tokens a position pools, 0 for those it does not (question tokens: they ask, they are not
+        # the person's statements); set from the tokenizer at the start of a fit, saved with the weights
+        self.register_buffer("pool_weight", torch.ones(config.vocab_size), persistent=True)
+        self.post_init()
+
+    @staticmethod
+    def _member_mlp(config: StatementSetConfig) -> nn.Sequential:
         layers: list[nn.Module] = []
         width = config.hidden_size
         for _ in range(config.num_hidden_layers):
             layers += [nn.Linear(width, config.intermediate_size), nn.GELU()]
             width = config.intermediate_size
         layers.append(nn.Linear(width, config.intermediate_size))
-        self.mlp = nn.Sequential(*layers)
-        self.lm_head = nn.Linear(config.intermediate_size, config.vocab_size, bias=True)
-        # 1 for the tokens a position pools, 0 for those it does not (question tokens: they ask, they are not
-        # the person's statements); set from the tokenizer at the start of a fit, saved with the weights
-        self.register_buffer("pool_weight", torch.ones(config.vocab_size), persistent=True)
-        self.post_init()
+        return nn.Sequential(*layers)
+
+    def member_mlps(self) -> list[nn.Module]:
+        return [self.mlp] if self.members == 1 else list(self.mlp)
 
     def exclude_from_pool(self, token_ids: list[int]) -> None:
         """Stop pooling these tokens (the statement tokenizer's question tokens)."""
@@ -164,13 +184,37 @@ class StatementSetForCausalLM(PreTrainedModel):
         first, inverse = distinct_rows(torch.cat([seq[:, None].to(flat.dtype), flat], 1))
         emb = self.embed_tokens(input_ids)
         weights = flat[first].to(emb.dtype)  # [N, T]: the distinct pools
-        if first.numel() <= 4 * b:
-            pooled = torch.einsum("nt,nth->nh", weights, emb[seq[first]])
-        else:  # many distinct pools (every position of a sequence): one batched product
-            pooled = torch.bmm(seen.to(emb.dtype), emb).reshape(-1, emb.shape[-1])[first]
-        pooled = pooled / weights.sum(-1, keepdim=True).clamp(min=1).sqrt()
-        hidden = self.mlp(pooled)[inverse].view(b, u, -1)
-        return CausalLMOutput(logits=self.lm_head(hidden))
+        norm = weights.sum(-1, keepdim=True).clamp(min=1).sqrt()
+        if self.members > 1 and self.training:
+            hidden = self._train_members(emb.view(b, t, self.members, -1), weights / norm, seq[first])
+        else:
+            if first.numel() <= 4 * b:
+                pooled = torch.einsum("nt,nth->nh", weights, emb[seq[first]])
+            else:  # many distinct pools (every position of a sequence): one batched product
+                pooled = torch.bmm(seen.to(emb.dtype), emb).reshape(-1, emb.shape[-1])[first]
+            pooled = (pooled / norm).view(len(first), self.members, -1)
+            # the members' scores averaged: each member's hidden state over the member count
+            hidden = torch.cat([mlp(pooled[:, k]) for k, mlp in enumerate(self.member_mlps())], -1) / self.members
+        return CausalLMOutput(logits=self.lm_head(hidden[inverse].view(b, u, -1)))
+
+    def _train_members(self, emb: torch.Tensor, weights: torch.Tensor, seq: torch.Tensor) -> torch.Tensor:
+        """Training with several members: the pools of sequence ``i`` go through member ``i % members`` only;
+        the other members' blocks of its hidden state are 0, so its scores are that member's alone.
+
+        Args:
+            emb: [B, T, members, H] statement embeddings; weights: [N, T] the pools (scaled); seq: [N] their
+                sequences.
+        Returns:
+            [N, members * intermediate_size].
+        """
+        member = seq % self.members
+        pooled = torch.einsum("nt,nth->nh", weights, emb[seq, :, member])  # [N, H], each pool its member's
+        hidden = pooled.new_zeros(len(seq), self.members, self.config.intermediate_size)
+        for k, mlp in enumerate(self.member_mlps()):
+            rows = (member == k).nonzero().squeeze(1)
+            if rows.numel():
+                hidden = hidden.index_put((rows, torch.full_like(rows, k)), mlp(pooled[rows]))
+        return hidden.reshape(len(seq), -1)
 
 
 def register() -> None:

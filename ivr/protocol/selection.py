@@ -4,6 +4,7 @@ training units (the data module's set-up helpers; the catalog itself opens with
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,7 @@ from ivr.catalog.store import Catalog
 from ivr.protocol.units import Unit, UnitError, legacy_units, parse_units
 from ivr.errors import ConfigError
 
-__all__ = ["demo_questions", "filter_rows", "training_units"]
+__all__ = ["counts_for_survey", "demo_questions", "filter_rows", "training_units"]
 
 
 def filter_rows(catalog: Catalog, rows: np.ndarray, spec: str | None) -> np.ndarray:
@@ -83,3 +84,53 @@ def training_units(units: str | list[Any] | None, demo_count: str | None, probe_
                             "units only (e.g. units: [pmixed_p1, rmixed_r1]) or the shorthand keys only")
         return parse_units(units)
     return legacy_units(str(demo_count or "200"), probe_form or "p+r", demo_form or "p+r", demographics)
+
+
+def _fewest(count: str) -> int | None:
+    """The fewest demonstrations a count spec asks (``mixed`` 50, ``rand`` 100); None for ``all``/``setup``."""
+    from ivr.protocol.sampling import MIXED_RANGE, RAND_RANGE
+
+    count = str(count)
+    if count.isdigit():
+        return int(count)
+    return {"mixed": MIXED_RANGE[0], "rand": RAND_RANGE[0], "mixed+200": MIXED_RANGE[0]}.get(count)
+
+
+def counts_for_survey(units: tuple[Unit, ...], eval_count: str | None, protocol: Any, codebook: Codebook,
+                      setups: list[np.ndarray], protocol_eval: str) -> tuple[tuple[Unit, ...], str | None, str | None]:
+    """Demonstration counts sized for the study (``configs/tiny.yaml``: 50-200 per training example, 200 per
+    evaluation example) on a survey too small to give them: they follow the catalog's protocol.
+
+    A survey smaller than the study's (``protocol.study`` False) whose setups leave fewer questions than a
+    training unit's fewest demonstrations would show every answer but the target as a demonstration (one
+    label per sequence, on a model sized for 50-200 statements): such units take the protocol's training
+    count as ``demo_count: setup`` gives it (the questions a setup leaves; the other answers are labelled
+    probes), and an evaluation count above what a setup leaves becomes the protocol's.
+
+    Args:
+        protocol_eval: the evaluation count of the catalog's protocol without the flags (default or codebook).
+
+    Returns:
+        (units, evaluation count (``protocol_eval`` when it changed), one line saying what changed -- None when
+        nothing did).
+    """
+    if protocol.study:
+        return units, eval_count, None
+    leaves = len(codebook.questions) - max((len(s) for s in setups), default=0)
+    fits = replace(protocol, demo_count="setup").demos("demo_count", codebook)
+    over = [u for u in units if not u.demographics_only and (_fewest(u.demo_count) or 0) > leaves]
+    eval_over = eval_count is not None and (_fewest(eval_count) or 0) > leaves
+    if not over and not eval_over:
+        return units, eval_count, None
+    changed = []
+    if over:
+        units = tuple(replace(u, demo_count=fits) if u in over else u for u in units)
+        asked = sorted({str(u.demo_count) for u in over})
+        changed.append(f"training demonstrations {'/'.join(asked)} -> {fits} (the other answers are probes)")
+    if eval_over:
+        changed.append(f"evaluation demonstrations {eval_count} -> {protocol_eval}")
+        eval_count = protocol_eval
+    line = (f"this survey has {len(codebook.questions)} questions and a probe setup leaves {leaves}, fewer than the "
+            f"config's demonstration counts ask: following the catalog's protocol, {'; '.join(changed)} "
+            "(configs/tiny_survey.yaml is the recipe sized for a survey like this)")
+    return units, eval_count, line

@@ -160,7 +160,9 @@ def parse_units(spec: str | Sequence[Any]) -> tuple[Unit, ...]:
 
 def legacy_units(demo_count: str = "200", probe_form: str = "p+r", demo_form: str = "p+r",
                  demographics: str = "none") -> tuple[Unit, ...]:
-    """The units the one-unit keys stand for: every (count, probe form, demo form), equal shares.
+    """The units the one-unit keys stand for: every (count, probe form, demo form), equal shares
+    (``demo_form="matched"``: each probe form with demonstrations in its own form only, as the matched
+    evaluation shows them).
 
     Order follows the study's mixture names (demonstration form fastest, then probe form, then count).
 
@@ -172,13 +174,14 @@ def legacy_units(demo_count: str = "200", probe_form: str = "p+r", demo_form: st
         raise UnitError(f"demo_count={demo_count!r}: use an integer such as '200', or one of {LEGACY_COUNTS}")
     if probe_form not in FORM_CHOICES:
         raise UnitError(f"probe_form={probe_form!r} is not one of ('p', 'r', 'p+r')")
-    if demo_form not in FORM_CHOICES:
-        raise UnitError(f"demo_form={demo_form!r} is not one of ('polar', 'refined', 'p', 'r', 'p+r')")
+    if demo_form not in FORM_CHOICES and demo_form != "matched":
+        raise UnitError(f"demo_form={demo_form!r} is not one of ('polar', 'refined', 'p', 'r', 'p+r', 'matched')")
     probes = FORM_CHOICES[probe_form]
     if demographics == "only":
         return tuple(Unit("demographics", "all", p) for p in probes)
     counts = ("mixed", "200") if count == "mixed+200" else (count,)
-    return tuple(Unit(d, c, p) for c in counts for p in probes for d in FORM_CHOICES[demo_form])
+    return tuple(Unit(d, c, p) for c in counts for p in probes
+                 for d in ((p,) if demo_form == "matched" else FORM_CHOICES[demo_form]))
 
 
 def allocate(n: int, shares: Iterable[float]) -> np.ndarray:
