@@ -11,6 +11,7 @@ evaluation people come from the shared ``--data.*`` settings (:class:`ivr.settin
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -113,7 +114,7 @@ def build_parser() -> Any:
 def main(argv: list[str] | None = None) -> int:
     """Run the baselines; expected failures raise :class:`ivr.errors.IvrError`."""
     from baselines.report import format_table, load_published, results_json, sweep_csv, table_csv
-    from baselines.run import BaselineConfig, check_config, fit_pools, run_baselines
+    from baselines.run import DEFAULT_POOLS, BaselineConfig, check_config, fit_pools, run_baselines
     from ivr.outputs import check_output
 
     argv = list_values(apply_aliases(list(sys.argv[1:] if argv is None else argv), ALIASES, PROG))
@@ -129,16 +130,16 @@ def main(argv: list[str] | None = None) -> int:
     check_output(cfg.out, "baselines", cfg.overwrite)  # refuse a wrong --out before any work
     catalog = data.open_catalog()
     setups = data.chosen_setups(catalog)
-    split = scored_people(data.split(catalog), cfg.people, data.limit_eval_people)
-    pools = fit_pools(cfg.pools, len(split.train_rows))
     config = BaselineConfig(
-        setups=tuple(setups), pools=pools, max_n=cfg.max_n, n_cluster=cfg.n_cluster,
+        setups=tuple(setups), pools=tuple(str(p) for p in (cfg.pools or DEFAULT_POOLS)), max_n=cfg.max_n, n_cluster=cfg.n_cluster,
         seed=data.seed, dimensions=cfg.dimensions, bootstrap=cfg.bootstrap, use_gpu=cfg.use_gpu,
         progress=cfg.progress, threads=cfg.threads, eval_forms=cfg.eval_forms, features=cfg.features,
         demo_count=cfg.demo_count or data.protocol(catalog).eval_demo_count, latent_classes=cfg.latent_classes,
         imputers=cfg.imputers, people=cfg.people, limit_eval_people=data.limit_eval_people,
     )
     check_config(catalog, config)
+    split = scored_people(data.split(catalog), cfg.people, data.limit_eval_people)
+    config = dataclasses.replace(config, pools=fit_pools(cfg.pools, len(split.train_rows)))
     if cfg.use_gpu:
         import faiss
 

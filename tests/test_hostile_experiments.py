@@ -9,13 +9,14 @@ from ivr.catalog.store import load_catalog
 from ivr.experiment.__main__ import cli
 from ivr.experiment.bayes import EvalSettings, eval_people, setup_probes
 from ivr.predict.bayes import bayes_predictions, load_model
+from ivr.settings import DataSettings
 
 
 def test_inequity_refuses_predictions_on_other_people(small_catalog_dir: Path, tmp_path: Path, capsys) -> None:
     """A predictions file scored on other people than the table's would put a row on different people beside
     the others: refused before any work, naming the file and the fix."""
     catalog = load_catalog(small_catalog_dir)
-    other = EvalSettings(split_size=40, split_rule="stratified", setups=(0,), people="val")
+    other = EvalSettings(DataSettings(split_size=40, split_rule="stratified", setups=[0]), people="val")
     preds = bayes_predictions(catalog, load_model(small_catalog_dir), eval_people(catalog, other),
                               setup_probes(catalog, other.setups), ["polar"], 5, 0)
     preds.save(tmp_path / "val.npz")
