@@ -158,8 +158,7 @@ def _read_chunks(path: Path, columns: list[str]) -> Iterator[pd.DataFrame]:
         with reader:
             try:
                 # Only the reader's own errors land here (ragged rows, bad encoding, ...).
-                for chunk in reader:
-                    yield chunk
+                yield from reader
             except (ValueError, UnicodeDecodeError) as err:
                 raise ConversionError(f"{path}: cannot be read as CSV: {err}") from None
             except _DAMAGED as err:

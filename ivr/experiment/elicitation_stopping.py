@@ -116,7 +116,7 @@ def execute_stopping(exp: Any, run: Any) -> dict[str, Any]:
     refined = exp.catalog.refined
     for rule in rules:
         stopped, asked, answered, reasons = {}, [], [], []
-        for s, probes in setups.items():
+        for s in setups:
             ks, why = stop_points(rule, *found[s])
             lists = seq["sequences"][str(s)]
             shown = []

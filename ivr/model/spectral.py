@@ -37,7 +37,7 @@ def statement_coordinates(catalog: Catalog, rows: np.ndarray, dims: int) -> np.n
     """
     cols = statement_columns(catalog)
     offset: dict[tuple[int, str], int] = {}
-    for i, (q, form, o) in enumerate(cols):
+    for i, (q, form, _option) in enumerate(cols):
         offset.setdefault((q, form), i)
     rows = np.sort(np.asarray(rows, dtype=np.int64))
     n_stmt = len(cols)
