@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from ivr.cli import (
-    COMMON_ALIASES, Alias, add_output_arguments, add_report_arguments, apply_aliases, entry_point, make_parser, run,
+    COMMON_ALIASES,
+    Alias,
+    add_output_arguments,
+    add_report_arguments,
+    apply_aliases,
+    entry_point,
+    make_parser,
+    run,
 )
 from ivr.outputs import write_output
 from ivr.settings import DataSettings
@@ -75,37 +82,74 @@ def list_values(argv: list[str]) -> list[str]:
 def build_parser() -> Any:
     p = make_parser(PROG, __doc__.split("\n")[0])
     p.add_class_arguments(DataSettings, "data", help="the catalog and the evaluation people (same keys everywhere)")
-    p.add_argument("--pools", type=list[int | str] | None, default=None,
-                   help="neighbour pools: sizes or 'all' (default [1600, all]; 1600 is left out when the survey has "
-                        "no more training people than that)")
+    p.add_argument(
+        "--pools",
+        type=list[int | str] | None,
+        default=None,
+        help="neighbour pools: sizes or 'all' (default [1600, all]; 1600 is left out when the survey has "
+        "no more training people than that)",
+    )
     p.add_argument("--max_n", type=int, default=35, help="largest cluster size of the N sweep")
     p.add_argument("--n_cluster", type=int, default=24, help="cluster size of the 'top cluster' rows")
-    p.add_argument("--dimensions", type=list[str] | None, default=None,
-                   help="per-group dimensions (default: all the codebook defines)")
+    p.add_argument(
+        "--dimensions",
+        type=list[str] | None,
+        default=None,
+        help="per-group dimensions (default: all the codebook defines)",
+    )
     p.add_argument("--plot", type=bool, default=False, nargs="?", const=True, help="write PNG charts under OUT/plots")
-    p.add_argument("--eval_forms", type=str, default="matched",
-                   help="Resemble compares people in the demonstration form this gives each probe form: matched "
-                        "(polar with polar, refined with refined), crossed, polar, refined, or all (matched and "
-                        "crossed rows)")
-    p.add_argument("--features", type=str, default="non_probe",
-                   help="Resemble similarity over every non-probe question (non_probe, the study) or only the "
-                        "person's shown demonstrations (shown: --demo_count of them, the protocol's draw)")
-    p.add_argument("--demo_count", type=str | None, default=None,
-                   help="demonstrations per person and setup for --features shown (default: --data.eval_demo_count, "
-                        "the survey protocol's)")
+    p.add_argument(
+        "--eval_forms",
+        type=str,
+        default="matched",
+        help="Resemble compares people in the demonstration form this gives each probe form: matched "
+        "(polar with polar, refined with refined), crossed, polar, refined, or all (matched and "
+        "crossed rows)",
+    )
+    p.add_argument(
+        "--features",
+        type=str,
+        default="non_probe",
+        help="Resemble similarity over every non-probe question (non_probe, the study) or only the "
+        "person's shown demonstrations (shown: --demo_count of them, the protocol's draw)",
+    )
+    p.add_argument(
+        "--demo_count",
+        type=str | None,
+        default=None,
+        help="demonstrations per person and setup for --features shown (default: --data.eval_demo_count, "
+        "the survey protocol's)",
+    )
     p.add_argument("--use_gpu", type=bool | None, default=None, help="GPU FAISS index (null = when available)")
-    p.add_argument("--threads", type=int | None, default=None,
-                   help="CPU threads of the neighbour search (default: the cores available)")
-    p.add_argument("--latent_classes", type=int, default=0,
-                   help="add a latent class row: a mixture of this many answer profiles fitted by EM to the training "
-                        "pool, predicting from --demo_count shown demonstrations (0 = none; 512: about 4 CPU-minutes "
-                        "on 93K people)")
-    p.add_argument("--people", type=str, default="evaluation",
-                   help="who is scored: evaluation (the split's test and validation halves, the study's Table 3) or "
-                        "test (the test half: the people ivr.fit and ivr.evaluate score, so the figures match theirs)")
-    p.add_argument("--imputers", type=bool, default=False, nargs="?", const=True,
-                   help="add the classical imputers' rows (gradient-boosted trees per question, latent traits; "
-                        "a few CPU-minutes)")
+    p.add_argument(
+        "--threads",
+        type=int | None,
+        default=None,
+        help="CPU threads of the neighbour search (default: the cores available)",
+    )
+    p.add_argument(
+        "--latent_classes",
+        type=int,
+        default=0,
+        help="add a latent class row: a mixture of this many answer profiles fitted by EM to the training "
+        "pool, predicting from --demo_count shown demonstrations (0 = none; 512: about 4 CPU-minutes "
+        "on 93K people)",
+    )
+    p.add_argument(
+        "--people",
+        type=str,
+        default="evaluation",
+        help="who is scored: evaluation (the split's test and validation halves, the study's Table 3) or "
+        "test (the test half: the people ivr.fit and ivr.evaluate score, so the figures match theirs)",
+    )
+    p.add_argument(
+        "--imputers",
+        type=bool,
+        default=False,
+        nargs="?",
+        const=True,
+        help="add the classical imputers' rows (gradient-boosted trees per question, latent traits; a few CPU-minutes)",
+    )
     add_report_arguments(p, bootstrap=1000)
     add_output_arguments(p, DEFAULT_OUT)
     return p
@@ -125,17 +169,30 @@ def main(argv: list[str] | None = None) -> int:
     if cfg.bootstrap < 0:
         raise ConfigError(f"--bootstrap {cfg.bootstrap}: give a number of resamples >= 0 (0 = no intervals)")
     if data.limit_eval_people is not None and data.limit_eval_people < 1:
-        raise ConfigError(f"--data.limit_eval_people {data.limit_eval_people}: give a number of people >= 1, "
-                          "or null for all")
+        raise ConfigError(
+            f"--data.limit_eval_people {data.limit_eval_people}: give a number of people >= 1, or null for all"
+        )
     check_output(cfg.out, "baselines", cfg.overwrite)  # refuse a wrong --out before any work
     catalog = data.open_catalog()
     setups = data.chosen_setups(catalog)
     config = BaselineConfig(
-        setups=tuple(setups), pools=tuple(str(p) for p in (cfg.pools or DEFAULT_POOLS)), max_n=cfg.max_n, n_cluster=cfg.n_cluster,
-        seed=data.seed, dimensions=cfg.dimensions, bootstrap=cfg.bootstrap, use_gpu=cfg.use_gpu,
-        progress=cfg.progress, threads=cfg.threads, eval_forms=cfg.eval_forms, features=cfg.features,
-        demo_count=cfg.demo_count or data.protocol(catalog).eval_demo_count, latent_classes=cfg.latent_classes,
-        imputers=cfg.imputers, people=cfg.people, limit_eval_people=data.limit_eval_people,
+        setups=tuple(setups),
+        pools=tuple(str(p) for p in (cfg.pools or DEFAULT_POOLS)),
+        max_n=cfg.max_n,
+        n_cluster=cfg.n_cluster,
+        seed=data.seed,
+        dimensions=cfg.dimensions,
+        bootstrap=cfg.bootstrap,
+        use_gpu=cfg.use_gpu,
+        progress=cfg.progress,
+        threads=cfg.threads,
+        eval_forms=cfg.eval_forms,
+        features=cfg.features,
+        demo_count=cfg.demo_count or data.protocol(catalog).eval_demo_count,
+        latent_classes=cfg.latent_classes,
+        imputers=cfg.imputers,
+        people=cfg.people,
+        limit_eval_people=data.limit_eval_people,
     )
     check_config(catalog, config)
     split = scored_people(data.split(catalog), cfg.people, data.limit_eval_people)
@@ -146,8 +203,10 @@ def main(argv: list[str] | None = None) -> int:
         if not hasattr(faiss, "get_num_gpus") or faiss.get_num_gpus() < 1:
             from ivr.errors import ConfigError
 
-            raise ConfigError("--use_gpu true: faiss sees no GPU here (faiss-cpu is installed, or no device); "
-                              "drop the flag or install faiss-gpu on a GPU node")
+            raise ConfigError(
+                "--use_gpu true: faiss sees no GPU here (faiss-cpu is installed, or no device); "
+                "drop the flag or install faiss-gpu on a GPU node"
+            )
     published = load_published(cfg.paper) if cfg.published else None
     results = run_baselines(catalog, split, config, setups)
     results.info.update(catalog=str(data.catalog), split_rule=split.rule, n_eval_ids=str(data.split_ids_file or ""))
@@ -166,8 +225,11 @@ def main(argv: list[str] | None = None) -> int:
 
     write_output(cfg.out, "baselines", write, overwrite=cfg.overwrite)
     print(table)
-    intervals = [f"  {name}: {r.ci['all'][0]:.2f}-{r.ci['all'][1]:.2f}" for name, r in results.reports.items()
-                 if r.ci.get("all") and None not in r.ci["all"]]
+    intervals = [
+        f"  {name}: {r.ci['all'][0]:.2f}-{r.ci['all'][1]:.2f}"
+        for name, r in results.reports.items()
+        if r.ci.get("all") and None not in r.ci["all"]
+    ]
     if intervals:
         print(f"\n95% bootstrap interval of 'all' ({cfg.bootstrap} resamples of people):\n" + "\n".join(intervals))
     print(f"\nwrote {cfg.out}/table.csv, table.json, sweep.csv" + (", plots/*.png" if cfg.plot else ""))

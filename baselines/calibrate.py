@@ -30,15 +30,19 @@ from baselines.run import GLOBAL, BaselineConfig, convention, resemble_name, run
 from ivr.catalog.resolve import resolve_catalog
 from ivr.catalog.store import Catalog, load_catalog
 from ivr.catalog.synth import SynthModel, SynthSettings, build_synthetic
-from ivr.protocol.probes import probe_setups
-from ivr.protocol.splits import make_split
 from ivr.metrics import evaluate_predictions
 from ivr.metrics.evenness import option_counts, shannon_evenness
 from ivr.paper import load_paper
 from ivr.predict.bayes import CEILING, PROFILE_ORACLE, BayesCeiling, bayes_predictions
+from ivr.protocol.probes import probe_setups
+from ivr.protocol.splits import make_split
 
-TARGETS = [GLOBAL, resemble_name("all", "top 1"), resemble_name("all", "top cluster"),
-           resemble_name("1600", "top cluster")]
+TARGETS = [
+    GLOBAL,
+    resemble_name("all", "top 1"),
+    resemble_name("all", "top cluster"),
+    resemble_name("1600", "top cluster"),
+]
 
 
 def evenness_by_continent(catalog: Catalog, form: str = "refined") -> dict[str, float]:
@@ -71,56 +75,89 @@ def report(catalog: Catalog, model: SynthModel, seed: int = 0, latent_classes: i
     """
     paper = load_paper()
     split = make_split(catalog, size=800, seed=seed, rule="study")
-    config = BaselineConfig(seed=seed, bootstrap=0, eval_forms="matched", imputers=True,
-                            latent_classes=latent_classes, progress=False)
+    config = BaselineConfig(
+        seed=seed, bootstrap=0, eval_forms="matched", imputers=True, latent_classes=latent_classes, progress=False
+    )
     results = run_baselines(catalog, split, config, extra=[BayesCeiling(model), ProfileOracle(model)])
     setups = dict(enumerate(probe_setups(catalog.codebook)))
     forms = ["polar", "refined"]
-    demo_only = evaluate_predictions(bayes_predictions(catalog, model, split.eval_rows, setups, forms, 0, seed,
-                                                       use_demographics=True), catalog, bootstrap=0)
-    lines = [convention(config, max(len(p) for p in setups.values())),
-             f"n = {len(split.eval_rows)} people (the study's evaluation people); CPU-seconds: fit + predict, this "
-             "process", "",
-             "| method | paper polar | synthetic polar | paper refined | synthetic refined | paper all | synthetic all "
-             "| CPU s |",
-             "|---|---|---|---|---|---|---|---|"]
+    demo_only = evaluate_predictions(
+        bayes_predictions(catalog, model, split.eval_rows, setups, forms, 0, seed, use_demographics=True),
+        catalog,
+        bootstrap=0,
+    )
+    lines = [
+        convention(config, max(len(p) for p in setups.values())),
+        f"n = {len(split.eval_rows)} people (the study's evaluation people); CPU-seconds: fit + predict, this process",
+        "",
+        "| method | paper polar | synthetic polar | paper refined | synthetic refined | paper all | synthetic all "
+        "| CPU s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for name in TARGETS:
-        lines.append(_fmt_row(name, paper["table3_methods"][name], results.rows[name], results.cpu[name]["cpu_seconds"]))
-    imputers = [n for n in results.rows if n not in TARGETS and n not in (CEILING, PROFILE_ORACLE)
-                and not n.startswith(("Random", "Resemble"))]
+        lines.append(
+            _fmt_row(name, paper["table3_methods"][name], results.rows[name], results.cpu[name]["cpu_seconds"])
+        )
+    imputers = [
+        n
+        for n in results.rows
+        if n not in TARGETS and n not in (CEILING, PROFILE_ORACLE) and not n.startswith(("Random", "Resemble"))
+    ]
     for name in imputers:
         lines.append(_fmt_row(name, None, results.rows[name], results.cpu[name]["cpu_seconds"]))
     ceiling, oracle = results.rows[CEILING], results.rows[PROFILE_ORACLE]
     lines.append(_fmt_row("**Bayes ceiling** (200 demos, matched)", None, ceiling, results.cpu[CEILING]["cpu_seconds"]))
     lines.append(_fmt_row("Bayes, demographics only", None, demo_only.table3_row()))
-    lines.append(_fmt_row("Profile oracle (true profiles, probabilities counted from training)", None, oracle,
-                          results.cpu[PROFILE_ORACLE]["cpu_seconds"]))
+    lines.append(
+        _fmt_row(
+            "Profile oracle (true profiles, probabilities counted from training)",
+            None,
+            oracle,
+            results.cpu[PROFILE_ORACLE]["cpu_seconds"],
+        )
+    )
     keys = ("polar_avg", "refined_avg", "all")
     baselines = [n for n in results.rows if n not in (CEILING, PROFILE_ORACLE)]
     best = {k: max(results.rows[n][k] for n in baselines) for k in keys}
     total = sum(results.cpu[n]["cpu_seconds"] for n in imputers)
-    lines += ["", "Bayes ceiling above the best baseline: " + ", ".join(
-        f"{k.replace('_avg', '')} {ceiling[k] - best[k]:+.2f}" for k in best) + " points.",
-        "Profile oracle under the ceiling (what the training people cannot reveal): " + ", ".join(
-            f"{k.replace('_avg', '')} {oracle[k] - ceiling[k]:+.2f}" for k in best) + " points.",
+    lines += [
+        "",
+        "Bayes ceiling above the best baseline: "
+        + ", ".join(f"{k.replace('_avg', '')} {ceiling[k] - best[k]:+.2f}" for k in best)
+        + " points.",
+        "Profile oracle under the ceiling (what the training people cannot reveal): "
+        + ", ".join(f"{k.replace('_avg', '')} {oracle[k] - ceiling[k]:+.2f}" for k in best)
+        + " points.",
         f"The classical imputers together: {total / 60:.2f} CPU-minutes (fit and predict).",
         f"Bayes with demographics only, polar: {demo_only.table3_row()['polar_avg']:.2f} "
-        f"(the study's demographics-only trained model: 67.42)."]
+        f"(the study's demographics-only trained model: 67.42).",
+    ]
     sweep, t20 = results.sweep.get("all", []), paper["table20_resemble_cluster_size"]
     ns = [n for n in t20["N"] if n <= len(sweep)]
-    lines += ["", "Resemble (all) N sweep, 'all' column:", "", "| N | " + " | ".join(map(str, ns)) + " |",
-              "|---" * (len(ns) + 1) + "|",
-              "| paper (Table 20) | " + " | ".join(f"{t20['all'][t20['N'].index(n)]:.2f}" for n in ns) + " |",
-              "| synthetic | " + " | ".join(f"{sweep[n - 1]['all']:.2f}" for n in ns) + " |"]
+    lines += [
+        "",
+        "Resemble (all) N sweep, 'all' column:",
+        "",
+        "| N | " + " | ".join(map(str, ns)) + " |",
+        "|---" * (len(ns) + 1) + "|",
+        "| paper (Table 20) | " + " | ".join(f"{t20['all'][t20['N'].index(n)]:.2f}" for n in ns) + " |",
+        "| synthetic | " + " | ".join(f"{sweep[n - 1]['all']:.2f}" for n in ns) + " |",
+    ]
     ev = evenness_by_continent(catalog)
-    lines += ["", "Mean Shannon evenness J' of refined answers by continent (lower = less even): "
-              + ", ".join(f"{k} {v:.3f}" for k, v in sorted(ev.items(), key=lambda kv: kv[1])) + "."]
+    lines += [
+        "",
+        "Mean Shannon evenness J' of refined answers by continent (lower = less even): "
+        + ", ".join(f"{k} {v:.3f}" for k, v in sorted(ev.items(), key=lambda kv: kv[1]))
+        + ".",
+    ]
     nv = catalog.n_valid
     t1 = paper["table1_dataset"]
-    lines += [f"Valid answers per person: mean {nv.mean():.2f} (paper {t1['valid_answers_per_person_mean']}), "
-              f"std {nv.std():.2f} ({t1['valid_answers_per_person_std']}), every question answered "
-              f"{100 * (nv == len(catalog.codebook.questions)).mean():.1f}% "
-              f"({100 * t1['people_with_all_questions'] / t1['people']:.1f}%)."]
+    lines += [
+        f"Valid answers per person: mean {nv.mean():.2f} (paper {t1['valid_answers_per_person_mean']}), "
+        f"std {nv.std():.2f} ({t1['valid_answers_per_person_std']}), every question answered "
+        f"{100 * (nv == len(catalog.codebook.questions)).mean():.1f}% "
+        f"({100 * t1['people_with_all_questions'] / t1['people']:.1f}%)."
+    ]
     return "\n".join(lines)
 
 
@@ -141,8 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="generator and protocol seed")
     parser.add_class_arguments(SynthSettings, "settings", help="generator knobs (tuning; the default is calibrated)")
     parser.add_argument("--cache_dir", type=str | None, default=None, help="synthetic catalog cache")
-    parser.add_argument("--latent_classes", type=int, default=512,
-                        help="classes of the latent class row (0 = none; 512: about 5 CPU-minutes on 93K people)")
+    parser.add_argument(
+        "--latent_classes",
+        type=int,
+        default=512,
+        help="classes of the latent class row (0 = none; 512: about 5 CPU-minutes on 93K people)",
+    )
     parser.add_argument("--out", type=str | None, default=None, help="also write the markdown report here")
     cfg = parser.parse_args(argv)
     if cfg.out:

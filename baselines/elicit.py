@@ -19,9 +19,9 @@ import numpy as np
 
 from baselines.neighbours import TieKeys
 from ivr.catalog.store import Catalog
-from ivr.protocol.sampling import id_keys
 from ivr.elicit.policies import GreedyPolicy, entropy
 from ivr.elicit.state import PersonState
+from ivr.protocol.sampling import id_keys
 
 
 class NeighboursPolicy(GreedyPolicy):

@@ -157,8 +157,13 @@ class SetupCodes:
         return (self.query_counts[:, None] + self.n_compared - distances) // 2
 
 
-def setup_codes(packed: PackedAnswers, query_rows: np.ndarray, db_rows: np.ndarray, features: np.ndarray,
-                query_mask: np.ndarray | None = None) -> SetupCodes:
+def setup_codes(
+    packed: PackedAnswers,
+    query_rows: np.ndarray,
+    db_rows: np.ndarray,
+    features: np.ndarray,
+    query_mask: np.ndarray | None = None,
+) -> SetupCodes:
     """Codes comparing people over ``features`` only.
 
     Args:
@@ -181,8 +186,9 @@ def setup_codes(packed: PackedAnswers, query_rows: np.ndarray, db_rows: np.ndarr
     else:
         if packed.n_options is None:
             raise ValueError("query_mask needs PackedAnswers built by from_answers (it knows the bits per question)")
-        q_bits = np.concatenate([packed.bits[i][query_rows] & packed.question_mask_bits(i, query_mask)
-                                 for i in ids], axis=1)
+        q_bits = np.concatenate(
+            [packed.bits[i][query_rows] & packed.question_mask_bits(i, query_mask) for i in ids], axis=1
+        )
         q_count = np.unpackbits(q_bits, axis=1).sum(axis=1).astype(np.int64)  # one bit per valid answer
     d_bits = np.concatenate([packed.bits[i][db_rows] for i in ids], axis=1)
     d_count = packed.counts[np.ix_(db_rows, ids)].sum(axis=1)
@@ -195,9 +201,13 @@ def setup_codes(packed: PackedAnswers, query_rows: np.ndarray, db_rows: np.ndarr
         if len(pos) == 0:
             continue
         pad = _padding_table(m, width)[d_count[pos]]
-        parts.append(CodePart(
-            queries=np.ascontiguousarray(np.concatenate([q_bits, np.zeros((len(q_bits), width // 8), np.uint8)], 1)),
-            database=np.ascontiguousarray(np.concatenate([d_bits[pos], pad], axis=1)),
-            positions=pos.astype(np.int64),
-        ))
+        parts.append(
+            CodePart(
+                queries=np.ascontiguousarray(
+                    np.concatenate([q_bits, np.zeros((len(q_bits), width // 8), np.uint8)], 1)
+                ),
+                database=np.ascontiguousarray(np.concatenate([d_bits[pos], pad], axis=1)),
+                positions=pos.astype(np.int64),
+            )
+        )
     return SetupCodes(parts, q_count, m, len(db_rows))

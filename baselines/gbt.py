@@ -23,8 +23,8 @@ import numpy as np
 
 from baselines.threads import one_thread
 from ivr.catalog.codebook import FORMS
+from ivr.predict import Outputs, Predictor, PreparedExamples, ProbeOutput, TrainView
 from ivr.protocol.examples import PersonTable, Recipe, eval_demos
-from ivr.predict import Outputs, PreparedExamples, Predictor, ProbeOutput, TrainView
 
 TAG_PEOPLE = 13  # RNG stream of the training people's choice (baselines/: 11 random draw, 12 pool, 14 latent trait)
 
@@ -74,8 +74,9 @@ class GradientBoosting(Predictor):
 
     name = "Gradient-boosted trees (per question)"
 
-    def __init__(self, train_people: int | None = 2000, max_iter: int = 40, learning_rate: float = 0.15,
-                 max_leaf_nodes: int = 15) -> None:
+    def __init__(
+        self, train_people: int | None = 2000, max_iter: int = 40, learning_rate: float = 0.15, max_leaf_nodes: int = 15
+    ) -> None:
         self.train_people, self.max_iter = train_people, max_iter
         self.learning_rate, self.max_leaf_nodes = learning_rate, max_leaf_nodes
         self.models: dict[tuple[int, int, str, str], tuple[np.ndarray, object | None, np.ndarray]] = {}
@@ -107,8 +108,12 @@ class GradientBoosting(Predictor):
                     continue
                 cols = np.flatnonzero(varying(x[ok]))  # constant columns carry nothing (and trip the binner)
                 model = HistGradientBoostingClassifier(
-                    max_iter=self.max_iter, learning_rate=self.learning_rate, max_leaf_nodes=self.max_leaf_nodes,
-                    early_stopping=False, random_state=self.train.seed)
+                    max_iter=self.max_iter,
+                    learning_rate=self.learning_rate,
+                    max_leaf_nodes=self.max_leaf_nodes,
+                    early_stopping=False,
+                    random_state=self.train.seed,
+                )
                 if len(cols):
                     model.fit(x[np.ix_(ok, cols)], y)
                     self.models[(s, q, form, demo_form)] = (model.classes_.astype(np.int64), model, cols)
@@ -141,5 +146,9 @@ class GradientBoosting(Predictor):
         return out
 
     def describe(self) -> dict[str, object]:
-        return {"train_people": self.train_people, "max_iter": self.max_iter, "learning_rate": self.learning_rate,
-                "max_leaf_nodes": self.max_leaf_nodes}
+        return {
+            "train_people": self.train_people,
+            "max_iter": self.max_iter,
+            "learning_rate": self.learning_rate,
+            "max_leaf_nodes": self.max_leaf_nodes,
+        }

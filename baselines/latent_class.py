@@ -35,9 +35,9 @@ from ivr.catalog.codebook import Codebook
 from ivr.catalog.store import Catalog
 from ivr.catalog.synth.demographics import FEATURES
 from ivr.catalog.synth.model import SynthModel
-from ivr.protocol.sampling import id_keys
 from ivr.errors import ConfigError
 from ivr.progress import progress
+from ivr.protocol.sampling import id_keys
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +67,16 @@ def _code_probs(codebook: Codebook, option_probs: np.ndarray, offset: np.ndarray
     return out
 
 
-def fit_latent_class(catalog: Catalog, rows: np.ndarray, n_classes: int, iters: int = 60, smoothing: float = 0.5,
-                     seed: int = 0, tol: float = 1e-6, progress_bar: bool = True) -> SynthModel:
+def fit_latent_class(
+    catalog: Catalog,
+    rows: np.ndarray,
+    n_classes: int,
+    iters: int = 60,
+    smoothing: float = 0.5,
+    seed: int = 0,
+    tol: float = 1e-6,
+    progress_bar: bool = True,
+) -> SynthModel:
     """EM for a latent class model of the refined answers of ``rows``.
 
     Args:
@@ -90,11 +98,14 @@ def fit_latent_class(catalog: Catalog, rows: np.ndarray, n_classes: int, iters: 
     """
     rows = np.asarray(rows, dtype=np.int64)
     if n_classes < 1 or iters < 1 or smoothing <= 0:
-        raise ConfigError(f"latent classes: n_classes={n_classes}, iters={iters}, smoothing={smoothing}; "
-                          "use positive values (--latent_classes)")
+        raise ConfigError(
+            f"latent classes: n_classes={n_classes}, iters={iters}, smoothing={smoothing}; "
+            "use positive values (--latent_classes)"
+        )
     if len(rows) < n_classes:
-        raise ConfigError(f"--latent_classes {n_classes}: the training pool has only {len(rows)} people; "
-                          "use fewer classes")
+        raise ConfigError(
+            f"--latent_classes {n_classes}: the training pool has only {len(rows)} people; use fewer classes"
+        )
     rows = rows[np.argsort(id_keys(catalog.person_ids)[rows], kind="stable")]
     x, offset, n_opt = _refined_onehot(catalog, rows)
     group = torch.from_numpy(np.repeat(np.arange(len(n_opt)), n_opt))
@@ -116,22 +127,41 @@ def fit_latent_class(catalog: Catalog, rows: np.ndarray, n_classes: int, iters: 
             log.info("latent classes: converged after %d iterations", it + 1)
             break
         last = mean_ll
-    return _class_model(catalog.codebook, log_p.exp(), log_share, offset,
-                        {"latent_classes": n_classes, "iterations": it + 1, "smoothing": smoothing,
-                         "mean_loglik": mean_ll, "seed": seed})
+    return _class_model(
+        catalog.codebook,
+        log_p.exp(),
+        log_share,
+        offset,
+        {
+            "latent_classes": n_classes,
+            "iterations": it + 1,
+            "smoothing": smoothing,
+            "mean_loglik": mean_ll,
+            "seed": seed,
+        },
+    )
 
 
-def _class_model(codebook: Codebook, probs: torch.Tensor, log_share: torch.Tensor, offset: np.ndarray,
-                 settings: dict[str, Any]) -> SynthModel:
+def _class_model(
+    codebook: Codebook, probs: torch.Tensor, log_share: torch.Tensor, offset: np.ndarray, settings: dict[str, Any]
+) -> SynthModel:
     """A :class:`SynthModel` of classes with refined option probabilities ``probs`` [K, V] and log shares
     ``log_share`` [K] (no country or demographic prior)."""
     k = probs.shape[0]
-    return SynthModel(codebook, _code_probs(codebook, probs.double().numpy(), offset), np.zeros(0, np.int64),
-                      np.zeros((0, k)), np.zeros((k, len(FEATURES))), log_share.double().numpy(), settings)
+    return SynthModel(
+        codebook,
+        _code_probs(codebook, probs.double().numpy(), offset),
+        np.zeros(0, np.int64),
+        np.zeros((0, k)),
+        np.zeros((k, len(FEATURES))),
+        log_share.double().numpy(),
+        settings,
+    )
 
 
-def profile_oracle_model(catalog: Catalog, truth: SynthModel, rows: np.ndarray, pseudo_people: float = 4.0,
-                         chunk: int = 8192) -> SynthModel:
+def profile_oracle_model(
+    catalog: Catalog, truth: SynthModel, rows: np.ndarray, pseudo_people: float = 4.0, chunk: int = 8192
+) -> SynthModel:
     """The generator's profiles with their answer probabilities counted from the training people.
 
     Every person of ``rows`` is assigned the profile of largest posterior under ``truth`` given all of
@@ -155,15 +185,17 @@ def profile_oracle_model(catalog: Catalog, truth: SynthModel, rows: np.ndarray, 
     """
     rows = np.asarray(rows, dtype=np.int64)
     if pseudo_people <= 0 or len(rows) == 0:
-        raise ConfigError(f"profile oracle: pseudo_people={pseudo_people} with {len(rows)} training people; "
-                          "use a positive pseudo count and a non-empty training pool")
+        raise ConfigError(
+            f"profile oracle: pseudo_people={pseudo_people} with {len(rows)} training people; "
+            "use a positive pseudo count and a non-empty training pool"
+        )
     rows = rows[np.argsort(id_keys(catalog.person_ids)[rows], kind="stable")]
     x, offset, n_opt = _refined_onehot(catalog, rows)
     n_max = max(catalog.codebook.n_options("refined"))
     cols = np.concatenate([q * n_max + np.arange(n) for q, n in enumerate(n_opt)])
     log_p = torch.from_numpy(truth.log_option_probs("refined")[:, cols]).float()  # [K, V]
     prior = torch.from_numpy(truth.marginal_logprior - np.logaddexp.reduce(truth.marginal_logprior)).float()
-    assign = torch.cat([(x[s:s + chunk] @ log_p.T + prior).argmax(1) for s in range(0, len(x), chunk)])
+    assign = torch.cat([(x[s : s + chunk] @ log_p.T + prior).argmax(1) for s in range(0, len(x), chunk)])
     k = truth.n_profiles
     group = torch.from_numpy(np.repeat(np.arange(len(n_opt)), n_opt))
     marginal = x.sum(0) + 1.0
@@ -171,18 +203,35 @@ def profile_oracle_model(catalog: Catalog, truth: SynthModel, rows: np.ndarray, 
     counts = torch.zeros(k, x.shape[1]).index_add_(0, assign, x) + pseudo_people * marginal
     totals = torch.zeros(k, len(n_opt)).index_add_(1, group, counts)
     share = torch.bincount(assign, minlength=k).float() + 1.0
-    return _class_model(catalog.codebook, counts / totals[:, group], (share / share.sum()).log(), offset,
-                        {"profile_oracle": k, "pseudo_people": pseudo_people, "people": len(rows),
-                         "profiles_with_members": int((share > 1).sum())})
+    return _class_model(
+        catalog.codebook,
+        counts / totals[:, group],
+        (share / share.sum()).log(),
+        offset,
+        {
+            "profile_oracle": k,
+            "pseudo_people": pseudo_people,
+            "people": len(rows),
+            "profiles_with_members": int((share > 1).sum()),
+        },
+    )
 
 
-def latent_class_predictions(catalog: Catalog, train_rows: np.ndarray, rows: np.ndarray,
-                             setups: dict[int, np.ndarray], n_classes: int, n_demos: int | str, seed: int,
-                             view: str = "matched", **fit: Any) -> Any:
+def latent_class_predictions(
+    catalog: Catalog,
+    train_rows: np.ndarray,
+    rows: np.ndarray,
+    setups: dict[int, np.ndarray],
+    n_classes: int,
+    n_demos: int | str,
+    seed: int,
+    view: str = "matched",
+    **fit: Any,
+) -> Any:
     """Fit on ``train_rows`` and predict every (person, setup, form, probe) of ``rows`` from the shown
     demonstrations (the protocol's draw, as the Bayes row)."""
-    from ivr.predict.bayes import bayes_predictions
     from ivr.catalog.codebook import FORMS
+    from ivr.predict.bayes import bayes_predictions
 
     model = fit_latent_class(catalog, train_rows, n_classes, seed=seed, **fit)
     return bayes_predictions(catalog, model, rows, setups, list(FORMS), n_demos, seed, view=view)

@@ -24,7 +24,7 @@ import torch
 from baselines.gbt import choose_people
 from baselines.threads import one_thread
 from ivr.catalog.codebook import FORMS
-from ivr.predict import Outputs, PreparedExamples, Predictor, ProbeOutput, TrainView
+from ivr.predict import Outputs, Predictor, PreparedExamples, ProbeOutput, TrainView
 
 TAG_PEOPLE = 14  # RNG stream of the training people's choice
 
@@ -53,8 +53,13 @@ class _Blocks:
         return out
 
 
-def _loglik(theta: torch.Tensor, a: torch.Tensor, b: torch.Tensor, blocks: _Blocks,
-            data: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+def _loglik(
+    theta: torch.Tensor,
+    a: torch.Tensor,
+    b: torch.Tensor,
+    blocks: _Blocks,
+    data: list[tuple[torch.Tensor, torch.Tensor]],
+) -> torch.Tensor:
     """Summed log-likelihood of the answers ``data`` (:meth:`_Blocks.data`) under traits ``theta`` [N, R]."""
     total = theta.new_zeros(())
     for (n, qs), (ans, ok) in zip(blocks.groups, data):
@@ -75,8 +80,15 @@ class LatentTrait(Predictor):
         lr: Adam's learning rate; l2: penalty on the item loadings.
     """
 
-    def __init__(self, rank: int = 6, train_people: int | None = 4000, steps: int = 300, infer_steps: int = 150,
-                 lr: float = 0.05, l2: float = 0.01) -> None:
+    def __init__(
+        self,
+        rank: int = 6,
+        train_people: int | None = 4000,
+        steps: int = 300,
+        infer_steps: int = 150,
+        lr: float = 0.05,
+        l2: float = 0.01,
+    ) -> None:
         self.rank, self.train_people, self.steps, self.infer_steps = rank, train_people, steps, infer_steps
         self.lr, self.l2 = lr, l2
         self.name = f"Latent traits (IRT, rank {rank})"
@@ -94,8 +106,9 @@ class LatentTrait(Predictor):
         self.blocks = {f: _Blocks(np.asarray(catalog.codebook.n_options(f))) for f in FORMS}
         answers = {f: catalog.answers(f)[rows] for f in FORMS}
         data = {f: self.blocks[f].data(answers[f]) for f in FORMS}
-        self.a = {f: (0.1 * torch.randn(n_q, self.mask[f].shape[1], self.rank, generator=gen)).requires_grad_()
-                  for f in FORMS}
+        self.a = {
+            f: (0.1 * torch.randn(n_q, self.mask[f].shape[1], self.rank, generator=gen)).requires_grad_() for f in FORMS
+        }
         self.b = {f: torch.zeros(n_q, self.mask[f].shape[1]).requires_grad_() for f in FORMS}
         theta = (0.1 * torch.randn(len(rows), self.rank, generator=gen)).requires_grad_()
         params = [theta, *self.a.values(), *self.b.values()]
@@ -104,7 +117,7 @@ class LatentTrait(Predictor):
         for _ in range(self.steps):
             opt.zero_grad()
             nll = -sum(_loglik(theta, self.a[f], self.b[f], self.blocks[f], data[f]) for f in FORMS)
-            penalty = 0.5 * (theta ** 2).sum() + 0.5 * self.l2 * len(rows) * sum((a ** 2).sum() for a in self.a.values())
+            penalty = 0.5 * (theta**2).sum() + 0.5 * self.l2 * len(rows) * sum((a**2).sum() for a in self.a.values())
             ((nll + penalty) / n).backward()
             opt.step()
         for p in params:
@@ -118,7 +131,7 @@ class LatentTrait(Predictor):
         for _ in range(self.infer_steps):
             opt.zero_grad()
             loss = -_loglik(theta, self.a[demo_form], self.b[demo_form], self.blocks[demo_form], data)
-            (loss + 0.5 * (theta ** 2).sum()).backward()
+            (loss + 0.5 * (theta**2).sum()).backward()
             opt.step()
         return theta.detach()
 
@@ -147,5 +160,11 @@ class LatentTrait(Predictor):
         return out
 
     def describe(self) -> dict[str, object]:
-        return {"rank": self.rank, "train_people": self.train_people, "steps": self.steps,
-                "infer_steps": self.infer_steps, "lr": self.lr, "l2": self.l2}
+        return {
+            "rank": self.rank,
+            "train_people": self.train_people,
+            "steps": self.steps,
+            "infer_steps": self.infer_steps,
+            "lr": self.lr,
+            "l2": self.l2,
+        }

@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 from ivr.catalog.store import Catalog
-from ivr.errors import InputError
 
 
 def global_majority(
@@ -33,8 +32,16 @@ def global_majority(
     n_opt = np.asarray(n_options, dtype=np.int64)
     width = int(n_opt.max(initial=1))
     # shift by one so that missing (-1) lands in bin 0, which is then dropped: it never counts
-    counts = np.stack([np.bincount(answers[:, q].astype(np.intp) + 1, minlength=width + 1)[1: width + 1]
-                       for q in range(answers.shape[1])]) if answers.shape[1] else np.zeros((0, width), np.int64)
+    counts = (
+        np.stack(
+            [
+                np.bincount(answers[:, q].astype(np.intp) + 1, minlength=width + 1)[1 : width + 1]
+                for q in range(answers.shape[1])
+            ]
+        )
+        if answers.shape[1]
+        else np.zeros((0, width), np.int64)
+    )
     empty = counts.sum(axis=1) == 0
     if empty.any():
         names = question_ids or [str(i) for i in range(answers.shape[1])]

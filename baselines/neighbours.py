@@ -97,8 +97,14 @@ def _search(index: faiss.IndexBinary, queries: np.ndarray, k: int, threads: int)
     return np.concatenate([d for d, _ in parts]), np.concatenate([i for _, i in parts])
 
 
-def _sort_ties(dist: np.ndarray, idx: np.ndarray, n: int, n_db: int, ties: TieKeys | None = None,
-               query_index: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _sort_ties(
+    dist: np.ndarray,
+    idx: np.ndarray,
+    n: int,
+    n_db: int,
+    ties: TieKeys | None = None,
+    query_index: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Order each row by (distance, tie priority) and keep the first ``n`` (see the module doc)."""
     if ties is None:
         key = dist.astype(np.int64) * (n_db + 1) + idx
@@ -110,7 +116,11 @@ def _sort_ties(dist: np.ndarray, idx: np.ndarray, n: int, n_db: int, ties: TieKe
 
 
 def top_neighbours(
-    codes: SetupCodes, n: int, use_gpu: bool | None = None, margin: int = 32, threads: int | None = None,
+    codes: SetupCodes,
+    n: int,
+    use_gpu: bool | None = None,
+    margin: int = 32,
+    threads: int | None = None,
     ties: TieKeys | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``n`` pool people sharing the most answers with each query, ties broken as the module doc says.
@@ -132,8 +142,7 @@ def top_neighbours(
     """
     if n < 1 or n > codes.n_db:
         raise ValueError(
-            f"cluster size {n} must be between 1 and the pool size {codes.n_db}; lower --max-n or use a "
-            "larger pool"
+            f"cluster size {n} must be between 1 and the pool size {codes.n_db}; lower --max-n or use a larger pool"
         )
     use_gpu = gpu_available() if use_gpu is None else use_gpu
     if use_gpu and not gpu_available():
@@ -148,8 +157,9 @@ def top_neighbours(
     return codes.agreement(out_d), out_i
 
 
-def _ranked(codes: SetupCodes, n: int, use_gpu: bool, margin: int, threads: int,
-            ties: TieKeys | None) -> tuple[np.ndarray, np.ndarray]:
+def _ranked(
+    codes: SetupCodes, n: int, use_gpu: bool, margin: int, threads: int, ties: TieKeys | None
+) -> tuple[np.ndarray, np.ndarray]:
     """Padded distances and pool positions of the ``n`` nearest, ties resolved (see module doc)."""
     parts = [(p, _binary_index(p.database, use_gpu)) for p in codes.parts]
     cpu: dict[int, faiss.IndexBinary] = {}
@@ -167,7 +177,9 @@ def _ranked(codes: SetupCodes, n: int, use_gpu: bool, margin: int, threads: int,
                 if j not in cpu:
                     cpu[j] = _binary_index(part.database, False)
                 index, on_gpu = cpu[j], False
-            dist, idx = index.search(part.queries[todo], k) if on_gpu else _search(index, part.queries[todo], k, threads)
+            dist, idx = (
+                index.search(part.queries[todo], k) if on_gpu else _search(index, part.queries[todo], k, threads)
+            )
             dists.append(dist)
             idxs.append(part.positions[idx])
             # a part is complete when it returned everyone, else its last distance bounds the rest

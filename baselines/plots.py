@@ -6,9 +6,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ivr.metrics import plot_per_group
-
 from baselines.run import BaselineResults
+from ivr.metrics import plot_per_group
 
 
 def _pyplot() -> Any:
@@ -54,8 +53,10 @@ def plot_sweep(results: BaselineResults, out_png: Path, published: dict | None =
         ax.set_ylabel("accuracy (%)")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
-    fig.suptitle(f"Resemble top-cluster accuracy by cluster size (dotted: N = {results.info['n_cluster']}, "
-                 f"the 'top cluster' rows; {results.info.get('n_eval', '?')} evaluation people)")
+    fig.suptitle(
+        f"Resemble top-cluster accuracy by cluster size (dotted: N = {results.info['n_cluster']}, "
+        f"the 'top cluster' rows; {results.info.get('n_eval', '?')} evaluation people)"
+    )
     return save_figure(fig, out_png, dpi=110)
 
 

@@ -17,9 +17,9 @@ import numpy as np
 
 from baselines.majority import majority_table
 from ivr.catalog.codebook import FORMS
-from ivr.protocol.conventions import row_name
-from ivr.predict import Outputs, PreparedExamples, Predictor, ProbeOutput, TrainView
+from ivr.predict import Outputs, Predictor, PreparedExamples, ProbeOutput, TrainView
 from ivr.predict.bayes import CEILING, PROFILE_ORACLE, BayesCeiling, posterior_outputs  # noqa: F401 - the rows of every table
+from ivr.protocol.conventions import row_name
 
 GLOBAL = "Global (majority vote)"
 RANDOM_DRAW = "Random (seeded draw)"
@@ -63,8 +63,10 @@ class GlobalMajority(Predictor):
             probes = examples.setups[s]
             probs = _frequencies(examples.catalog, self.train.rows, form, probes)
             e = examples.n_people
-            out[(s, form)] = ProbeOutput(np.broadcast_to(probs[None], (e, *probs.shape)),
-                                         np.broadcast_to(self.table[form][probes][None], (e, len(probes))))
+            out[(s, form)] = ProbeOutput(
+                np.broadcast_to(probs[None], (e, *probs.shape)),
+                np.broadcast_to(self.table[form][probes][None], (e, len(probes))),
+            )
         return out
 
 
@@ -91,8 +93,15 @@ class ResembleSearch:
         use_gpu, threads, progress: the FAISS search's settings and a progress bar.
     """
 
-    def __init__(self, pool: str = "all", max_n: int = 35, features: str = "non_probe", use_gpu: bool | None = None,
-                 threads: int | None = None, progress: bool = False) -> None:
+    def __init__(
+        self,
+        pool: str = "all",
+        max_n: int = 35,
+        features: str = "non_probe",
+        use_gpu: bool | None = None,
+        threads: int | None = None,
+        progress: bool = False,
+    ) -> None:
         self.pool, self.max_n, self.features = pool, max_n, features
         self.use_gpu, self.threads, self.progress = use_gpu, threads, progress
         self.pool_rows: np.ndarray | None = None
@@ -102,8 +111,9 @@ class ResembleSearch:
         from baselines.resemble import sample_pool
 
         if self.pool_rows is None:
-            self.pool_rows = sample_pool(train.rows, None if self.pool == "all" else int(self.pool), train.seed,
-                                         train.keys)
+            self.pool_rows = sample_pool(
+                train.rows, None if self.pool == "all" else int(self.pool), train.seed, train.keys
+            )
 
     def votes(self, examples: PreparedExamples) -> Any:
         """The :class:`baselines.resemble.ResembleVotes` of these examples (searched once per examples)."""
@@ -112,10 +122,23 @@ class ResembleSearch:
             from baselines.resemble import resemble_votes
 
             shown = examples.shown if self.features == "shown" else None
-            self._votes[key] = (examples, resemble_votes(
-                examples.catalog, examples.rows, self.pool_rows, examples.setups, self.max_n,
-                use_gpu=self.use_gpu, progress=self.progress, label=self.pool, threads=self.threads,
-                view=examples.view, shown=shown, seed=examples.seed))
+            self._votes[key] = (
+                examples,
+                resemble_votes(
+                    examples.catalog,
+                    examples.rows,
+                    self.pool_rows,
+                    examples.setups,
+                    self.max_n,
+                    use_gpu=self.use_gpu,
+                    progress=self.progress,
+                    label=self.pool,
+                    threads=self.threads,
+                    view=examples.view,
+                    shown=shown,
+                    seed=examples.seed,
+                ),
+            )
         return self._votes[key][1]
 
     def votes_of(self, view: str) -> Any:
@@ -137,8 +160,10 @@ class Resemble(Predictor):
 
     def predict_proba(self, examples: PreparedExamples) -> Outputs:
         votes = self.search.votes(examples)
-        return {(s, form): ProbeOutput(votes.shares(examples.catalog, s, form, self.n), votes.votes[(s, form)][self.n - 1])
-                for s, form in examples.pairs()}
+        return {
+            (s, form): ProbeOutput(votes.shares(examples.catalog, s, form, self.n), votes.votes[(s, form)][self.n - 1])
+            for s, form in examples.pairs()
+        }
 
 
 class LatentClass(Predictor):
@@ -154,8 +179,9 @@ class LatentClass(Predictor):
         from baselines.threads import one_thread
 
         with one_thread():
-            self.model = fit_latent_class(train.catalog, train.rows, self.n_classes, seed=train.seed,
-                                          progress_bar=self.progress)
+            self.model = fit_latent_class(
+                train.catalog, train.rows, self.n_classes, seed=train.seed, progress_bar=self.progress
+            )
 
     def predict_proba(self, examples: PreparedExamples) -> Any:
         from baselines.threads import one_thread
@@ -182,8 +208,13 @@ class ProfileOracle(Predictor):
         return posterior_outputs(self.model, examples)
 
 
-def resemble_rows(pools: tuple[str, ...], max_n: int, n_cluster: int, features: str, **search: Any,
-                  ) -> tuple[list[Predictor], dict[str, ResembleSearch]]:
+def resemble_rows(
+    pools: tuple[str, ...],
+    max_n: int,
+    n_cluster: int,
+    features: str,
+    **search: Any,
+) -> tuple[list[Predictor], dict[str, ResembleSearch]]:
     """The top-1 and top-cluster rows of each pool, and the searches (for the N sweep)."""
     rows: list[Predictor] = []
     searches = {}
@@ -193,8 +224,9 @@ def resemble_rows(pools: tuple[str, ...], max_n: int, n_cluster: int, features: 
     return rows, searches
 
 
-def imputer_rows(latent_classes: int = 0, gbt: bool = True, latent_trait: bool = True,
-                 progress: bool = False) -> list[Predictor]:
+def imputer_rows(
+    latent_classes: int = 0, gbt: bool = True, latent_trait: bool = True, progress: bool = False
+) -> list[Predictor]:
     """The classical imputers: gradient-boosted trees per question, the low-rank latent-trait model and
     (with ``latent_classes`` > 0) latent classes."""
     rows: list[Predictor] = []

@@ -44,8 +44,13 @@ def published_majority(answers: np.ndarray) -> list[int]:
 
 
 def published_resemble(
-    catalog: Catalog, eval_rows: np.ndarray, pool_rows: np.ndarray, probes: np.ndarray, form: str,
-    max_n: int, fallback: list[int],
+    catalog: Catalog,
+    eval_rows: np.ndarray,
+    pool_rows: np.ndarray,
+    probes: np.ndarray,
+    form: str,
+    max_n: int,
+    fallback: list[int],
 ) -> np.ndarray:
     """Cluster votes int8 [max_n, E, K] the study's way (see the module docstring)."""
     answers = catalog.answers(form)

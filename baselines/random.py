@@ -17,9 +17,8 @@ import numpy as np
 
 from ivr.catalog.codebook import FORMS
 from ivr.catalog.store import Catalog
-from ivr.protocol.sampling import person_rng
 from ivr.metrics.predictions import Predictions
-
+from ivr.protocol.sampling import person_rng
 
 TAG_RANDOM = 11  # RNG stream tag of the random draw (distinct from the sampling module's tags)
 
@@ -58,7 +57,10 @@ def codebook_expected_accuracy(n_options: list[int], probes: np.ndarray) -> floa
 
 
 def random_draw(
-    catalog: Catalog, rows: np.ndarray, setups: dict[int, np.ndarray], seed: int,
+    catalog: Catalog,
+    rows: np.ndarray,
+    setups: dict[int, np.ndarray],
+    seed: int,
     forms: tuple[str, ...] = FORMS,
 ) -> Predictions:
     """One seeded uniform guess per (person, setup, form, probe).
@@ -86,4 +88,3 @@ def random_draw(
             pred = (uniforms[:, s, f, probes] * n_opt[probes][None, :]).astype(np.int64)
             parts.append(Predictions.from_matrix(catalog, rows, s, form, probes, pred))
     return Predictions.concat(parts)
-

@@ -8,10 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from baselines.run import GLOBAL, RANDOM, RANDOM_DRAW, BaselineResults, resemble_name
 from ivr.catalog.codebook import FORMS
 from ivr.paper import load_paper, paper_table
-
-from baselines.run import GLOBAL, RANDOM, RANDOM_DRAW, BaselineResults, resemble_name
 
 
 def method_order(results: BaselineResults, pools: tuple[str, ...]) -> list[str]:
@@ -92,10 +91,17 @@ def format_table(results: BaselineResults, pools: tuple[str, ...], published: di
         label = rec["method"] if rec["source"] == "ours" else "  (paper)"
         vals = [rec[c] for c in columns(setups)]
         n = len(heads)
-        cells = ["".join(f"{v:7.2f}" for v in vals[:n]), "".join(f"{v:7.2f}" for v in vals[n: 2 * n])]
+        cells = ["".join(f"{v:7.2f}" for v in vals[:n]), "".join(f"{v:7.2f}" for v in vals[n : 2 * n])]
         cpu = results.cpu.get(rec["method"], {}).get("cpu_seconds") if rec["source"] == "ours" else None
-        lines.append(label.ljust(name_w) + "| " + cells[0] + "| " + cells[1] + f"|{vals[-1]:7.2f}"
-                     + (f"{cpu:9.1f}" if cpu is not None else ""))
+        lines.append(
+            label.ljust(name_w)
+            + "| "
+            + cells[0]
+            + "| "
+            + cells[1]
+            + f"|{vals[-1]:7.2f}"
+            + (f"{cpu:9.1f}" if cpu is not None else "")
+        )
     return "\n".join(lines)
 
 

@@ -28,12 +28,12 @@ from baselines.encode import PackedAnswers, setup_blocks, setup_codes
 from baselines.majority import majority_table
 from baselines.neighbours import TieKeys, top_neighbours
 from baselines.voting import vote_all_sizes
-from ivr.progress import progress as progress_iter
 from ivr.catalog.codebook import FORMS
 from ivr.catalog.store import Catalog
+from ivr.metrics.predictions import Predictions
+from ivr.progress import progress as progress_iter
 from ivr.protocol.conventions import demo_form_for
 from ivr.protocol.sampling import id_keys
-from ivr.metrics.predictions import Predictions
 
 FEATURES = ("non_probe", "shown")
 
@@ -115,10 +115,12 @@ class ResembleVotes:
         """Predictions of the ``n``-neighbour vote over all setups and forms."""
         if not 1 <= n <= self.max_n:
             raise ValueError(f"cluster size {n} outside 1..{self.max_n} (raise --max-n)")
-        return Predictions.concat([
-            Predictions.from_matrix(catalog, self.eval_rows, s, form, self.setups[s], v[n - 1])
-            for (s, form), v in self.votes.items()
-        ])
+        return Predictions.concat(
+            [
+                Predictions.from_matrix(catalog, self.eval_rows, s, form, self.setups[s], v[n - 1])
+                for (s, form), v in self.votes.items()
+            ]
+        )
 
 
 def non_probe_questions(n_questions: int, probes: np.ndarray) -> np.ndarray:
@@ -129,8 +131,9 @@ def non_probe_questions(n_questions: int, probes: np.ndarray) -> np.ndarray:
     return features
 
 
-def shown_questions(catalog: Catalog, eval_rows: np.ndarray, setups: dict[int, np.ndarray], demo_count: str,
-                    seed: int) -> dict[int, np.ndarray]:
+def shown_questions(
+    catalog: Catalog, eval_rows: np.ndarray, setups: dict[int, np.ndarray], demo_count: str, seed: int
+) -> dict[int, np.ndarray]:
     """Per setup, bool [E, Q]: the questions each eval person is shown as demonstrations.
 
     The protocol's draw (:func:`ivr.protocol.examples.eval_demos`, rule ``"setup"``, ``demo_count``
@@ -150,10 +153,20 @@ def shown_questions(catalog: Catalog, eval_rows: np.ndarray, setups: dict[int, n
 
 
 def resemble_votes(
-    catalog: Catalog, eval_rows: np.ndarray, pool_rows: np.ndarray, setups: dict[int, np.ndarray],
-    max_n: int, forms: Iterable[str] = FORMS, packed: dict[str, PackedAnswers] | None = None,
-    use_gpu: bool | None = None, progress: bool = True, label: str = "", threads: int | None = None,
-    view: str = "matched", shown: dict[int, np.ndarray] | None = None, seed: int = 0,
+    catalog: Catalog,
+    eval_rows: np.ndarray,
+    pool_rows: np.ndarray,
+    setups: dict[int, np.ndarray],
+    max_n: int,
+    forms: Iterable[str] = FORMS,
+    packed: dict[str, PackedAnswers] | None = None,
+    use_gpu: bool | None = None,
+    progress: bool = True,
+    label: str = "",
+    threads: int | None = None,
+    view: str = "matched",
+    shown: dict[int, np.ndarray] | None = None,
+    seed: int = 0,
 ) -> ResembleVotes:
     """Nearest-neighbour votes for every setup, probe form and cluster size 1..max_n.
 
@@ -202,8 +215,9 @@ def resemble_votes(
         probes = np.asarray(setups[s], dtype=np.int64)
         fallback = majority[form][probes]
         mask = None if shown is None else shown[s]
-        codes = setup_codes(packed[feature_forms[form]], eval_rows, pool_rows, non_probe_questions(n_q, probes),
-                            query_mask=mask)
+        codes = setup_codes(
+            packed[feature_forms[form]], eval_rows, pool_rows, non_probe_questions(n_q, probes), query_mask=mask
+        )
         agreement, idx = top_neighbours(codes, max_n, use_gpu=use_gpu, threads=threads, ties=ties)
         labels = catalog.answers(form)[np.ix_(pool_rows, probes)][idx]  # [E, N, K]
         width = int(np.asarray(catalog.codebook.n_options(form))[probes].max())

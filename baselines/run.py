@@ -25,18 +25,29 @@ from baselines.resemble import FEATURES
 from ivr.catalog.codebook import FORMS
 from ivr.catalog.store import Catalog
 from ivr.errors import ConfigError
-from ivr.protocol.conventions import EVAL_FORMS, convention_header, eval_views
-from ivr.protocol.probes import probe_setups
-from ivr.protocol.splits import EvalSplit, make_split
 from ivr.metrics import Report, accuracy_table, person_scores, table3_row
 from ivr.predict import PEOPLE
 from ivr.progress import progress
+from ivr.protocol.conventions import EVAL_FORMS, convention_header, eval_views
+from ivr.protocol.probes import probe_setups
+from ivr.protocol.splits import EvalSplit, make_split
 
 #: Resemble's neighbour pools when --pools is not given: a seeded sample of 1600 training people and all of them.
 DEFAULT_POOLS = ("1600", "all")
 RANDOM = "Random"
-__all__ = ["GLOBAL", "RANDOM", "RANDOM_DRAW", "BaselineConfig", "BaselineResults", "check_config", "choose_split",
-           "convention", "latent_class_name", "resemble_name", "run_baselines"]
+__all__ = [
+    "GLOBAL",
+    "RANDOM",
+    "RANDOM_DRAW",
+    "BaselineConfig",
+    "BaselineResults",
+    "check_config",
+    "choose_split",
+    "convention",
+    "latent_class_name",
+    "resemble_name",
+    "run_baselines",
+]
 
 
 @dataclass
@@ -114,13 +125,18 @@ def fit_pools(pools: list[int | str] | None, n_train: int) -> tuple[str, ...]:
     if pools is None:
         fitting = [p for p in DEFAULT_POOLS if p == "all" or int(p) < n_train]
         if len(fitting) < len(DEFAULT_POOLS):
-            print(f"note: the default Resemble pool of {DEFAULT_POOLS[0]} people is left out: the survey has "
-                  f"{n_train} training people, all of whom the 'all' pool uses", file=sys.stderr)
+            print(
+                f"note: the default Resemble pool of {DEFAULT_POOLS[0]} people is left out: the survey has "
+                f"{n_train} training people, all of whom the 'all' pool uses",
+                file=sys.stderr,
+            )
         return tuple(fitting)
     for pool in (str(p) for p in pools):
         if pool.isdigit() and int(pool) > n_train:
-            raise ConfigError(f"--pools {pool}: larger than the {n_train} training people of this catalog; "
-                              "give a smaller size or 'all'")
+            raise ConfigError(
+                f"--pools {pool}: larger than the {n_train} training people of this catalog; "
+                "give a smaller size or 'all'"
+            )
     return tuple(str(p) for p in pools)
 
 
@@ -150,8 +166,10 @@ def check_config(catalog: Catalog, config: BaselineConfig) -> None:
     if config.people not in PEOPLE:
         raise ConfigError(f"--people {config.people!r}: use one of {PEOPLE}")
     if config.latent_classes < 0 or config.latent_classes > len(catalog):
-        raise ConfigError(f"--latent_classes {config.latent_classes}: use 0 (no latent class row) or a number of "
-                          f"classes such as 512, at most the catalog's {len(catalog)} people")
+        raise ConfigError(
+            f"--latent_classes {config.latent_classes}: use 0 (no latent class row) or a number of "
+            f"classes such as 512, at most the catalog's {len(catalog)} people"
+        )
     defined = catalog.codebook.dimensions
     unknown = [d for d in (config.dimensions or []) if d not in defined]
     if unknown:
@@ -162,8 +180,13 @@ def check_config(catalog: Catalog, config: BaselineConfig) -> None:
 
 
 def choose_split(
-    catalog: Catalog, setups: list[np.ndarray], size: int = 800, seed: int = 0, rule: str = "study",
-    ids_file: str | Path | None = None, min_valid: int | None = None,
+    catalog: Catalog,
+    setups: list[np.ndarray],
+    size: int = 800,
+    seed: int = 0,
+    rule: str = "study",
+    ids_file: str | Path | None = None,
+    min_valid: int | None = None,
 ) -> EvalSplit:
     """The evaluation people (:func:`ivr.protocol.splits.make_split`) with a population-size check.
 
@@ -175,14 +198,14 @@ def choose_split(
             f"--data.split_size {size} is larger than the catalog's population of {len(catalog)} people; "
             "lower --data.split_size"
         )
-    return make_split(catalog, size=size, seed=seed, rule=rule, ids_file=ids_file, setups=setups,
-                      min_valid=min_valid)
+    return make_split(catalog, size=size, seed=seed, rule=rule, ids_file=ids_file, setups=setups, min_valid=min_valid)
 
 
 def convention(config: BaselineConfig, n_setup_probes: int | None = None) -> str:
     """The header naming the convention the rows follow (:func:`ivr.protocol.conventions.convention_header`)."""
-    return convention_header(config.eval_forms, str(config.demo_count), "setup", n_setup_probes,
-                             resemble=config.features)
+    return convention_header(
+        config.eval_forms, str(config.demo_count), "setup", n_setup_probes, resemble=config.features
+    )
 
 
 def _row_from_expected(expected: dict[str, dict[int, float]], setups: tuple[int, ...]) -> dict[str, Any]:
@@ -194,8 +217,13 @@ def _row_from_expected(expected: dict[str, dict[int, float]], setups: tuple[int,
     return row
 
 
-def run_baselines(catalog: Catalog, split: EvalSplit, config: BaselineConfig,
-                  probes: dict[int, np.ndarray] | None = None, extra: list[Any] | None = None) -> BaselineResults:
+def run_baselines(
+    catalog: Catalog,
+    split: EvalSplit,
+    config: BaselineConfig,
+    probes: dict[int, np.ndarray] | None = None,
+    extra: list[Any] | None = None,
+) -> BaselineResults:
     """Predict and score every baseline through the one evaluation path (:func:`ivr.predict.run_predictors`).
 
     Args:
@@ -221,21 +249,49 @@ def run_baselines(catalog: Catalog, split: EvalSplit, config: BaselineConfig,
     count = str(len(catalog.codebook.questions)) if config.demo_count == "all" else config.demo_count
     examples = prepare(catalog, rows, train, setups, count, config.seed, people=config.people)
     views = eval_views(config.eval_forms)
-    res = BaselineResults(info={
-        "n_eval": int(len(rows)), "n_train": int(len(train)), "setups": list(config.setups),
-        "max_n": config.max_n, "n_cluster": config.n_cluster, "seed": config.seed,
-        "eval_forms": config.eval_forms, "features": config.features, "demo_count": str(config.demo_count),
-        "people": config.people,
-        "convention": convention(config, max(len(p) for p in setups.values())) + "\n" + people_line(examples, config),
-    })
+    res = BaselineResults(
+        info={
+            "n_eval": int(len(rows)),
+            "n_train": int(len(train)),
+            "setups": list(config.setups),
+            "max_n": config.max_n,
+            "n_cluster": config.n_cluster,
+            "seed": config.seed,
+            "eval_forms": config.eval_forms,
+            "features": config.features,
+            "demo_count": str(config.demo_count),
+            "people": config.people,
+            "convention": convention(config, max(len(p) for p in setups.values()))
+            + "\n"
+            + people_line(examples, config),
+        }
+    )
     res.rows[RANDOM] = _row_from_expected(expected_accuracy(catalog, rows, setups), config.setups)
-    resemble, searches = resemble_rows(config.pools, config.max_n, config.n_cluster, config.features,
-                                       use_gpu=config.use_gpu, threads=config.threads, progress=config.progress)
-    predictors = [RandomDraw(), GlobalMajority(), *resemble,
-                  *imputer_rows(config.latent_classes, gbt=config.imputers, latent_trait=config.imputers,
-                                progress=config.progress), *(extra or [])]
-    scored = run_predictors(predictors, {v: examples.with_view(v) for v in views}, bootstrap=config.bootstrap,
-                            seed=config.seed, dimensions=config.dimensions)
+    resemble, searches = resemble_rows(
+        config.pools,
+        config.max_n,
+        config.n_cluster,
+        config.features,
+        use_gpu=config.use_gpu,
+        threads=config.threads,
+        progress=config.progress,
+    )
+    predictors = [
+        RandomDraw(),
+        GlobalMajority(),
+        *resemble,
+        *imputer_rows(
+            config.latent_classes, gbt=config.imputers, latent_trait=config.imputers, progress=config.progress
+        ),
+        *(extra or []),
+    ]
+    scored = run_predictors(
+        predictors,
+        {v: examples.with_view(v) for v in views},
+        bootstrap=config.bootstrap,
+        seed=config.seed,
+        dimensions=config.dimensions,
+    )
     for name, row in scored.items():
         res.reports[name] = row.report
         full = table_json_row(row)

@@ -16,16 +16,15 @@ from typing import Any
 
 import numpy as np
 
-from ivr.catalog.codebook import FORMS, load_codebook
-from ivr.catalog.store import Catalog, load_catalog
-from ivr.protocol.probes import probe_setups
-from ivr.metrics import Predictions, accuracy_table, person_scores, table3_row
-
 from baselines.majority import majority_table
 from baselines.published import published_majority, published_random, published_resemble
 from baselines.random import expected_accuracy, random_draw
 from baselines.resemble import pack_forms, resemble_votes, sample_pool
 from baselines.run import choose_split
+from ivr.catalog.codebook import FORMS, load_codebook
+from ivr.catalog.store import Catalog, load_catalog
+from ivr.metrics import Predictions, accuracy_table, person_scores, table3_row
+from ivr.protocol.probes import probe_setups
 
 TOLERANCE = 0.3  # accuracy points
 TARGET_SPEEDUP = 20.0
@@ -42,8 +41,10 @@ def random_catalog(n_people: int, seed: int) -> Catalog:
     refined[rng.random(refined.shape) < 0.05] = -1
     polar = np.full_like(refined, -1)
     for q, question in enumerate(cb.questions):
-        ref_to_pol = {i: next(j for j, o in enumerate(question.polar) if set(opt.codes) & set(o.codes))
-                      for i, opt in enumerate(question.refined)}
+        ref_to_pol = {
+            i: next(j for j, o in enumerate(question.polar) if set(opt.codes) & set(o.codes))
+            for i, opt in enumerate(question.refined)
+        }
         table = np.array([ref_to_pol[i] for i in range(len(question.refined))], dtype=np.int8)
         ok = refined[:, q] >= 0
         polar[ok, q] = table[refined[ok, q]]
@@ -78,29 +79,50 @@ def table_rows(preds: Predictions, setups: list[int]) -> dict[str, Any]:
     return table3_row(accuracy_table(person_scores(preds.canonical())), setups)
 
 
-def run_ours(catalog: Catalog, rows: np.ndarray, train: np.ndarray, setups: dict[int, np.ndarray],
-             pools: dict[str, np.ndarray], max_n: int, seed: int, threads: int | None = None) -> dict[str, Any]:
+def run_ours(
+    catalog: Catalog,
+    rows: np.ndarray,
+    train: np.ndarray,
+    setups: dict[int, np.ndarray],
+    pools: dict[str, np.ndarray],
+    max_n: int,
+    seed: int,
+    threads: int | None = None,
+) -> dict[str, Any]:
     """All baselines with this package; returns raw predictions."""
     out: dict[str, Any] = {
-        "random": expected_accuracy(catalog, rows, setups), "draw": random_draw(catalog, rows, setups, seed),
+        "random": expected_accuracy(catalog, rows, setups),
+        "draw": random_draw(catalog, rows, setups, seed),
     }
     probed = np.concatenate(list(setups.values()))
     table = {f: majority_table(catalog, train, f, probed) for f in FORMS}
     out["majority"] = {(s, f): table[f][p] for f in FORMS for s, p in setups.items()}
     packed = pack_forms(catalog, setups)
-    out["votes"] = {name: resemble_votes(catalog, rows, pool, setups, max_n, packed=packed, progress=False,
-                                          threads=threads).votes
-                    for name, pool in pools.items()}
+    out["votes"] = {
+        name: resemble_votes(catalog, rows, pool, setups, max_n, packed=packed, progress=False, threads=threads).votes
+        for name, pool in pools.items()
+    }
     return out
 
 
-def run_published(catalog: Catalog, rows: np.ndarray, train: np.ndarray, setups: dict[int, np.ndarray],
-                  pools: dict[str, np.ndarray], max_n: int, seed: int) -> dict[str, Any]:
+def run_published(
+    catalog: Catalog,
+    rows: np.ndarray,
+    train: np.ndarray,
+    setups: dict[int, np.ndarray],
+    pools: dict[str, np.ndarray],
+    max_n: int,
+    seed: int,
+) -> dict[str, Any]:
     """All baselines with the study's algorithm; returns raw predictions."""
-    out: dict[str, Any] = {"random": {f: {s: published_random(catalog, rows, p, f, seed) for s, p in setups.items()}
-                                      for f in FORMS}}
-    out["majority"] = {(s, f): np.asarray(published_majority(catalog.answers(f)[np.ix_(train, p)]))
-                       for f in FORMS for s, p in setups.items()}
+    out: dict[str, Any] = {
+        "random": {f: {s: published_random(catalog, rows, p, f, seed) for s, p in setups.items()} for f in FORMS}
+    }
+    out["majority"] = {
+        (s, f): np.asarray(published_majority(catalog.answers(f)[np.ix_(train, p)]))
+        for f in FORMS
+        for s, p in setups.items()
+    }
     out["votes"] = {}
     for name, pool in pools.items():
         out["votes"][name] = {}
@@ -111,19 +133,22 @@ def run_published(catalog: Catalog, rows: np.ndarray, train: np.ndarray, setups:
     return out
 
 
-def accuracies(catalog: Catalog, rows: np.ndarray, setups: dict[int, np.ndarray], res: dict[str, Any],
-               max_n: int) -> dict[str, float]:
+def accuracies(
+    catalog: Catalog, rows: np.ndarray, setups: dict[int, np.ndarray], res: dict[str, Any], max_n: int
+) -> dict[str, float]:
     """Flat accuracies: majority and every (pool, N, setup, form) of the votes."""
     acc: dict[str, float] = {}
-    maj = Predictions.concat([Predictions.from_matrix(catalog, rows, s, f, setups[s], m[None, :])
-                              for (s, f), m in res["majority"].items()])
+    maj = Predictions.concat(
+        [Predictions.from_matrix(catalog, rows, s, f, setups[s], m[None, :]) for (s, f), m in res["majority"].items()]
+    )
     for f in FORMS:
         for s, v in zip(setups, table_rows(maj, list(setups))[f]):
             acc[f"majority/{f}/p{s}"] = v
     for pool, votes in res["votes"].items():
         for n in range(1, max_n + 1):
-            preds = Predictions.concat([Predictions.from_matrix(catalog, rows, s, f, setups[s], v[n - 1])
-                                        for (s, f), v in votes.items()])
+            preds = Predictions.concat(
+                [Predictions.from_matrix(catalog, rows, s, f, setups[s], v[n - 1]) for (s, f), v in votes.items()]
+            )
             row = table_rows(preds, list(setups))
             for f in FORMS:
                 for s, val in zip(setups, row[f]):
@@ -139,8 +164,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pool", type=int, default=1600, help="size of the small pool (default 1600)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--repeat", type=int, default=3, help="timed runs of ours (the median is reported)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="CPU threads for both implementations (torch; our search); default: torch's / all cores")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads for both implementations (torch; our search); default: torch's / all cores",
+    )
     args = p.parse_args(argv)
     if args.threads is not None:
         set_threads(args.threads)
@@ -156,8 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     setups = dict(enumerate(all_setups))
     pools = {str(args.pool): sample_pool(train, args.pool, args.seed), "all": sample_pool(train, None, args.seed)}
     print(f"threads: {args.threads or 'default (torch: its own; ours: all cores)'}")
-    print(f"catalog: {len(catalog)} people ({source}, {time.perf_counter() - t0:.1f} s); eval {len(rows)}, "
-          f"pools {', '.join(f'{k}={len(v)}' for k, v in pools.items())}; N = 1..{args.max_n}")
+    print(
+        f"catalog: {len(catalog)} people ({source}, {time.perf_counter() - t0:.1f} s); eval {len(rows)}, "
+        f"pools {', '.join(f'{k}={len(v)}' for k, v in pools.items())}; N = 1..{args.max_n}"
+    )
 
     walls, cpus = [], []
     for _ in range(args.repeat):
@@ -166,8 +197,10 @@ def main(argv: list[str] | None = None) -> int:
         walls.append(time.perf_counter() - t)
         cpus.append(time.process_time() - c)
     t_ours, c_ours = float(np.median(walls)), float(np.median(cpus))
-    print(f"ours (FAISS binary index + vectorised votes): {t_ours:.2f} s wall, {c_ours:.2f} s CPU "
-          f"(median of {args.repeat}: {', '.join(f'{w:.2f}' for w in walls)} s wall)")
+    print(
+        f"ours (FAISS binary index + vectorised votes): {t_ours:.2f} s wall, {c_ours:.2f} s CPU "
+        f"(median of {args.repeat}: {', '.join(f'{w:.2f}' for w in walls)} s wall)"
+    )
     t, c = time.perf_counter(), time.process_time()
     theirs = run_published(catalog, rows, train, setups, pools, args.max_n, args.seed)
     t_pub, c_pub = time.perf_counter() - t, time.process_time() - c
@@ -179,8 +212,10 @@ def main(argv: list[str] | None = None) -> int:
     diffs = {k: abs(a[k] - b[k]) for k in a}
     worst = max(diffs, key=diffs.get)
     rand = max(abs(ours["random"][f][s] - theirs["random"][f][s]) for f in FORMS for s in setups)
-    print(f"accuracy agreement: max |ours - published| = {diffs[worst]:.3f} points over {len(diffs)} figures "
-          f"(worst {worst}); mean {np.mean(list(diffs.values())):.4f}; random expectation vs 500 draws: {rand:.3f}")
+    print(
+        f"accuracy agreement: max |ours - published| = {diffs[worst]:.3f} points over {len(diffs)} figures "
+        f"(worst {worst}); mean {np.mean(list(diffs.values())):.4f}; random expectation vs 500 draws: {rand:.3f}"
+    )
     ok = diffs[worst] <= TOLERANCE and speedup >= TARGET_SPEEDUP
     print("PASS" if ok else "FAIL", f"(tolerance {TOLERANCE} points, target {TARGET_SPEEDUP:.0f}x)")
     return 0 if ok else 1

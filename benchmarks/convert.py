@@ -42,6 +42,7 @@ def survey_frame(codebook: Codebook, rows: int, seed: int = 0, missing: float = 
         "W_WEIGHT": rng.random(rows).round(4) + 0.5,
         codebook.id_column: np.arange(rows, dtype=np.int64) * 7 + 10_000_001,
     }
+
     def plant(codes: list[int], missing_codes: set[int]) -> np.ndarray:
         values = rng.choice(np.array(codes), rows)
         lost = rng.random(rows) < missing
@@ -55,8 +56,10 @@ def survey_frame(codebook: Codebook, rows: int, seed: int = 0, missing: float = 
         cols[q.id] = plant(list(q.codes), survey_missing | set(q.missing_codes))
     for col in codebook.demographic_columns:
         readers = [d for d in codebook.demographics if d.column == col]
-        cols[col] = plant(sorted({c for d in readers for c in d.values}),
-                          survey_missing | {c for d in readers for c in d.missing_codes})
+        cols[col] = plant(
+            sorted({c for d in readers for c in d.values}),
+            survey_missing | {c for d in readers for c in d.missing_codes},
+        )
     return pd.DataFrame(cols)
 
 
@@ -93,8 +96,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         size_mb = path.stat().st_size / 1e6
     n_cols = 4 + len(codebook.questions) + len(codebook.demographic_columns)
     result = {
-        "rows": args.rows, "columns": n_cols, "format": args.format, "file_mb": round(size_mb, 1),
-        "generate_seconds": round(generated, 2), "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
+        "rows": args.rows,
+        "columns": n_cols,
+        "format": args.format,
+        "file_mb": round(size_mb, 1),
+        "generate_seconds": round(generated, 2),
+        "seconds": round(seconds, 2),
+        "cpu_seconds": round(cpu, 2),
         "rows_per_second": round(args.rows / seconds),
     }
     if args.json:

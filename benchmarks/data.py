@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from ivr.data.fixtures import random_catalog
-from ivr.protocol.examples import FORMS, PersonTable, Recipe, eval_example, train_example
-from ivr.protocol.probes import probe_setups
 from ivr.data.prompts import _load_template, format_statement, load_layout
 from ivr.data.statement_tokenizer import make_statement_tokenizer
 from ivr.data.tokenization import TokenCache, train_bpe_tokenizer
+from ivr.protocol.examples import FORMS, PersonTable, Recipe, eval_example, train_example
+from ivr.protocol.probes import probe_setups
 
 
 def _rate(fn, n: int) -> tuple[float, float]:
@@ -65,8 +65,10 @@ def run(people: int = 400, n: int = 2000, seed: int = 0) -> dict[str, float]:
 
     def rendered(i: int) -> None:
         ex = sample(i)
-        known = [format_statement(cb.questions[q].options(FORMS[ex.demo_form])[o].statement)
-                 for q, o in zip(ex.demo_questions.tolist(), ex.demo_options.tolist())]
+        known = [
+            format_statement(cb.questions[q].options(FORMS[ex.demo_form])[o].statement)
+            for q, o in zip(ex.demo_questions.tolist(), ex.demo_options.tolist())
+        ]
         q, form = int(ex.probe_questions[0]), int(ex.probe_forms[0])
         opts = [format_statement(cb.questions[q].options(FORMS[form])[o].statement) for o in ex.option_orders[0]]
         user = template.render(
@@ -80,8 +82,12 @@ def run(people: int = 400, n: int = 2000, seed: int = 0) -> dict[str, float]:
         stmt.build(sample(i), 4096)
 
     figures: dict[str, float] = {}
-    timed = (("sample_only", sample, n), ("cached_text", cached, n),
-             ("render_tokenize_text", rendered, max(200, n // 5)), ("cached_statement", statement, n))
+    timed = (
+        ("sample_only", sample, n),
+        ("cached_text", cached, n),
+        ("render_tokenize_text", rendered, max(200, n // 5)),
+        ("cached_statement", statement, n),
+    )
     for name, fn, count in timed:
         figures[f"{name}_per_s"], figures[f"{name}_wall_per_s"] = _rate(fn, count)
     figures["cached_speedup"] = figures["cached_text_per_s"] / figures["render_tokenize_text_per_s"]
@@ -105,9 +111,14 @@ def run(people: int = 400, n: int = 2000, seed: int = 0) -> dict[str, float]:
             figures[f"{key}_tokens_per_probe_single"] = single_tokens / probes
             figures[f"{key}_packing_reduction"] = single_tokens / packed_tokens
         # both probe forms of (person, setup) after one prefix: 78 probes share it
-        both = sum(len(b.prefix) + sum(len(x) for x in b.branches)
-                   for b in (cache.build(eval_example(table, recipe, seed, r, s, sp, -1))
-                             for r in eligible.tolist() for s, sp in enumerate(setups)))
+        both = sum(
+            len(b.prefix) + sum(len(x) for x in b.branches)
+            for b in (
+                cache.build(eval_example(table, recipe, seed, r, s, sp, -1))
+                for r in eligible.tolist()
+                for s, sp in enumerate(setups)
+            )
+        )
         single = sum(figures[f"{name}_{f}_tokens_per_probe_single"] for f in FORMS) / 2
         n_probes = 2 * sum(len(sp) for sp in setups) * len(eligible)
         figures[f"{name}_both_forms_tokens_per_probe_packed"] = both / n_probes
@@ -116,8 +127,9 @@ def run(people: int = 400, n: int = 2000, seed: int = 0) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.data", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.data", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--people", type=int, default=400, help="size of the random catalog")
     parser.add_argument("-n", type=int, default=2000, help="examples per timed path")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")

@@ -38,8 +38,9 @@ def peak_tflops(device: torch.device, given: float | None) -> float | None:
     return next((v for k, v in PEAK_TFLOPS.items() if k in name), None)
 
 
-def batches(tokenizer: str, probes: int, n: int, catalog: str, cache_dir: str | None,
-            split_size: int = 200) -> list[dict[str, Any]]:
+def batches(
+    tokenizer: str, probes: int, n: int, catalog: str, cache_dir: str | None, split_size: int = 200
+) -> list[dict[str, Any]]:
     """``n`` training batches of the 8B config's data recipe with ``probes`` per sequence."""
     from pathlib import Path
 
@@ -49,8 +50,14 @@ def batches(tokenizer: str, probes: int, n: int, catalog: str, cache_dir: str | 
     from ivr.model.plan import CONFIGS
 
     data = yaml.safe_load((CONFIGS / "llama31_8b_fsdp.yaml").read_text())["data"]
-    data.update(tokenizer=tokenizer, catalog=catalog, split_size=split_size, probes_per_sequence=probes,
-                check_tokenization=False, **({"cache_dir": str(Path(cache_dir))} if cache_dir else {}))
+    data.update(
+        tokenizer=tokenizer,
+        catalog=catalog,
+        split_size=split_size,
+        probes_per_sequence=probes,
+        check_tokenization=False,
+        **({"cache_dir": str(Path(cache_dir))} if cache_dir else {}),
+    )
     dm = IVRDataModule(**data)
     dm.setup("fit")
     loader = iter(dm.train_dataloader())
@@ -58,12 +65,15 @@ def batches(tokenizer: str, probes: int, n: int, catalog: str, cache_dir: str | 
 
 
 def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
-    return {k: (to_device(v, device) if isinstance(v, dict) else v.to(device) if torch.is_tensor(v) else v)
-            for k, v in batch.items()}
+    return {
+        k: (to_device(v, device) if isinstance(v, dict) else v.to(device) if torch.is_tensor(v) else v)
+        for k, v in batch.items()
+    }
 
 
-def measure(module: Any, data: list[dict[str, Any]], device: torch.device, warmup: int, lora: bool,
-            peak: float | None) -> dict[str, Any]:
+def measure(
+    module: Any, data: list[dict[str, Any]], device: torch.device, warmup: int, lora: bool, peak: float | None
+) -> dict[str, Any]:
     """Time optimiser steps on ``data`` (the first ``warmup`` are not timed)."""
     params = [p for p in module.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-5)
@@ -95,9 +105,11 @@ def measure(module: Any, data: list[dict[str, Any]], device: torch.device, warmu
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start
     return {
-        "tokens_per_s": tokens / seconds, "labels_per_s": labels / seconds, "seconds": seconds,
+        "tokens_per_s": tokens / seconds,
+        "labels_per_s": labels / seconds,
+        "seconds": seconds,
         "mfu": flops / seconds / (peak * 1e12) if peak else None,
-        "peak_memory_gib": torch.cuda.max_memory_allocated(device) / 2 ** 30 if device.type == "cuda" else None,
+        "peak_memory_gib": torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None,
     }
 
 
@@ -106,15 +118,17 @@ def build(arch: dict[str, Any], lora: bool, device: torch.device, dtype: str) ->
 
     vocab = arch["vocab_size"]
     config = {k: v for k, v in arch.items() if k != "vocab_size"}
-    module = IndieValueReasoner(model_config=config, vocab_size=vocab, dtype=dtype, activation_checkpointing=True,
-                                lora=lora)
+    module = IndieValueReasoner(
+        model_config=config, vocab_size=vocab, dtype=dtype, activation_checkpointing=True, lora=lora
+    )
     with torch.device(device):
         module.configure_model()
     return module.to(device).train()
 
 
-def run_case(arch: dict[str, Any], data: list, device: torch.device, warmup: int, dtype: str,
-             peak: float | None) -> dict[str, Any]:
+def run_case(
+    arch: dict[str, Any], data: list, device: torch.device, warmup: int, dtype: str, peak: float | None
+) -> dict[str, Any]:
     """Full fine-tuning, or LoRA when it does not fit."""
     note = ""
     for lora in (False, True):
@@ -164,14 +178,18 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         print(f"[bench_gpu] {name}: {args.warmup} + {args.steps} steps ...", flush=True)
         rows.append({"layout": name, **run_case(arch, data, device, args.warmup, dtype, peak)})
     dev = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-    print(f"\n{'tiny Llama-3.1' if args.tiny else 'Llama-3.1-8B-shaped'} model on {dev}, batch 1 x 4,096-token budget, "
-          f"bf16 autocast{'' if device.type == 'cuda' else ' off'}, activation checkpointing")
+    print(
+        f"\n{'tiny Llama-3.1' if args.tiny else 'Llama-3.1-8B-shaped'} model on {dev}, batch 1 x 4,096-token budget, "
+        f"bf16 autocast{'' if device.type == 'cuda' else ' off'}, activation checkpointing"
+    )
     print(f"{'layout':26} {'mode':5} {'tokens/s':>10} {'labels/s':>9} {'MFU':>6} {'peak GiB':>9}  note")
     for r in rows:
         mfu = f"{100 * r['mfu']:5.1f}%" if r.get("mfu") is not None else "   n/a"
         mem = f"{r['peak_memory_gib']:9.1f}" if r.get("peak_memory_gib") is not None else "      n/a"
-        print(f"{r['layout']:26} {r['mode']:5} {r.get('tokens_per_s', 0):10.0f} {r.get('labels_per_s', 0):9.2f} "
-              f"{mfu} {mem}  {r['note']}")
+        print(
+            f"{r['layout']:26} {r['mode']:5} {r.get('tokens_per_s', 0):10.0f} {r.get('labels_per_s', 0):9.2f} "
+            f"{mfu} {mem}  {r['note']}"
+        )
     return rows
 
 

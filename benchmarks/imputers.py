@@ -33,8 +33,9 @@ def _survey_examples(name: str, work: Path, seed: int) -> tuple[Any, Any]:
     data = DataSettings(catalog=info["catalog"], seed=seed)
     cat = data.open_catalog()
     split = data.split(cat)
-    return prepare_examples(cat, split.test_rows, split.train_rows, data.chosen_setups(cat),
-                            data.protocol(cat).eval_demo_count, seed), split
+    return prepare_examples(
+        cat, split.test_rows, split.train_rows, data.chosen_setups(cat), data.protocol(cat).eval_demo_count, seed
+    ), split
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,19 +49,23 @@ def main(argv: list[str] | None = None) -> int:
     from ivr.catalog.resolve import resolve_catalog
     from ivr.catalog.store import load_catalog
     from ivr.cli import make_parser
-    from ivr.protocol.probes import probe_setups
-    from ivr.protocol.splits import make_split
     from ivr.errors import ConfigError
     from ivr.evaluate import IMPUTER_LATENT_CLASSES
     from ivr.predict import prepare, run_predictors
+    from ivr.protocol.probes import probe_setups
+    from ivr.protocol.splits import make_split
 
     parser = make_parser(PROG, "CPU-seconds and accuracy of each classical imputer on the calibration people.")
     parser.add_argument("--people", type=int, default=93279, help="synthetic population size")
     parser.add_argument("--seed", type=int, default=0, help="generator and protocol seed")
     parser.add_argument("--cache_dir", type=str | None, default=None, help="synthetic catalog cache")
-    parser.add_argument("--survey", type=str | None, default=None,
-                        help="a real survey of the suite (bfi, epi, kakadu, msq) instead of the synthetic population: "
-                             "its test people under its own protocol, as ivr.fit's table scores them")
+    parser.add_argument(
+        "--survey",
+        type=str | None,
+        default=None,
+        help="a real survey of the suite (bfi, epi, kakadu, msq) instead of the synthetic population: "
+        "its test people under its own protocol, as ivr.fit's table scores them",
+    )
     parser.add_argument("--work_dir", type=str, default="runs/bench_imputers", help="where a survey's catalog is built")
     parser.add_argument("--methods", type=list[str], default=list(METHODS), help=f"imputers to run, of {METHODS}")
     parser.add_argument("--threads", type=int | None, default=None, help="torch intra-op threads (None = default)")
@@ -83,11 +88,16 @@ def main(argv: list[str] | None = None) -> int:
         examples, split = _survey_examples(cfg.survey, Path(cfg.work_dir), cfg.seed)
     lc = cfg.lc.as_dict()
     default_classes = 512 if cfg.survey is None else IMPUTER_LATENT_CLASSES
-    build = {"gbt": lambda: GradientBoosting(**cfg.gbt.as_dict()), "irt": lambda: LatentTrait(**cfg.irt.as_dict()),
-             "lc": lambda: LatentClass(**{**lc, "n_classes": lc["n_classes"] or default_classes})}
+    build = {
+        "gbt": lambda: GradientBoosting(**cfg.gbt.as_dict()),
+        "irt": lambda: LatentTrait(**cfg.irt.as_dict()),
+        "lc": lambda: LatentClass(**{**lc, "n_classes": lc["n_classes"] or default_classes}),
+    }
     total = 0.0
-    print(f"{cfg.survey or 'synthetic'}: n = {examples.n_people} people, {len(split.train_rows)} training people, torch threads "
-          f"{torch.get_num_threads()}")
+    print(
+        f"{cfg.survey or 'synthetic'}: n = {examples.n_people} people, {len(split.train_rows)} training people, torch threads "
+        f"{torch.get_num_threads()}"
+    )
     print("| method | settings | fit CPU s | predict CPU s | CPU s | all | polar | refined | wall s |")
     print("|---|---|---|---|---|---|---|---|---|")
     for m in cfg.methods:
@@ -98,8 +108,11 @@ def main(argv: list[str] | None = None) -> int:
         t3 = row.report.table3_row()
         total += row.cpu_seconds
         settings = pred.describe() or {"n_classes": pred.n_classes}
-        print(f"| {pred.name} | {settings} | {row.fit_cpu_s:.1f} | {row.predict_cpu_s:.1f} | {row.cpu_seconds:.1f} "
-              f"| {t3['all']:.2f} | {t3['polar_avg']:.2f} | {t3['refined_avg']:.2f} | {wall:.1f} |", flush=True)
+        print(
+            f"| {pred.name} | {settings} | {row.fit_cpu_s:.1f} | {row.predict_cpu_s:.1f} | {row.cpu_seconds:.1f} "
+            f"| {t3['all']:.2f} | {t3['polar_avg']:.2f} | {t3['refined_avg']:.2f} | {wall:.1f} |",
+            flush=True,
+        )
     print(f"together: {total / 60:.2f} CPU-minutes ({float(np.round(total, 1))} CPU-s)")
     return 0
 

@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-GB = 1024 ** 3
+GB = 1024**3
 
 
 def status_kb(field: str) -> int:
@@ -42,10 +42,21 @@ def build_model(folder: Path, hidden: int, layers: int, vocab: int) -> int:
 
     if not (folder / "config.json").is_file():
         print(f"[bench_load] building the rehearsal model in {folder} ...", file=sys.stderr, flush=True)
-        build_tiny_llama31(folder, tokenizer_dir=None, seed=0, dtype="bfloat16", hidden_size=hidden,
-                           intermediate_size=4 * hidden, num_hidden_layers=layers, num_attention_heads=hidden // 128,
-                           num_key_value_heads=max(1, hidden // 512), head_dim=128, vocab_size=vocab,
-                           bos_token_id=1, eos_token_id=2)
+        build_tiny_llama31(
+            folder,
+            tokenizer_dir=None,
+            seed=0,
+            dtype="bfloat16",
+            hidden_size=hidden,
+            intermediate_size=4 * hidden,
+            num_hidden_layers=layers,
+            num_attention_heads=hidden // 128,
+            num_key_value_heads=max(1, hidden // 512),
+            head_dim=128,
+            vocab_size=vocab,
+            bos_token_id=1,
+            eos_token_id=2,
+        )
     return sum(p.stat().st_size for p in folder.glob("*.safetensors"))
 
 
@@ -71,13 +82,21 @@ def worker(folder: str, dtype: str, method: str, out: str) -> None:
         from ivr.model.build import build_causal_lm
         from ivr.model.sharding import shard_model
 
-        model = shard_model(build_causal_lm(folder, None, dtype=dtype), mesh["data_parallel"],
-                            param_dtype=torch.bfloat16)
+        model = shard_model(
+            build_causal_lm(folder, None, dtype=dtype), mesh["data_parallel"], param_dtype=torch.bfloat16
+        )
     dist.barrier()
     shard = sum(p.to_local().numel() * p.element_size() for p in model.parameters())
-    row = {"rank": rank, "world": world, "dtype": dtype, "method": method, "baseline_kb": base,
-           "peak_kb": status_kb("VmHWM"), "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-           "shard_bytes": shard}
+    row = {
+        "rank": rank,
+        "world": world,
+        "dtype": dtype,
+        "method": method,
+        "baseline_kb": base,
+        "peak_kb": status_kb("VmHWM"),
+        "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "shard_bytes": shard,
+    }
     rows: list[Any] = [None] * world
     dist.all_gather_object(rows, row)
     if rank == 0:
@@ -92,7 +111,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--workdir", default=".ivr_cache/bench_load")
     parser.add_argument("--ranks", type=int, nargs="+", default=[2, 4])
     parser.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"])
-    parser.add_argument("--naive", action="store_true", help="also measure every rank loading a full fp32 copy (2 ranks)")
+    parser.add_argument(
+        "--naive", action="store_true", help="also measure every rank loading a full fp32 copy (2 ranks)"
+    )
     parser.add_argument("--hidden", type=int, default=2048)
     parser.add_argument("--layers", type=int, default=8)
     parser.add_argument("--vocab", type=int, default=32768)
@@ -112,23 +133,50 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     for ranks, dtype, method in runs:
         print(f"[bench_load] {method} load, {ranks} ranks, {dtype} shards ...", file=sys.stderr, flush=True)
-        proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
-                               str(ranks), "-m", "benchmarks.load", "--worker", str(folder), dtype, method,
-                               str(out)], env=env, capture_output=True, text=True)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--standalone",
+                "--nproc_per_node",
+                str(ranks),
+                "-m",
+                "benchmarks.load",
+                "--worker",
+                str(folder),
+                dtype,
+                method,
+                str(out),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode:
             print(f"[bench_load] FAILED ({proc.returncode}): {proc.stderr[-1500:]}", file=sys.stderr, flush=True)
     rows = [json.loads(line) for line in out.read_text().splitlines()] if out.is_file() else []
-    print(f"\nmodel: {folder.name}, bf16 weights {size / GB:.2f} GiB; peaks per rank as multiples of that size "
-          "(net = minus the start-up baseline; overhead = net minus the rank's own shard, which a GPU run keeps "
-          "on the GPU)")
-    print(f"{'method':7} {'ranks':>5} {'shards':>9} {'rank':>4} {'baseline GiB':>12} {'peak GiB':>9} "
-          f"{'peak':>6} {'net':>6} {'overhead':>8}")
+    print(
+        f"\nmodel: {folder.name}, bf16 weights {size / GB:.2f} GiB; peaks per rank as multiples of that size "
+        "(net = minus the start-up baseline; overhead = net minus the rank's own shard, which a GPU run keeps "
+        "on the GPU)"
+    )
+    print(
+        f"{'method':7} {'ranks':>5} {'shards':>9} {'rank':>4} {'baseline GiB':>12} {'peak GiB':>9} "
+        f"{'peak':>6} {'net':>6} {'overhead':>8}"
+    )
     for r in rows:
         peak, base = r["peak_kb"] * 1024, r["baseline_kb"] * 1024
-        r.update(model_bytes=size, peak_multiple=peak / size, net_multiple=(peak - base) / size,
-                 overhead_multiple=(peak - base - r["shard_bytes"]) / size)
-        print(f"{r['method']:7} {r['world']:>5} {r['dtype']:>9} {r['rank']:>4} {base / GB:12.2f} {peak / GB:9.2f} "
-              f"{r['peak_multiple']:6.2f} {r['net_multiple']:6.2f} {r['overhead_multiple']:8.2f}")
+        r.update(
+            model_bytes=size,
+            peak_multiple=peak / size,
+            net_multiple=(peak - base) / size,
+            overhead_multiple=(peak - base - r["shard_bytes"]) / size,
+        )
+        print(
+            f"{r['method']:7} {r['world']:>5} {r['dtype']:>9} {r['rank']:>4} {base / GB:12.2f} {peak / GB:9.2f} "
+            f"{r['peak_multiple']:6.2f} {r['net_multiple']:6.2f} {r['overhead_multiple']:8.2f}"
+        )
     return rows
 
 

@@ -71,9 +71,19 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     from ivr.model.module import IndieValueReasoner
 
     folder = tiny_folder(args.workdir)
-    dm = tiny_datamodule(args.workdir, people=300, tokenizer=str(folder), layout="choice", score_layout="option_text",
-                         eval_packed=args.packed, eval_demo_count=args.demos, limit_eval_people=2, eval_batch_size=1,
-                         max_seq_length=16384, check_tokenization=False)
+    dm = tiny_datamodule(
+        args.workdir,
+        people=300,
+        tokenizer=str(folder),
+        layout="choice",
+        score_layout="option_text",
+        eval_packed=args.packed,
+        eval_demo_count=args.demos,
+        limit_eval_people=2,
+        eval_batch_size=1,
+        max_seq_length=16384,
+        check_tokenization=False,
+    )
     dm.setup("test")
     m = IndieValueReasoner(model_name_or_path=str(folder), vocab_size=len(dm.tokenizer), score="loglik_sum")
     m.configure_model()
@@ -88,8 +98,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             batch = next(loader)
             built = dm.cache.build(dm._test.example(i), dm.hparams.max_seq_length, continuations=True)
             tree_batch = {key: v for key, v in batch.items() if key != "prefix_lengths"}  # no cache: one pass
-            runs = {"shared": timed(lambda: m(batch).scores[0]), "tree": timed(lambda: m(tree_batch).scores[0]),
-                    "plain": timed(lambda: per_option_scores(m.model, built))}
+            runs = {
+                "shared": timed(lambda: m(batch).scores[0]),
+                "tree": timed(lambda: m(tree_batch).scores[0]),
+                "plain": timed(lambda: per_option_scores(m.model, built)),
+            }
             plain = runs["plain"][0]
             real = torch.isfinite(plain)
             k, o = plain.shape
@@ -99,17 +112,22 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             tot["probes"] += k
             tot["shared_tokens"] += int(batch["input_ids"].shape[1])
             tot["tree_tokens"] += int(batch["input_ids"].shape[1])
-            tot["plain_tokens"] += sum(len(built.ids(j)) * len(c) + sum(map(len, c))
-                                       for j, c in enumerate(built.option_conts))
+            tot["plain_tokens"] += sum(
+                len(built.ids(j)) * len(c) + sum(map(len, c)) for j, c in enumerate(built.option_conts)
+            )
             for name, (_, cpu, wall) in runs.items():
                 tot[f"{name}_cpu"] += cpu
                 tot[f"{name}_wall"] += wall
     n = tot["probes"]
-    print(f"tiny Llama-3.1 folder ({folder}), real Llama-3 tokenizer, choice layout, {args.demos} demonstrations, "
-          f"{'packed' if args.packed else 'one probe per sequence'}, {n} probes, torch threads {args.threads}")
+    print(
+        f"tiny Llama-3.1 folder ({folder}), real Llama-3 tokenizer, choice layout, {args.demos} demonstrations, "
+        f"{'packed' if args.packed else 'one probe per sequence'}, {n} probes, torch threads {args.threads}"
+    )
     print(f"{'':22} {'tokens/probe':>13} {'CPU s/probe':>12} {'wall s/probe':>13}")
     for name, key in (("shared prefix (cache)", "shared"), ("one tree pass", "tree"), ("one seq per option", "plain")):
-        print(f"{name:22} {tot[key + '_tokens'] / n:13.0f} {tot[key + '_cpu'] / n:12.4f} {tot[key + '_wall'] / n:13.4f}")
+        print(
+            f"{name:22} {tot[key + '_tokens'] / n:13.0f} {tot[key + '_cpu'] / n:12.4f} {tot[key + '_wall'] / n:13.4f}"
+        )
     ratios = {}
     for name in ("shared", "tree"):
         r = {k: tot[f"plain_{k}"] / max(tot[f"{name}_{k}"], 1e-12) for k in ("tokens", "cpu", "wall")}

@@ -57,11 +57,29 @@ def prepare(name: str, work: Path) -> dict[str, Any]:
 
     work.mkdir(parents=True, exist_ok=True)
     survey, catalog = work / "survey", work / "catalog"
-    _run([sys.executable, "-m", f"ivr.examples.{SURVEYS[name]}", "--out", str(survey), "--overwrite", "true"],
-         work / "export.log")
-    _run([sys.executable, "-m", "ivr.catalog", "build", "--codebook", str(survey / "codebook.yaml"), "--input",
-          str(survey / "survey.csv"), "--out", str(catalog), "--overwrite", "true", "--progress", "false"],
-         work / "build.log")
+    _run(
+        [sys.executable, "-m", f"ivr.examples.{SURVEYS[name]}", "--out", str(survey), "--overwrite", "true"],
+        work / "export.log",
+    )
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "ivr.catalog",
+            "build",
+            "--codebook",
+            str(survey / "codebook.yaml"),
+            "--input",
+            str(survey / "survey.csv"),
+            "--out",
+            str(catalog),
+            "--overwrite",
+            "true",
+            "--progress",
+            "false",
+        ],
+        work / "build.log",
+    )
     codebook = yaml.safe_load((survey / "codebook.yaml").read_text())
     frame = pd.read_csv(survey / "survey.csv")
     cat = load_catalog(catalog)
@@ -69,8 +87,7 @@ def prepare(name: str, work: Path) -> dict[str, Any]:
     stored = int((cat.refined >= 0).sum())
     if counted != stored:
         raise RuntimeError(f"{name}: the catalog holds {stored} valid answers, pandas counts {counted} on the CSV")
-    return {"catalog": str(catalog), "people": len(cat), "questions": len(codebook["questions"]),
-            "answers": stored}
+    return {"catalog": str(catalog), "people": len(cat), "questions": len(codebook["questions"]), "answers": stored}
 
 
 def fit_rows(work: Path) -> tuple[dict[str, dict[str, Any]], float]:
@@ -81,8 +98,10 @@ def fit_rows(work: Path) -> tuple[dict[str, dict[str, Any]], float]:
         rows = {r.get("name", f"row {i}"): r for i, r in enumerate(rows)}
     rows = {n: r for n, r in rows.items() if isinstance(r, dict) and "all" in r}
     log = (work / "fit.log").read_text()
-    train = next((float(line.split("training time: ")[1].split()[0]) for line in log.splitlines()
-                  if "training time: " in line), float("nan"))
+    train = next(
+        (float(line.split("training time: ")[1].split()[0]) for line in log.splitlines() if "training time: " in line),
+        float("nan"),
+    )
     return rows, train
 
 
@@ -116,8 +135,11 @@ def suite_table(results: list[dict[str, Any]]) -> str:
         for n in order:
             cpu = res["reasoner_cpu_min"] if n == REASONER else row_cpu_min(rows[n])
             label = n + (" (best classical)" if n == res["best_classical"] else "")
-            lines.append(f"| {head} | {label} | " + " | ".join(_cell(rows[n], k) for _, k in KEYS)
-                         + f" | {'' if cpu is None else f'{cpu:.2f}'} |")
+            lines.append(
+                f"| {head} | {label} | "
+                + " | ".join(_cell(rows[n], k) for _, k in KEYS)
+                + f" | {'' if cpu is None else f'{cpu:.2f}'} |"
+            )
         if res["margin"] is not None:
             lines.append(f"| {head} | reasoner − {res['best_classical']} | {res['margin']:+.2f} | | | |")
     return "\n".join(lines)
@@ -145,8 +167,9 @@ def plot_suite(results: list[dict[str, Any]], path: Path) -> None:
     save_figure(fig, path)
 
 
-def run_suite(names: list[str], config: str, work_dir: Path, bootstrap: int, reuse: bool,
-              fit_args: list[str]) -> list[dict[str, Any]]:
+def run_suite(
+    names: list[str], config: str, work_dir: Path, bootstrap: int, reuse: bool, fit_args: list[str]
+) -> list[dict[str, Any]]:
     """Prepare, fit and collect every survey of ``names``."""
     from benchmarks.quality import run_fit
 
@@ -159,8 +182,11 @@ def run_suite(names: list[str], config: str, work_dir: Path, bootstrap: int, reu
     for name in names:
         work = work_dir / name
         t0 = time.perf_counter()
-        facts = (json.loads((work / "prepared.json").read_text()) if reuse and (work / "prepared.json").exists()
-                 else prepare(name, work))
+        facts = (
+            json.loads((work / "prepared.json").read_text())
+            if reuse and (work / "prepared.json").exists()
+            else prepare(name, work)
+        )
         (work / "prepared.json").write_text(json.dumps(facts, indent=2))
         fit = work / "fit"
         if not reuse:
@@ -168,10 +194,15 @@ def run_suite(names: list[str], config: str, work_dir: Path, bootstrap: int, reu
         rows, train_min = fit_rows(fit)
         bench = json.loads((fit / "bench.json").read_text())
         log = (fit / "fit.log").read_text().splitlines()
-        people = next((int(line.split(":")[1].split(";")[0]) for line in log if line.startswith("Test people:")),
-                      None)
-        facts = {**facts, "config": config, "test_people": people, "reasoner_cpu_min": train_min,
-                 "fit_command_cpu_min": bench["cpu_s"] / 60, "wall_min": (time.perf_counter() - t0) / 60}
+        people = next((int(line.split(":")[1].split(";")[0]) for line in log if line.startswith("Test people:")), None)
+        facts = {
+            **facts,
+            "config": config,
+            "test_people": people,
+            "reasoner_cpu_min": train_min,
+            "fit_command_cpu_min": bench["cpu_s"] / 60,
+            "wall_min": (time.perf_counter() - t0) / 60,
+        }
         results.append(survey_result(name, rows, facts))
         print(f"[ivr] bench_quality --suite real: {name} done", file=sys.stderr, flush=True)
     return results

@@ -77,8 +77,15 @@ def checkpoint_callbacks(
     """
     if every_n_train_steps < 0:
         raise ConfigError(f"--save_every_n_steps={every_n_train_steps}: use 0 (off) or a positive step count")
-    best = AtomicModelCheckpoint(dirpath=dirpath, filename=best_name(monitor), monitor=monitor, mode=mode,
-                                 save_top_k=1, auto_insert_metric_name=False)
-    last = AtomicModelCheckpoint(dirpath=dirpath, save_last=True, save_top_k=0,
-                                 every_n_train_steps=every_n_train_steps or None)
+    best = AtomicModelCheckpoint(
+        dirpath=dirpath,
+        filename=best_name(monitor),
+        monitor=monitor,
+        mode=mode,
+        save_top_k=1,
+        auto_insert_metric_name=False,
+    )
+    last = AtomicModelCheckpoint(
+        dirpath=dirpath, save_last=True, save_top_k=0, every_n_train_steps=every_n_train_steps or None
+    )
     return [best, last]

@@ -62,8 +62,9 @@ class PlainProgressBar(ProgressBar):
         self._start = time.monotonic()
         self._start_step = trainer.global_step
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
-                           batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         step = trainer.global_step
         every = self.every_n_steps or max(1, int(trainer.log_every_n_steps))
         if step == self._last_step or step % every:
@@ -75,8 +76,11 @@ class PlainProgressBar(ProgressBar):
         elapsed = time.monotonic() - self._start
         rate = (step - self._start_step) / elapsed if elapsed > 0 else 0.0
         where = f"step {step}/{total} ({100 * step / total:.0f}%)" if total else f"step {step}"
-        epochs = f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}" if trainer.max_epochs and \
-            trainer.max_epochs > 0 else f"epoch {trainer.current_epoch + 1}"
+        epochs = (
+            f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}"
+            if trainer.max_epochs and trainer.max_epochs > 0
+            else f"epoch {trainer.current_epoch + 1}"
+        )
         parts = [epochs, where]
         metrics = self._metrics(pl_module, ("train/loss",))
         if metrics:

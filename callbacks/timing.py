@@ -45,16 +45,21 @@ class TrainingClock(L.Callback):
             return
         if trainer.is_global_zero:
             for logger in trainer.loggers:
-                logger.log_metrics({"time/train_cpu_min": self.cpu / 60, "time/train_wall_min": self.wall / 60},
-                                   step=trainer.global_step)
+                logger.log_metrics(
+                    {"time/train_cpu_min": self.cpu / 60, "time/train_wall_min": self.wall / 60},
+                    step=trainer.global_step,
+                )
         if trainer.state.fn == TrainerFn.FITTING:  # validation inside a fit: training resumes
             self._start()
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._stop()
         if trainer.is_global_zero:
-            print(f"[ivr] training time: {self.cpu / 60:.2f} CPU-minutes (this process), "
-                  f"{self.wall / 60:.2f} wall-minutes, validation excluded", flush=True)
+            print(
+                f"[ivr] training time: {self.cpu / 60:.2f} CPU-minutes (this process), "
+                f"{self.wall / 60:.2f} wall-minutes, validation excluded",
+                flush=True,
+            )
 
     def state_dict(self) -> dict[str, Any]:
         return {"cpu": self.cpu, "wall": self.wall}

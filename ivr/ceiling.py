@@ -89,8 +89,10 @@ def fit_table(reports: dict[str, Any]) -> str:
     Columns: Brier, ECE, then W1 (ordered questions) per dimension for the population (``all``) and the
     answer-weighted mean over the demographic dimensions, and JS for the unordered questions.
     """
-    head = (f"{'method':38s}{'form':>9s}{'Brier':>8s}{'ECE':>8s}{'W1 all':>9s}{'W1 groups':>11s}"
-            f"{'JS all':>9s}{'JS groups':>11s}")
+    head = (
+        f"{'method':38s}{'form':>9s}{'Brier':>8s}{'ECE':>8s}{'W1 all':>9s}{'W1 groups':>11s}"
+        f"{'JS all':>9s}{'JS groups':>11s}"
+    )
     lines = [head, "-" * len(head)]
     for name, report in reports.items():
         for form, dims in (report.distribution or {}).items():
@@ -101,9 +103,11 @@ def fit_table(reports: dict[str, Any]) -> str:
                 vals = [dims[d][key] for d in group_dims if not math.isnan(dims[d][key])]
                 return float(np.mean(vals)) if vals else float("nan")
 
-            lines.append(f"{name[:37]:38s}{form:>9s}{_fmt(cal.get('brier')):>8s}{_fmt(cal.get('ece')):>8s}"
-                         f"{_fmt(dims['all']['w1'], 4):>9s}{_fmt(mean('w1'), 4):>11s}"
-                         f"{_fmt(dims['all']['js'], 4):>9s}{_fmt(mean('js'), 4):>11s}")
+            lines.append(
+                f"{name[:37]:38s}{form:>9s}{_fmt(cal.get('brier')):>8s}{_fmt(cal.get('ece')):>8s}"
+                f"{_fmt(dims['all']['w1'], 4):>9s}{_fmt(mean('w1'), 4):>11s}"
+                f"{_fmt(dims['all']['js'], 4):>9s}{_fmt(mean('js'), 4):>11s}"
+            )
     return "\n".join(lines)
 
 
@@ -116,6 +120,10 @@ def dimension_table(reports: dict[str, Any], form: str = "polar") -> str:
     head = f"{'dimension (' + form + ', W1)':28s}" + "".join(f"{n[:22]:>24s}" for n in names)
     lines = [head, "-" * len(head)]
     for dim in dims:
-        lines.append(f"{dim[:27]:28s}" + "".join(
-            f"{_fmt(reports[n].distribution[form].get(dim, {}).get('w1', float('nan')), 4):>24s}" for n in names))
+        lines.append(
+            f"{dim[:27]:28s}"
+            + "".join(
+                f"{_fmt(reports[n].distribution[form].get(dim, {}).get('w1', float('nan')), 4):>24s}" for n in names
+            )
+        )
     return "\n".join(lines)

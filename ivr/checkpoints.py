@@ -42,8 +42,10 @@ def is_distributed_checkpoint(path: str | Path) -> bool:
 def _reason(err: BaseException) -> str:
     text = " ".join(str(err).split())
     if _UNSAFE_HINT in text:  # torch suggests an unsafe retry; say what it means instead
-        return ("it holds Python objects other than tensors and plain data, which ivr never unpickles "
-                "(only checkpoints written by ivr / Lightning are read)")
+        return (
+            "it holds Python objects other than tensors and plain data, which ivr never unpickles "
+            "(only checkpoints written by ivr / Lightning are read)"
+        )
     return f"{type(err).__name__}: {text[:200]}"
 
 
@@ -71,15 +73,28 @@ def safe_load(path: str | Path, flag: str = "--ckpt_path", mmap: bool = False) -
         except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
             damaged = str(err)
     if damaged:
-        raise CheckpointError(f"{flag} {path}: the checkpoint is damaged (its entry {damaged} fails its checksum); "
-                              "use another one (e.g. best-*.ckpt) or train again")
+        raise CheckpointError(
+            f"{flag} {path}: the checkpoint is damaged (its entry {damaged} fails its checksum); "
+            "use another one (e.g. best-*.ckpt) or train again"
+        )
     try:
         return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, OSError, ValueError, KeyError, IndexError,
-            zipfile.BadZipFile, AttributeError, TypeError) as err:
+    except (
+        RuntimeError,
+        pickle.UnpicklingError,
+        EOFError,
+        OSError,
+        ValueError,
+        KeyError,
+        IndexError,
+        zipfile.BadZipFile,
+        AttributeError,
+        TypeError,
+    ) as err:
         raise CheckpointError(
             f"{flag} {path}: cannot be read as a checkpoint ({_reason(err)}); the file is truncated, damaged or "
-            "not a PyTorch checkpoint: use another one (e.g. best-*.ckpt) or train again") from None
+            "not a PyTorch checkpoint: use another one (e.g. best-*.ckpt) or train again"
+        ) from None
 
 
 def checkpoint_summary(path: str | Path, flag: str = "--ckpt_path") -> dict[str, Any]:
@@ -94,15 +109,20 @@ def checkpoint_summary(path: str | Path, flag: str = "--ckpt_path") -> dict[str,
     else:
         meta = safe_load(path, flag, mmap=True)
     if not isinstance(meta, dict):
-        raise CheckpointError(f"{flag} {path}: not a Lightning checkpoint (no metadata); use a .ckpt written by ivr.fit")
+        raise CheckpointError(
+            f"{flag} {path}: not a Lightning checkpoint (no metadata); use a .ckpt written by ivr.fit"
+        )
     return {"global_step": meta.get("global_step"), "epoch": meta.get("epoch")}
 
 
 def checkpoint_files(folder: str | Path, pattern: str) -> list[Path]:
     """Checkpoints (files or distributed folders) in ``folder`` matching ``pattern`` (e.g. ``last*.ckpt``)."""
     folder = Path(folder)
-    return sorted(p for p in folder.glob(pattern) if p.is_file() or is_distributed_checkpoint(p)) \
-        if folder.is_dir() else []
+    return (
+        sorted(p for p in folder.glob(pattern) if p.is_file() or is_distributed_checkpoint(p))
+        if folder.is_dir()
+        else []
+    )
 
 
 def run_info(folder: str | Path) -> dict[str, Any]:
@@ -150,15 +170,20 @@ def resolve_ckpt_path(choice: str | None, folder: str | Path, flag: str = "--ckp
     if choice in ("last", "best"):
         found = checkpoint_files(folder, "last*.ckpt" if choice == "last" else "best-*.ckpt")
         if not found:
-            held = "does not exist" if not folder.exists() else "holds no " + (
-                "last.ckpt" if choice == "last" else "best-*.ckpt")
+            held = (
+                "does not exist"
+                if not folder.exists()
+                else "holds no " + ("last.ckpt" if choice == "last" else "best-*.ckpt")
+            )
             raise CheckpointError(
                 f"{flag} {choice}: --checkpoint_dir {folder} {held}, so there is nothing to resume; start a new run "
-                f"without {flag}, or point --checkpoint_dir at the folder of the run to resume")
+                f"without {flag}, or point --checkpoint_dir at the folder of the run to resume"
+            )
         if len(found) > 1:
             raise CheckpointError(
                 f"{flag} {choice}: --checkpoint_dir {folder} holds several candidates "
-                f"({', '.join(p.name for p in found)}), from more than one run; give the file itself with {flag} PATH")
+                f"({', '.join(p.name for p in found)}), from more than one run; give the file itself with {flag} PATH"
+            )
         path = found[0]
     else:
         path = Path(choice)
@@ -169,7 +194,10 @@ def resolve_ckpt_path(choice: str | None, folder: str | Path, flag: str = "--ckp
 
 
 def prepare_checkpoint_dir(
-    folder: str | Path, resume: bool, overwrite: bool = False, info: dict[str, Any] | None = None,
+    folder: str | Path,
+    resume: bool,
+    overwrite: bool = False,
+    info: dict[str, Any] | None = None,
     flag: str = "--checkpoint_dir",
 ) -> None:
     """Make ``folder`` the checkpoint folder of this run (call on global rank 0 only).
@@ -187,14 +215,22 @@ def prepare_checkpoint_dir(
     """
     folder = Path(folder)
     check_output(folder, "checkpoints", flag=flag)
-    earlier = [p for p in sorted(folder.iterdir()) if p.name.endswith((".ckpt", ".partial", ".ckpt.old"))
-               and KINDS["checkpoints"].owns(p.name)] if folder.is_dir() else []
+    earlier = (
+        [
+            p
+            for p in sorted(folder.iterdir())
+            if p.name.endswith((".ckpt", ".partial", ".ckpt.old")) and KINDS["checkpoints"].owns(p.name)
+        ]
+        if folder.is_dir()
+        else []
+    )
     if earlier and not resume:
         if not overwrite:
             shown = ", ".join(p.name for p in earlier[:4]) + (" ..." if len(earlier) > 4 else "")
             raise ConfigError(
                 f"{flag} {folder}: holds the checkpoints of an earlier run ({shown}); resume it with --ckpt_path last, "
-                f"choose another {flag}, or pass --overwrite true to delete them")
+                f"choose another {flag}, or pass --overwrite true to delete them"
+            )
         for p in earlier:
             shutil.rmtree(p) if p.is_dir() else p.unlink()
         print(f"[ivr] --overwrite: deleted {len(earlier)} checkpoint(s) of an earlier run in {folder}", file=sys.stderr)
@@ -211,7 +247,10 @@ def prepare_checkpoint_dir(
 
 
 def claim_checkpoint_dir(
-    folder: str | Path, resume: bool, overwrite: bool = False, info: dict[str, Any] | None = None,
+    folder: str | Path,
+    resume: bool,
+    overwrite: bool = False,
+    info: dict[str, Any] | None = None,
     flag: str = "--checkpoint_dir",
 ) -> RunLock:
     """Check ``folder``, take its run lock, then prepare it (:func:`prepare_checkpoint_dir`); rank 0 only.

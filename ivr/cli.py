@@ -40,8 +40,7 @@ _debug_run = False  # set while run() executes a command given --debug
 
 def debug_requested(argv: Sequence[str] | None = None) -> bool:
     """Whether the user asked for tracebacks (``--debug`` or ``IVR_DEBUG=1``)."""
-    return (_debug_run or DEBUG_FLAG in (argv or [])
-            or os.environ.get(DEBUG_ENV, "") not in ("", "0", "false"))
+    return _debug_run or DEBUG_FLAG in (argv or []) or os.environ.get(DEBUG_ENV, "") not in ("", "0", "false")
 
 
 def one_line(text: str) -> str:
@@ -131,8 +130,10 @@ def deprecation(prog: str, old: str, new: str) -> None:
     """Print the one-line deprecation note for an old spelling (once per process)."""
     if (prog, old) not in _warned:
         _warned.add((prog, old))
-        print(f"[ivr] {prog}: {old} is deprecated, use {new} (the old spelling is accepted until the next release)",
-              file=sys.stderr)
+        print(
+            f"[ivr] {prog}: {old} is deprecated, use {new} (the old spelling is accepted until the next release)",
+            file=sys.stderr,
+        )
 
 
 def apply_aliases(argv: Sequence[str], aliases: Sequence[Alias], prog: str) -> list[str]:
@@ -290,8 +291,7 @@ def _range_text(text: str) -> str:
     value = re.search(r"Given value: (.+)$", text) or re.search(r"Not of type \w+: (.+?) does not conform", text)
     optional = "NoneType" in text
     given = f" {value.group(1).strip()[:40]}" if value else ""
-    return (f"{flag.group(1)}{given}: out of range, use a whole number {op} {bound}"
-            f"{' (or null)' if optional else ''}")
+    return f"{flag.group(1)}{given}: out of range, use a whole number {op} {bound}{' (or null)' if optional else ''}"
 
 
 def usage_message(parser: Any, message: str) -> str:
@@ -330,8 +330,9 @@ class UsageErrorMixin:
 
     def parse_args(self, args: Sequence[str] | None = None, *rest: Any, **kwargs: Any) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
-        self._ivr_config_files = [_config_names.get(argv[i + 1], argv[i + 1])
-                                  for i, a in enumerate(argv[:-1]) if a in ("--config", "-c")]
+        self._ivr_config_files = [
+            _config_names.get(argv[i + 1], argv[i + 1]) for i, a in enumerate(argv[:-1]) if a in ("--config", "-c")
+        ]
         return super().parse_args(argv, *rest, **kwargs)  # type: ignore[misc]
 
     def error(self, message: str, ex: Exception | None = None) -> Any:
@@ -366,8 +367,9 @@ def lightning_parser_class() -> type:
             kwargs.setdefault("allow_abbrev", False)
             LightningArgumentParser.__init__(self, *args, **kwargs)
 
-        _LIGHTNING_PARSER = type("IvrLightningParser", (UsageErrorMixin, LightningArgumentParser),
-                                 {"__init__": __init__})
+        _LIGHTNING_PARSER = type(
+            "IvrLightningParser", (UsageErrorMixin, LightningArgumentParser), {"__init__": __init__}
+        )
     return _LIGHTNING_PARSER
 
 
@@ -379,8 +381,13 @@ def __getattr__(name: str) -> Any:
 
 def looks_like_path(spec: str) -> bool:
     """Whether a model / tokenizer spec is a local path rather than a hub id (``org/name``)."""
-    return (spec.startswith(("/", ".", "~")) or "\\" in spec or spec.count("/") > 1 or os.path.exists(spec)
-            or spec.endswith((".json", ".ckpt", ".safetensors")))
+    return (
+        spec.startswith(("/", ".", "~"))
+        or "\\" in spec
+        or spec.count("/") > 1
+        or os.path.exists(spec)
+        or spec.endswith((".json", ".ckpt", ".safetensors"))
+    )
 
 
 def check_model_path(spec: str, flag: str, allow: Sequence[str] = ()) -> str:
@@ -397,15 +404,19 @@ def check_model_path(spec: str, flag: str, allow: Sequence[str] = ()) -> str:
 
     path = Path(spec).expanduser()
     if path.exists():
-        if path.is_dir() and not any((path / f).exists() for f in ("config.json", "tokenizer.json",
-                                                                      "tokenizer_config.json")):
-            raise ConfigError(f"{flag} {spec}: the folder holds no config.json or tokenizer files, so it is not a "
-                              "model / tokenizer folder")
+        if path.is_dir() and not any(
+            (path / f).exists() for f in ("config.json", "tokenizer.json", "tokenizer_config.json")
+        ):
+            raise ConfigError(
+                f"{flag} {spec}: the folder holds no config.json or tokenizer files, so it is not a "
+                "model / tokenizer folder"
+            )
         return spec
     if looks_like_path(spec) or not spec.strip():
         hint = f"; or one of {list(allow)}" if allow else ""
-        raise ConfigError(f"{flag} {spec!r}: no such folder; give an existing model / tokenizer folder or a hub id "
-                          f"(org/name){hint}")
+        raise ConfigError(
+            f"{flag} {spec!r}: no such folder; give an existing model / tokenizer folder or a hub id (org/name){hint}"
+        )
     return spec
 
 
@@ -429,43 +440,77 @@ def add_output_arguments(parser: Any, default: str | None, what: str = "output f
         default: default output path (under ``runs/``), or None to make ``--out`` required.
         what: what the path is, for ``--help``.
     """
-    parser.add_argument("--out", type=str, required=default is None, default=default,
-                        help=f"{what} (a new folder, or one this command wrote before)")
-    parser.add_argument("--overwrite", type=bool, default=False, nargs="?", const=True,
-                        help="replace an output that another ivr command wrote (never a folder with files "
-                             "ivr did not write)")
+    parser.add_argument(
+        "--out",
+        type=str,
+        required=default is None,
+        default=default,
+        help=f"{what} (a new folder, or one this command wrote before)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        type=bool,
+        default=False,
+        nargs="?",
+        const=True,
+        help="replace an output that another ivr command wrote (never a folder with files ivr did not write)",
+    )
 
 
 def add_report_arguments(parser: Any, bootstrap: int = 1000) -> None:
     """``--bootstrap``, ``--published``, ``--paper`` and ``--progress``, the same everywhere."""
     from ivr.settings import Count0
 
-    parser.add_argument("--bootstrap", type=Count0, default=bootstrap,
-                        help="bootstrap resamples of people for the 95%% intervals (0 = none)")
-    parser.add_argument("--published", type=bool, default=False, nargs="?", const=True,
-                        help="print the paper's figures beside ours")
-    parser.add_argument("--paper", type=str | None, default=None,
-                        help="the paper's results.json (default: the copy shipped with ivr)")
+    parser.add_argument(
+        "--bootstrap",
+        type=Count0,
+        default=bootstrap,
+        help="bootstrap resamples of people for the 95%% intervals (0 = none)",
+    )
+    parser.add_argument(
+        "--published", type=bool, default=False, nargs="?", const=True, help="print the paper's figures beside ours"
+    )
+    parser.add_argument(
+        "--paper", type=str | None, default=None, help="the paper's results.json (default: the copy shipped with ivr)"
+    )
     add_progress_argument(parser)
 
 
 def add_progress_argument(parser: Any) -> None:
-    parser.add_argument("--progress", type=bool, default=True, nargs="?", const=True,
-                        help="progress bars on a terminal, a plain progress line otherwise (false = none)")
+    parser.add_argument(
+        "--progress",
+        type=bool,
+        default=True,
+        nargs="?",
+        const=True,
+        help="progress bars on a terminal, a plain progress line otherwise (false = none)",
+    )
 
 
 #: Top-level keys of an ``ivr.fit`` config that other commands reading it accept but do not use.
-FIT_ONLY: dict[str, Any] = {"seed_everything": int | bool | None, "checkpoint_dir": str | None,
-                            "save_every_n_steps": int | None, "evaluate": bool | None, "eval_ckpt": str | None,
-                            "report_dir": str | None, "ckpt_path": str | None, "baselines": bool | None,
-                            "bootstrap": int | None, "imputers": bool | None}
+FIT_ONLY: dict[str, Any] = {
+    "seed_everything": int | bool | None,
+    "checkpoint_dir": str | None,
+    "save_every_n_steps": int | None,
+    "evaluate": bool | None,
+    "eval_ckpt": str | None,
+    "report_dir": str | None,
+    "ckpt_path": str | None,
+    "baselines": bool | None,
+    "bootstrap": int | None,
+    "imputers": bool | None,
+}
 
 
 def accept_fit_config(parser: Any, sections: Sequence[str] = ("model", "trainer"), skip: Sequence[str] = ()) -> None:
     """Let ``--config`` be an ``ivr.fit`` config: its fit-only keys (and untyped ``sections``) are accepted."""
     for key in sections:
-        parser.add_argument(f"--{key}", type=dict[str, Any] | None, default=None,
-                            help=f"(the fit config's {key}: section; not used here)")
+        parser.add_argument(
+            f"--{key}",
+            type=dict[str, Any] | None,
+            default=None,
+            help=f"(the fit config's {key}: section; not used here)",
+        )
     for key, typ in FIT_ONLY.items():
         if key not in skip:
             parser.add_argument(f"--{key}", type=typ, default=None, help="(an ivr.fit setting; not used here)")
@@ -494,8 +539,13 @@ class _DropMessages(logging.Filter):
 def quiet_noise() -> None:
     """Silence what users need not read: Lightning's litlogger advert and known deprecation spam."""
     drop = _DropMessages(("litlogger", "LitLogger"))
-    for name in ("lightning.pytorch", "lightning.fabric", "lightning.pytorch.utilities.rank_zero",
-                 "lightning.fabric.utilities.rank_zero", "lightning_utilities.core.rank_zero"):
+    for name in (
+        "lightning.pytorch",
+        "lightning.fabric",
+        "lightning.pytorch.utilities.rank_zero",
+        "lightning.fabric.utilities.rank_zero",
+        "lightning_utilities.core.rank_zero",
+    ):
         logging.getLogger(name).addFilter(drop)
     for handler in logging.getLogger("lightning.pytorch").handlers:
         handler.addFilter(drop)

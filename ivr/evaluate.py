@@ -16,8 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from ivr.cli import (
-    COMMON_ALIASES, Alias, accept_fit_config, add_output_arguments, add_report_arguments, apply_aliases,
-    drop_fit_output, entry_point, run,
+    COMMON_ALIASES,
+    Alias,
+    accept_fit_config,
+    add_output_arguments,
+    add_report_arguments,
+    apply_aliases,
+    drop_fit_output,
+    entry_point,
+    run,
 )
 from ivr.predict.report import IMPUTER_LATENT_CLASSES, report_run
 
@@ -33,6 +40,8 @@ ALIASES = (
     Alias("--no-baselines", "--baselines", "false"),
     Alias("--accelerator", "--trainer.accelerator"),
 )
+
+
 def build_parser() -> Any:
     """The command line: the fit config's sections plus evaluation's own flags."""
     from lightning import Trainer
@@ -45,17 +54,43 @@ def build_parser() -> Any:
     from jsonargparse import ActionConfigFile
 
     p.add_argument("--config", action=ActionConfigFile, help="the fit config (its data/model/trainer sections)")
-    p.add_argument("--ckpt_path", type=str | None, default=None,
-                   help="reasoner checkpoint (.ckpt, FSDP2 distributed folder or exported HF folder)")
-    p.add_argument("--base_model", type=str | None, default=None,
-                   help="base causal LM (hub id or folder), scored zero-shot by --model.score (choice head by default)")
-    p.add_argument("--baselines", type=bool, default=True, nargs="?", const=True,
-                   help="print Global-majority and Resemble rows on the same people")
-    p.add_argument("--imputers", type=bool, default=False, nargs="?", const=True,
-                   help="with --baselines, also the classical imputers (gradient-boosted trees, latent traits, "
-                        f"{IMPUTER_LATENT_CLASSES} latent classes)")
-    p.add_argument("--ceiling", type=bool, default=True, nargs="?", const=True,
-                   help="on a synthetic catalog, print the exact Bayes row on the same people and the gap to it")
+    p.add_argument(
+        "--ckpt_path",
+        type=str | None,
+        default=None,
+        help="reasoner checkpoint (.ckpt, FSDP2 distributed folder or exported HF folder)",
+    )
+    p.add_argument(
+        "--base_model",
+        type=str | None,
+        default=None,
+        help="base causal LM (hub id or folder), scored zero-shot by --model.score (choice head by default)",
+    )
+    p.add_argument(
+        "--baselines",
+        type=bool,
+        default=True,
+        nargs="?",
+        const=True,
+        help="print Global-majority and Resemble rows on the same people",
+    )
+    p.add_argument(
+        "--imputers",
+        type=bool,
+        default=False,
+        nargs="?",
+        const=True,
+        help="with --baselines, also the classical imputers (gradient-boosted trees, latent traits, "
+        f"{IMPUTER_LATENT_CLASSES} latent classes)",
+    )
+    p.add_argument(
+        "--ceiling",
+        type=bool,
+        default=True,
+        nargs="?",
+        const=True,
+        help="on a synthetic catalog, print the exact Bayes row on the same people and the gap to it",
+    )
     add_report_arguments(p, bootstrap=1000)
     add_output_arguments(p, DEFAULT_OUT, "evaluation folder")
     p.add_lightning_class_args(IVRDataModule, "data")
@@ -63,6 +98,7 @@ def build_parser() -> Any:
     p.add_lightning_class_args(Trainer, "trainer")
     accept_fit_config(p, sections=(), skip=("ckpt_path", "baselines", "bootstrap", "imputers"))
     return p
+
 
 def main(argv: list[str] | None = None) -> dict[str, dict[str, Any]]:
     """Evaluate; expected failures raise :class:`ivr.errors.IvrError`."""
@@ -96,8 +132,9 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, Any]]:
     score = cfg.model.score
     modules: dict[str, Any] = {}
     if cfg.base_model:
-        modules[f"{Path(cfg.base_model).name} (zero-shot)"] = IndieValueReasoner(model_name_or_path=cfg.base_model,
-                                                                                  score=score)
+        modules[f"{Path(cfg.base_model).name} (zero-shot)"] = IndieValueReasoner(
+            model_name_or_path=cfg.base_model, score=score
+        )
     if cfg.ckpt_path:
         ckpt = Path(cfg.ckpt_path)
         if ckpt.is_dir() and (ckpt / "config.json").is_file() and not is_distributed_checkpoint(ckpt):
@@ -111,9 +148,19 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, Any]]:
     from ivr.model.evaluation import predict_views
 
     preds = {name: predict_views(m, dm, trainer_cfg, cfg.progress) for name, m in modules.items()}
-    return report_run(preds, dm, cfg.out, with_baselines=cfg.baselines, bootstrap=cfg.bootstrap,
-                      published=cfg.published, overwrite=cfg.overwrite, progress=cfg.progress, paper=cfg.paper,
-                      ceiling=cfg.ceiling, imputers=cfg.imputers)
+    return report_run(
+        preds,
+        dm,
+        cfg.out,
+        with_baselines=cfg.baselines,
+        bootstrap=cfg.bootstrap,
+        published=cfg.published,
+        overwrite=cfg.overwrite,
+        progress=cfg.progress,
+        paper=cfg.paper,
+        ceiling=cfg.ceiling,
+        imputers=cfg.imputers,
+    )
 
 
 def cli(argv: list[str] | None = None) -> int:

@@ -21,8 +21,14 @@ ALIASES = (*COMMON_ALIASES, Alias("--ckpt", "--ckpt_path"))
 def build_parser() -> Any:
     p = make_parser(PROG, __doc__.split("\n")[0])
     p.add_argument("--ckpt_path", type=str, required=True, help="reasoner checkpoint (.ckpt or FSDP2 folder)")
-    p.add_argument("--merge", type=bool, default=True, nargs="?", const=True,
-                   help="merge LoRA adapters into the base weights (false: write the adapter only)")
+    p.add_argument(
+        "--merge",
+        type=bool,
+        default=True,
+        nargs="?",
+        const=True,
+        help="merge LoRA adapters into the base weights (false: write the adapter only)",
+    )
     p.add_argument("--tokenizer_dir", type=str | None, default=None, help="tokenizer folder to copy beside the weights")
     p.add_argument("--dtype", type=str | None, default=None, help="cast the saved weights, e.g. bfloat16")
     add_output_arguments(p, DEFAULT_OUT, "export folder")
@@ -34,8 +40,14 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = apply_aliases(list(sys.argv[1:] if argv is None else argv), ALIASES, PROG)
     cfg = build_parser().parse_args(argv)
-    out = export_hf(cfg.ckpt_path, cfg.out, merge=cfg.merge, tokenizer_dir=cfg.tokenizer_dir, dtype=cfg.dtype,
-                    overwrite=cfg.overwrite)
+    out = export_hf(
+        cfg.ckpt_path,
+        cfg.out,
+        merge=cfg.merge,
+        tokenizer_dir=cfg.tokenizer_dir,
+        dtype=cfg.dtype,
+        overwrite=cfg.overwrite,
+    )
     print(f"wrote {out}")
     return 0
 

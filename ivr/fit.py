@@ -46,31 +46,72 @@ class ReasonerCLI(LightningCLI):
     the post-fit evaluation flags."""
 
     def add_arguments_to_parser(self, parser: Any) -> None:
-        parser.add_argument("--ckpt_path", type=str | None, default=None,
-                            help="resume from: 'last' or 'best' (in --checkpoint_dir) or a checkpoint path")
-        parser.add_argument("--evaluate", type=bool, default=True,
-                            help="after fit, run the protocol on the test people and print the table")
-        parser.add_argument("--eval_ckpt", type=str, default="best",
-                            help="weights for the evaluation: 'best', 'last' or 'current' (in memory)")
-        parser.add_argument("--baselines", type=bool, default=True,
-                            help="print Global-majority and Resemble rows beside the model")
-        parser.add_argument("--imputers", type=bool, default=False,
-                            help="with --baselines, also the classical imputers (gradient-boosted trees, latent traits)")
-        parser.add_argument("--ceiling", type=bool, default=True,
-                            help="on a synthetic catalog, print the exact Bayes row on the same people and the gap")
+        parser.add_argument(
+            "--ckpt_path",
+            type=str | None,
+            default=None,
+            help="resume from: 'last' or 'best' (in --checkpoint_dir) or a checkpoint path",
+        )
+        parser.add_argument(
+            "--evaluate",
+            type=bool,
+            default=True,
+            help="after fit, run the protocol on the test people and print the table",
+        )
+        parser.add_argument(
+            "--eval_ckpt",
+            type=str,
+            default="best",
+            help="weights for the evaluation: 'best', 'last' or 'current' (in memory)",
+        )
+        parser.add_argument(
+            "--baselines", type=bool, default=True, help="print Global-majority and Resemble rows beside the model"
+        )
+        parser.add_argument(
+            "--imputers",
+            type=bool,
+            default=False,
+            help="with --baselines, also the classical imputers (gradient-boosted trees, latent traits)",
+        )
+        parser.add_argument(
+            "--ceiling",
+            type=bool,
+            default=True,
+            help="on a synthetic catalog, print the exact Bayes row on the same people and the gap",
+        )
         parser.add_argument("--bootstrap", type=Count0, default=1000, help="bootstrap resamples for the CIs")
-        parser.add_argument("--out", type=str | None, default=None,
-                            help="folder of the evaluation written after fit: table.txt/csv/json, per-model reports, "
-                                 "predictions and per-group plots (default: <log dir>/eval); a new folder or an "
-                                 "earlier evaluation output")
-        parser.add_argument("--report_dir", type=str | None, default=None,
-                            help="deprecated spelling of --out (accepted until the next release)")
-        parser.add_argument("--checkpoint_dir", type=str, default="checkpoints/run",
-                            help="folder of the best and last checkpoints (one run per folder)")
-        parser.add_argument("--save_every_n_steps", type=int, default=50,
-                            help="refresh last.ckpt every N optimiser steps (0 = only at validation)")
-        parser.add_argument("--overwrite", type=bool, default=False,
-                            help="a fresh run may delete the checkpoints of an earlier run in --checkpoint_dir")
+        parser.add_argument(
+            "--out",
+            type=str | None,
+            default=None,
+            help="folder of the evaluation written after fit: table.txt/csv/json, per-model reports, "
+            "predictions and per-group plots (default: <log dir>/eval); a new folder or an "
+            "earlier evaluation output",
+        )
+        parser.add_argument(
+            "--report_dir",
+            type=str | None,
+            default=None,
+            help="deprecated spelling of --out (accepted until the next release)",
+        )
+        parser.add_argument(
+            "--checkpoint_dir",
+            type=str,
+            default="checkpoints/run",
+            help="folder of the best and last checkpoints (one run per folder)",
+        )
+        parser.add_argument(
+            "--save_every_n_steps",
+            type=int,
+            default=50,
+            help="refresh last.ckpt every N optimiser steps (0 = only at validation)",
+        )
+        parser.add_argument(
+            "--overwrite",
+            type=bool,
+            default=False,
+            help="a fresh run may delete the checkpoints of an earlier run in --checkpoint_dir",
+        )
         parser.set_defaults({"trainer.use_distributed_sampler": False})  # the data sampler shards itself
         parser.link_arguments("data", "model.vocab_size", compute_fn=tokenizer_size, apply_on="instantiate")
 
@@ -99,8 +140,11 @@ class ReasonerCLI(LightningCLI):
             config = [str(p) for p in (cfg.get("config") or [])]
             # the lock is taken before anything in the folder is touched (held until main ends)
             self.run_lock = claim_checkpoint_dir(
-                cfg.checkpoint_dir, resume=cfg.ckpt_path is not None, overwrite=cfg.overwrite,
-                info={"config": ", ".join(config), "command": " ".join(sys.argv)})
+                cfg.checkpoint_dir,
+                resume=cfg.ckpt_path is not None,
+                overwrite=cfg.overwrite,
+                info={"config": ", ".join(config), "command": " ".join(sys.argv)},
+            )
 
     def instantiate_classes(self) -> None:
         try:
@@ -117,8 +161,10 @@ class ReasonerCLI(LightningCLI):
         # one rule for every config: 1 device -> auto, more -> FSDP2 (ModelParallelStrategy)
         trainer_cfg = self._get(self.config_init, "trainer")
         trainer_cfg["strategy"] = choose_strategy(
-            trainer_cfg.get("strategy", "auto"), trainer_cfg.get("devices", "auto"),
-            trainer_cfg.get("num_nodes", 1), trainer_cfg.get("accelerator", "auto"),
+            trainer_cfg.get("strategy", "auto"),
+            trainer_cfg.get("devices", "auto"),
+            trainer_cfg.get("num_nodes", 1),
+            trainer_cfg.get("accelerator", "auto"),
         )
         callbacks = list(trainer_cfg.get("callbacks") or [])
         if trainer_cfg.get("enable_checkpointing", True) is not False:
@@ -146,8 +192,9 @@ def report_out(cfg: Any, note: bool = False) -> tuple[str | None, str]:
     if note:
         deprecation(PROG, "--report_dir", "--out")
     if cfg.get("out") is not None and Path(cfg.out) != Path(old):
-        raise ConfigError(f"--report_dir {old} and --out {cfg.out}: give only --out (--report_dir is its deprecated "
-                          "spelling)")
+        raise ConfigError(
+            f"--report_dir {old} and --out {cfg.out}: give only --out (--report_dir is its deprecated spelling)"
+        )
     return old, "--report_dir"
 
 
@@ -170,8 +217,13 @@ def main(args: list[str] | None = None) -> dict[str, Any] | None:
     quiet_noise()
     args = apply_aliases(list(sys.argv[1:] if args is None else args), COMMON_ALIASES, PROG)
     cli = ReasonerCLI(
-        IndieValueReasoner, IVRDataModule, run=False, args=args, seed_everything_default=0,
-        save_config_kwargs={"overwrite": True}, parser_kwargs={"description": __doc__, "prog": PROG},
+        IndieValueReasoner,
+        IVRDataModule,
+        run=False,
+        args=args,
+        seed_everything_default=0,
+        save_config_kwargs={"overwrite": True},
+        parser_kwargs={"description": __doc__, "prog": PROG},
         parser_class=lightning_parser_class(),
     )
     cfg = cli.config
@@ -183,8 +235,11 @@ def main(args: list[str] | None = None) -> dict[str, Any] | None:
             from ivr.checkpoints import note_run
 
             note_run(cfg.checkpoint_dir, log_dir=str(log_dir or ""))
-        ckpt_path = resolve_ckpt_path(cfg.ckpt_path, cfg.checkpoint_dir) if is_global_zero() else (
-            _resume_path(cfg.ckpt_path, cfg.checkpoint_dir))
+        ckpt_path = (
+            resolve_ckpt_path(cfg.ckpt_path, cfg.checkpoint_dir)
+            if is_global_zero()
+            else (_resume_path(cfg.ckpt_path, cfg.checkpoint_dir))
+        )
         trainer.fit(model, datamodule=dm, ckpt_path=ckpt_path)
         if not cfg.evaluate:
             return None
@@ -195,8 +250,11 @@ def main(args: list[str] | None = None) -> dict[str, Any] | None:
         if tested and trainer.is_global_zero:
             from ivr.checkpoints import describe
 
-            print(f"[ivr] testing the {cfg.eval_ckpt} checkpoint (--eval_ckpt): "
-                  f"{describe(Path(tested), Path(cfg.checkpoint_dir))}", file=sys.stderr)
+            print(
+                f"[ivr] testing the {cfg.eval_ckpt} checkpoint (--eval_ckpt): "
+                f"{describe(Path(tested), Path(cfg.checkpoint_dir))}",
+                file=sys.stderr,
+            )
         preds = test_views(trainer, model, dm, ckpt_path=tested)
     log_dir = trainer.log_dir  # collective under FSDP: every rank asks
     if not trainer.is_global_zero:
@@ -206,8 +264,14 @@ def main(args: list[str] | None = None) -> dict[str, Any] | None:
     chosen, flag = report_out(cfg)
     out = Path(chosen) if chosen else Path(log_dir or trainer.default_root_dir) / "eval"
     return report_run(
-        {"IndieValueReasoner": preds}, dm, out, with_baselines=cfg.baselines,
-        bootstrap=cfg.bootstrap, flag=flag, ceiling=cfg.ceiling, imputers=cfg.imputers,
+        {"IndieValueReasoner": preds},
+        dm,
+        out,
+        with_baselines=cfg.baselines,
+        bootstrap=cfg.bootstrap,
+        flag=flag,
+        ceiling=cfg.ceiling,
+        imputers=cfg.imputers,
     )["IndieValueReasoner"]
 
 

@@ -20,6 +20,7 @@ from ivr.outputs.kinds import LOCK
 
 __all__ = ["LOCK", "RunLock"]
 
+
 def _proc_start(pid: int) -> str | None:
     """The kernel's start time of a process (Linux), so a reused pid is not taken for the old run."""
     try:
@@ -69,9 +70,14 @@ class RunLock:
     def acquire(self) -> RunLock:
         """Take the lock (or raise :class:`RunLockedError`)."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        mine = {"pid": os.getpid(), "host": socket.gethostname(), "proc_start": _proc_start(os.getpid()),
-                "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "command": " ".join(sys.argv),
-                **self.info}
+        mine = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "proc_start": _proc_start(os.getpid()),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "command": " ".join(sys.argv),
+            **self.info,
+        }
         for _ in range(3):
             try:
                 fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -80,15 +86,25 @@ class RunLock:
                 if data is None:
                     continue  # released meanwhile
                 if data and self._stale(data):
-                    print(f"[ivr] {self.path}: removed the stale lock of a run that is gone "
-                          f"(pid {data.get('pid')}, started {data.get('started')})", file=sys.stderr)
+                    print(
+                        f"[ivr] {self.path}: removed the stale lock of a run that is gone "
+                        f"(pid {data.get('pid')}, started {data.get('started')})",
+                        file=sys.stderr,
+                    )
                     self.path.unlink(missing_ok=True)
                     continue
-                who = (f"pid {data.get('pid')} on {data.get('host')}, started {data.get('started')}: "
-                       f"{data.get('command', '?')}") if data else "an unreadable lock file"
+                who = (
+                    (
+                        f"pid {data.get('pid')} on {data.get('host')}, started {data.get('started')}: "
+                        f"{data.get('command', '?')}"
+                    )
+                    if data
+                    else "an unreadable lock file"
+                )
                 raise RunLockedError(
                     f"{self.flag} {self.folder}: another run is using this folder ({who}); wait for it to end, "
-                    f"choose another {self.flag}, or delete {self.path} if that run is gone") from None
+                    f"choose another {self.flag}, or delete {self.path} if that run is gone"
+                ) from None
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(mine, fh, indent=2)
             self.held = True

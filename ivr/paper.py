@@ -60,8 +60,9 @@ def load_paper(path: str | Path | None = None) -> dict[str, Any]:
     except json.JSONDecodeError as err:
         raise InputError(f"{source}: not valid JSON ({err}); check the file given to {FLAGS}") from None
     if not isinstance(data, dict):
-        raise InputError(f"{source}: expected a JSON object of tables, got {type(data).__name__}; "
-                         f"check the file given to {FLAGS}")
+        raise InputError(
+            f"{source}: expected a JSON object of tables, got {type(data).__name__}; check the file given to {FLAGS}"
+        )
     return data
 
 
@@ -84,12 +85,14 @@ def paper_table(key: str, path: str | Path | None = None) -> dict[str, Any] | li
     source = f"ivr/{PACKAGED}" if path is None else str(path)
     if key not in data:
         tables = ", ".join(k for k in data if not k.startswith("_")) or "none"
-        raise PaperTableError(f"{source}: has no '{key}' table (tables: {tables}); "
-                              f"pass the paper's results.json to {FLAGS}")
+        raise PaperTableError(
+            f"{source}: has no '{key}' table (tables: {tables}); pass the paper's results.json to {FLAGS}"
+        )
     table = data[key]
     if isinstance(table, dict):
         return {k: v for k, v in table.items() if not k.startswith("_")}
     if isinstance(table, list):
         return table
-    raise InputError(f"{source}: '{key}' is a {type(table).__name__}, not a table; "
-                     f"pass the paper's results.json to {FLAGS}")
+    raise InputError(
+        f"{source}: '{key}' is a {type(table).__name__}, not a table; pass the paper's results.json to {FLAGS}"
+    )

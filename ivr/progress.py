@@ -49,8 +49,16 @@ class Progress:
         every_s: seconds between plain lines at most.
     """
 
-    def __init__(self, total: int | None = None, desc: str = "", unit: str = "it", enabled: bool = True,
-                 stream: TextIO | None = None, every_s: float | None = None, leave: bool = False) -> None:
+    def __init__(
+        self,
+        total: int | None = None,
+        desc: str = "",
+        unit: str = "it",
+        enabled: bool = True,
+        stream: TextIO | None = None,
+        every_s: float | None = None,
+        leave: bool = False,
+    ) -> None:
         self.total, self.desc, self.unit, self.enabled = total, desc, unit, enabled
         self.stream = stream or sys.stderr
         self.every_s = PLAIN_EVERY_S if every_s is None else every_s
@@ -116,8 +124,12 @@ class Progress:
         self._closed = True
         if self._bar is not None:
             self._bar.close()
-        elif self.plain and self.n and self._last_n != self.n and (
-                self._last_n >= 0 or time.monotonic() - self._start >= PLAIN_AFTER_S):
+        elif (
+            self.plain
+            and self.n
+            and self._last_n != self.n
+            and (self._last_n >= 0 or time.monotonic() - self._start >= PLAIN_AFTER_S)
+        ):
             self._emit(time.monotonic())
 
     def __enter__(self) -> Progress:
@@ -127,8 +139,9 @@ class Progress:
         self.close()
 
 
-def progress(iterable: Iterable[Any], desc: str = "", total: int | None = None, unit: str = "it",
-             enabled: bool = True) -> Iterator[Any]:
+def progress(
+    iterable: Iterable[Any], desc: str = "", total: int | None = None, unit: str = "it", enabled: bool = True
+) -> Iterator[Any]:
     """Iterate ``iterable`` with a :class:`Progress` (``total`` defaults to its length when it has one)."""
     if total is None and hasattr(iterable, "__len__"):
         total = len(iterable)  # type: ignore[arg-type]

@@ -20,7 +20,6 @@ from dataclasses import MISSING, asdict, dataclass, fields, is_dataclass
 from typing import Any, TypeVar, get_args, get_type_hints
 
 import numpy as np
-
 from jsonargparse.typing import NonNegativeInt, PositiveInt
 
 from ivr.errors import ConfigError
@@ -32,7 +31,6 @@ Count = PositiveInt  # a whole number >= 1
 Count0 = NonNegativeInt  # a whole number >= 0
 
 
-
 def check_count(flag: str, value: Any, minimum: int = 1, optional: bool = False) -> None:
     """The same check for a value that did not come through a parser (a Python call, an experiment recipe).
 
@@ -42,8 +40,9 @@ def check_count(flag: str, value: Any, minimum: int = 1, optional: bool = False)
     if value is None and optional:
         return
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ConfigError(f"{flag} {value!r}: out of range, use a whole number >= {minimum}"
-                          f"{' (or null)' if optional else ''}")
+        raise ConfigError(
+            f"{flag} {value!r}: out of range, use a whole number >= {minimum}{' (or null)' if optional else ''}"
+        )
 
 
 def plain(value: Any) -> Any:
@@ -87,8 +86,9 @@ def init_signature(settings: type) -> inspect.Signature:
     params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
     for f in fields(settings):
         default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
-        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default,
-                                        annotation=hints[f.name]))
+        params.append(
+            inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=hints[f.name])
+        )
     return inspect.Signature(params, return_annotation=None)
 
 
@@ -161,8 +161,9 @@ class ProtocolSettings:
         if unknown:
             from ivr.cli import did_you_mean
 
-            raise ConfigError(f"data: unknown key(s) {unknown}"
-                              f"{did_you_mean(unknown[0], list(cls.__dataclass_fields__))}")
+            raise ConfigError(
+                f"data: unknown key(s) {unknown}{did_you_mean(unknown[0], list(cls.__dataclass_fields__))}"
+            )
         return cls(**items)
 
     def to_dict(self) -> dict[str, Any]:
@@ -211,6 +212,8 @@ class DataSettings(ProtocolSettings):
         wanted = list(range(len(every))) if self.setups is None else [int(s) for s in self.setups]
         bad = [s for s in wanted if not 0 <= s < len(every)]
         if bad or not wanted or len(set(wanted)) != len(wanted):
-            raise ConfigError(f"--data.setups {wanted}: give distinct setup numbers between 0 and {len(every) - 1}, "
-                              f"e.g. {list(range(len(every)))} (--data.n_setups sets how many there are)")
+            raise ConfigError(
+                f"--data.setups {wanted}: give distinct setup numbers between 0 and {len(every) - 1}, "
+                f"e.g. {list(range(len(every)))} (--data.n_setups sets how many there are)"
+            )
         return {s: every[s] for s in wanted}

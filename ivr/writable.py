@@ -71,7 +71,10 @@ def writing(path: str | Path, flag: str = "--out") -> Iterator[None]:
 
 
 def check_writable(
-    path: str | Path, flag: str = "--out", in_place: bool = False, named: str | Path | None = None,
+    path: str | Path,
+    flag: str = "--out",
+    in_place: bool = False,
+    named: str | Path | None = None,
 ) -> None:
     """Refuse an output path this process cannot write, before any work, by writing a probe file.
 
@@ -103,4 +106,5 @@ def check_writable(
     if not in_place and path.is_dir() and os.path.ismount(path):
         raise OutputFolderError(
             f"{flag} {path}: is a mount point, and ivr replaces the whole output folder when it writes; "
-            f"give a new folder inside it with {flag} (e.g. {path / 'run1'})")
+            f"give a new folder inside it with {flag} (e.g. {path / 'run1'})"
+        )

@@ -48,10 +48,25 @@ def real_catalog(tmp_path_factory) -> Path:
     Bayes model: what a real survey gives)."""
     sys.path.insert(0, str(Path(__file__).parent))
     from test_own_survey import write_survey
+
     from ivr.catalog.__main__ import cli
 
     folder = tmp_path_factory.mktemp("realcat")
     codebook, survey = write_survey(folder / "survey", people=300)
-    assert cli(["build", "--codebook", str(codebook), "--input", str(survey), "--out", str(folder / "cat"),
-                "--progress", "false"]) == 0
+    assert (
+        cli(
+            [
+                "build",
+                "--codebook",
+                str(codebook),
+                "--input",
+                str(survey),
+                "--out",
+                str(folder / "cat"),
+                "--progress",
+                "false",
+            ]
+        )
+        == 0
+    )
     return folder / "cat"

@@ -23,12 +23,26 @@ PROMPT_TOKENS, COMPLETION_TOKENS = 100, 10
 
 
 class FakeAPI:
-    def __init__(self, models: tuple[str, ...] = ("fake-model",), context: int | None = 4096,
-                 script: list[int | str] | None = None, fail_after: int | None = None, fail_status: int = 500,
-                 delay: float = 0.0, hang: float = 1.0, prefill: bool = True, logprobs: dict[str, float] | None = None,
-                 owner: str = "vllm", max_requests: int = 500, echo_key_on_401: bool = False,
-                 raw: dict[str, bytes] | None = None, model_extra: dict[str, Any] | None = None,
-                 echo_key: bool = False, with_logprobs: bool = True, gate: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        models: tuple[str, ...] = ("fake-model",),
+        context: int | None = 4096,
+        script: list[int | str] | None = None,
+        fail_after: int | None = None,
+        fail_status: int = 500,
+        delay: float = 0.0,
+        hang: float = 1.0,
+        prefill: bool = True,
+        logprobs: dict[str, float] | None = None,
+        owner: str = "vllm",
+        max_requests: int = 500,
+        echo_key_on_401: bool = False,
+        raw: dict[str, bytes] | None = None,
+        model_extra: dict[str, Any] | None = None,
+        echo_key: bool = False,
+        with_logprobs: bool = True,
+        gate: threading.Event | None = None,
+    ) -> None:
         self.models, self.context, self.owner = models, context, owner
         # hostile replies: raw[path] is sent as is (HTTP 200, JSON content type) instead of the real answer;
         # model_extra is merged into every /v1/models entry; echo_key puts the Authorization header's value
@@ -77,11 +91,14 @@ class FakeAPI:
         return [r for r in self.requests if r["path"] == path]
 
     # -- replies -------------------------------------------------------------------------------
-    def _send(self, h: BaseHTTPRequestHandler, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, h: BaseHTTPRequestHandler, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
         self._send_bytes(h, status, json.dumps(body).encode(), headers)
 
-    def _send_bytes(self, h: BaseHTTPRequestHandler, status: int, data: bytes,
-                    headers: dict[str, str] | None = None) -> None:
+    def _send_bytes(
+        self, h: BaseHTTPRequestHandler, status: int, data: bytes, headers: dict[str, str] | None = None
+    ) -> None:
         h.send_response(status)
         h.send_header("content-type", "application/json")
         h.send_header("content-length", str(len(data)))
@@ -145,11 +162,25 @@ class FakeAPI:
             name = path.rsplit("/", 1)[1]
             if name not in self.models:
                 return self._send(h, 404, {"error": {"message": "no such model"}})
-            entry = {"id": name, "type": "model", "display_name": name, "created_at": "2024-06-20T00:00:00Z",
-                     "lifecycle": "active"}
+            entry = {
+                "id": name,
+                "type": "model",
+                "display_name": name,
+                "created_at": "2024-06-20T00:00:00Z",
+                "lifecycle": "active",
+            }
             return self._send(h, 200, {**entry, **({"max_input_tokens": self.context} if self.context else {})})
-        data = [{"id": m, "object": "model", "created": 0, "owned_by": self.owner,
-                 **({"max_model_len": self.context} if self.context else {}), **self.model_extra} for m in self.models]
+        data = [
+            {
+                "id": m,
+                "object": "model",
+                "created": 0,
+                "owned_by": self.owner,
+                **({"max_model_len": self.context} if self.context else {}),
+                **self.model_extra,
+            }
+            for m in self.models
+        ]
         self._send(h, 200, {"object": "list", "data": data})
 
     @staticmethod
@@ -162,17 +193,32 @@ class FakeAPI:
         logprobs, text = None, self.answer(user)
         if body.get("continue_final_message"):
             if not self.prefill:  # as OpenAI's own API answers an unknown parameter
-                return self._send(h, 400, {"error": {"message": "Unrecognized request argument supplied: "
-                                                                "continue_final_message"}})
+                return self._send(
+                    h, 400, {"error": {"message": "Unrecognized request argument supplied: continue_final_message"}}
+                )
             top = [{"token": t, "logprob": lp, "bytes": list(t.encode())} for t, lp in self.logprobs.items()]
             best = max(top, key=lambda e: e["logprob"])
             logprobs, text = {"content": [{**best, "top_logprobs": top}], "refusal": None}, best["token"]
             logprobs = logprobs if self.with_logprobs else None
-        reply = {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body["model"],
-                 "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                              "finish_reason": "stop", "logprobs": logprobs}],
-                 "usage": {"prompt_tokens": PROMPT_TOKENS, "completion_tokens": COMPLETION_TOKENS,
-                           "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS}}
+        reply = {
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body["model"],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": "stop",
+                    "logprobs": logprobs,
+                }
+            ],
+            "usage": {
+                "prompt_tokens": PROMPT_TOKENS,
+                "completion_tokens": COMPLETION_TOKENS,
+                "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS,
+            },
+        }
         if self.echo_key:
             reply = self._echoed(h, reply)
         self._send(h, 200, reply)
@@ -180,7 +226,7 @@ class FakeAPI:
     @staticmethod
     def _echoed(h: BaseHTTPRequestHandler, reply: dict[str, Any]) -> dict[str, Any]:
         """The reply with the request's key in its text, its logprob tokens and extra fields (a hostile echo)."""
-        key = h.headers.get("authorization", "")[len("Bearer "):] or h.headers.get("x-api-key", "")
+        key = h.headers.get("authorization", "")[len("Bearer ") :] or h.headers.get("x-api-key", "")
         choice = reply["choices"][0]
         choice["message"]["content"] = f"{choice['message']['content']} (you sent {key})"
         choice["message"]["reasoning_content"] = f"the key is {key}"
@@ -191,9 +237,19 @@ class FakeAPI:
         return {**reply, "system_fingerprint": key, "id": f"chatcmpl-{key}"}
 
     def _anthropic(self, h: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
-        echo = f" (you sent {h.headers.get('x-api-key') or h.headers.get('authorization', '')[7:]})" if self.echo_key else ""
-        reply = {"id": "msg_1", "type": "message", "role": "assistant", "model": body["model"],
-                 "content": [{"type": "text", "text": self.answer(body["messages"][0]["content"]) + echo}],
-                 "stop_reason": "end_turn", "stop_sequence": None,
-                 "usage": {"input_tokens": PROMPT_TOKENS, "output_tokens": COMPLETION_TOKENS}}
+        echo = (
+            f" (you sent {h.headers.get('x-api-key') or h.headers.get('authorization', '')[7:]})"
+            if self.echo_key
+            else ""
+        )
+        reply = {
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "model": body["model"],
+            "content": [{"type": "text", "text": self.answer(body["messages"][0]["content"]) + echo}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": PROMPT_TOKENS, "output_tokens": COMPLETION_TOKENS},
+        }
         self._send(h, 200, reply)

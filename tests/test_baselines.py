@@ -38,16 +38,25 @@ def polar_of(cb, refined: np.ndarray) -> np.ndarray:
     """Polar option indices of refined ones (-1 stays missing)."""
     polar = np.full_like(refined, -1)
     for q, question in enumerate(cb.questions):
-        to_polar = [next(j for j, p in enumerate(question.polar) if set(o.codes) & set(p.codes))
-                    for o in question.refined]
+        to_polar = [
+            next(j for j, p in enumerate(question.polar) if set(o.codes) & set(p.codes)) for o in question.refined
+        ]
         ok = refined[:, q] >= 0
         polar[ok, q] = np.asarray(to_polar, dtype=np.int8)[refined[ok, q]]
     return polar
 
 
-def brute_force(answers: np.ndarray, n_opt: np.ndarray, queries: np.ndarray, pool: np.ndarray,
-                features: np.ndarray, probes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def brute_force(
+    answers: np.ndarray,
+    n_opt: np.ndarray,
+    queries: np.ndarray,
+    pool: np.ndarray,
+    features: np.ndarray,
+    probes: np.ndarray,
+    n: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Reference: dense agreement, (agreement desc, index asc) ranking, Python votes."""
+
     def onehot(rows: np.ndarray) -> np.ndarray:
         return np.concatenate([answers[rows][:, [q]] == np.arange(n_opt[q]) for q in features], axis=1).astype(float)
 
@@ -111,8 +120,12 @@ def test_seeded_ties_and_shown_features_match_brute_force(masked: bool) -> None:
     ties = TieKeys(keys[queries], keys[pool], seed=3)
     prio = ties.priority(np.arange(len(queries)), np.tile(np.arange(len(pool)), (len(queries), 1)))
     n = 12
-    ref = np.array([sorted(range(len(pool)), key=lambda j: (-agree[e, j], int(prio[e, j]), int(keys[pool[j]])))[:n]
-                    for e in range(len(queries))])
+    ref = np.array(
+        [
+            sorted(range(len(pool)), key=lambda j: (-agree[e, j], int(prio[e, j]), int(keys[pool[j]])))[:n]
+            for e in range(len(queries))
+        ]
+    )
     tied = np.mean([(agree[e, ref[e, n - 1]] == np.sort(agree[e])[::-1][n]) for e in range(len(queries))])
     assert tied > 0.3  # ties cross the cut for most people: the tie order decides who is in the cluster
     packed = PackedAnswers.from_answers(answers, n_opt, setup_blocks(n_q, [probes]))
@@ -129,8 +142,10 @@ def test_random_expectation_matches_published_polar_row() -> None:
     setups = probe_setups(cb)
     polar = [codebook_expected_accuracy(cb.n_options("polar"), s) for s in setups]
     refined = [codebook_expected_accuracy(cb.n_options("refined"), s) for s in setups]
-    print(f"random expectation polar {np.round(polar, 2)} refined {np.round(refined, 2)} "
-          "(paper refined row is one random draw: 29.16 / 29.03 / 25.43)")
+    print(
+        f"random expectation polar {np.round(polar, 2)} refined {np.round(refined, 2)} "
+        "(paper refined row is one random draw: 29.16 / 29.03 / 25.43)"
+    )
     np.testing.assert_allclose(polar, PUBLISHED_RANDOM_POLAR, atol=0.01)
     # the same through the per-person scoring of a catalog where everyone answered every probe
     n = 5
@@ -203,10 +218,37 @@ def test_bad_input_errors(small_catalog: tuple[Catalog, Path]) -> None:
 def test_cli_end_to_end(small_catalog: tuple[Catalog, Path], tmp_path: Path) -> None:
     _, path = small_catalog
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "baselines", "--data.catalog", str(path), "--out", str(out), "--data.split_rule",
-           "stratified", "--data.split_size", "40", "--data.min_valid", "100", "--pools", "[150, all]", "--max_n", "8",
-           "--n_cluster", "5", "--bootstrap", "10", "--dimensions", "[Country, Sex]", "--published", "--plot",
-           "--progress", "false", "--use_gpu", "false"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "baselines",
+        "--data.catalog",
+        str(path),
+        "--out",
+        str(out),
+        "--data.split_rule",
+        "stratified",
+        "--data.split_size",
+        "40",
+        "--data.min_valid",
+        "100",
+        "--pools",
+        "[150, all]",
+        "--max_n",
+        "8",
+        "--n_cluster",
+        "5",
+        "--bootstrap",
+        "10",
+        "--dimensions",
+        "[Country, Sex]",
+        "--published",
+        "--plot",
+        "--progress",
+        "false",
+        "--use_gpu",
+        "false",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "Resemble (all, top cluster)" in proc.stdout and "(paper)" in proc.stdout
@@ -220,8 +262,12 @@ def test_cli_end_to_end(small_catalog: tuple[Catalog, Path], tmp_path: Path) -> 
     pngs = sorted(p.name for p in (out / "plots").glob("*.png"))
     assert "n_sweep.png" in pngs and any(p.startswith("per_group_") for p in pngs)
     # bad input through the CLI: a clear message and exit code 2, nothing written
-    bad = subprocess.run(cmd[:-6] + ["--dimensions", "[Shoe size]", "--out", str(tmp_path / "bad")],
-                         capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        cmd[:-6] + ["--dimensions", "[Shoe size]", "--out", str(tmp_path / "bad")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 2 and "Shoe size" in bad.stderr
     assert not (tmp_path / "bad").exists()
 
@@ -233,8 +279,16 @@ def test_resemble_independent_of_catalog_row_order(small_catalog: tuple[Catalog,
     cat = base.subset(np.argsort(country, kind="stable"))  # people ordered by country, as in the WVS file
     perm = np.random.default_rng(1).permutation(len(cat))
     shuffled = cat.subset(perm)
-    config = BaselineConfig(pools=("all", "150"), max_n=8, n_cluster=8, bootstrap=0, progress=False,
-                            dimensions=["Country"], use_gpu=False, threads=1)
+    config = BaselineConfig(
+        pools=("all", "150"),
+        max_n=8,
+        n_cluster=8,
+        bootstrap=0,
+        progress=False,
+        dimensions=["Country"],
+        use_gpu=False,
+        threads=1,
+    )
     out, people = [], []
     for c in (cat, shuffled):
         split = choose_split(c, probe_setups(c.codebook), size=40, rule="stratified", min_valid=100)
@@ -247,18 +301,27 @@ def test_resemble_independent_of_catalog_row_order(small_catalog: tuple[Catalog,
         assert flat(row) == pytest.approx(flat(other), abs=1e-9), name
         if name.startswith("Resemble"):
             for form, dims in out[0].reports[name].per_group_by_form.items():
-                assert dims["Country"] == pytest.approx(out[1].reports[name].per_group_by_form[form]["Country"],
-                                                        abs=1e-9), (name, form)
+                assert dims["Country"] == pytest.approx(
+                    out[1].reports[name].per_group_by_form[form]["Country"], abs=1e-9
+                ), (name, form)
     # the shuffle matters without keyed ties: catalog-row tie order changes who the neighbours are
     from baselines.resemble import pack_forms
 
     setups = {0: probe_setups(cat.codebook)[0]}
     split = choose_split(cat, list(setups.values()), size=40, rule="stratified", min_valid=100)
     pool = np.asarray(split.train_rows)
-    codes = setup_codes(pack_forms(cat, setups)["polar"], split.eval_rows, pool,
-                        non_probe_questions(len(cat.codebook.questions), setups[0]))
-    back = setup_codes(pack_forms(cat, setups)["polar"], split.eval_rows, pool[::-1],
-                       non_probe_questions(len(cat.codebook.questions), setups[0]))
+    codes = setup_codes(
+        pack_forms(cat, setups)["polar"],
+        split.eval_rows,
+        pool,
+        non_probe_questions(len(cat.codebook.questions), setups[0]),
+    )
+    back = setup_codes(
+        pack_forms(cat, setups)["polar"],
+        split.eval_rows,
+        pool[::-1],
+        non_probe_questions(len(cat.codebook.questions), setups[0]),
+    )
     plain, rev = top_neighbours(codes, 8, use_gpu=False)[1], top_neighbours(back, 8, use_gpu=False)[1]
     assert not np.array_equal(np.sort(pool[plain], 1), np.sort(pool[::-1][rev], 1))
 
@@ -267,8 +330,9 @@ def test_resemble_on_shown_demonstrations(small_catalog: tuple[Catalog, Path]) -
     """features=shown: with every candidate shown it equals the non-probe rule; with 20 shown it differs."""
     cat, _ = small_catalog
     split = choose_split(cat, probe_setups(cat.codebook), size=30, rule="stratified", min_valid=100)
-    common = dict(pools=("all",), max_n=5, n_cluster=5, bootstrap=0, progress=False, use_gpu=False, threads=1,
-                  setups=(0, 1))
+    common = dict(
+        pools=("all",), max_n=5, n_cluster=5, bootstrap=0, progress=False, use_gpu=False, threads=1, setups=(0, 1)
+    )
     name = "Resemble (all, top cluster)"
     base = run_baselines(cat, split, BaselineConfig(**common)).rows[name]
     everything = run_baselines(cat, split, BaselineConfig(**common, features="shown", demo_count="253")).rows[name]
@@ -324,8 +388,17 @@ def test_latent_class_row_independent_of_catalog_row_order(small_catalog: tuple[
     it is no worse than the global majority on these correlated answers."""
     cat, _ = small_catalog
     shuffled = cat.subset(np.random.default_rng(3).permutation(len(cat)))
-    config = BaselineConfig(pools=("all",), max_n=4, n_cluster=4, bootstrap=0, progress=False, dimensions=[],
-                            use_gpu=False, threads=1, latent_classes=3)
+    config = BaselineConfig(
+        pools=("all",),
+        max_n=4,
+        n_cluster=4,
+        bootstrap=0,
+        progress=False,
+        dimensions=[],
+        use_gpu=False,
+        threads=1,
+        latent_classes=3,
+    )
     rows = []
     for c in (cat, shuffled):
         split = choose_split(c, probe_setups(c.codebook), size=40, rule="stratified", min_valid=100)

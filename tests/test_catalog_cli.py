@@ -21,7 +21,11 @@ SURVEY = FIXTURE / "my_survey.csv"
 
 def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "ivr.catalog", *args], capture_output=True, text=True, cwd=cwd, timeout=120,
+        [sys.executable, "-m", "ivr.catalog", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
     )
 
 
@@ -110,7 +114,10 @@ def test_bad_input_exit_status_and_nothing_written(
 
 def test_stats_published_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cat"
-    assert main(["build", "--codebook", str(CODEBOOK), "--input", str(SURVEY), "--out", str(out), "--progress", "false"]) == 0
+    assert (
+        main(["build", "--codebook", str(CODEBOOK), "--input", str(SURVEY), "--out", str(out), "--progress", "false"])
+        == 0
+    )
     paper = tmp_path / "results.json"
     paper.write_text(json.dumps({"table1_dataset": {"people": 93279, "questions": 253}}))
     capsys.readouterr()
@@ -124,7 +131,10 @@ def test_stats_published_table(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 def test_stats_published_defaults_to_the_packaged_copy(tmp_path: Path) -> None:
     out = tmp_path / "cat"
-    assert main(["build", "--codebook", str(CODEBOOK), "--input", str(SURVEY), "--out", str(out), "--progress", "false"]) == 0
+    assert (
+        main(["build", "--codebook", str(CODEBOOK), "--input", str(SURVEY), "--out", str(out), "--progress", "false"])
+        == 0
+    )
     work = tmp_path / "work"  # any working folder: no ../shared needed
     work.mkdir()
     done = _cli("stats", str(out), "--published", "--json", cwd=work)

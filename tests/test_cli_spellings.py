@@ -13,8 +13,14 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY_MODEL = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
-              "num_key_value_heads": 2, "max_position_embeddings": 1024}
+TINY_MODEL = {
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 1024,
+}
 
 
 def deprecations(err: str) -> list[str]:
@@ -46,30 +52,65 @@ def _interview(flag: str, ckpt: Path, cache: Path, catalog: Path, tmp_path: Path
     answers = tmp_path / "answers.txt"
     answers.write_text("1\n2\n")
     out = tmp_path / f"interview{flag}"
-    assert main(["interview", flag, str(ckpt), "--data.catalog", str(catalog), "--data.cache_dir", str(cache),
-                 "--data.split_size", "50",
-                 "--answers", str(answers), "--questions", "2", "--show", "0", "--max_seq_length", "1024",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "interview",
+                flag,
+                str(ckpt),
+                "--data.catalog",
+                str(catalog),
+                "--data.cache_dir",
+                str(cache),
+                "--data.split_size",
+                "50",
+                "--answers",
+                str(answers),
+                "--questions",
+                "2",
+                "--show",
+                "0",
+                "--max_seq_length",
+                "1024",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     return json.loads((out / "transcript.json").read_text()), capsys.readouterr().err
 
 
-def test_interview_takes_ckpt_path_and_the_old_ckpt_with_one_deprecation_line(reasoner_ckpt, small_catalog_dir,
-                                                                              tmp_path, capsys) -> None:
+def test_interview_takes_ckpt_path_and_the_old_ckpt_with_one_deprecation_line(
+    reasoner_ckpt, small_catalog_dir, tmp_path, capsys
+) -> None:
     ckpt, cache = reasoner_ckpt
     new, err = _interview("--ckpt_path", ckpt, cache, small_catalog_dir, tmp_path, capsys)
     assert deprecations(err) == []
     old, err = _interview("--ckpt", ckpt, cache, small_catalog_dir, tmp_path, capsys)
-    assert deprecations(err) == ["[ivr] python -m ivr.elicit interview: --ckpt is deprecated, use --ckpt_path "
-                                 "(the old spelling is accepted until the next release)"]
+    assert deprecations(err) == [
+        "[ivr] python -m ivr.elicit interview: --ckpt is deprecated, use --ckpt_path "
+        "(the old spelling is accepted until the next release)"
+    ]
     asked = [[t["question"] for t in transcript["turns"]] for transcript in (new, old)]
     assert len(asked[0]) == 2 and asked[0] == asked[1]  # the same reasoner asked the same questions
 
 
 def _fit_args(catalog: Path, tmp_path: Path) -> list[str]:
-    return ["--config", str(ROOT / "configs" / "tiny.yaml"), "--data.catalog", str(catalog),
-            "--data.cache_dir", str(tmp_path / "cache"), "--checkpoint_dir", str(tmp_path / "ck"),
-            "--trainer.default_root_dir", str(tmp_path / "root"),
-            "--trainer.logger.init_args.save_dir", str(tmp_path / "root")]
+    return [
+        "--config",
+        str(ROOT / "configs" / "tiny.yaml"),
+        "--data.catalog",
+        str(catalog),
+        "--data.cache_dir",
+        str(tmp_path / "cache"),
+        "--checkpoint_dir",
+        str(tmp_path / "ck"),
+        "--trainer.default_root_dir",
+        str(tmp_path / "root"),
+        "--trainer.logger.init_args.save_dir",
+        str(tmp_path / "root"),
+    ]
 
 
 def _user_folder(path: Path) -> Path:
@@ -79,8 +120,9 @@ def _user_folder(path: Path) -> Path:
 
 
 @pytest.mark.parametrize("flag", ["--out", "--report_dir"])
-def test_fit_out_names_the_evaluation_folder_and_report_dir_is_its_old_spelling(flag, small_catalog_dir, tmp_path,
-                                                                                capsys) -> None:
+def test_fit_out_names_the_evaluation_folder_and_report_dir_is_its_old_spelling(
+    flag, small_catalog_dir, tmp_path, capsys
+) -> None:
     """Both spellings name the folder fit writes its evaluation into: a user's folder is refused before training,
     naming the flag given; the old one with one deprecation line first."""
     from ivr.cli import _warned, run
@@ -92,9 +134,14 @@ def test_fit_out_names_the_evaluation_folder_and_report_dir_is_its_old_spelling(
     err = capsys.readouterr().err
     assert code == 2
     assert err.strip().splitlines()[-1].startswith(f"error: {flag} {mine}: the folder holds files ivr did not write")
-    assert deprecations(err) == ([] if flag == "--out" else [
-        "[ivr] python -m ivr.fit: --report_dir is deprecated, use --out (the old spelling is accepted until the next "
-        "release)"])
+    assert deprecations(err) == (
+        []
+        if flag == "--out"
+        else [
+            "[ivr] python -m ivr.fit: --report_dir is deprecated, use --out (the old spelling is accepted until the next "
+            "release)"
+        ]
+    )
     assert not (tmp_path / "ck").exists()  # refused before the checkpoint folder was touched
 
 
@@ -102,8 +149,10 @@ def test_fit_refuses_out_and_report_dir_naming_different_folders(small_catalog_d
     from ivr.cli import run
     from ivr.fit import main
 
-    code = run(main, [*_fit_args(small_catalog_dir, tmp_path), "--out", str(tmp_path / "a"),
-                      "--report_dir", str(tmp_path / "b")])
+    code = run(
+        main,
+        [*_fit_args(small_catalog_dir, tmp_path), "--out", str(tmp_path / "a"), "--report_dir", str(tmp_path / "b")],
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err[-1].startswith("error: --report_dir ") and "give only --out" in err[-1]
     assert not (tmp_path / "ck").exists()

@@ -12,16 +12,24 @@ import pytest
 def test_ceiling_with_the_protocols_eval_demo_count(small_catalog_dir: Path, tmp_path: Path, count) -> None:
     """``--data.eval_demo_count null`` (the default) or ``all``: the ceiling reads the resolved count (this
     crashed after training when the ceiling was handed the unresolved value)."""
-    from ivr.predict.bayes import bayes_predictions
     from ivr.catalog.store import load_catalog
     from ivr.catalog.synth import SynthModel
     from ivr.ceiling import ceiling_predictors
     from ivr.data.datamodule import IVRDataModule
     from ivr.predict import from_datamodule
+    from ivr.predict.bayes import bayes_predictions
     from ivr.predict.runner import to_predictions
 
-    dm = IVRDataModule(catalog=str(small_catalog_dir), n_per_question=1, split_size=20, split_rule="stratified",
-                       eval_demo_count=count, limit_eval_people=3, cache_dir=str(tmp_path), check_tokenization=False)
+    dm = IVRDataModule(
+        catalog=str(small_catalog_dir),
+        n_per_question=1,
+        split_size=20,
+        split_rule="stratified",
+        eval_demo_count=count,
+        limit_eval_people=3,
+        cache_dir=str(tmp_path),
+        check_tokenization=False,
+    )
     dm.setup("test")
     rows = np.asarray(dm.split.test_rows)[:3]
     examples = from_datamodule(dm, rows=rows, setups=[0, 1, 2])
@@ -31,12 +39,21 @@ def test_ceiling_with_the_protocols_eval_demo_count(small_catalog_dir: Path, tmp
     resolved = dm.eval_recipe.demo_count
     assert resolved.isdigit() and int(resolved) > 0
     cat = load_catalog(small_catalog_dir)
-    want = bayes_predictions(cat, SynthModel.load(small_catalog_dir), rows, {s: dm.setups[s] for s in (0, 1, 2)},
-                             ["polar", "refined"], resolved, dm.hparams.seed, view="matched")
+    want = bayes_predictions(
+        cat,
+        SynthModel.load(small_catalog_dir),
+        rows,
+        {s: dm.setups[s] for s in (0, 1, 2)},
+        ["polar", "refined"],
+        resolved,
+        dm.hparams.seed,
+        view="matched",
+    )
     np.testing.assert_array_equal(got.pred, want.pred)
 
 
 # ---- experiments on any catalog ----------------------------------------------------------------------
+
 
 def experiment(name: str, config: dict, out: Path):
     from ivr.experiment import experiment_class
@@ -67,52 +84,126 @@ def test_demographics_on_a_real_catalog_leaves_the_bayes_model_out(real_catalog:
 
 
 def test_experiment_of_bayes_models_only_is_refused_on_a_real_catalog(real_catalog: Path, tmp_path: Path) -> None:
-    exp = experiment("demo_count", {"data": {"catalog": str(real_catalog)}, "models": [{"name": "B", "bayes": {}}]},
-                     tmp_path / "out")
+    exp = experiment(
+        "demo_count", {"data": {"catalog": str(real_catalog)}, "models": [{"name": "B", "bayes": {}}]}, tmp_path / "out"
+    )
     from ivr.errors import ConfigError
 
     with pytest.raises(ConfigError, match="needs a synthetic catalog"):
         exp.adapt()
 
 
-def test_elicitation_on_a_real_catalog_without_the_bayes_policy_and_scorer(real_catalog: Path, tmp_path: Path,
-                                                                          capsys) -> None:
+def test_elicitation_on_a_real_catalog_without_the_bayes_policy_and_scorer(
+    real_catalog: Path, tmp_path: Path, capsys
+) -> None:
     """bayes-eig / the bayes scorer are left out with a line each; the rest runs; no WVS-7 figure is printed."""
     from ivr.experiment.__main__ import cli
 
     out = tmp_path / "el"
-    assert cli(["elicitation", "--data.catalog", str(real_catalog), "--data.split_size", "null",
-                "--data.split_rule", "null", "--out", str(out), "--policies", "[random, bayes-eig, neighbours]", "--scorers", "[bayes, resemble]", "--ks", "[0, 2]", "--group_k", "2",
-                "--bootstrap", "0", "--pool", "all", "--progress", "false"]) == 0
+    assert (
+        cli(
+            [
+                "elicitation",
+                "--data.catalog",
+                str(real_catalog),
+                "--data.split_size",
+                "null",
+                "--data.split_rule",
+                "null",
+                "--out",
+                str(out),
+                "--policies",
+                "[random, bayes-eig, neighbours]",
+                "--scorers",
+                "[bayes, resemble]",
+                "--ks",
+                "[0, 2]",
+                "--group_k",
+                "2",
+                "--bootstrap",
+                "0",
+                "--pool",
+                "all",
+                "--progress",
+                "false",
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     assert "left out --policies bayes-eig" in err and "left out --scorers bayes" in err
     assert sorted(p.name for p in (out / "runs").iterdir()) == [
-        "score_resemble_neighbours.json", "score_resemble_random.json", "seq_neighbours.json", "seq_random.json"]
+        "score_resemble_neighbours.json",
+        "score_resemble_random.json",
+        "seq_neighbours.json",
+        "seq_random.json",
+    ]
 
 
 def test_elicitation_with_only_bayes_is_refused_before_training(real_catalog: Path, tmp_path: Path, capsys) -> None:
     from ivr.experiment.__main__ import cli
 
     out = tmp_path / "el"
-    assert cli(["elicitation", "--data.catalog", str(real_catalog), "--data.split_size", "null",
-                "--data.split_rule", "null", "--out", str(out), "--policies", "[bayes-eig]", "--scorers",
-                "[reasoner]", "--ks", "[0, 2]", "--progress", "false"]) == 2
+    assert (
+        cli(
+            [
+                "elicitation",
+                "--data.catalog",
+                str(real_catalog),
+                "--data.split_size",
+                "null",
+                "--data.split_rule",
+                "null",
+                "--out",
+                str(out),
+                "--policies",
+                "[bayes-eig]",
+                "--scorers",
+                "[reasoner]",
+                "--ks",
+                "[0, 2]",
+                "--progress",
+                "false",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: --policies [bayes-eig]: it needs a synthetic catalog")
     assert not (out / "models").exists() and not list((out / "runs").glob("*.json"))
 
 
-def test_published_figures_only_beside_a_wvs7_catalog(real_catalog: Path, small_catalog_dir: Path,
-                                                      tmp_path: Path, capsys) -> None:
+def test_published_figures_only_beside_a_wvs7_catalog(
+    real_catalog: Path, small_catalog_dir: Path, tmp_path: Path, capsys
+) -> None:
     """The inequity experiment prints Table 19 beside a WVS-7 (synthetic) catalog, never beside another survey."""
     from ivr.experiment.__main__ import cli
 
     models = '[{name: "Global", baseline: "Global (majority vote)"}]'
     for catalog, wvs in ((real_catalog, False), (small_catalog_dir, True)):
         out = tmp_path / ("wvs" if wvs else "own")
-        assert cli(["inequity", "--data.catalog", str(catalog), "--data.split_size", "100", "--data.split_rule",
-                    "stratified", "--models", models, "--dimensions", "null", "--out", str(out),
-                    "--progress", "false"]) == 0
+        assert (
+            cli(
+                [
+                    "inequity",
+                    "--data.catalog",
+                    str(catalog),
+                    "--data.split_size",
+                    "100",
+                    "--data.split_rule",
+                    "stratified",
+                    "--models",
+                    models,
+                    "--dimensions",
+                    "null",
+                    "--out",
+                    str(out),
+                    "--progress",
+                    "false",
+                ]
+            )
+            == 0
+        )
         text = capsys.readouterr()
         assert ("(published)" in text.out) is wvs and (out / "published.csv").exists() is wvs
         assert ("Table 2 (published" in text.out) is wvs
@@ -131,6 +222,7 @@ def test_elicitation_pool_follows_the_protocol_overrides(small_catalog_dir: Path
 
 
 # ---- checkpoint names ----------------------------------------------------------------------------------
+
 
 def test_best_checkpoint_is_named_by_epoch_step_and_figure(tmp_path: Path) -> None:
     """The best file says what made it best, so it is never taken for last.ckpt at the same step."""
@@ -180,10 +272,21 @@ def test_bayes_eig_does_not_depend_on_the_thread_count(small_catalog_dir: Path) 
     root = Path(__file__).resolve().parents[1]
     digests = []
     for threads in ("1", "2"):
-        env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads,
-               "MKL_NUM_THREADS": threads}
-        proc = subprocess.run([sys.executable, "-c", EIG_SCRIPT, str(small_catalog_dir)], env=env, cwd=root,
-                              capture_output=True, text=True, timeout=300)
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(root),
+            "OMP_NUM_THREADS": threads,
+            "OPENBLAS_NUM_THREADS": threads,
+            "MKL_NUM_THREADS": threads,
+        }
+        proc = subprocess.run(
+            [sys.executable, "-c", EIG_SCRIPT, str(small_catalog_dir)],
+            env=env,
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         digests.append(proc.stdout.strip())
     assert digests[0] == digests[1]

@@ -16,7 +16,10 @@ from ivr.paper import load_paper
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 REFERENCE = SHARED / "reference" / "indievalue-catalog"
-needs_reference = pytest.mark.skipif(not REFERENCE.is_dir(), reason="../shared/reference/indievalue-catalog absent (the published catalog's metadata files, not in the repository): the comparison with the published catalog is not run")
+needs_reference = pytest.mark.skipif(
+    not REFERENCE.is_dir(),
+    reason="../shared/reference/indievalue-catalog absent (the published catalog's metadata files, not in the repository): the comparison with the published catalog is not run",
+)
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +31,7 @@ def cb():
 def ref() -> dict[str, list[dict]]:
     def read(name: str) -> list[dict]:
         return [json.loads(x) for x in (REFERENCE / name).read_text(encoding="utf-8").splitlines() if x]
+
     return {"polar": read(POLAR_FILE), "refined": read(REFINED_FILE), "demographics": read(DEMOGRAPHICS_FILE)}
 
 
@@ -40,8 +44,12 @@ def test_counts(cb) -> None:
     assert len(cb.questions) == 253 and len(cb.categories) == 13
     assert sum(cb.n_options("refined")) == 929 and sum(cb.n_options("polar")) == 567
     assert len(cb.demographics) == 31
-    assert cb.roles == {"person_id": "D_INTERVIEW", "country": "B_COUNTRY",
-                        "continent": "B_COUNTRY_to_continent", "religion": "Q289"}
+    assert cb.roles == {
+        "person_id": "D_INTERVIEW",
+        "country": "B_COUNTRY",
+        "continent": "B_COUNTRY_to_continent",
+        "religion": "Q289",
+    }
     assert cb.id_column == "D_INTERVIEW"
 
 
@@ -60,8 +68,11 @@ def test_category_counts_and_dimensions_match_the_paper(cb) -> None:
 def test_same_ids_codes_groupings_and_categories_as_published(cb, ref) -> None:
     assert cb.question_ids == [r["question_id"] for r in ref["polar"]]
     for q, p, r in zip(cb.questions, ref["polar"], ref["refined"]):
-        assert (q.category, q.type, list(q.codes)) == (p["question_category"], p["question_type"],
-                                                       p["all_answer_ids"]), q.id
+        assert (q.category, q.type, list(q.codes)) == (
+            p["question_category"],
+            p["question_type"],
+            p["all_answer_ids"],
+        ), q.id
         assert [list(o.codes) for o in q.polar] == p["answer_ids"], q.id
         assert [list(o.codes) for o in q.refined] == r["answer_ids"], q.id
 
@@ -105,6 +116,7 @@ def test_statements_are_distinct_sentences_with_a_question_text(cb) -> None:
 
 def test_wording_follows_the_answer_direction(cb) -> None:
     """Spot checks on the items whose codes are easy to get backwards."""
+
     def stmt(qid: str, form: str, code: int) -> str:
         q = cb.question(qid)
         return q.options(form)[q.code_to_index(form)[code]].statement
@@ -152,8 +164,13 @@ def test_generator_reproduces_the_committed_file(tmp_path: Path) -> None:
 
 def _fact(qid: str, groups: list[list[int]]) -> dict:
     codes = sorted(c for g in groups for c in g)
-    return {"question_id": qid, "question_category": "X", "question_type": "mc_4",
-            "all_answer_ids": codes, "answer_ids": groups}
+    return {
+        "question_id": qid,
+        "question_category": "X",
+        "question_type": "mc_4",
+        "all_answer_ids": codes,
+        "answer_ids": groups,
+    }
 
 
 def test_generator_rejects_groupings_its_wording_does_not_fit() -> None:
@@ -168,18 +185,25 @@ def test_generator_rejects_groupings_its_wording_does_not_fit() -> None:
 
 # --- codebook validation errors (ivr.catalog.validate) ------------------------------------------
 
+
 def _tiny() -> dict:
     return {
         "name": "tiny",
         "categories": ["Habits"],
-        "questions": [{
-            "id": "H1", "category": "Habits", "type": "mc_3", "codes": [1, 2, 3],
-            "refined": [{"codes": [1], "statement": "I read every day"},
-                        {"codes": [2], "statement": "I read every week"},
-                        {"codes": [3], "statement": "I hardly read"}],
-            "polar": [{"codes": [1, 2], "statement": "I read often"},
-                      {"codes": [3], "statement": "I rarely read"}],
-        }],
+        "questions": [
+            {
+                "id": "H1",
+                "category": "Habits",
+                "type": "mc_3",
+                "codes": [1, 2, 3],
+                "refined": [
+                    {"codes": [1], "statement": "I read every day"},
+                    {"codes": [2], "statement": "I read every week"},
+                    {"codes": [3], "statement": "I hardly read"},
+                ],
+                "polar": [{"codes": [1, 2], "statement": "I read often"}, {"codes": [3], "statement": "I rarely read"}],
+            }
+        ],
     }
 
 

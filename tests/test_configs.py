@@ -57,19 +57,26 @@ def test_packed_8b_variant_differs_only_in_packing():
 M8 = ["pmixed_p1", "rmixed_p1", "pmixed_r1", "rmixed_r1", "p200_p1", "r200_p1", "p200_r1", "r200_r1"]
 
 
-@pytest.mark.parametrize(("name", "units", "n", "per_unit"), [
-    ("ivr_p_mixed_n800", ["pmixed_p1", "rmixed_p1"], 800, [400, 400]),
-    ("ivr_r_mixed_n800", ["pmixed_r1", "rmixed_r1"], 800, [400, 400]),
-    ("ivr_pr_200_n800", ["p200_p1", "r200_p1", "p200_r1", "r200_r1"], 800, [200] * 4),
-    ("ivr_pr_mixed_n800", ["pmixed_p1", "rmixed_p1", "pmixed_r1", "rmixed_r1"], 800, [200] * 4),
-    ("ivr_pr_mixed200_n800", M8, 800, [100] * 8),
-    ("ivr_pr_mixed200_n1600", M8, 1600, [200] * 8),
-    ("llama31_8b_fsdp", M8, 1600, [200] * 8),
-    # Table 4: 800 demographic-only; 400 demographic-only + 400 statement examples per question
-    ("ivr_demo_n800", ["demo_p1", "demo_r1"], 800, [400, 400]),
-    ("ivr_demo400_stmt400_n800", ["demo_p1", "demo_r1", "p200_p1", "r200_p1", "p200_r1", "r200_r1"], 800,
-     [200, 200, 100, 100, 100, 100]),
-])
+@pytest.mark.parametrize(
+    ("name", "units", "n", "per_unit"),
+    [
+        ("ivr_p_mixed_n800", ["pmixed_p1", "rmixed_p1"], 800, [400, 400]),
+        ("ivr_r_mixed_n800", ["pmixed_r1", "rmixed_r1"], 800, [400, 400]),
+        ("ivr_pr_200_n800", ["p200_p1", "r200_p1", "p200_r1", "r200_r1"], 800, [200] * 4),
+        ("ivr_pr_mixed_n800", ["pmixed_p1", "rmixed_p1", "pmixed_r1", "rmixed_r1"], 800, [200] * 4),
+        ("ivr_pr_mixed200_n800", M8, 800, [100] * 8),
+        ("ivr_pr_mixed200_n1600", M8, 1600, [200] * 8),
+        ("llama31_8b_fsdp", M8, 1600, [200] * 8),
+        # Table 4: 800 demographic-only; 400 demographic-only + 400 statement examples per question
+        ("ivr_demo_n800", ["demo_p1", "demo_r1"], 800, [400, 400]),
+        (
+            "ivr_demo400_stmt400_n800",
+            ["demo_p1", "demo_r1", "p200_p1", "r200_p1", "p200_r1", "r200_r1"],
+            800,
+            [200, 200, 100, 100, 100, 100],
+        ),
+    ],
+)
 def test_study_rows_are_the_study_mixtures(name, units, n, per_unit):
     """Table 3 / Table 4 configs: the study's units, and each unit's exact examples per question."""
     from ivr.data.describe import describe

@@ -8,13 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ivr.errors import OutputFolderError
-
 from benchmarks.convert import survey_frame, write_survey
 from ivr.catalog.codebook import Codebook, codebook_from_dict, load_codebook
 from ivr.catalog.convert import ConversionError, _AnswerTables, convert_survey, read_survey, resolve_codebook
 from ivr.catalog.stats import catalog_stats, format_stats, load_published
 from ivr.catalog.store import Catalog, load_catalog
+from ivr.errors import OutputFolderError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "my_survey"
 
@@ -32,12 +31,12 @@ def mine() -> Codebook:
 def _messy_frame(cb: Codebook, rows: int = 40) -> pd.DataFrame:
     """A WVS-shaped table with negative codes, plus blanks and unlisted codes planted by hand."""
     frame = survey_frame(cb, rows, seed=3, missing=0.05).astype({q.id: "float64" for q in cb.questions})
-    frame.loc[0, "Q1"] = np.nan       # blank
-    frame.loc[1, "Q1"] = 7            # Q1 lists 1..4 only
-    frame.loc[2, "Q1"] = -5           # WVS "missing" code
-    frame.loc[3, "Q1"] = 4            # valid: last refined option, second polar option
-    frame.loc[4, "Q260"] = 3          # sex lists 1, 2 only
-    frame.loc[5, "B_COUNTRY"] = 999   # not a listed country
+    frame.loc[0, "Q1"] = np.nan  # blank
+    frame.loc[1, "Q1"] = 7  # Q1 lists 1..4 only
+    frame.loc[2, "Q1"] = -5  # WVS "missing" code
+    frame.loc[3, "Q1"] = 4  # valid: last refined option, second polar option
+    frame.loc[4, "Q260"] = 3  # sex lists 1, 2 only
+    frame.loc[5, "B_COUNTRY"] = 999  # not a listed country
     return frame
 
 
@@ -129,8 +128,13 @@ def test_stats_on_a_hand_checked_catalog(mine: Codebook) -> None:
     demo = np.array([[1, 10], [2, 20], [-1, 30]], dtype=np.int32)
     stats = catalog_stats(Catalog(mine, np.array(["a", "b", "c"], dtype=object), polar, refined, demo))
     assert stats == {
-        "questions": 4, "polar_statements": 8, "refined_statements": 15, "demographic_questions": 2,
-        "people": 3, "total_valid_answers": 6, "valid_answers_per_person_mean": 2.0,
+        "questions": 4,
+        "polar_statements": 8,
+        "refined_statements": 15,
+        "demographic_questions": 2,
+        "people": 3,
+        "total_valid_answers": 6,
+        "valid_answers_per_person_mean": 2.0,
         "valid_answers_per_person_std": round(float(np.sqrt(8 / 3)), 4),  # population std of 4, 2, 0
         "people_with_all_questions": 1,
     }

@@ -31,11 +31,14 @@ def test_the_shared_keys_and_defaults_come_from_one_dataclass() -> None:
 
 
 @pytest.mark.parametrize("name", list(OPENERS))
-@pytest.mark.parametrize("key,value,message", [
-    ("split_size", 0, "--data.split_size 0: out of range, use a whole number >= 1 (or null)"),
-    ("min_valid", -1, "--data.min_valid -1: out of range, use a whole number >= 0 (or null)"),
-    ("split_sise", 40, "data: unknown key(s) ['split_sise']; did you mean split_size?"),
-])
+@pytest.mark.parametrize(
+    "key,value,message",
+    [
+        ("split_size", 0, "--data.split_size 0: out of range, use a whole number >= 1 (or null)"),
+        ("min_valid", -1, "--data.min_valid -1: out of range, use a whole number >= 0 (or null)"),
+        ("split_sise", 40, "data: unknown key(s) ['split_sise']; did you mean split_size?"),
+    ],
+)
 def test_every_holder_of_the_data_keys_checks_them_alike(name: str, key: str, value: int, message: str) -> None:
     """A count out of range or an unknown key is the same one ConfigError whether the keys reach the data
     module, the shared settings or an experiment's evaluation settings (no parser in between)."""

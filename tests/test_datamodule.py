@@ -11,10 +11,10 @@ import torch
 
 from ivr.data.datamodule import IVRDataModule
 from ivr.data.fixtures import random_catalog, tiny_datamodule
-from ivr.protocol.examples import PersonTable, Recipe, train_example
 from ivr.data.prompts import load_layout
 from ivr.data.statement_tokenizer import make_statement_tokenizer
 from ivr.data.tokenization import TokenCache, TokenizationError
+from ivr.protocol.examples import PersonTable, Recipe, train_example
 
 
 @pytest.fixture(scope="module")
@@ -197,10 +197,15 @@ def test_more_demos_than_valid_answers_takes_all(dm: IVRDataModule) -> None:
 
 @pytest.mark.parametrize(
     "kwargs, flag",
-    [({"probe_form": "x"}, "probe_form='x'"), ({"demographics": "some"}, "demographics='some'"),
-     ({"demo_form": "both"}, "demo_form='both'"), ({"demo_count": "lots"}, "demo_count='lots'"),
-     ({"option_order": "random"}, "option_order='random'"), ({"n_per_question": "many"}, "n_per_question='many'"),
-     ({"probes_per_sequence": 0}, "probes_per_sequence=0")],
+    [
+        ({"probe_form": "x"}, "probe_form='x'"),
+        ({"demographics": "some"}, "demographics='some'"),
+        ({"demo_form": "both"}, "demo_form='both'"),
+        ({"demo_count": "lots"}, "demo_count='lots'"),
+        ({"option_order": "random"}, "option_order='random'"),
+        ({"n_per_question": "many"}, "n_per_question='many'"),
+        ({"probes_per_sequence": 0}, "probes_per_sequence=0"),
+    ],
 )
 def test_bad_recipe_flags(work: Path, kwargs: dict, flag: str) -> None:
     with pytest.raises(ValueError) as err:
@@ -212,8 +217,10 @@ def test_export_jsonl(work: Path, dm: IVRDataModule) -> None:
     from ivr.data.__main__ import main
 
     cfg = work / "data.yaml"
-    cfg.write_text(f"data:\n  init_args:\n    catalog: {dm.hparams.catalog}\n    n_per_question: 2\n"
-                   f"    split_size: 20\n    cache_dir: {work / 'cache'}\n    probes_per_sequence: 3\n")
+    cfg.write_text(
+        f"data:\n  init_args:\n    catalog: {dm.hparams.catalog}\n    n_per_question: 2\n"
+        f"    split_size: 20\n    cache_dir: {work / 'cache'}\n    probes_per_sequence: 3\n"
+    )
     out = work / "out" / "train.jsonl"
     assert main(["export", "--config", str(cfg), "--out", str(out), "--limit", "4"]) == 0
     lines = [json.loads(x) for x in out.read_text().splitlines()]
@@ -238,8 +245,13 @@ def test_lightning_fit_resumes_mid_epoch_on_the_same_examples(work: Path) -> Non
             self.stop_at, self.ckpt = stop_at, ckpt
 
         def training_step(self, batch: dict, i: int) -> torch.Tensor:
-            self.seen.append((self.current_epoch, tuple(batch["meta"]["question"][:, 0].tolist()),
-                              tuple(batch["meta"]["person"][:, 0].tolist())))
+            self.seen.append(
+                (
+                    self.current_epoch,
+                    tuple(batch["meta"]["question"][:, 0].tolist()),
+                    tuple(batch["meta"]["person"][:, 0].tolist()),
+                )
+            )
             if self.stop_at is not None and len(self.seen) == self.stop_at:
                 self.trainer.save_checkpoint(self.ckpt)
                 self.trainer.should_stop = True
@@ -249,11 +261,20 @@ def test_lightning_fit_resumes_mid_epoch_on_the_same_examples(work: Path) -> Non
             return torch.optim.SGD(self.parameters(), lr=0.1)
 
     def fit(model: Recorder, ckpt: Path | None = None) -> None:
-        trainer = L.Trainer(accelerator="cpu", max_epochs=2, logger=False, enable_checkpointing=False,
-                            enable_progress_bar=False, enable_model_summary=False, use_distributed_sampler=False,
-                            limit_val_batches=0, num_sanity_val_steps=0)
-        trainer.fit(model, tiny_datamodule(work, n_per_question=1, probes_per_sequence=1, batch_size=32),
-                    ckpt_path=ckpt)
+        trainer = L.Trainer(
+            accelerator="cpu",
+            max_epochs=2,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            use_distributed_sampler=False,
+            limit_val_batches=0,
+            num_sanity_val_steps=0,
+        )
+        trainer.fit(
+            model, tiny_datamodule(work, n_per_question=1, probes_per_sequence=1, batch_size=32), ckpt_path=ckpt
+        )
 
     full, part, rest = Recorder(), Recorder(stop_at=11, ckpt=work / "mid.ckpt"), Recorder()
     fit(full)

@@ -15,7 +15,7 @@ from ivr.metrics import Predictions
 from ivr.metrics.distribution import GroupIndex, distribution_fit, option_counts, ordered_questions
 
 CB = load_codebook("wvs7")
-Q1 = CB.question_index["Q1"]      # mc_4: ordered, 4 refined options
+Q1 = CB.question_index["Q1"]  # mc_4: ordered, 4 refined options
 Q252 = CB.question_index["Q252"]  # mc_10: unordered, 4 refined options
 
 
@@ -80,6 +80,7 @@ def test_group_index_cells():
 
 # ---- the torchmetrics version: 2 gloo ranks vs one process ---------------------------------------
 
+
 def _sync_case() -> tuple[Predictions, dict[str, np.ndarray]]:
     rng = np.random.default_rng(4)
     n_people, n = 30, 900
@@ -92,16 +93,20 @@ def _sync_case() -> tuple[Predictions, dict[str, np.ndarray]]:
     probs = np.full((n, 8), np.nan)
     for i in range(n):
         probs[i, : n_opt[i]] = rng.dirichlet(np.ones(n_opt[i]))
-    groups = {"G": rng.choice(np.array(["x", "y", "z", None], dtype=object), n_people),
-              "H": rng.choice(np.array(["u", "v"], dtype=object), n_people)}
+    groups = {
+        "G": rng.choice(np.array(["x", "y", "z", None], dtype=object), n_people),
+        "H": rng.choice(np.array(["u", "v"], dtype=object), n_people),
+    }
     return Predictions(person, np.zeros(n), form, question, target, target, probs), groups
 
 
 def _update(metric, p: Predictions) -> None:
     import torch
 
-    metric.update(*(torch.from_numpy(getattr(p, k)) for k in ("person", "form", "question", "target")),
-                  probs=torch.from_numpy(p.probs))
+    metric.update(
+        *(torch.from_numpy(getattr(p, k)) for k in ("person", "form", "question", "target")),
+        probs=torch.from_numpy(p.probs),
+    )
 
 
 def _metric(groups):
@@ -157,8 +162,9 @@ def test_width_of_the_probability_rows_does_not_matter():
     """Rows as wide as the batch's widest probe (4 here) or wider than the codebook's widest question give
     the same figures: the option axis follows the codebook, not a fixed cap."""
     preds, groups = _hand_case()
-    narrow = Predictions(preds.person, preds.setup, preds.form, preds.question, preds.pred, preds.target,
-                         preds.probs[:, :4])
+    narrow = Predictions(
+        preds.person, preds.setup, preds.form, preds.question, preds.pred, preds.target, preds.probs[:, :4]
+    )
     wide_probs = np.full((len(preds), int(option_counts(CB).max()) + 3), np.nan)
     wide_probs[:, :8] = preds.probs
     wide = Predictions(preds.person, preds.setup, preds.form, preds.question, preds.pred, preds.target, wide_probs)

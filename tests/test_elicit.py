@@ -16,6 +16,7 @@ from ivr.experiment.bayes import setup_probes
 
 def brute_eig(w: np.ndarray, probs: np.ndarray, c: int) -> float:
     """H(Z) - sum_a P(a) H(Z | a) by explicit Bayes updates (the definition of the information gain)."""
+
     def h(p):
         p = p[p > 0]
         return float(-(p * np.log(p)).sum())
@@ -87,9 +88,12 @@ def test_policies_never_ask_a_probe_or_an_asked_question(catalog, small_catalog_
     n_open = len(catalog.codebook.questions) - len(probes)
     order = learn_fixed_order(catalog.refined[500:], np.asarray(catalog.codebook.n_options("refined")))
     assert sorted(order.tolist()) == list(range(len(catalog.codebook.questions)))
-    policies = [RandomPolicy(0), FixedPolicy(order), BayesEIGPolicy(__import__("ivr.catalog.synth", fromlist=["x"])
-                                                                    .SynthModel.load(small_catalog_dir)),
-                NeighboursPolicy(catalog, np.arange(500, 700), n=10)]
+    policies = [
+        RandomPolicy(0),
+        FixedPolicy(order),
+        BayesEIGPolicy(__import__("ivr.catalog.synth", fromlist=["x"]).SynthModel.load(small_catalog_dir)),
+        NeighboursPolicy(catalog, np.arange(500, 700), n=10),
+    ]
     for policy in policies:
         states = states_for(catalog, np.arange(2), 1, probes)
         if policy.name == "bayes-eig":  # the costly one: part of the way, then the rest asked in a fixed order
@@ -133,10 +137,17 @@ def test_reasoner_policy_never_asks_a_probe(tmp_path):
     dm = tiny_datamodule(tmp_path, people=60, max_seq_length=4096, split_rule="stratified")
     dm.setup("test")
     torch.manual_seed(0)
-    module = IndieValueReasoner(vocab_size=len(dm.load_tokenizer()),
-                                model_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
-                                              "num_attention_heads": 2, "num_key_value_heads": 2,
-                                              "max_position_embeddings": 1024})
+    module = IndieValueReasoner(
+        vocab_size=len(dm.load_tokenizer()),
+        model_config={
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "num_key_value_heads": 2,
+            "max_position_embeddings": 1024,
+        },
+    )
     module.configure_model()
     module.eval()
     probes = dm.setups[0]
@@ -159,8 +170,25 @@ def test_interview_replays_a_scripted_respondent(catalog, small_catalog_dir, tmp
     answers = tmp_path / "answers.txt"
     answers.write_text("2\n# the respondent declines the next one\nskip\n1\n")
     out = tmp_path / "interview"
-    assert main(["interview", "--bayes", "--data.catalog", str(small_catalog_dir), "--answers", str(answers),
-                 "--out", str(out), "--questions", "5", "--setup", "2"]) == 0
+    assert (
+        main(
+            [
+                "interview",
+                "--bayes",
+                "--data.catalog",
+                str(small_catalog_dir),
+                "--answers",
+                str(answers),
+                "--out",
+                str(out),
+                "--questions",
+                "5",
+                "--setup",
+                "2",
+            ]
+        )
+        == 0
+    )
     got = json.loads((out / "transcript.json").read_text())
     text = (out / "transcript.txt").read_text()
     model = SynthModel.load(small_catalog_dir)
@@ -192,8 +220,22 @@ def test_interview_replays_a_scripted_respondent(catalog, small_catalog_dir, tmp
     answers.write_text("1\n99\n")
     from ivr.cli import run
 
-    assert run(main, ["interview", "--bayes", "--data.catalog", str(small_catalog_dir), "--answers", str(answers),
-                      "--out", str(out)]) == 2
+    assert (
+        run(
+            main,
+            [
+                "interview",
+                "--bayes",
+                "--data.catalog",
+                str(small_catalog_dir),
+                "--answers",
+                str(answers),
+                "--out",
+                str(out),
+            ],
+        )
+        == 2
+    )
     assert len(json.loads((out / "transcript.json").read_text())["turns"]) == 1
 
 

@@ -10,11 +10,39 @@ POLICIES = ("random", "fixed", "bayes-eig", "neighbours")
 
 
 def argv(catalog, out, ks="[0, 3, 8]", scorers="[bayes, resemble]"):
-    return ["elicitation", "--config", "configs/experiments/elicitation.yaml", "--out", str(out), "--progress", "false",
-            "--data.catalog", str(catalog), "--data.split_rule", "stratified", "--data.split_size", "100",
-            "--data.limit_eval_people", "4", "--bootstrap", "10", "--ks", ks, "--group_k", "3",
-            "--policies", f"[{', '.join(POLICIES)}]", "--scorers", scorers,
-            "--pool", "120", "--fixed_people", "200", "--n_neighbours", "8"]
+    return [
+        "elicitation",
+        "--config",
+        "configs/experiments/elicitation.yaml",
+        "--out",
+        str(out),
+        "--progress",
+        "false",
+        "--data.catalog",
+        str(catalog),
+        "--data.split_rule",
+        "stratified",
+        "--data.split_size",
+        "100",
+        "--data.limit_eval_people",
+        "4",
+        "--bootstrap",
+        "10",
+        "--ks",
+        ks,
+        "--group_k",
+        "3",
+        "--policies",
+        f"[{', '.join(POLICIES)}]",
+        "--scorers",
+        scorers,
+        "--pool",
+        "120",
+        "--fixed_people",
+        "200",
+        "--n_neighbours",
+        "8",
+    ]
 
 
 def test_elicitation_quick_runs_and_resumes(small_catalog_dir, tmp_path):

@@ -17,7 +17,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -35,8 +34,20 @@ class Server:
     """``python -m ivr.elicit serve --bayes`` as a child process on a free loopback port."""
 
     def __init__(self, catalog: Path, db: Path, *extra: str) -> None:
-        self.args = [sys.executable, "-m", "ivr.elicit", "serve", "--bayes", "--data.catalog", str(catalog),
-                     "--db", str(db), "--port", "0", *extra]
+        self.args = [
+            sys.executable,
+            "-m",
+            "ivr.elicit",
+            "serve",
+            "--bayes",
+            "--data.catalog",
+            str(catalog),
+            "--db",
+            str(db),
+            "--port",
+            "0",
+            *extra,
+        ]
         env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
         self.proc = subprocess.Popen(self.args, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
         self.lines: list[str] = []
@@ -63,8 +74,9 @@ class Server:
 
     def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(req, timeout=60) as r:
                 return r.status, json.loads(r.read())
@@ -115,9 +127,18 @@ def test_browser_takes_a_whole_interview(server, tmp_path):
 
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium")
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=900,1000",
-                 "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=900,1000",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
         options.add_argument(flag)
     from selenium.common.exceptions import SessionNotCreatedException, WebDriverException
 
@@ -179,6 +200,7 @@ def test_browser_takes_a_whole_interview(server, tmp_path):
 
 def test_fifty_concurrent_respondents_each_answer_recorded_once(server):
     """50 scripted respondents at once, each also replaying one answer: every answer is in the database once."""
+
     def respondent(i: int) -> list[tuple[int, int, int | str]]:
         status, view = server.call("POST", "/api/sessions")
         assert status == 201, view
@@ -192,8 +214,9 @@ def test_fifty_concurrent_respondents_each_answer_recorded_once(server):
             assert status == 200, new
             done.append((view["seq"], q["index"], answer))
             if not replayed:  # the same answer again (a double click): refused, nothing written
-                status, err = server.call("POST", f"/api/sessions/{token}/answers",
-                                          {"seq": view["seq"], "answer": answer})
+                status, err = server.call(
+                    "POST", f"/api/sessions/{token}/answers", {"seq": view["seq"], "answer": answer}
+                )
                 assert status == 409 and "replayed" in err["error"]
                 replayed = True
             view = new
@@ -227,17 +250,26 @@ def test_invalid_inputs_change_nothing(server):
     status, view = server.call("POST", "/api/sessions")
     token = view["token"]
     n_opt = len(view["question"]["options"])
-    bad = [({"seq": 0, "answer": n_opt + 1}, 422, f"options 1..{n_opt}"), ({"seq": 0, "answer": 0}, 422, "options"),
-           ({"seq": 0, "answer": "maybe"}, 422, "option number"), ({"seq": 0, "answer": True}, 422, "invalid"),
-           ({"seq": 5, "answer": 1}, 409, "not expected"), ({"seq": "0", "answer": 1}, 422, "seq"),
-           ({"answer": 1}, 422, "seq")]
+    bad = [
+        ({"seq": 0, "answer": n_opt + 1}, 422, f"options 1..{n_opt}"),
+        ({"seq": 0, "answer": 0}, 422, "options"),
+        ({"seq": 0, "answer": "maybe"}, 422, "option number"),
+        ({"seq": 0, "answer": True}, 422, "invalid"),
+        ({"seq": 5, "answer": 1}, 409, "not expected"),
+        ({"seq": "0", "answer": 1}, 422, "seq"),
+        ({"answer": 1}, 422, "seq"),
+    ]
     for body, code, words in bad:
         status, err = server.call("POST", f"/api/sessions/{token}/answers", body)
         assert status == code and words in err["error"], (body, status, err)
     assert token not in db_answers(server.db)
     other = token[:-1] + ("A" if token[-1] != "A" else "B")  # a guessed neighbour token
-    for method, path in (("GET", f"/api/sessions/{other}"), ("POST", f"/api/sessions/{other}/answers"),
-                         ("GET", "/api/sessions/..%2Fx/predictions"), ("GET", f"/api/sessions/{other}/predictions")):
+    for method, path in (
+        ("GET", f"/api/sessions/{other}"),
+        ("POST", f"/api/sessions/{other}/answers"),
+        ("GET", "/api/sessions/..%2Fx/predictions"),
+        ("GET", f"/api/sessions/{other}/predictions"),
+    ):
         status, err = server.call(method, path, {"seq": 0, "answer": 1} if method == "POST" else None)
         assert status == 404, (path, status, err)
     assert server.call("GET", "/api/sessions")[0] == 405  # nobody can list the sessions
@@ -246,7 +278,9 @@ def test_invalid_inputs_change_nothing(server):
     status, err = server.call("POST", f"/api/sessions/{token}/answers", {"seq": 0, "answer": 1})
     assert status == 409 and "finished" in err["error"]
     schema = server.call("GET", "/openapi.json")[1]
-    assert {"/api/sessions", "/api/sessions/{token}/answers", "/api/sessions/{token}/predictions"} <= set(schema["paths"])
+    assert {"/api/sessions", "/api/sessions/{token}/answers", "/api/sessions/{token}/predictions"} <= set(
+        schema["paths"]
+    )
 
 
 def test_server_listens_on_loopback_only(server):
@@ -272,7 +306,9 @@ def test_kill_9_mid_interview_then_restart_resumes_with_nothing_lost(small_catal
         token, asked = view["token"], []
         for turn in range(2):
             asked.append((view["question"]["index"], answer_for(view["question"], turn)))
-            status, view = first.call("POST", f"/api/sessions/{token}/answers", {"seq": view["seq"], "answer": asked[-1][1]})
+            status, view = first.call(
+                "POST", f"/api/sessions/{token}/answers", {"seq": view["seq"], "answer": asked[-1][1]}
+            )
             assert status == 200
         pending = view["question"]
     finally:
@@ -293,7 +329,9 @@ def test_kill_9_mid_interview_then_restart_resumes_with_nothing_lost(small_catal
             if view["done"]:
                 break
             asked.append((view["question"]["index"], answer_for(view["question"], turn)))
-            status, view = second.call("POST", f"/api/sessions/{token}/answers", {"seq": view["seq"], "answer": asked[-1][1]})
+            status, view = second.call(
+                "POST", f"/api/sessions/{token}/answers", {"seq": view["seq"], "answer": asked[-1][1]}
+            )
             assert status == 200
         assert view["done"] and view["reason"] == "max" and len(asked) == 5
         # an uninterrupted interview with the same answers asks the same questions (nothing lost or repeated)
@@ -310,8 +348,13 @@ def test_kill_9_mid_interview_then_restart_resumes_with_nothing_lost(small_catal
     finally:
         second.stop()
     out = tmp_path / "export"
-    subprocess.run([sys.executable, "-m", "ivr.elicit", "export", "--db", str(db), "--out", str(out)], check=True,
-                   env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "ivr.elicit", "export", "--db", str(db), "--out", str(out)],
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        capture_output=True,
+    )
     index = json.loads((out / "index.json").read_text())
     assert [i["answers"] for i in index["interviews"]] == [5, 5, 0, 0]
     doc = json.loads((out / index["interviews"][0]["file"]).read_text())

@@ -43,8 +43,10 @@ def test_expected_accuracy_and_gain_equal_explicit_bayes_updates(setup):
     assert expected_accuracy(predict([state], probes))[0] == pytest.approx(now.max(axis=1).mean(), abs=1e-9)
     c = 77
     p_c = explicit(model, [10], [0], [c])[0]
-    brute = sum(p_c[a] * explicit(model, [10, c], [0, a], probes).max(axis=1).mean()
-                for a in range(len(p_c)) if p_c[a] > 0) - now.max(axis=1).mean()
+    brute = (
+        sum(p_c[a] * explicit(model, [10, c], [0, a], probes).max(axis=1).mean() for a in range(len(p_c)) if p_c[a] > 0)
+        - now.max(axis=1).mean()
+    )
     gain = expected_gain(predict, state, c, probes)
     assert gain == pytest.approx(brute, abs=1e-9)
     assert gain >= 0  # the exact posterior's expected accuracy cannot fall on average
@@ -98,12 +100,35 @@ def test_experiment_scores_each_person_where_the_rule_stops(small_catalog_dir, t
     """A count rule scores like the fixed-k table at that k; an easy target stops before any question."""
     from ivr.experiment.__main__ import main
 
-    result = main(["elicitation", "--config", "configs/experiments/elicitation.yaml", "--out", str(tmp_path / "e"),
-                   "--progress", "false", "--data.catalog", str(small_catalog_dir), "--data.split_rule", "stratified",
-                   "--data.split_size", "100", "--data.limit_eval_people", "4", "--bootstrap", "10",
-                   "--ks", "[0, 3, 6]", "--policies", "[random, bayes-eig]", "--scorers", "[bayes]",
-                   "--stopping", "[{max_questions: 3}, {max_questions: 6, target: 0.01}, "
-                                 "{max_questions: 6, min_gain: 0.0001}]"])
+    result = main(
+        [
+            "elicitation",
+            "--config",
+            "configs/experiments/elicitation.yaml",
+            "--out",
+            str(tmp_path / "e"),
+            "--progress",
+            "false",
+            "--data.catalog",
+            str(small_catalog_dir),
+            "--data.split_rule",
+            "stratified",
+            "--data.split_size",
+            "100",
+            "--data.limit_eval_people",
+            "4",
+            "--bootstrap",
+            "10",
+            "--ks",
+            "[0, 3, 6]",
+            "--policies",
+            "[random, bayes-eig]",
+            "--scorers",
+            "[bayes]",
+            "--stopping",
+            "[{max_questions: 3}, {max_questions: 6, target: 0.01}, {max_questions: 6, min_gain: 0.0001}]",
+        ]
+    )
     for policy in ("random", "bayes-eig"):
         rules = result.results[f"stop_bayes_{policy}"]["stopping"]
         assert rules[0]["asked"] == 3 and rules[0]["reasons"] == {"max": 12}

@@ -27,12 +27,18 @@ def test_shards_are_disjoint_cover_everything_and_have_equal_length(n, world):
 
 
 def test_padding_entries_mask_every_probe():
-    item = {"answer_positions": np.array([5, 9]), "labels": np.array([1, 0]), "input_ids": np.arange(10),
-            "option_spans": [np.array([[3, 4], [4, 5]])]}
+    item = {
+        "answer_positions": np.array([5, 9]),
+        "labels": np.array([1, 0]),
+        "input_ids": np.arange(10),
+        "option_spans": [np.array([[3, 4], [4, 5]])],
+    }
     ds = PaddedEval([item])
     assert ds[(0, False)] is item and ds[0] is item
     pad = ds[(0, True)]
-    assert (pad["answer_positions"] == -1).all() and (pad["labels"] == -1).all() and (pad["option_spans"][0] == -1).all()
+    assert (
+        (pad["answer_positions"] == -1).all() and (pad["labels"] == -1).all() and (pad["option_spans"][0] == -1).all()
+    )
     assert (pad["input_ids"] == item["input_ids"]).all() and (item["labels"] == [1, 0]).all()  # the original is kept
 
 
@@ -48,8 +54,19 @@ def test_two_ranks_score_disjoint_halves_and_match_one_process(tmp_path):
 
     work = tmp_path / "work"
     _run([sys.executable, str(WORKER), str(tmp_path / "one"), str(work)])
-    _run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(WORKER),
-          str(tmp_path / "two"), str(work)])
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            str(WORKER),
+            str(tmp_path / "two"),
+            str(work),
+        ]
+    )
     one = np.load(tmp_path / "one" / "rank0.npz")
     r0, r1 = (np.load(tmp_path / "two" / f"rank{r}.npz") for r in (0, 1))
     everything = {tuple(x) for x in one["items"].tolist()}

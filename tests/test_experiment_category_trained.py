@@ -39,18 +39,40 @@ def test_unknown_eval_demo_category_names_the_flag(tmp_path):
 def test_category_matrix_scores_a_trained_checkpoint(tmp_path):
     dm = tiny_datamodule(tmp_path)  # writes the random catalog (and tokenizer) under tmp_path
     data = {**{k: v for k, v in dm.hparams.items()}, "n_per_question": 1}
-    model = {"model_config": {"model_type": "llama", "hidden_size": 32, "intermediate_size": 64,
-                              "num_hidden_layers": 1, "num_attention_heads": 4, "num_key_value_heads": 4,
-                              "max_position_embeddings": 512}}
+    model = {
+        "model_config": {
+            "model_type": "llama",
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 4,
+            "max_position_embeddings": 512,
+        }
+    }
     ckpt = tmp_path / "tiny.ckpt"
     train_reasoner({"data": data, "model": model, "trainer": {"max_steps": 2}}, ckpt, progress=False)
     out = tmp_path / "out"
-    sets = [("data.catalog", data["catalog"]), ("checkpoint", str(ckpt)), ("data.cache_dir", data["cache_dir"]),
-            ("data.split_size", "20"), ("data.limit_eval_people", "2"), ("forms", "[polar]"),
-            ("data.setups", "[0, 1]"), ("demos", "5"),
-            ("checkpoint_data", "{tokenizer: statement, probes_per_sequence: 8, batch_size: 4}")]
-    args = ["category_matrix", "--config", str(CONFIGS / "category_matrix.yaml"), "--out", str(out),
-            "--progress", "false"]
+    sets = [
+        ("data.catalog", data["catalog"]),
+        ("checkpoint", str(ckpt)),
+        ("data.cache_dir", data["cache_dir"]),
+        ("data.split_size", "20"),
+        ("data.limit_eval_people", "2"),
+        ("forms", "[polar]"),
+        ("data.setups", "[0, 1]"),
+        ("demos", "5"),
+        ("checkpoint_data", "{tokenizer: statement, probes_per_sequence: 8, batch_size: 4}"),
+    ]
+    args = [
+        "category_matrix",
+        "--config",
+        str(CONFIGS / "category_matrix.yaml"),
+        "--out",
+        str(out),
+        "--progress",
+        "false",
+    ]
     outcome = main(args + [x for k, v in sets for x in (f"--{k}", v)])
     assert outcome is not None
     cats = load_catalog(data["catalog"]).codebook.categories

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from ivr.experiment.config import load_config
-from ivr.outputs import pyplot, save_figure
 from ivr.experiment.runner import Experiment, Run, run_experiment
+from ivr.outputs import pyplot, save_figure
 
 
 class Squares(Experiment):
@@ -94,7 +94,8 @@ def test_config_keys_of_the_previous_release_move_into_data(tmp_path, capsys):
     path = tmp_path / "old.yaml"
     path.write_text("catalog: big\nsplit_size: 40\nquick:\n  limit_people: 3\n")
     assert load_config(path, quick=True, overrides=["seed=4"]) == {
-        "data": {"catalog": "big", "split_size": 40, "limit_eval_people": 3, "seed": 4}}
+        "data": {"catalog": "big", "split_size": 40, "limit_eval_people": 3, "seed": 4}
+    }
     assert "deprecated" in capsys.readouterr().err
 
 

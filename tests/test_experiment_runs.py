@@ -10,10 +10,9 @@ import pytest
 
 from ivr.catalog.store import load_catalog
 from ivr.experiment.__main__ import main
-from ivr.predict.bayes import bayes_predictions
 from ivr.experiment.bayes import EvalSettings, eval_people, setup_probes
-from ivr.predict.bayes import load_model
 from ivr.metrics import evaluate_predictions
+from ivr.predict.bayes import bayes_predictions, load_model
 from ivr.settings import DataSettings
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "experiments"
@@ -73,11 +72,20 @@ def test_evenness_quick_matches_direct_computation(catalog_dir, cache, tmp_path)
 def test_inequity_quick_side_by_side(catalog_dir, tmp_path):
     catalog = load_catalog(catalog_dir)
     settings = EvalSettings(DataSettings(split_size=40, split_rule="stratified", setups=[0]))
-    preds = bayes_predictions(catalog, load_model(catalog_dir), eval_people(catalog, settings),
-                              setup_probes(catalog, settings.setups), ["polar"], 20, 0)
+    preds = bayes_predictions(
+        catalog,
+        load_model(catalog_dir),
+        eval_people(catalog, settings),
+        setup_probes(catalog, settings.setups),
+        ["polar"],
+        20,
+        0,
+    )
     preds.save(tmp_path / "preds.npz")
-    models = ('[{name: bayes, bayes: {demos: 20, forms: [polar]}}, {name: file, predictions: '
-              f'"{tmp_path / "preds.npz"}"}}, {{name: Global, baseline: "Global (majority vote)"}}]')
+    models = (
+        "[{name: bayes, bayes: {demos: 20, forms: [polar]}}, {name: file, predictions: "
+        f'"{tmp_path / "preds.npz"}"}}, {{name: Global, baseline: "Global (majority vote)"}}]'
+    )
     outcome = run("inequity", catalog_dir, tmp_path / "out", *SMALL, "data.setups=[0]", f"models={models}")
     table = outcome.table
     assert list(table.columns) == ["bayes", "file", "Global"]
@@ -113,14 +121,20 @@ def test_bad_config_is_reported(catalog_dir, tmp_path, capsys):
     assert "models" in capsys.readouterr().err
 
 
-TINY = ["data.limit_eval_people=4", "base.trainer.max_steps=2", "base.data.n_per_question=1", "base.data.batch_size=4",
-        "base.model.model_config.hidden_size=32", "base.model.model_config.intermediate_size=64",
-        "base.model.model_config.num_hidden_layers=1"]
+TINY = [
+    "data.limit_eval_people=4",
+    "base.trainer.max_steps=2",
+    "base.data.n_per_question=1",
+    "base.data.batch_size=4",
+    "base.model.model_config.hidden_size=32",
+    "base.model.model_config.intermediate_size=64",
+    "base.model.model_config.num_hidden_layers=1",
+]
 
 
 def test_trained_experiments_quick(catalog_dir, tmp_path):
     """demographics, continent and demo_count train tiny reasoners, score them and resume without retraining."""
-    models = '[{name: Bayes, bayes: {}}, {name: both, train: {data: {demographics: with}}}]'
+    models = "[{name: Bayes, bayes: {}}, {name: both, train: {data: {demographics: with}}}]"
     demo = run("demographics", catalog_dir, tmp_path / "demo", *TINY, f"models={models}", "eval_demos=20")
     assert list(demo.table.index) == ["Bayes", "both"]
     assert not demo.table.isna().any().any()
@@ -134,7 +148,7 @@ def test_trained_experiments_quick(catalog_dir, tmp_path):
     assert cont.table["All"].notna().all() and (tmp_path / "cont" / "published.csv").is_file()
     names_n(tmp_path / "cont", ["eval_asia", "eval_all"], 4)
 
-    models = '[{name: Bayes, bayes: {}}, {name: mixed, train: {data: {demo_count: mixed}}}]'
+    models = "[{name: Bayes, bayes: {}}, {name: mixed, train: {data: {demo_count: mixed}}}]"
     curves = run("demo_count", catalog_dir, tmp_path / "dc", *TINY, f"models={models}", "eval_counts=[0, 30]")
     assert curves.table.shape[0] == 4 and curves.table["all"].notna().all()
     bayes = curves.table.loc["Bayes", "all"]
@@ -154,8 +168,9 @@ def test_planted_answers_outside_the_shown_demonstrations_cannot_move_a_figure(c
     from ivr.experiment.demo_count import DemoCountExperiment, DemoCountSettings
 
     sets = [f"data.catalog={catalog_dir}", *SMALL, "bootstrap=0", "models=[{name: Bayes, bayes: {}}]"]
-    config = validate_config(load_config(CONFIGS / "demo_count.yaml", quick=True, overrides=sets), DemoCountSettings,
-                             "test")
+    config = validate_config(
+        load_config(CONFIGS / "demo_count.yaml", quick=True, overrides=sets), DemoCountSettings, "test"
+    )
     examples = DemoCountExperiment(config, tmp_path / "probe").examples(10)
     cat = load_catalog(catalog_dir)
     hidden = np.zeros(cat.refined.shape, dtype=bool)
@@ -167,12 +182,23 @@ def test_planted_answers_outside_the_shown_demonstrations_cannot_move_a_figure(c
     n_ref = np.asarray(cat.codebook.n_options("refined"))
     refined = cat.refined.copy()
     refined[hidden] = ((refined.astype(np.int64) + 1) % n_ref[None, :])[hidden]
-    planted = write_catalog(Catalog(cat.codebook, cat.person_ids, _polar_of(cat.codebook, refined), refined,
-                                    cat.demographics), tmp_path / "planted")
+    planted = write_catalog(
+        Catalog(cat.codebook, cat.person_ids, _polar_of(cat.codebook, refined), refined, cat.demographics),
+        tmp_path / "planted",
+    )
     shutil.copy(Path(catalog_dir) / MODEL_FILE, planted / MODEL_FILE)
-    tables = [run("demo_count", folder, tmp_path / f"out_{name}", *SMALL, "bootstrap=0", "eval_counts=[10, 200]",
-                  "models=[{name: Bayes, bayes: {}}]").table.loc["Bayes"]
-              for name, folder in (("real", catalog_dir), ("planted", planted))]
+    tables = [
+        run(
+            "demo_count",
+            folder,
+            tmp_path / f"out_{name}",
+            *SMALL,
+            "bootstrap=0",
+            "eval_counts=[10, 200]",
+            "models=[{name: Bayes, bayes: {}}]",
+        ).table.loc["Bayes"]
+        for name, folder in (("real", catalog_dir), ("planted", planted))
+    ]
     cols = ["polar_avg", "refined_avg", "all"]
     assert tables[0].loc[10, cols].tolist() == tables[1].loc[10, cols].tolist()
     assert tables[0].loc[200, cols].tolist() != tables[1].loc[200, cols].tolist()

@@ -20,16 +20,22 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from ivr.cli import run
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "my_survey"
-TINY_MODEL = {"model_type": "llama", "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
-              "num_attention_heads": 4, "num_key_value_heads": 4, "max_position_embeddings": 512,
-              "tie_word_embeddings": False}
+TINY_MODEL = {
+    "model_type": "llama",
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 4,
+    "max_position_embeddings": 512,
+    "tie_word_embeddings": False,
+}
 
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -71,11 +77,18 @@ def cli(main, argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int,
 
 
 def subproc(args: list[str], cwd: Path, timeout: int = 240, **env: str) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1",
-                "IVR_CACHE": str(cwd / "cache"), **env}
+    full_env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "HF_HUB_OFFLINE": "1",
+        "OMP_NUM_THREADS": "1",
+        "IVR_CACHE": str(cwd / "cache"),
+        **env,
+    }
     full_env.pop("IVR_DEBUG", None)
-    return subprocess.run([sys.executable, *args], cwd=cwd, env=full_env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def catalog_main():
@@ -115,22 +128,54 @@ def tiny_ckpt(work: Path, catalog: Path) -> Path:
     """A tiny trained reasoner's checkpoint (two steps)."""
     from ivr.experiment.training import train_reasoner
 
-    data = {"catalog": str(catalog), "cache_dir": str(work / "cache"), "n_per_question": 1, "split_size": 20,
-            "split_rule": "stratified", "batch_size": 4, "max_seq_length": 320, "probes_per_sequence": 8,
-            "limit_eval_people": 2}
+    data = {
+        "catalog": str(catalog),
+        "cache_dir": str(work / "cache"),
+        "n_per_question": 1,
+        "split_size": 20,
+        "split_rule": "stratified",
+        "batch_size": 4,
+        "max_seq_length": 320,
+        "probes_per_sequence": 8,
+        "limit_eval_people": 2,
+    }
     path = work / "tiny.ckpt"
-    train_reasoner({"data": data, "model": {"model_config": TINY_MODEL}, "trainer": {"max_steps": 2}}, path,
-                   progress=False)
+    train_reasoner(
+        {"data": data, "model": {"model_config": TINY_MODEL}, "trainer": {"max_steps": 2}}, path, progress=False
+    )
     return path
 
 
 def fit_args(catalog: Path, root: Path, *extra: str) -> list[str]:
-    return ["--config", str(ROOT / "configs" / "tiny.yaml"), "--data.catalog", str(catalog),
-            "--data.cache_dir", str(root / "cache"), "--data.n_per_question", "1", "--data.split_size", "20",
-            "--data.split_rule", "stratified", "--data.max_seq_length", "320", "--data.batch_size", "4",
-            "--model.model_config", json.dumps(TINY_MODEL), "--trainer.max_steps", "1",
-            "--trainer.default_root_dir", str(root / "runs"), "--trainer.logger.init_args.save_dir", str(root / "runs"),
-            "--evaluate", "false", *extra]
+    return [
+        "--config",
+        str(ROOT / "configs" / "tiny.yaml"),
+        "--data.catalog",
+        str(catalog),
+        "--data.cache_dir",
+        str(root / "cache"),
+        "--data.n_per_question",
+        "1",
+        "--data.split_size",
+        "20",
+        "--data.split_rule",
+        "stratified",
+        "--data.max_seq_length",
+        "320",
+        "--data.batch_size",
+        "4",
+        "--model.model_config",
+        json.dumps(TINY_MODEL),
+        "--trainer.max_steps",
+        "1",
+        "--trainer.default_root_dir",
+        str(root / "runs"),
+        "--trainer.logger.init_args.save_dir",
+        str(root / "runs"),
+        "--evaluate",
+        "false",
+        *extra,
+    ]
 
 
 # --- catalog build / synth / stats -------------------------------------------------------------------
@@ -138,8 +183,20 @@ def fit_args(catalog: Path, root: Path, *extra: str) -> list[str]:
 
 def test_catalog_build_refuses_a_folder_of_user_files(tmp_path: Path) -> None:
     mine, before = user_folder(tmp_path)
-    done = subproc(["-m", "ivr.catalog", "build", "--codebook", str(FIXTURE / "my_survey.yaml"), "--input",
-                    str(FIXTURE / "my_survey.csv"), "--out", str(mine)], tmp_path)
+    done = subproc(
+        [
+            "-m",
+            "ivr.catalog",
+            "build",
+            "--codebook",
+            str(FIXTURE / "my_survey.yaml"),
+            "--input",
+            str(FIXTURE / "my_survey.csv"),
+            "--out",
+            str(mine),
+        ],
+        tmp_path,
+    )
     expect_error(done.returncode, done.stderr, str(mine), "thesis.tex", "--out")
     assert snapshot(mine) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]  # no temporary folder left
@@ -149,14 +206,18 @@ def test_catalog_build_refuses_a_manifest_beside_other_files(tmp_path: Path, cap
     mine, _ = user_folder(tmp_path)
     (mine / "manifest.json").write_text('{"codebook": "x"}')
     before = snapshot(mine)
-    code, _, err = cli(catalog_main(), ["build", "--codebook", FIXTURE / "my_survey.yaml", "--input",
-                                        FIXTURE / "my_survey.csv", "--out", mine], capsys)
+    code, _, err = cli(
+        catalog_main(),
+        ["build", "--codebook", FIXTURE / "my_survey.yaml", "--input", FIXTURE / "my_survey.csv", "--out", mine],
+        capsys,
+    )
     expect_error(code, err, "files ivr did not write", "manifest.json", "table.csv")
     assert snapshot(mine) == before
 
 
-@pytest.mark.parametrize("case", ["truncated_gz", "csv_named_dta", "inf_code", "out_is_a_file", "typo_flag",
-                                  "missing_input"])
+@pytest.mark.parametrize(
+    "case", ["truncated_gz", "csv_named_dta", "inf_code", "out_is_a_file", "typo_flag", "missing_input"]
+)
 def test_catalog_build_bad_input(tmp_path: Path, capsys, case: str) -> None:
     import gzip
 
@@ -197,22 +258,28 @@ def test_catalog_build_bad_input(tmp_path: Path, capsys, case: str) -> None:
 
 
 def test_killed_build_leftovers_are_cleaned_and_never_named(tmp_path: Path, capsys) -> None:
-    dead = 2 ** 22 + 12345  # above the default pid_max: no such process
+    dead = 2**22 + 12345  # above the default pid_max: no such process
     out = tmp_path / "cat"
     (tmp_path / f".cat.tmp-{dead}-abcd1234").mkdir()
     (tmp_path / f".cat.tmp-{dead}-abcd1234" / "catalog.parquet").write_text("half")
     (tmp_path / ".cat.staging").mkdir()  # the staging folder of an older ivr, killed long ago
     os.utime(tmp_path / ".cat.staging", (1, 1))
-    code, _, err = cli(catalog_main(), ["build", "--codebook", FIXTURE / "my_survey.yaml", "--input",
-                                        FIXTURE / "my_survey.csv", "--out", out], capsys)
+    code, _, err = cli(
+        catalog_main(),
+        ["build", "--codebook", FIXTURE / "my_survey.yaml", "--input", FIXTURE / "my_survey.csv", "--out", out],
+        capsys,
+    )
     assert code == 0, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cat"]
     # a kill between the two renames of a replacement: the earlier catalog is put back, then replaced
     os.replace(out, tmp_path / f".cat.old-{dead}")
     code, _, err = cli(catalog_main(), ["stats", out], capsys)
     expect_error(code, err, "no such catalog folder")
-    code, _, err = cli(catalog_main(), ["build", "--codebook", FIXTURE / "my_survey.yaml", "--input",
-                                        FIXTURE / "my_survey.csv", "--out", out], capsys)
+    code, _, err = cli(
+        catalog_main(),
+        ["build", "--codebook", FIXTURE / "my_survey.yaml", "--input", FIXTURE / "my_survey.csv", "--out", out],
+        capsys,
+    )
     assert code == 0 and "restored" in err and ".old-" not in err.split("restored")[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cat"]
 
@@ -245,22 +312,53 @@ def test_baselines_the_issue_case_keeps_thesis_tex(tmp_path: Path) -> None:
     """``mkdir x && echo hi > x/thesis.tex && python -m baselines ... --out x`` used to delete thesis.tex."""
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "thesis.tex").write_text("hi\n")
-    done = subproc(["-m", "baselines", "--catalog", "synthetic:people=1500,seed=0", "--eval-size", "40", "--pools",
-                    "all", "--out", "x"], tmp_path)
+    done = subproc(
+        [
+            "-m",
+            "baselines",
+            "--catalog",
+            "synthetic:people=1500,seed=0",
+            "--eval-size",
+            "40",
+            "--pools",
+            "all",
+            "--out",
+            "x",
+        ],
+        tmp_path,
+    )
     expect_error(done.returncode, done.stderr, "--out x", "thesis.tex")
     assert (tmp_path / "x" / "thesis.tex").read_text() == "hi\n"
     assert "deprecated" in done.stderr  # the old spellings still parse, with a note
     assert "synthetic population" not in done.stderr  # refused before any work
 
 
-@pytest.mark.parametrize("case", ["damaged_catalog", "too_many_people", "typo", "unknown_dimension", "bad_setups",
-                                  "missing_catalog"])
+@pytest.mark.parametrize(
+    "case", ["damaged_catalog", "too_many_people", "typo", "unknown_dimension", "bad_setups", "missing_catalog"]
+)
 def test_baselines_bad_input(tmp_path: Path, catalog: Path, capsys, case: str) -> None:
     import shutil
 
-    args = ["--data.catalog", catalog, "--data.split_rule", "stratified", "--data.split_size", "20", "--pools",
-            "[all]", "--max_n", "3", "--n_cluster", "2", "--bootstrap", "0", "--progress", "false", "--out",
-            tmp_path / "b"]
+    args = [
+        "--data.catalog",
+        catalog,
+        "--data.split_rule",
+        "stratified",
+        "--data.split_size",
+        "20",
+        "--pools",
+        "[all]",
+        "--max_n",
+        "3",
+        "--n_cluster",
+        "2",
+        "--bootstrap",
+        "0",
+        "--progress",
+        "false",
+        "--out",
+        tmp_path / "b",
+    ]
     needles: list[str] = []
     if case == "damaged_catalog":
         broken = tmp_path / "broken"
@@ -291,8 +389,26 @@ def test_baselines_bad_input(tmp_path: Path, catalog: Path, capsys, case: str) -
 
 def test_baselines_overwrite_is_only_for_ivr_outputs(tmp_path: Path, catalog: Path, capsys) -> None:
     out = tmp_path / "b"
-    args = ["--data.catalog", catalog, "--data.split_rule", "stratified", "--data.split_size", "20", "--pools",
-            "[all]", "--max_n", "3", "--n_cluster", "2", "--bootstrap", "0", "--progress", "false", "--out", out]
+    args = [
+        "--data.catalog",
+        catalog,
+        "--data.split_rule",
+        "stratified",
+        "--data.split_size",
+        "20",
+        "--pools",
+        "[all]",
+        "--max_n",
+        "3",
+        "--n_cluster",
+        "2",
+        "--bootstrap",
+        "0",
+        "--progress",
+        "false",
+        "--out",
+        out,
+    ]
     from ivr.outputs import write_output
 
     write_output(out, "evaluate", lambda t: (t / "table.json").write_text("{}"))  # another command's output
@@ -319,14 +435,46 @@ def evaluate_main():
 
 
 def eval_args(catalog: Path, work: Path, *extra) -> list:
-    return ["--config", ROOT / "configs" / "tiny.yaml", "--data.catalog", catalog, "--data.cache_dir", work / "cache",
-            "--data.split_size", "20", "--data.split_rule", "stratified", "--data.limit_eval_people", "2",
-            "--data.max_seq_length", "320", "--baselines", "false", "--bootstrap", "0", "--progress", "false",
-            "--trainer.accelerator", "cpu", *extra]
+    return [
+        "--config",
+        ROOT / "configs" / "tiny.yaml",
+        "--data.catalog",
+        catalog,
+        "--data.cache_dir",
+        work / "cache",
+        "--data.split_size",
+        "20",
+        "--data.split_rule",
+        "stratified",
+        "--data.limit_eval_people",
+        "2",
+        "--data.max_seq_length",
+        "320",
+        "--baselines",
+        "false",
+        "--bootstrap",
+        "0",
+        "--progress",
+        "false",
+        "--trainer.accelerator",
+        "cpu",
+        *extra,
+    ]
 
 
-@pytest.mark.parametrize("case", ["missing_ckpt", "truncated_ckpt", "flipped_ckpt", "not_a_ckpt", "missing_base",
-                                  "nothing_to_score", "typo", "foreign_out"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing_ckpt",
+        "truncated_ckpt",
+        "flipped_ckpt",
+        "not_a_ckpt",
+        "missing_base",
+        "nothing_to_score",
+        "typo",
+        "foreign_out",
+    ],
+)
 def test_evaluate_bad_input(tmp_path: Path, work: Path, catalog: Path, tiny_ckpt: Path, capsys, case: str) -> None:
     ckpt = tmp_path / "model.ckpt"
     out = tmp_path / "eval"
@@ -407,14 +555,27 @@ def fit_main():
 
 
 def test_fit_missing_catalog_is_one_line(tmp_path: Path) -> None:
-    done = subproc(["-m", "ivr.fit", *fit_args(tmp_path / "no_catalog", tmp_path, "--checkpoint_dir",
-                                               str(tmp_path / "ck"))], tmp_path)
+    done = subproc(
+        ["-m", "ivr.fit", *fit_args(tmp_path / "no_catalog", tmp_path, "--checkpoint_dir", str(tmp_path / "ck"))],
+        tmp_path,
+    )
     expect_error(done.returncode, done.stderr, "no_catalog", "does not exist")
     assert "compute_fn" not in done.stderr
 
 
-@pytest.mark.parametrize("case", ["missing_tokenizer", "yaml_typo", "last_in_empty", "foreign_ckpt_dir",
-                                  "earlier_run", "locked", "damaged_last", "bad_interval"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing_tokenizer",
+        "yaml_typo",
+        "last_in_empty",
+        "foreign_ckpt_dir",
+        "earlier_run",
+        "locked",
+        "damaged_last",
+        "bad_interval",
+    ],
+)
 def test_fit_bad_input(tmp_path: Path, work: Path, catalog: Path, tiny_ckpt: Path, capsys, case: str) -> None:
     import shutil
 
@@ -428,7 +589,9 @@ def test_fit_bad_input(tmp_path: Path, work: Path, catalog: Path, tiny_ckpt: Pat
         needles = ["--data.tokenizer", "no such folder"]
     elif case == "yaml_typo":
         cfg = tmp_path / "mine.yaml"
-        cfg.write_text((ROOT / "configs" / "tiny.yaml").read_text().replace("  n_per_question: 30", "  n_per_qestion: 30"))
+        cfg.write_text(
+            (ROOT / "configs" / "tiny.yaml").read_text().replace("  n_per_question: 30", "  n_per_qestion: 30")
+        )
         extra += ["--config", cfg]
         needles = ["n_per_qestion", "did you mean --data.n_per_question?", str(cfg)]
     elif case == "last_in_empty":
@@ -445,8 +608,16 @@ def test_fit_bad_input(tmp_path: Path, work: Path, catalog: Path, tiny_ckpt: Pat
         needles = ["--checkpoint_dir", "earlier run", "last.ckpt", "--ckpt_path last", "--overwrite"]
     elif case == "locked":
         ck.mkdir()
-        (ck / ".ivr-lock.json").write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                                       "started": "now", "command": "python -m ivr.fit (other)"}))
+        (ck / ".ivr-lock.json").write_text(
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "host": socket.gethostname(),
+                    "started": "now",
+                    "command": "python -m ivr.fit (other)",
+                }
+            )
+        )
         needles = ["another run is using this folder", f"pid {os.getpid()}", ".ivr-lock.json"]
     elif case == "damaged_last":
         prepare_checkpoint_dir(ck, resume=False)
@@ -464,8 +635,10 @@ def test_fit_bad_input(tmp_path: Path, work: Path, catalog: Path, tiny_ckpt: Pat
         assert after == {k: v for k, v in before.items() if not k.startswith(("ck/", "cache/", "runs/"))}
     if ck.exists():  # the user's / earlier run's files are untouched
         assert {k: v for k, v in snapshot(ck).items() if k not in (".ivr-output.json", "run.json")} == {
-            k[len("ck/"):]: v for k, v in before.items() if k.startswith("ck/")
-            and k not in ("ck/.ivr-output.json", "ck/run.json")}
+            k[len("ck/") :]: v
+            for k, v in before.items()
+            if k.startswith("ck/") and k not in ("ck/.ivr-output.json", "ck/run.json")
+        }
 
 
 def test_resume_names_the_file_and_the_run(tmp_path: Path, tiny_ckpt: Path, capsys) -> None:
@@ -495,7 +668,7 @@ def test_run_lock_is_exclusive_and_stale_locks_are_taken_over(tmp_path: Path, ca
             RunLock(tmp_path / "ck").acquire()
     assert not (tmp_path / "ck" / LOCK).exists()
     # a run that was killed: its pid is gone
-    (tmp_path / "ck" / LOCK).write_text(json.dumps({"pid": 2 ** 22 + 7, "host": socket.gethostname()}))
+    (tmp_path / "ck" / LOCK).write_text(json.dumps({"pid": 2**22 + 7, "host": socket.gethostname()}))
     with RunLock(tmp_path / "ck") as lock:
         assert lock.held
     assert "stale lock" in capsys.readouterr().err
@@ -546,8 +719,11 @@ def test_zero_shot_old_flags_still_parse(capsys) -> None:
     from ivr.cli import apply_aliases
     from ivr.zero_shot.__main__ import ALIASES, build_parser
 
-    argv = apply_aliases(["--model", "m", "--catalog", "c", "--probe.split_size", "9", "--probe.limit_people", "2"],
-                         ALIASES, "python -m ivr.zero_shot")
+    argv = apply_aliases(
+        ["--model", "m", "--catalog", "c", "--probe.split_size", "9", "--probe.limit_people", "2"],
+        ALIASES,
+        "python -m ivr.zero_shot",
+    )
     cfg = build_parser().parse_args(argv)
     assert (cfg.data.catalog, cfg.data.split_size, cfg.data.limit_eval_people) == ("c", 9, 2)
     assert capsys.readouterr().err.count("deprecated") == 3
@@ -562,8 +738,9 @@ def experiment_main():
     return main
 
 
-@pytest.mark.parametrize("case", ["set_typo", "flag_typo", "yaml_typo", "recipe_typo", "foreign_out", "corrupt_run",
-                                  "unknown_experiment"])
+@pytest.mark.parametrize(
+    "case", ["set_typo", "flag_typo", "yaml_typo", "recipe_typo", "foreign_out", "corrupt_run", "unknown_experiment"]
+)
 def test_experiment_bad_input(tmp_path: Path, catalog: Path, capsys, case: str) -> None:
     name = "evenness"
     args = ["--data.catalog", catalog, "--out", tmp_path / "e", "--progress", "false"]
@@ -608,9 +785,23 @@ def test_data_export_refuses_a_foreign_file_and_evil_templates(tmp_path: Path, c
 
     notes = tmp_path / "train.jsonl"
     notes.write_text("my own notes, not an export\n")
-    base = ["export", "--config", ROOT / "configs" / "tiny.yaml", "--data.catalog", catalog, "--data.cache_dir",
-            tmp_path / "cache", "--data.split_size", "20", "--data.split_rule", "stratified", "--limit", "1",
-            "--progress", "false"]
+    base = [
+        "export",
+        "--config",
+        ROOT / "configs" / "tiny.yaml",
+        "--data.catalog",
+        catalog,
+        "--data.cache_dir",
+        tmp_path / "cache",
+        "--data.split_size",
+        "20",
+        "--data.split_rule",
+        "stratified",
+        "--limit",
+        "1",
+        "--progress",
+        "false",
+    ]
     code, _, err = cli(main, [*base, "--out", notes], capsys)
     expect_error(code, err, "--out", "train.jsonl", "not a chat JSONL export")
     assert notes.read_text() == "my own notes, not an export\n"
@@ -665,6 +856,7 @@ def test_a_finished_command_destroys_its_process_group_and_a_failed_one_leaves_i
             if fail:
                 raise ConfigError("--x: bad")
             return None
+
         return main
 
     assert run(command(False), []) == 0 and not dist.is_initialized()
@@ -691,8 +883,14 @@ def test_parser_is_linear_on_megabyte_replies() -> None:
         "open_braces": "{" * m,
         "huge_number_in_one_group": '{"NSG1": {"choice": ' + "9" * 5000 + '}, "NSG2": {"choice": "NSG2_s1"}}',
     }
-    expected = {"whitespace": [1, 0], "whitespace_value": [NO_CHOICE, 0], "digits": [NO_CHOICE, NO_CHOICE],
-                "nested": [1, 0], "open_braces": [NO_CHOICE, NO_CHOICE], "huge_number_in_one_group": [NO_CHOICE, 0]}
+    expected = {
+        "whitespace": [1, 0],
+        "whitespace_value": [NO_CHOICE, 0],
+        "digits": [NO_CHOICE, NO_CHOICE],
+        "nested": [1, 0],
+        "open_braces": [NO_CHOICE, NO_CHOICE],
+        "huge_number_in_one_group": [NO_CHOICE, 0],
+    }
 
     def hang(*_):
         raise TimeoutError("parse_answer did not finish within 120 s on a 1 MB reply")
@@ -740,17 +938,28 @@ def unsafe_calls(path: Path) -> list[str]:
             found.append(f"{where} unpickles")
         if const.get("trust_remote_code") is True:
             found.append(f"{where} runs a model repository's code")
-        if name in ("pickle.load", "pickle.loads", "dill.load", "cloudpickle.load", "yaml.unsafe_load", "yaml.full_load"):
+        if name in (
+            "pickle.load",
+            "pickle.loads",
+            "dill.load",
+            "cloudpickle.load",
+            "yaml.unsafe_load",
+            "yaml.full_load",
+        ):
             found.append(f"{where} unpickles / runs YAML tags")
-        if name == "yaml.load" and ("Loader" not in kw or "Safe" not in ast.unparse(kw["Loader"]) and
-                                    ast.unparse(kw["Loader"]) != "loader"):
+        if name == "yaml.load" and (
+            "Loader" not in kw or "Safe" not in ast.unparse(kw["Loader"]) and ast.unparse(kw["Loader"]) != "loader"
+        ):
             found.append(f"{where} without a safe loader")
         if name in ("eval", "exec", "compile"):
             found.append(f"{where} runs code")
         if name in ("jinja2.Environment", "Environment", "jinja2.Template", "Template"):
             found.append(f"{where} renders templates outside the sandbox")
-        if name.split(".")[-1] in ("hf_hub_download", "snapshot_download", "urlopen", "urlretrieve") or \
-                name in ("requests.get", "requests.post", "httpx.get"):
+        if name.split(".")[-1] in ("hf_hub_download", "snapshot_download", "urlopen", "urlretrieve") or name in (
+            "requests.get",
+            "requests.post",
+            "httpx.get",
+        ):
             found.append(f"{where} downloads")
     return found
 

@@ -12,9 +12,16 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SMALL_MODEL = {"model_type": "llama", "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
-               "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 512,
-               "tie_word_embeddings": False}
+SMALL_MODEL = {
+    "model_type": "llama",
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 512,
+    "tie_word_embeddings": False,
+}
 
 
 def build_catalog(folder: Path) -> Path:
@@ -26,15 +33,54 @@ def build_catalog(folder: Path) -> Path:
 def fit_args(catalog: Path, out: Path, steps: int, extra: tuple[str, ...] = ()) -> list[str]:
     """A tiny, quick version of configs/tiny.yaml writing everything under ``out``."""
     return [
-        sys.executable, "-m", "ivr.fit", "--config", str(ROOT / "configs" / "tiny.yaml"),
-        "--data.catalog", str(catalog), "--data.cache_dir", str(out.parent / "cache"),
-        "--data.n_per_question", "2", "--data.split_size", "20", "--data.limit_eval_people", "3",
-        "--data.batch_size", "4", "--data.eval_batch_size", "8", "--data.max_seq_length", "320",
-        "--model.model_config", json.dumps(SMALL_MODEL), "--model.schedule", "constant", "--model.warmup_ratio", "0",
-        "--trainer.max_steps", str(steps), "--trainer.val_check_interval", "4", "--trainer.log_every_n_steps", "2",
-        "--trainer.default_root_dir", str(out), "--trainer.logger.init_args.save_dir", str(out / "runs"),
-        "--checkpoint_dir", str(out / "ck"), "--save_every_n_steps", "2", "--out", str(out / "eval"),
-        "--bootstrap", "0", "--eval_ckpt", "current", *extra,
+        sys.executable,
+        "-m",
+        "ivr.fit",
+        "--config",
+        str(ROOT / "configs" / "tiny.yaml"),
+        "--data.catalog",
+        str(catalog),
+        "--data.cache_dir",
+        str(out.parent / "cache"),
+        "--data.n_per_question",
+        "2",
+        "--data.split_size",
+        "20",
+        "--data.limit_eval_people",
+        "3",
+        "--data.batch_size",
+        "4",
+        "--data.eval_batch_size",
+        "8",
+        "--data.max_seq_length",
+        "320",
+        "--model.model_config",
+        json.dumps(SMALL_MODEL),
+        "--model.schedule",
+        "constant",
+        "--model.warmup_ratio",
+        "0",
+        "--trainer.max_steps",
+        str(steps),
+        "--trainer.val_check_interval",
+        "4",
+        "--trainer.log_every_n_steps",
+        "2",
+        "--trainer.default_root_dir",
+        str(out),
+        "--trainer.logger.init_args.save_dir",
+        str(out / "runs"),
+        "--checkpoint_dir",
+        str(out / "ck"),
+        "--save_every_n_steps",
+        "2",
+        "--out",
+        str(out / "eval"),
+        "--bootstrap",
+        "0",
+        "--eval_ckpt",
+        "current",
+        *extra,
     ]
 
 
@@ -136,15 +182,45 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(catalog, reference,
 def test_evaluate_checkpoint_writes_table_and_plots(catalog, reference, tmp_path):
     ref_out, _ = reference
     out = tmp_path / "eval"
-    proc = run([
-        sys.executable, "-m", "ivr.evaluate", "--config", str(ROOT / "configs" / "tiny.yaml"),
-        "--ckpt_path", str(ref_out / "ck" / "last.ckpt"), "--out", str(out), "--published", "--baselines", "false",
-        "--bootstrap", "0", "--trainer.accelerator", "cpu", "--data.catalog", str(catalog),
-        "--data.cache_dir", str(ref_out.parent / "cache"), "--data.split_size", "20", "--data.limit_eval_people", "3",
-        "--data.n_per_question", "2", "--data.eval_forms", "all",
-    ])
-    assert {"table.csv", "table.json", "indievaluereasoner_report.json", "indievaluereasoner_per_group.png",
-            "indievaluereasoner_crossed_predictions.npz"} <= {p.name for p in out.iterdir()}
+    proc = run(
+        [
+            sys.executable,
+            "-m",
+            "ivr.evaluate",
+            "--config",
+            str(ROOT / "configs" / "tiny.yaml"),
+            "--ckpt_path",
+            str(ref_out / "ck" / "last.ckpt"),
+            "--out",
+            str(out),
+            "--published",
+            "--baselines",
+            "false",
+            "--bootstrap",
+            "0",
+            "--trainer.accelerator",
+            "cpu",
+            "--data.catalog",
+            str(catalog),
+            "--data.cache_dir",
+            str(ref_out.parent / "cache"),
+            "--data.split_size",
+            "20",
+            "--data.limit_eval_people",
+            "3",
+            "--data.n_per_question",
+            "2",
+            "--data.eval_forms",
+            "all",
+        ]
+    )
+    assert {
+        "table.csv",
+        "table.json",
+        "indievaluereasoner_report.json",
+        "indievaluereasoner_per_group.png",
+        "indievaluereasoner_crossed_predictions.npz",
+    } <= {p.name for p in out.iterdir()}
     assert "IVR [probe=p+r, demo=mixed+200, N=1600] (paper)" in proc.stdout
     # all four (demonstration form, probe form) combinations: the matched row, then the crossed one, and the
     # header names the convention
@@ -159,7 +235,8 @@ def test_evaluate_checkpoint_writes_table_and_plots(catalog, reference, tmp_path
     # ivr.evaluate's profile oracle and ceiling are the fit's, figure for figure
     fitted_rows, rows = (json.loads((d / "table.json").read_text()) for d in (ref_out / "eval", out))
     for name in ("Profile oracle (training counts)", "Bayes ceiling (exact posterior)"):
-        assert {k: rows[name][k] for k in ("polar", "refined", "all")} == \
-            {k: fitted_rows[name][k] for k in ("polar", "refined", "all")}, name
+        assert {k: rows[name][k] for k in ("polar", "refined", "all")} == {
+            k: fitted_rows[name][k] for k in ("polar", "refined", "all")
+        }, name
     crossed = Predictions.load(out / "indievaluereasoner_crossed_predictions.npz")
     assert np.array_equal(crossed.question, evaluated.question) and not np.allclose(crossed.probs, evaluated.probs)

@@ -30,9 +30,16 @@ from ivr.cli import run
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "my_survey"
-TINY_MODEL = {"model_type": "llama", "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
-              "num_attention_heads": 4, "num_key_value_heads": 4, "max_position_embeddings": 512,
-              "tie_word_embeddings": False}
+TINY_MODEL = {
+    "model_type": "llama",
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 4,
+    "max_position_embeddings": 512,
+    "tie_word_embeddings": False,
+}
 
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -86,10 +93,14 @@ def read_only(folder: Path) -> Iterator[str]:
         ways = [("chmod 555", lambda: (os.chmod(folder, 0o555), True)[1], lambda: os.chmod(folder, 0o755))]
     else:
         ways = [
-            ("read-only bind mount",
-             lambda: _sh("mount", "--bind", str(folder), str(folder))
-             and (_sh("mount", "-o", "remount,bind,ro", str(folder)) or not _sh("umount", str(folder))),
-             lambda: _sh("umount", str(folder))),
+            (
+                "read-only bind mount",
+                lambda: (
+                    _sh("mount", "--bind", str(folder), str(folder))
+                    and (_sh("mount", "-o", "remount,bind,ro", str(folder)) or not _sh("umount", str(folder)))
+                ),
+                lambda: _sh("umount", str(folder)),
+            ),
             ("chattr +i", lambda: _sh("chattr", "+i", str(folder)), lambda: _sh("chattr", "-i", str(folder))),
         ]
     for name, make, undo in ways:
@@ -138,34 +149,105 @@ def command(name: str, catalog: Path, root: Path, out: Path) -> tuple[Callable, 
     inputs.mkdir(exist_ok=True)
     not_a_ckpt = inputs / "model.ckpt"  # looked at only after the output folder: never reached
     not_a_ckpt.write_text("not a checkpoint\n")
-    data = ["--data.catalog", catalog, "--data.cache_dir", inputs / "cache", "--data.split_size", "20",
-            "--data.split_rule", "stratified"]
+    data = [
+        "--data.catalog",
+        catalog,
+        "--data.cache_dir",
+        inputs / "cache",
+        "--data.split_size",
+        "20",
+        "--data.split_rule",
+        "stratified",
+    ]
     if name == "catalog synth":
         return _main("ivr.catalog.__main__"), ["synth", "--people", "100", "--out", out]
     if name == "catalog build":
-        return _main("ivr.catalog.__main__"), ["build", "--codebook", FIXTURE / "my_survey.yaml", "--input",
-                                               FIXTURE / "my_survey.csv", "--out", out]
+        return _main("ivr.catalog.__main__"), [
+            "build",
+            "--codebook",
+            FIXTURE / "my_survey.yaml",
+            "--input",
+            FIXTURE / "my_survey.csv",
+            "--out",
+            out,
+        ]
     if name == "baselines":
-        return _main("baselines.__main__"), [*data, "--pools", "[all]", "--max_n", "3", "--n_cluster", "2",
-                                             "--bootstrap", "0", "--progress", "false", "--out", out]
+        return _main("baselines.__main__"), [
+            *data,
+            "--pools",
+            "[all]",
+            "--max_n",
+            "3",
+            "--n_cluster",
+            "2",
+            "--bootstrap",
+            "0",
+            "--progress",
+            "false",
+            "--out",
+            out,
+        ]
     if name == "evaluate":
-        return _main("ivr.evaluate"), ["--config", ROOT / "configs" / "tiny.yaml", *data, "--baselines", "false",
-                                       "--bootstrap", "0", "--progress", "false", "--ckpt_path", not_a_ckpt,
-                                       "--out", out]
+        return _main("ivr.evaluate"), [
+            "--config",
+            ROOT / "configs" / "tiny.yaml",
+            *data,
+            "--baselines",
+            "false",
+            "--bootstrap",
+            "0",
+            "--progress",
+            "false",
+            "--ckpt_path",
+            not_a_ckpt,
+            "--out",
+            out,
+        ]
     if name == "export":
         return _main("ivr.export"), ["--ckpt_path", not_a_ckpt, "--out", out]
     if name == "experiment":
-        return _main("ivr.experiment.__main__"), ["evenness", "--data.catalog", catalog, "--progress", "false",
-                                                  "--out", out]
+        return _main("ivr.experiment.__main__"), [
+            "evenness",
+            "--data.catalog",
+            catalog,
+            "--progress",
+            "false",
+            "--out",
+            out,
+        ]
     if name == "fit":
         return _main("ivr.fit"), [
-            "--config", ROOT / "configs" / "tiny.yaml", *data, "--data.max_seq_length", "320",
-            "--model.model_config", json.dumps(TINY_MODEL), "--trainer.max_steps", "1",
-            "--trainer.default_root_dir", root / "runs", "--trainer.logger.init_args.save_dir", root / "runs",
-            "--evaluate", "false", "--checkpoint_dir", out]
+            "--config",
+            ROOT / "configs" / "tiny.yaml",
+            *data,
+            "--data.max_seq_length",
+            "320",
+            "--model.model_config",
+            json.dumps(TINY_MODEL),
+            "--trainer.max_steps",
+            "1",
+            "--trainer.default_root_dir",
+            root / "runs",
+            "--trainer.logger.init_args.save_dir",
+            root / "runs",
+            "--evaluate",
+            "false",
+            "--checkpoint_dir",
+            out,
+        ]
     if name == "data export":
-        return _main("ivr.data.__main__"), ["export", "--config", ROOT / "configs" / "tiny.yaml", *data,
-                                            "--limit", "1", "--progress", "false", "--out", out / "train.jsonl"]
+        return _main("ivr.data.__main__"), [
+            "export",
+            "--config",
+            ROOT / "configs" / "tiny.yaml",
+            *data,
+            "--limit",
+            "1",
+            "--progress",
+            "false",
+            "--out",
+            out / "train.jsonl",
+        ]
     raise AssertionError(name)
 
 
@@ -216,8 +298,13 @@ LOOKALIKES: dict[str, dict[str, bytes]] = {
     "baselines": {"table.json": b'{"mine": 1}', "table.csv": b"my,table\n", "sweep.csv": b"a,b\n"},
     "evaluate": {"table.json": b'{"mine": 1}', "mine_report.json": b"{}"},
     # a save_pretrained folder: the case (its weights used to be deleted)
-    "export": {"config.json": b'{"model_type": "llama"}', "model.safetensors": SAFETENSORS,
-               "tokenizer.json": b"{}", "tokenizer_config.json": b"{}", "special_tokens_map.json": b"{}"},
+    "export": {
+        "config.json": b'{"model_type": "llama"}',
+        "model.safetensors": SAFETENSORS,
+        "tokenizer.json": b"{}",
+        "tokenizer_config.json": b"{}",
+        "special_tokens_map.json": b"{}",
+    },
     "experiment": {"table.json": b"[]", "table.csv": b"my,table\n", "runs/a.json": b"{}"},
     "fit": {"last.ckpt": b"my own weights", "run.json": b'{"mine": true}'},
     "data export": {"train.jsonl": b"my own notes, not an export\n"},
@@ -289,15 +376,18 @@ def test_fit_overwrite_into_a_running_fits_folder_deletes_nothing(tmp_path: Path
     prepare_checkpoint_dir(ck, resume=False, info={"config": "the running one"})
     (ck / "last.ckpt").write_bytes(b"the running fit's weights")
     (ck / "best-epoch=0-step=5.ckpt").write_bytes(b"its best")
-    other = subprocess.Popen([sys.executable, "-c", HOLD, str(ck)], stdout=subprocess.PIPE, text=True,
-                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+    other = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(ck)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     try:
         assert other.stdout.readline().strip() == "held"
         main, args = command("fit", catalog, tmp_path, ck)
         before = hashes(tmp_path)
         code, err = call(main, [*args, "--overwrite", "true"], capsys)
-        one_error(code, err, str(ck), "another run is using this folder", f"pid {other.pid}",
-                  socket.gethostname())
+        one_error(code, err, str(ck), "another run is using this folder", f"pid {other.pid}", socket.gethostname())
         assert hashes(tmp_path) == before
     finally:
         other.kill()

@@ -11,23 +11,54 @@ import pytest
 from baselines.__main__ import cli
 
 
-@pytest.mark.parametrize("flag, value, needle", [("--bootstrap", "-1", "--bootstrap -1"),
-                                                 ("--data.limit_eval_people", "0", "--data.limit_eval_people 0"),
-                                                 ("--people", "everyone", "--people 'everyone'")])
-def test_bad_flag_is_one_error_line(small_catalog_dir: Path, tmp_path: Path, capsys, flag: str, value: str,
-                                    needle: str) -> None:
-    code = cli(["--data.catalog", str(small_catalog_dir), flag, value, "--out", str(tmp_path / "out"),
-                "--progress", "false"])
+@pytest.mark.parametrize(
+    "flag, value, needle",
+    [
+        ("--bootstrap", "-1", "--bootstrap -1"),
+        ("--data.limit_eval_people", "0", "--data.limit_eval_people 0"),
+        ("--people", "everyone", "--people 'everyone'"),
+    ],
+)
+def test_bad_flag_is_one_error_line(
+    small_catalog_dir: Path, tmp_path: Path, capsys, flag: str, value: str, needle: str
+) -> None:
+    code = cli(
+        ["--data.catalog", str(small_catalog_dir), flag, value, "--out", str(tmp_path / "out"), "--progress", "false"]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err[-1].startswith("error: ") and needle in err[-1], err
     assert not (tmp_path / "out").exists()
 
 
 def test_limit_eval_people_is_honoured(small_catalog_dir: Path, tmp_path: Path, capsys) -> None:
-    code = cli(["--data.catalog", str(small_catalog_dir), "--data.split_rule", "stratified", "--data.split_size", "40",
-                "--data.limit_eval_people", "5", "--data.setups", "[0]", "--pools", "[all]", "--max_n", "5",
-                "--n_cluster", "5", "--bootstrap", "0", "--imputers", "false", "--progress", "false",
-                "--out", str(tmp_path / "out")])
+    code = cli(
+        [
+            "--data.catalog",
+            str(small_catalog_dir),
+            "--data.split_rule",
+            "stratified",
+            "--data.split_size",
+            "40",
+            "--data.limit_eval_people",
+            "5",
+            "--data.setups",
+            "[0]",
+            "--pools",
+            "[all]",
+            "--max_n",
+            "5",
+            "--n_cluster",
+            "5",
+            "--bootstrap",
+            "0",
+            "--imputers",
+            "false",
+            "--progress",
+            "false",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     table = json.loads((tmp_path / "out" / "table.json").read_text())

@@ -37,12 +37,41 @@ def catalog_dir(tmp_path_factory) -> str:
 
 
 def argv(api: FakeAPI, catalog_dir: str, out: Path, *extra: str, backend: str = "openai") -> list[str]:
-    return ["--model", "fake-model", "--backend", backend, "--data.catalog", catalog_dir, "--out", str(out),
-            "--engine.base_url", api.url + ("/v1" if backend == "openai" else ""), "--bootstrap", "0",
-            "--probe.demo_counts", "[3, 6]", "--data.setups", "[0, 1]", "--data.limit_eval_people", "3",
-            "--data.split_rule", "stratified", "--data.split_size", "6", "--data.min_valid", "0",
-            "--probe.max_new_tokens", "12", "--limits.max_tries", "2", "--limits.backoff", "0.001",
-            "--limits.progress_every", "1000", *extra]
+    return [
+        "--model",
+        "fake-model",
+        "--backend",
+        backend,
+        "--data.catalog",
+        catalog_dir,
+        "--out",
+        str(out),
+        "--engine.base_url",
+        api.url + ("/v1" if backend == "openai" else ""),
+        "--bootstrap",
+        "0",
+        "--probe.demo_counts",
+        "[3, 6]",
+        "--data.setups",
+        "[0, 1]",
+        "--data.limit_eval_people",
+        "3",
+        "--data.split_rule",
+        "stratified",
+        "--data.split_size",
+        "6",
+        "--data.min_valid",
+        "0",
+        "--probe.max_new_tokens",
+        "12",
+        "--limits.max_tries",
+        "2",
+        "--limits.backoff",
+        "0.001",
+        "--limits.progress_every",
+        "1000",
+        *extra,
+    ]
 
 
 def error_line(err: str) -> str:
@@ -54,9 +83,14 @@ def error_line(err: str) -> str:
 
 
 CHAT = "/v1/chat/completions"
-COMPLETION = {"id": "x", "object": "chat.completion", "created": 0, "model": "fake-model",
-              "choices": [{"index": 0, "message": {"role": "assistant", "content": "{}"}, "finish_reason": "stop"}],
-              "usage": {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12}}
+COMPLETION = {
+    "id": "x",
+    "object": "chat.completion",
+    "created": 0,
+    "model": "fake-model",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "{}"}, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12},
+}
 
 
 def completion(**change) -> bytes:
@@ -71,39 +105,86 @@ def completion(**change) -> bytes:
 
 
 HOSTILE = {  # name: (FakeAPI settings, extra flags, what the error line must say)
-    "models cut off": ({"raw": {"/v1/models": b'{"object": "list", "data": [{"id": "fake-mo'}}, (),
-                       "GET {url}/v1/models: HTTP 200 but the reply is JSON cut off after 43 bytes"),
-    "models not UTF-8": ({"raw": {"/v1/models": b'{"object": "list", "data": [{"id": "fake-model\xff"}]}'}}, (),
-                         "GET {url}/v1/models: HTTP 200 but the reply is not UTF-8 text (byte 0xff at offset 46"),
-    "models a web page": ({"raw": {"/v1/models": b"<html><body>Welcome</body></html>"}}, (),
-                          "GET {url}/v1/models: HTTP 200 but the reply is not JSON (Expecting value"),
-    "models a list": ({"raw": {"/v1/models": b"[1, 2]"}}, (), "not a model list (the reply is [1, 2], expected an object)"),
-    "max_model_len text": ({"model_extra": {"max_model_len": "lots"}}, (),
-                           "data.0.max_model_len is 'lots', expected a whole number of tokens > 0"),
+    "models cut off": (
+        {"raw": {"/v1/models": b'{"object": "list", "data": [{"id": "fake-mo'}},
+        (),
+        "GET {url}/v1/models: HTTP 200 but the reply is JSON cut off after 43 bytes",
+    ),
+    "models not UTF-8": (
+        {"raw": {"/v1/models": b'{"object": "list", "data": [{"id": "fake-model\xff"}]}'}},
+        (),
+        "GET {url}/v1/models: HTTP 200 but the reply is not UTF-8 text (byte 0xff at offset 46",
+    ),
+    "models a web page": (
+        {"raw": {"/v1/models": b"<html><body>Welcome</body></html>"}},
+        (),
+        "GET {url}/v1/models: HTTP 200 but the reply is not JSON (Expecting value",
+    ),
+    "models a list": (
+        {"raw": {"/v1/models": b"[1, 2]"}},
+        (),
+        "not a model list (the reply is [1, 2], expected an object)",
+    ),
+    "max_model_len text": (
+        {"model_extra": {"max_model_len": "lots"}},
+        (),
+        "data.0.max_model_len is 'lots', expected a whole number of tokens > 0",
+    ),
     "max_model_len fraction": ({"model_extra": {"max_model_len": 4096.5}}, (), "data.0.max_model_len is 4096.5"),
     "max_model_len negative": ({"model_extra": {"max_model_len": -5}}, (), "data.0.max_model_len is -5"),
     "max_model_len boolean": ({"model_extra": {"max_model_len": True}}, (), "data.0.max_model_len is True"),
-    "chat cut off": ({"raw": {CHAT: completion()[:60]}}, (), "POST {url}/v1/chat/completions: HTTP 200 but the reply "
-                                                             "is JSON cut off after 60 bytes"),
-    "chat not UTF-8": ({"raw": {CHAT: completion(choices__0__message__content="x").replace(b'"x"', b'"\xfe"')}}, (),
-                       "POST {url}/v1/chat/completions: HTTP 200 but the reply is not UTF-8 text (byte 0xfe"),
+    "chat cut off": (
+        {"raw": {CHAT: completion()[:60]}},
+        (),
+        "POST {url}/v1/chat/completions: HTTP 200 but the reply is JSON cut off after 60 bytes",
+    ),
+    "chat not UTF-8": (
+        {"raw": {CHAT: completion(choices__0__message__content="x").replace(b'"x"', b'"\xfe"')}},
+        (),
+        "POST {url}/v1/chat/completions: HTTP 200 but the reply is not UTF-8 text (byte 0xfe",
+    ),
     "chat a web page": ({"raw": {CHAT: b"<html>proxy error</html>"}}, (), "the reply is not JSON (Expecting value"),
-    "chat choices text": ({"raw": {CHAT: completion(choices="nope")}}, (),
-                          "not an OpenAI chat completion (choices is 'nope', expected a list of choices)"),
-    "chat content a number": ({"raw": {CHAT: completion(choices__0__message__content=5)}}, (),
-                              "choices.0.message.content is 5, expected text"),
-    "chat usage text": ({"raw": {CHAT: completion(usage__prompt_tokens="many")}}, (),
-                        "usage.prompt_tokens is 'many', expected a whole number of tokens >= 0"),
-    "logprob not a number": ({"raw": {CHAT: completion(choices__0__logprobs={"content": [
-                                 {"token": "1", "logprob": float("nan"), "top_logprobs": []}]})}},
-                             ("--scoring", "logits"), "choices.0.logprobs.content.0.logprob is nan, expected a finite"),
-    "anthropic cut off": ({"raw": {"/v1/messages": b'{"type": "message", "content": [{"type": "te'}}, (),
-                          "POST {url}/v1/messages: HTTP 200 but the reply is JSON cut off"),
-    "anthropic content text": ({"raw": {"/v1/messages": b'{"type": "message", "content": "hi", "usage": {}}'}}, (),
-                               "not an Anthropic message (content is 'hi', expected a list of content blocks)"),
-    "anthropic context text": ({"raw": {"/v1/models/fake-model": b'{"id": "fake-model", "max_input_tokens": "big"}'}},
-                               (), "GET {url}/v1/models/fake-model: HTTP 200 but the reply is not a model entry "
-                                   "(max_input_tokens is 'big'"),
+    "chat choices text": (
+        {"raw": {CHAT: completion(choices="nope")}},
+        (),
+        "not an OpenAI chat completion (choices is 'nope', expected a list of choices)",
+    ),
+    "chat content a number": (
+        {"raw": {CHAT: completion(choices__0__message__content=5)}},
+        (),
+        "choices.0.message.content is 5, expected text",
+    ),
+    "chat usage text": (
+        {"raw": {CHAT: completion(usage__prompt_tokens="many")}},
+        (),
+        "usage.prompt_tokens is 'many', expected a whole number of tokens >= 0",
+    ),
+    "logprob not a number": (
+        {
+            "raw": {
+                CHAT: completion(
+                    choices__0__logprobs={"content": [{"token": "1", "logprob": float("nan"), "top_logprobs": []}]}
+                )
+            }
+        },
+        ("--scoring", "logits"),
+        "choices.0.logprobs.content.0.logprob is nan, expected a finite",
+    ),
+    "anthropic cut off": (
+        {"raw": {"/v1/messages": b'{"type": "message", "content": [{"type": "te'}},
+        (),
+        "POST {url}/v1/messages: HTTP 200 but the reply is JSON cut off",
+    ),
+    "anthropic content text": (
+        {"raw": {"/v1/messages": b'{"type": "message", "content": "hi", "usage": {}}'}},
+        (),
+        "not an Anthropic message (content is 'hi', expected a list of content blocks)",
+    ),
+    "anthropic context text": (
+        {"raw": {"/v1/models/fake-model": b'{"id": "fake-model", "max_input_tokens": "big"}'}},
+        (),
+        "GET {url}/v1/models/fake-model: HTTP 200 but the reply is not a model entry (max_input_tokens is 'big'",
+    ),
 }
 
 
@@ -135,8 +216,15 @@ def test_logits_without_logprobs_stops_without_a_shutdown_traceback(catalog_dir,
 
 
 def _cli_process(args: list[str], **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ivr.zero_shot", *args], capture_output=True, text=True, timeout=120,
-                          cwd=ROOT, env=_env(kw.pop("env", {})), **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "ivr.zero_shot", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env=_env(kw.pop("env", {})),
+        **kw,
+    )
 
 
 def _env(extra: dict[str, str]) -> dict[str, str]:
@@ -145,13 +233,21 @@ def _env(extra: dict[str, str]) -> dict[str, str]:
 
 # ``python -m ivr.zero_shot`` as a terminal starts it: Ctrl-C raises KeyboardInterrupt even where this test
 # runs in the background of a shell that ignores SIGINT (its children would inherit the ignoring)
-_AS_FROM_A_TERMINAL = ("import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
-                       "runpy.run_module('ivr.zero_shot', run_name='__main__', alter_sys=True)")
+_AS_FROM_A_TERMINAL = (
+    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "runpy.run_module('ivr.zero_shot', run_name='__main__', alter_sys=True)"
+)
 
 
 def _popen(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", _AS_FROM_A_TERMINAL, *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=ROOT, env=_env(env or {}))
+    return subprocess.Popen(
+        [sys.executable, "-c", _AS_FROM_A_TERMINAL, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=_env(env or {}),
+    )
 
 
 def _wait_for(condition, what: str, timeout: float = 60.0) -> None:
@@ -172,8 +268,19 @@ def test_the_key_never_reaches_a_file_even_when_the_server_echoes_it(catalog_dir
     with FakeAPI(echo_key=True) as api:
         base = argv(api, catalog_dir, tmp_path / "gen", "--engine.api_key_env", "IVR_ECHO_KEY")
         main(base)
-        main(argv(api, catalog_dir, tmp_path / "logits", "--engine.api_key_env", "IVR_ECHO_KEY", "--scoring", "logits",
-                  "--cache", str(cache)))
+        main(
+            argv(
+                api,
+                catalog_dir,
+                tmp_path / "logits",
+                "--engine.api_key_env",
+                "IVR_ECHO_KEY",
+                "--scoring",
+                "logits",
+                "--cache",
+                str(cache),
+            )
+        )
         main(argv(api, catalog_dir, tmp_path / "claude", "--engine.api_key_env", "IVR_ECHO_KEY", backend="anthropic"))
         sent = api.sent(CHAT) + api.sent("/v1/messages")
     # the key was sent with every request, so every echo carried it (logits: one request per group, 3 a prompt)
@@ -237,11 +344,22 @@ def test_a_models_list_run_is_refused_while_another_holds_its_out(catalog_dir, t
 
     out = tmp_path / "sweep"
     with FakeAPI() as api:
-        config = {"backend": "openai", "out": str(out), "bootstrap": 0,
-                  "data": {"catalog": catalog_dir, "setups": [0], "limit_eval_people": 2, "split_rule": "stratified",
-                           "split_size": 6, "min_valid": 0},
-                  "models": [{"model": "fake-model", "label": "m", "base_url": api.url + "/v1"}],
-                  "probe": {"demo_counts": [3], "max_new_tokens": 12}, "limits": {"progress_every": 1000}}
+        config = {
+            "backend": "openai",
+            "out": str(out),
+            "bootstrap": 0,
+            "data": {
+                "catalog": catalog_dir,
+                "setups": [0],
+                "limit_eval_people": 2,
+                "split_rule": "stratified",
+                "split_size": 6,
+                "min_valid": 0,
+            },
+            "models": [{"model": "fake-model", "label": "m", "base_url": api.url + "/v1"}],
+            "probe": {"demo_counts": [3], "max_new_tokens": 12},
+            "limits": {"progress_every": 1000},
+        }
         (tmp_path / "c.yaml").write_text(json.dumps(config))
         main(["--config", str(tmp_path / "c.yaml")])  # a first, finished run: the folder is a list run's output
         sent = len(api.sent())

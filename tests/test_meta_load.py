@@ -25,8 +25,10 @@ def test_safetensors_reader_matches_safetensors(tiny_llama31_dir):
     assert set(reader.entries) == set(ref)
     for key in ("model.embed_tokens.weight", "model.layers.1.mlp.down_proj.weight", "model.norm.weight"):
         assert torch.equal(reader.read(key), ref[key]) and reader.dtype(key) == torch.bfloat16
-    assert checkpoint_key("base_model.model.model.layers.0.self_attn.q_proj.base_layer.weight") == \
-        "model.layers.0.self_attn.q_proj.weight"
+    assert (
+        checkpoint_key("base_model.model.model.layers.0.self_attn.q_proj.base_layer.weight")
+        == "model.layers.0.self_attn.q_proj.weight"
+    )
     with pytest.raises(FileNotFoundError, match="no model.safetensors"):
         SafetensorsFolder(ROOT / "configs")
 
@@ -37,10 +39,19 @@ ROPES = {
     "linear": {"rope_type": "linear", "factor": 4.0},
     "dynamic": {"rope_type": "dynamic", "factor": 4.0},
     "yarn": {"rope_type": "yarn", "factor": 16.0, "original_max_position_embeddings": 8192},
-    "longrope": {"rope_type": "longrope", "original_max_position_embeddings": 8192,
-                 "short_factor": [1.0 + i / 16 for i in range(16)], "long_factor": [1.0 + i / 4 for i in range(16)]},
-    "llama3": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
-               "original_max_position_embeddings": 8192},
+    "longrope": {
+        "rope_type": "longrope",
+        "original_max_position_embeddings": 8192,
+        "short_factor": [1.0 + i / 16 for i in range(16)],
+        "long_factor": [1.0 + i / 4 for i in range(16)],
+    },
+    "llama3": {
+        "rope_type": "llama3",
+        "factor": 8.0,
+        "low_freq_factor": 1.0,
+        "high_freq_factor": 4.0,
+        "original_max_position_embeddings": 8192,
+    },
     "proportional": {"rope_type": "proportional", "partial_rotary_factor": 0.5},
 }
 
@@ -67,8 +78,15 @@ def test_meta_load_rotary_equals_from_pretrained(rope, legacy, tmp_path):
     from ivr.model.llama3 import build_tiny_llama31
     from ivr.model.sharding import load_pretrained_into_shards
 
-    folder = build_tiny_llama31(tmp_path / rope, with_tokenizer=False, dtype="float32", vocab_size=256,
-                                bos_token_id=1, eos_token_id=2, rope_parameters={**ROPES[rope], "rope_theta": 500000.0})
+    folder = build_tiny_llama31(
+        tmp_path / rope,
+        with_tokenizer=False,
+        dtype="float32",
+        vocab_size=256,
+        bos_token_id=1,
+        eos_token_id=2,
+        rope_parameters={**ROPES[rope], "rope_theta": 500000.0},
+    )
     if legacy:
         write_legacy_config(folder)
     ref = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32)
@@ -91,8 +109,13 @@ def test_two_ranks_load_shards_equal_to_from_pretrained(tiny_llama31_dir, tmp_pa
     from ivr.model.llama3 import build_tiny_llama31
 
     # the tied folder also has a Llama-3.0-style config.json (default rope, rope_scaling null), as Llama-3-8B ships
-    tied = build_tiny_llama31(tmp_path / "tied", tiny_llama31_dir, seed=1, tie_word_embeddings=True,
-                              rope_parameters={"rope_type": "default", "rope_theta": 500000.0})
+    tied = build_tiny_llama31(
+        tmp_path / "tied",
+        tiny_llama31_dir,
+        seed=1,
+        tie_word_embeddings=True,
+        rope_parameters={"rope_type": "default", "rope_theta": 500000.0},
+    )
     write_legacy_config(tied)
     broken = tmp_path / "broken"
     shutil.copytree(tiny_llama31_dir, broken)
@@ -100,9 +123,26 @@ def test_two_ranks_load_shards_equal_to_from_pretrained(tiny_llama31_dir, tmp_pa
     del weights["model.layers.1.mlp.up_proj.weight"]
     save_file(weights, str(broken / "model.safetensors"), metadata={"format": "pt"})
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                           str(WORKER), str(tmp_path), str(tiny_llama31_dir), str(tied), str(broken)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            str(WORKER),
+            str(tmp_path),
+            str(tiny_llama31_dir),
+            str(tied),
+            str(broken),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
     for name in ("plain", "lora", "tied"):

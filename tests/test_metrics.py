@@ -14,8 +14,15 @@ import pytest
 from ivr.catalog.codebook import load_codebook
 from ivr.catalog.store import Catalog
 from ivr.metrics import (
-    Predictions, brier_score, evaluate_predictions, expected_calibration_error, group_accuracy, inequity_index,
-    person_scores, plot_per_group, summarize,
+    Predictions,
+    brier_score,
+    evaluate_predictions,
+    expected_calibration_error,
+    group_accuracy,
+    inequity_index,
+    person_scores,
+    plot_per_group,
+    summarize,
 )
 from ivr.paper import load_paper
 
@@ -27,10 +34,15 @@ def preds_from(rows: list[tuple[int, int, int, int, int, int]], probs=None) -> P
 
 def test_accuracy_per_person_then_people():
     # person 0: 1/1 correct; person 1: 1/3 correct, one unanswered probe, one parse failure
-    p = preds_from([
-        (0, 0, 0, 5, 1, 1),
-        (1, 0, 0, 5, 0, 0), (1, 0, 0, 6, -1, 1), (1, 0, 0, 7, 1, 0), (1, 0, 0, 8, 1, -1),
-    ])
+    p = preds_from(
+        [
+            (0, 0, 0, 5, 1, 1),
+            (1, 0, 0, 5, 0, 0),
+            (1, 0, 0, 6, -1, 1),
+            (1, 0, 0, 7, 1, 0),
+            (1, 0, 0, 8, 1, -1),
+        ]
+    )
     s = summarize(p)
     assert s["polar/p0"] == pytest.approx((1.0 + 1 / 3) / 2 * 100)  # not the pooled 2/4
     assert s["n_unscored"] == 1 and s["n_parse_failures"] == 1 and s["n_people"] == 2
@@ -75,7 +87,8 @@ def test_inequity_hand_case():
     assert summarize(preds, groups)["inequity/polar"] == pytest.approx(5.0)
     # min_group_size: only groups with >= 5 people remain ("x"), so dimension "two" has no sigma
     index_min, per_dim_min = inequity_index(
-        {d: group_accuracy(scores, g, 0, min_group_size=5)[0] for d, g in groups.items()})
+        {d: group_accuracy(scores, g, 0, min_group_size=5)[0] for d, g in groups.items()}
+    )
     assert math.isnan(per_dim_min["two"]) and math.isnan(per_dim_min["three"]) and math.isnan(index_min)
 
 
@@ -102,8 +115,10 @@ def _catalog(n: int, seed: int = 0) -> Catalog:
 
 def _random_preds(n_people: int, seed: int = 0, probs: bool = True) -> Predictions:
     rng = np.random.default_rng(seed)
-    person, setup, form, question = (a.reshape(-1) for a in np.meshgrid(
-        np.arange(n_people), np.arange(3), np.arange(2), np.arange(10), indexing="ij"))
+    person, setup, form, question = (
+        a.reshape(-1)
+        for a in np.meshgrid(np.arange(n_people), np.arange(3), np.arange(2), np.arange(10), indexing="ij")
+    )
     target = rng.integers(0, 3, len(person))
     target[rng.random(len(person)) < 0.05] = -1
     skill = rng.random(n_people)[person]
@@ -125,8 +140,12 @@ def test_report_and_bootstrap(tmp_path):
     summary = summarize(preds)
     assert row["polar"] == pytest.approx([summary[f"polar/p{s}"] for s in range(3)])
     assert row["all"] == pytest.approx(summary["all"])
-    for key, point in [("polar/p1", row["polar"][1]), ("refined_avg", row["refined_avg"]), ("all", row["all"]),
-                       ("inequity/polar", report.inequity["index"])]:
+    for key, point in [
+        ("polar/p1", row["polar"][1]),
+        ("refined_avg", row["refined_avg"]),
+        ("all", row["all"]),
+        ("inequity/polar", report.inequity["index"]),
+    ]:
         lo, hi = report.ci[key]
         assert lo <= point <= hi and hi - lo > 0
     again = evaluate_predictions(preds, cat, dimensions=["Sex", "Age", "Country", "Continent"], bootstrap=300, seed=1)
@@ -151,7 +170,7 @@ def test_bootstrap_unit_weights_reproduce_point_estimates(monkeypatch):
 
     preds, groups = _groups_case()
     preds = Predictions.concat([preds, preds.select(np.arange(len(preds)))])
-    preds.form[len(preds) // 2:] = 1
+    preds.form[len(preds) // 2 :] = 1
     monkeypatch.setattr(bootstrap, "_draw_counts", lambda rng, n, b: np.ones((b, n)))
     ci = bootstrap.bootstrap_ci(person_scores(preds.canonical()), groups, n_boot=4)
     point = summarize(preds, groups)
@@ -160,6 +179,7 @@ def test_bootstrap_unit_weights_reproduce_point_estimates(monkeypatch):
 
 
 # ---- distributed: the same predictions on 2 gloo ranks vs one process ------------------------
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -253,27 +273,53 @@ def test_shuffled_catalog_rows_give_identical_points_and_intervals(small_catalog
     from ivr.catalog.store import load_catalog, write_catalog
 
     catalog = load_catalog(small_catalog_dir)
-    shuffled = write_catalog(catalog.subset(np.random.default_rng(7).permutation(len(catalog))), tmp_path / "shuffled",
-                             source="rows shuffled")
+    shuffled = write_catalog(
+        catalog.subset(np.random.default_rng(7).permutation(len(catalog))),
+        tmp_path / "shuffled",
+        source="rows shuffled",
+    )
     root = Path(__file__).resolve().parents[1]
     tables = []
     for name, folder in (("rows", small_catalog_dir), ("shuffled", shuffled)):
         out = tmp_path / f"out_{name}"
         proc = subprocess.run(
-            [sys.executable, "-m", "baselines", "--data.catalog", str(folder), "--data.split_size", "100",
-             "--bootstrap", "200", "--max_n", "3", "--n_cluster", "3", "--pools", "[all]", "--out", str(out)],
-            cwd=root, env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root)},
-            capture_output=True, text=True, timeout=300)
+            [
+                sys.executable,
+                "-m",
+                "baselines",
+                "--data.catalog",
+                str(folder),
+                "--data.split_size",
+                "100",
+                "--bootstrap",
+                "200",
+                "--max_n",
+                "3",
+                "--n_cluster",
+                "3",
+                "--pools",
+                "[all]",
+                "--out",
+                str(out),
+            ],
+            cwd=root,
+            env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
         tables.append(json.loads((out / "table.json").read_text()))
     rows, again = tables
     assert rows["info"]["n_eval"] == again["info"]["n_eval"] == 100
     report = rows["methods"]["Global (majority vote)"]["report"]
     assert report["ci"]["all"][0] < report["table3_row"]["all"] < report["ci"]["all"][1]
+
     def figures(node):  # every figure; CPU-seconds are measurements of this run, not results
         if isinstance(node, dict):
             return {k: figures(v) for k, v in node.items() if not k.endswith("cpu_seconds")}
         return [figures(v) for v in node] if isinstance(node, list) else node
 
     assert figures({k: v for k, v in rows.items() if k != "info"}) == figures(
-        {k: v for k, v in again.items() if k != "info"})
+        {k: v for k, v in again.items() if k != "info"}
+    )

@@ -16,10 +16,12 @@ def logits() -> torch.Tensor:
 
 
 POS = torch.tensor([[2, 5, -1], [6, 1, 3]])
-OPTS = torch.tensor([
-    [[1, 2, -1], [3, 4, 5], [-1, -1, -1]],
-    [[7, 8, 9], [0, 10, -1], [4, 6, -1]],
-])
+OPTS = torch.tensor(
+    [
+        [[1, 2, -1], [3, 4, 5], [-1, -1, -1]],
+        [[7, 8, 9], [0, 10, -1], [4, 6, -1]],
+    ]
+)
 
 
 def test_choice_scores_read_next_token_logits(logits):
@@ -43,9 +45,12 @@ def test_loss_prediction_and_probs(logits):
     labels = torch.tensor([[1, 2, -1], [0, -1, 1]])
     out = choice_output(scores, labels)
     rows = [(0, 0, 1), (0, 1, 2), (1, 0, 0), (1, 2, 1)]
-    expected = torch.stack([
-        F.cross_entropy(scores[b, k][torch.isfinite(scores[b, k])].unsqueeze(0), torch.tensor([t])) for b, k, t in rows
-    ]).mean()
+    expected = torch.stack(
+        [
+            F.cross_entropy(scores[b, k][torch.isfinite(scores[b, k])].unsqueeze(0), torch.tensor([t]))
+            for b, k, t in rows
+        ]
+    ).mean()
     assert out.n_labelled == 4
     assert torch.allclose(out.loss, expected)
     assert torch.allclose(out.loss_sum, expected * 4)
@@ -76,7 +81,11 @@ def test_label_on_padded_option_is_rejected(logits):
 
 def test_full_option_loglik_reads_each_answer_from_its_probe():
     g = torch.Generator().manual_seed(2)
-    hidden, weight, bias = torch.randn(2, 9, 5, generator=g), torch.randn(11, 5, generator=g), torch.randn(11, generator=g)
+    hidden, weight, bias = (
+        torch.randn(2, 9, 5, generator=g),
+        torch.randn(11, 5, generator=g),
+        torch.randn(11, generator=g),
+    )
     ids = torch.randint(0, 11, (2, 9), generator=g)
     answer = torch.tensor([[2], [3]])
     # sequence 0: option 0 = tokens 3..5, option 1 = tokens 5..6 (a sub-branch after option 0); sequence 1: one option
@@ -84,9 +93,13 @@ def test_full_option_loglik_reads_each_answer_from_its_probe():
     chars = torch.tensor([[[7, 2]], [[10, -1]]])
     batch = {"input_ids": ids, "answer_positions": answer, "option_spans": spans, "option_chars": chars}
     lp = torch.log_softmax(hidden @ weight.T + bias, -1)
-    want = torch.stack([lp[0, 2, ids[0, 3]] + lp[0, 3, ids[0, 4]],  # the first token is predicted at the probe's end
-                        lp[0, 2, ids[0, 5]],
-                        lp[1, 3, ids[1, 4]] + lp[1, 4, ids[1, 5]] + lp[1, 5, ids[1, 6]] + lp[1, 6, ids[1, 7]]])
+    want = torch.stack(
+        [
+            lp[0, 2, ids[0, 3]] + lp[0, 3, ids[0, 4]],  # the first token is predicted at the probe's end
+            lp[0, 2, ids[0, 5]],
+            lp[1, 3, ids[1, 4]] + lp[1, 4, ids[1, 5]] + lp[1, 5, ids[1, 6]] + lp[1, 6, ids[1, 7]],
+        ]
+    )
     got = {m: loglik_from_hidden(hidden, batch, weight, bias, m) for m in LOGLIK_MODES}
     real = spans[..., 0] >= 0
     torch.testing.assert_close(got["loglik_sum"][real], want)
@@ -98,8 +111,9 @@ def test_full_option_loglik_reads_each_answer_from_its_probe():
     logits = (hidden @ weight.T + bias)[:, keep]
     torch.testing.assert_close(loglik_from_logits(logits, keep, batch, "loglik_sum"), got["loglik_sum"])
     with pytest.raises(ValueError, match="answer_position < start < end"):
-        loglik_from_hidden(hidden, {**batch, "option_spans": torch.tensor([[[[2, 4]]], [[[5, 5]]]])}, weight, None,
-                           "loglik_sum")
+        loglik_from_hidden(
+            hidden, {**batch, "option_spans": torch.tensor([[[[2, 4]]], [[[5, 5]]]])}, weight, None, "loglik_sum"
+        )
 
 
 def test_distinct_rows_groups_equal_rows_exactly():
@@ -132,8 +146,10 @@ def test_option_scores_from_shared_rows_equal_the_gathered_option_rows():
     gathered = gathered.masked_fill((opts < 0) | (pos < 0).unsqueeze(-1), float("-inf"))
     torch.testing.assert_close(shared, gathered)
     keep = torch.isfinite(gathered)
-    grads = [torch.autograd.grad(s[keep].square().sum(), (person, weight, bias), retain_graph=True)
-             for s in (shared, gathered)]
+    grads = [
+        torch.autograd.grad(s[keep].square().sum(), (person, weight, bias), retain_graph=True)
+        for s in (shared, gathered)
+    ]
     for a, b in zip(*grads):
         torch.testing.assert_close(a, b)
     big = torch.randn(5000, 6, generator=g)  # a vocabulary larger than probes x options: the gather path

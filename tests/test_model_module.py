@@ -7,8 +7,14 @@ from ivr.model.module import IndieValueReasoner
 from ivr.model.optim import lr_lambda
 from ivr.model.predictions import flatten_probes
 
-TINY = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
-        "num_key_value_heads": 2, "max_position_embeddings": 64}
+TINY = {
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 64,
+}
 VOCAB = 40
 
 
@@ -23,7 +29,9 @@ def batch_one_probe_each() -> dict:
     """Two sequences sharing the prefix [1, 5, 6]; probe tokens 20 / 21 at position 3."""
     ids = torch.tensor([[1, 5, 6, 20], [1, 5, 6, 21]])
     return {
-        "input_ids": ids, "attention_mask": torch.ones_like(ids), "position_ids": torch.arange(4).expand(2, 4),
+        "input_ids": ids,
+        "attention_mask": torch.ones_like(ids),
+        "position_ids": torch.arange(4).expand(2, 4),
         "answer_positions": torch.tensor([[3], [3]]),
         "option_token_ids": torch.tensor([[[10, 11, -1]], [[12, 13, 14]]]),
         "labels": torch.tensor([[1], [2]]),
@@ -35,9 +43,12 @@ def batch_packed() -> dict:
     mask = torch.ones(5, 5, dtype=torch.bool).tril()
     mask[4, 3] = False
     return {
-        "input_ids": torch.tensor([[1, 5, 6, 20, 21]]), "attention_mask": mask.view(1, 1, 5, 5),
-        "position_ids": torch.tensor([[0, 1, 2, 3, 3]]), "answer_positions": torch.tensor([[3, 4]]),
-        "option_token_ids": torch.tensor([[[10, 11, -1], [12, 13, 14]]]), "labels": torch.tensor([[1, 2]]),
+        "input_ids": torch.tensor([[1, 5, 6, 20, 21]]),
+        "attention_mask": mask.view(1, 1, 5, 5),
+        "position_ids": torch.tensor([[0, 1, 2, 3, 3]]),
+        "answer_positions": torch.tensor([[3, 4]]),
+        "option_token_ids": torch.tensor([[[10, 11, -1], [12, 13, 14]]]),
+        "labels": torch.tensor([[1, 2]]),
     }
 
 
@@ -137,8 +148,10 @@ def test_export_merged_lora_loads_in_transformers(tmp_path):
 def test_qlora_trains_a_step():
     # the one capability this may lack is the optional package (the quant / dev extras); any error in 4-bit
     # loading or training with it installed is a failure, not a skip
-    pytest.importorskip("bitsandbytes", reason="bitsandbytes is not installed (pip install -c constraints.txt "
-                                               "'ivr[quant]'): QLoRA is not tested")
+    pytest.importorskip(
+        "bitsandbytes",
+        reason="bitsandbytes is not installed (pip install -c constraints.txt 'ivr[quant]'): QLoRA is not tested",
+    )
     m = reasoner(qlora=True, lora_r=4)
     assert any("Linear4bit" in type(mod).__name__ for mod in m.model.modules())
     lora = {n: p.detach().clone() for n, p in m.named_parameters() if p.requires_grad}
@@ -158,8 +171,11 @@ def test_option_row_scores_equal_full_vocabulary_logits(monkeypatch):
         fast = m(b).scores
         monkeypatch.setattr(m, "_uses_plain_head", lambda: False)  # the generic full-logits path
         full = m(b).scores
-        logits = m.model(input_ids=b["input_ids"], attention_mask=m._attention_mask(b["attention_mask"]),
-                         position_ids=b["position_ids"]).logits
+        logits = m.model(
+            input_ids=b["input_ids"],
+            attention_mask=m._attention_mask(b["attention_mask"]),
+            position_ids=b["position_ids"],
+        ).logits
     assert torch.allclose(fast, full, atol=1e-5)
     assert torch.allclose(fast[0, 1], logits[0, 4, [12, 13, 14]], atol=1e-5)
 
@@ -167,9 +183,15 @@ def test_option_row_scores_equal_full_vocabulary_logits(monkeypatch):
 def test_loglik_score_mode_reads_option_spans():
     m = reasoner(score="loglik_sum")
     ids = torch.tensor([[1, 5, 6, 10, 11, 12, 13]])
-    b = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "position_ids": torch.arange(7)[None],
-         "answer_positions": torch.tensor([[2]]), "option_token_ids": torch.tensor([[[10, 12]]]),
-         "option_spans": torch.tensor([[[[3, 5], [5, 7]]]]), "labels": torch.tensor([[0]])}
+    b = {
+        "input_ids": ids,
+        "attention_mask": torch.ones_like(ids),
+        "position_ids": torch.arange(7)[None],
+        "answer_positions": torch.tensor([[2]]),
+        "option_token_ids": torch.tensor([[[10, 12]]]),
+        "option_spans": torch.tensor([[[[3, 5], [5, 7]]]]),
+        "labels": torch.tensor([[0]]),
+    }
     with torch.no_grad():
         out = m(b)
         lp = torch.log_softmax(m.model(input_ids=ids).logits, -1)[0]

@@ -14,8 +14,10 @@ RESULTS = SHARED / "paper" / "results.json"
 PACKAGED = Path(__file__).resolve().parents[1] / "ivr" / "paper_results.json"
 
 
-@pytest.mark.skipif(not RESULTS.is_file(), reason="../shared/paper/results.json absent: nothing to compare the "
-                    "packaged copy ivr/paper_results.json with")
+@pytest.mark.skipif(
+    not RESULTS.is_file(),
+    reason="../shared/paper/results.json absent: nothing to compare the packaged copy ivr/paper_results.json with",
+)
 def test_packaged_copy_is_the_shared_results_file() -> None:
     assert PACKAGED.read_bytes() == RESULTS.read_bytes()  # a verbatim copy, not a re-serialization
     assert load_paper() == json.loads(RESULTS.read_text(encoding="utf-8"))
@@ -51,8 +53,9 @@ def test_missing_file_names_it_and_the_flag(tmp_path: Path) -> None:
         paper_table("table1_dataset", tmp_path / "nope.json")
 
 
-@pytest.mark.parametrize(("text", "why"), [("{not json", "not valid JSON"), ("[1, 2]", "expected a JSON object"),
-                                           ("", "not valid JSON")])
+@pytest.mark.parametrize(
+    ("text", "why"), [("{not json", "not valid JSON"), ("[1, 2]", "expected a JSON object"), ("", "not valid JSON")]
+)
 def test_bad_file_names_it_and_the_flag(tmp_path: Path, text: str, why: str) -> None:
     path = tmp_path / "bad.json"
     path.write_text(text)

@@ -12,17 +12,18 @@ import numpy as np
 import pytest
 
 from ivr.catalog.store import Catalog, load_catalog
-from ivr.protocol.probes import probe_setups
-from ivr.protocol.splits import make_split
 from ivr.predict import prepare, run_predictors
 from ivr.predict.runner import to_predictions
+from ivr.protocol.probes import probe_setups
+from ivr.protocol.splits import make_split
 
 
 def _polar_of(cb, refined: np.ndarray) -> np.ndarray:
     polar = np.full_like(refined, -1)
     for q, question in enumerate(cb.questions):
-        to_polar = [next(j for j, p in enumerate(question.polar) if set(o.codes) & set(p.codes))
-                    for o in question.refined]
+        to_polar = [
+            next(j for j, p in enumerate(question.polar) if set(o.codes) & set(p.codes)) for o in question.refined
+        ]
         ok = refined[:, q] >= 0
         polar[ok, q] = np.asarray(to_polar, dtype=np.int8)[refined[ok, q]]
     return polar
@@ -36,10 +37,15 @@ def _predictors(folder: Path) -> list:
 
     model = SynthModel.load(folder)
     search = ResembleSearch("all", 5, "shown", use_gpu=False, threads=1)
-    return [GradientBoosting(train_people=200, max_iter=5), LatentTrait(rank=3, train_people=200, steps=25,
-                                                                          infer_steps=20),
-            LatentClass(4), Resemble(search, 5, "top cluster"), BayesCeiling(model), ProfileOracle(model),
-            GlobalMajority()]
+    return [
+        GradientBoosting(train_people=200, max_iter=5),
+        LatentTrait(rank=3, train_people=200, steps=25, infer_steps=20),
+        LatentClass(4),
+        Resemble(search, 5, "top cluster"),
+        BayesCeiling(model),
+        ProfileOracle(model),
+        GlobalMajority(),
+    ]
 
 
 def test_predictors_read_only_shown_demonstrations(small_catalog_dir: Path) -> None:
@@ -72,8 +78,9 @@ def test_predictors_read_only_shown_demonstrations(small_catalog_dir: Path) -> N
         if pred.name.startswith("Global"):
             continue  # reads nothing of the person
         full, full_moved = (to_predictions(pred.predict_proba(e), e) for e in leak)
-        changed = (not np.array_equal(full.pred, full_moved.pred)
-                   or not np.allclose(np.nan_to_num(full.probs), np.nan_to_num(full_moved.probs)))
+        changed = not np.array_equal(full.pred, full_moved.pred) or not np.allclose(
+            np.nan_to_num(full.probs), np.nan_to_num(full_moved.probs)
+        )
         assert changed, f"{pred.name}: the probe cannot tell that it reads the person's answers"
 
 
@@ -82,7 +89,7 @@ def _table_rows(text: str, names: list[str]) -> dict[str, list[float]]:
     for line in text.splitlines():
         for name in names:
             if name not in out and (line.startswith(name + " ") or line.startswith(name + "|")):  # the table's line
-                out[name] = [float(x) for x in re.findall(r"-?\d+\.\d+", line[len(name):])]
+                out[name] = [float(x) for x in re.findall(r"-?\d+\.\d+", line[len(name) :])]
     return out
 
 
@@ -91,22 +98,53 @@ def test_baselines_and_evaluate_agree_on_the_same_people(small_catalog_dir: Path
     same Global and Resemble figures on the same test people, and both name n."""
     from baselines.__main__ import main as baselines_main
     from ivr.data.datamodule import IVRDataModule
-    from ivr.predict.report import report_run
     from ivr.metrics import Predictions
+    from ivr.predict.report import report_run
 
-    data = {"catalog": str(small_catalog_dir), "split_rule": "stratified", "split_size": 30, "eval_demo_count": "20",
-            "setups": [0, 1], "limit_eval_people": 12, "seed": 0}
+    data = {
+        "catalog": str(small_catalog_dir),
+        "split_rule": "stratified",
+        "split_size": 30,
+        "eval_demo_count": "20",
+        "setups": [0, 1],
+        "limit_eval_people": 12,
+        "seed": 0,
+    }
     argv = [f"--data.{k}={json.dumps(v) if isinstance(v, list) else v}" for k, v in data.items()]
-    baselines_main([*argv, "--people", "test", "--pools", "[all]", "--bootstrap", "0", "--imputers", "false",
-                    "--progress", "false", "--use_gpu", "false", "--out", str(tmp_path / "b")])
+    baselines_main(
+        [
+            *argv,
+            "--people",
+            "test",
+            "--pools",
+            "[all]",
+            "--bootstrap",
+            "0",
+            "--imputers",
+            "false",
+            "--progress",
+            "false",
+            "--use_gpu",
+            "false",
+            "--out",
+            str(tmp_path / "b"),
+        ]
+    )
     b_text = capsys.readouterr().out
-    dm = IVRDataModule(catalog=str(small_catalog_dir), split_rule="stratified", split_size=30, eval_demo_count="20",
-                       limit_eval_people=12, seed=0)
+    dm = IVRDataModule(
+        catalog=str(small_catalog_dir),
+        split_rule="stratified",
+        split_size=30,
+        eval_demo_count="20",
+        limit_eval_people=12,
+        seed=0,
+    )
     dm.setup_people()
     rows = np.asarray(dm.split.test_rows)[:12]
     # the model row: each test person's own first probe answer everywhere (any real predictions will do)
-    model = Predictions.concat([Predictions.from_matrix(dm.catalog, rows, s, f, dm.setups[s], 0)
-                                for f in ("polar", "refined") for s in (0, 1)])
+    model = Predictions.concat(
+        [Predictions.from_matrix(dm.catalog, rows, s, f, dm.setups[s], 0) for f in ("polar", "refined") for s in (0, 1)]
+    )
     report_run({"model": model}, dm, tmp_path / "e", bootstrap=0, ceiling=False, imputers=False, progress=False)
     e_text = capsys.readouterr().out
     names = ["Global (majority vote)", "Resemble (all, top 1)", "Resemble (all, top cluster)"]
@@ -139,10 +177,10 @@ def test_imputers_beat_global_majority_on_the_big_five(tmp_path: Path) -> None:
     data = DataSettings(catalog=str(catalog_dir))
     cat = data.open_catalog()
     split = data.split(cat)
-    examples = prepare(cat, split.test_rows, split.train_rows, data.chosen_setups(cat),
-                       data.protocol(cat).eval_demo_count, 0)
-    scored = run_predictors([GlobalMajority(), GradientBoosting(max_iter=20), LatentTrait(rank=4, steps=150)],
-                            examples)
+    examples = prepare(
+        cat, split.test_rows, split.train_rows, data.chosen_setups(cat), data.protocol(cat).eval_demo_count, 0
+    )
+    scored = run_predictors([GlobalMajority(), GradientBoosting(max_iter=20), LatentTrait(rank=4, steps=150)], examples)
     figures = {name: row.report.table3_row()["all"] for name, row in scored.items()}
     top = figures.pop("Global (majority vote)")
     assert all(v > top + 1 for v in figures.values()), (top, figures)

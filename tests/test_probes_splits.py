@@ -9,9 +9,9 @@ import pytest
 
 from ivr.catalog.codebook import load_codebook
 from ivr.catalog.store import Catalog
+from ivr.paper import load_paper
 from ivr.protocol.probes import all_probe_questions, probe_setups
 from ivr.protocol.splits import eligible_mask, make_split
-from ivr.paper import load_paper
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +96,9 @@ def test_study_split_rules(catalog):
     assert np.isin(oce, split.eval_rows).sum() >= len(oce) - (union - 300)
     # other continents: at least 24 valid demographics
     others = split.eval_rows[cont[split.eval_rows] != "Oceania"]
-    n_demo = sum(np.array([v is not None for v in catalog.demographic_values(d.id)])
-                 for d in catalog.codebook.demographics)
+    n_demo = sum(
+        np.array([v is not None for v in catalog.demographic_values(d.id)]) for d in catalog.codebook.demographics
+    )
     assert (n_demo[others] >= 24).all()
     assert split.info["per_continent"] == int((300 - len(oce)) / 5) + 1
 

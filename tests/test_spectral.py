@@ -57,9 +57,18 @@ def test_writes_input_and_output_rows_of_statement_tokens():
     cat = _planted(120)
     tok = make_statement_tokenizer(CB)
     torch.manual_seed(0)
-    model = build_causal_lm(None, {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
-                                   "num_attention_heads": 2, "num_key_value_heads": 2,
-                                   "tie_word_embeddings": False}, vocab_size=len(tok))
+    model = build_causal_lm(
+        None,
+        {
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "num_key_value_heads": 2,
+            "tie_word_embeddings": False,
+        },
+        vocab_size=len(tok),
+    )
     before = model.get_input_embeddings().weight.clone()
     dims = spectral_start(model, cat, np.arange(120), tok, std=0.02)
     assert dims == 32

@@ -87,10 +87,18 @@ def test_fit_pools_statements_only_and_checkpoint_keeps_it(tmp_path):
     from ivr.model.module import IndieValueReasoner
 
     dm = tiny_datamodule(tmp_path, people=300)
-    module = IndieValueReasoner(model_config=CONFIG, vocab_size=len(dm.load_tokenizer()), score="choice",
-                                embedding_init="random")
-    trainer = Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                      enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0)
+    module = IndieValueReasoner(
+        model_config=CONFIG, vocab_size=len(dm.load_tokenizer()), score="choice", embedding_init="random"
+    )
+    trainer = Trainer(
+        max_steps=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+    )
     trainer.fit(module, datamodule=dm)
     excluded = set(torch.nonzero(module.model.pool_weight == 0).flatten().tolist())
     assert excluded == set(question_token_ids(dm.tokenizer, dm.codebook)) and len(excluded) == 2 * 253
@@ -107,9 +115,9 @@ def test_members_train_on_their_own_sequences_and_average_at_evaluation():
     singles = []
     for k in range(members):
         one = build_causal_lm(None, CONFIG, vocab_size=30)
-        one.embed_tokens.weight.data.copy_(model.embed_tokens.weight[:, k * hidden:(k + 1) * hidden])
+        one.embed_tokens.weight.data.copy_(model.embed_tokens.weight[:, k * hidden : (k + 1) * hidden])
         one.mlp.load_state_dict(model.mlp[k].state_dict())
-        one.lm_head.weight.data.copy_(model.lm_head.weight[:, k * inter:(k + 1) * inter])
+        one.lm_head.weight.data.copy_(model.lm_head.weight[:, k * inter : (k + 1) * inter])
         one.lm_head.bias.data.copy_(model.lm_head.bias)
         singles.append(one.eval())
     ids = torch.tensor([[2, 5, 9, 11, 20], [3, 6, 8, 12, 21], [2, 7, 9, 13, 22], [4, 5, 10, 11, 23]])

@@ -22,8 +22,11 @@ def _random_catalog(n: int = 50, seed: int = 0) -> Catalog:
     refined[missing] = -1
     polar[missing] = -1
     demo = np.stack(
-        [rng.choice(sorted(next(d for d in cb.demographics if d.column == c).values), n)
-         for c in cb.demographic_columns], axis=1,
+        [
+            rng.choice(sorted(next(d for d in cb.demographics if d.column == c).values), n)
+            for c in cb.demographic_columns
+        ],
+        axis=1,
     ).astype(np.int32)
     demo[:3, 1] = -1
     return Catalog(cb, np.arange(1000, 1000 + n, dtype=np.int64), polar, refined, demo)

@@ -12,10 +12,10 @@ from ivr.catalog.codebook import load_codebook
 from ivr.catalog.resolve import parse_synthetic_spec, resolve_catalog
 from ivr.catalog.store import Catalog, load_catalog
 from ivr.catalog.synth import SynthModel, build_synthetic, synthesize
+from ivr.metrics import evaluate_predictions
 from ivr.predict.bayes import bayes_predictions
 from ivr.protocol.probes import probe_setups
 from ivr.protocol.splits import make_split
-from ivr.metrics import evaluate_predictions
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +42,13 @@ def test_same_seed_gives_byte_identical_parquet(built: Path, tmp_path: Path) -> 
 def test_schema_matches_a_converted_catalog(built: Path) -> None:
     cb = load_codebook("wvs7")
     frame = load_catalog(built).to_frame()
-    empty = Catalog(cb, np.zeros(0, np.int64), np.zeros((0, 253), np.int8), np.zeros((0, 253), np.int8),
-                    np.zeros((0, len(cb.demographic_columns)), np.int32)).to_frame()
+    empty = Catalog(
+        cb,
+        np.zeros(0, np.int64),
+        np.zeros((0, 253), np.int8),
+        np.zeros((0, 253), np.int8),
+        np.zeros((0, len(cb.demographic_columns)), np.int32),
+    ).to_frame()
     assert list(frame.columns) == list(empty.columns)
     assert list(frame.dtypes) == list(empty.dtypes)
     manifest = load_catalog(built).manifest
@@ -150,9 +155,18 @@ def test_bayes_reads_the_data_modules_demonstrations(small: tuple[Catalog, Synth
 
     cat, model = small
     folder = write_catalog(cat, tmp_path / "cat", source="synthetic")
-    dm = IVRDataModule(catalog=str(folder), n_per_question=1, split_size=20, split_rule="stratified",
-                       eval_demo_count="mixed", eval_forms="all", limit_eval_people=3, cache_dir=str(tmp_path),
-                       seed=4, check_tokenization=False)
+    dm = IVRDataModule(
+        catalog=str(folder),
+        n_per_question=1,
+        split_size=20,
+        split_rule="stratified",
+        eval_demo_count="mixed",
+        eval_forms="all",
+        limit_eval_people=3,
+        cache_dir=str(tmp_path),
+        seed=4,
+        check_tokenization=False,
+    )
     dm.setup("test")
     rows = np.asarray(dm.split.test_rows)[:3]
     setups = dict(enumerate(dm.setups))
@@ -166,8 +180,14 @@ def test_bayes_reads_the_data_modules_demonstrations(small: tuple[Catalog, Synth
             groups.setdefault((ex.setup, int(ex.probe_forms[0])), []).append(ex)
         for (setup, form), exs in groups.items():
             assert len({ex.demo_form for ex in exs}) == 1
-            post = model.posterior(cat, [ex.row for ex in exs], [ex.demo_questions for ex in exs], setups[setup],
-                                   FORMS[form], demo_form=FORMS[exs[0].demo_form])
+            post = model.posterior(
+                cat,
+                [ex.row for ex in exs],
+                [ex.demo_questions for ex in exs],
+                setups[setup],
+                FORMS[form],
+                demo_form=FORMS[exs[0].demo_form],
+            )
             for ex, p in zip(exs, post):
                 keep = (preds.person == ex.row) & (preds.setup == setup) & (preds.form == form)
                 assert np.array_equal(preds.question[keep], ex.probe_questions)
@@ -182,9 +202,11 @@ def test_catalog_layer_imports_neither_sampling_nor_metrics() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, ivr.catalog.synth, ivr.catalog.store, ivr.catalog.convert, ivr.catalog.resolve; "
-            "bad = sorted(m for m in sys.modules if m.startswith(('ivr.data', 'ivr.protocol', 'ivr.metrics', 'baselines'))); "
-            "print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, ivr.catalog.synth, ivr.catalog.store, ivr.catalog.convert, ivr.catalog.resolve; "
+        "bad = sorted(m for m in sys.modules if m.startswith(('ivr.data', 'ivr.protocol', 'ivr.metrics', 'baselines'))); "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 

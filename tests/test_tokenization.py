@@ -10,13 +10,17 @@ import pytest
 from transformers import AutoTokenizer
 
 from ivr.data.fixtures import random_catalog
-from ivr.protocol.examples import PersonTable, Recipe, eval_example, train_example
-from ivr.protocol.probes import probe_setups
 from ivr.data.prompts import load_layout
 from ivr.data.statement_tokenizer import (
-    SPECIAL_TOKENS, build_statement_tokenizer, load_statement_tokenizer, question_token, statement_token,
+    SPECIAL_TOKENS,
+    build_statement_tokenizer,
+    load_statement_tokenizer,
+    question_token,
+    statement_token,
 )
 from ivr.data.tokenization import TokenCache, TokenizationError, train_bpe_tokenizer
+from ivr.protocol.examples import PersonTable, Recipe, eval_example, train_example
+from ivr.protocol.probes import probe_setups
 
 RECIPES = [
     Recipe(),
@@ -94,8 +98,9 @@ class _Counting:
 def test_multi_token_label_is_refused(table: PersonTable, bpe, tmp_path: Path) -> None:
     path = tmp_path / "bad.jinja"
     # labels "10", "20", ... are not single tokens of the BPE trained on "Option 1".."Option 8"
-    path.write_text('{%- set label_schemes = "numbers" -%}{%- set answer_label = " {k}0" -%}\n'
-                    '{{ known_statements }}\n{{ options }}')
+    path.write_text(
+        '{%- set label_schemes = "numbers" -%}{%- set answer_label = " {k}0" -%}\n{{ known_statements }}\n{{ options }}'
+    )
     with pytest.raises(TokenizationError, match="no label scheme gives one token per option label") as err:
         TokenCache(bpe, table.codebook, load_layout(path))
     assert str(path) in str(err.value) and "numbers: 'Option' + ' 10' ends in tokens ['Ġ1', '0']" in str(err.value)

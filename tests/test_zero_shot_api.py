@@ -32,17 +32,42 @@ def catalog_dir(tmp_path_factory) -> str:
 
 
 def fast(**kw) -> RequestLimits:
-    return RequestLimits(**{"concurrency": 2, "max_tries": 5, "timeout": 10.0, "backoff": 0.001, "backoff_max": 0.01,
-                            "progress_every": 1e9, **kw})
+    return RequestLimits(
+        **{
+            "concurrency": 2,
+            "max_tries": 5,
+            "timeout": 10.0,
+            "backoff": 0.001,
+            "backoff_max": 0.01,
+            "progress_every": 1e9,
+            **kw,
+        }
+    )
 
 
-def run(api: FakeAPI, catalog_dir: str, out: Path, backend: str = "openai", limits: RequestLimits | None = None,
-        data: dict | None = None, **kw):
+def run(
+    api: FakeAPI,
+    catalog_dir: str,
+    out: Path,
+    backend: str = "openai",
+    limits: RequestLimits | None = None,
+    data: dict | None = None,
+    **kw,
+):
     engine = kw.pop("engine", None) or BackendOptions(base_url=api.url + ("/v1" if backend == "openai" else ""))
     # the study's 3 probes per category (6 per setup on this 12-question survey), so prompts carry 6 groups
     data = {"probes_per_category": 3, **(data or {})}
-    return zero_shot("fake-model", tiny_data(catalog_dir, **data), str(out), backend=backend,
-                     probe=kw.pop("probe", tiny_probe()), engine=engine, bootstrap=0, limits=limits or fast(), **kw)
+    return zero_shot(
+        "fake-model",
+        tiny_data(catalog_dir, **data),
+        str(out),
+        backend=backend,
+        probe=kw.pop("probe", tiny_probe()),
+        engine=engine,
+        bootstrap=0,
+        limits=limits or fast(),
+        **kw,
+    )
 
 
 def cached(out: Path) -> list[dict]:
@@ -60,8 +85,13 @@ def test_retries_429_500_and_timeouts_then_succeeds(catalog_dir, tmp_path):
     assert body["temperature"] == 0.0 and body["top_p"] == 1.0 and body["max_tokens"] == tiny_probe().max_new_tokens
     usage = res[0]["usage"]
     counted = usage.pop("prompt_tokens_counted")
-    assert usage == {"requests": 6, "prompt_tokens": 6 * PROMPT_TOKENS, "completion_tokens": 6 * COMPLETION_TOKENS,
-                     "replies_cut_at_max_tokens": 0, "options_without_logprob": 0}
+    assert usage == {
+        "requests": 6,
+        "prompt_tokens": 6 * PROMPT_TOKENS,
+        "completion_tokens": 6 * COMPLETION_TOKENS,
+        "replies_cut_at_max_tokens": 0,
+        "options_without_logprob": 0,
+    }
     assert counted > 6 * 300  # the estimate (1 token per 3 bytes) of six ~1 kB prompts
     saved = json.loads((tmp_path / "o" / "results.json").read_text())
     assert saved[0]["usage"]["prompt_tokens"] == 6 * PROMPT_TOKENS and saved[0]["context_length"] == 4096
@@ -70,11 +100,40 @@ def test_retries_429_500_and_timeouts_then_succeeds(catalog_dir, tmp_path):
 def test_server_that_keeps_failing_ends_with_a_clear_error_and_keeps_every_answer(catalog_dir, tmp_path, capsys):
     out = tmp_path / "o"
     with FakeAPI(fail_after=5) as api:
-        argv = ["--model", "fake-model", "--backend", "openai", "--data.catalog", catalog_dir, "--out", str(out),
-                "--engine.base_url", api.url + "/v1", "--bootstrap", "0", "--limits.concurrency", "1",
-                "--limits.max_tries", "3", "--limits.backoff", "0.001", "--probe.demo_counts", "[3, 6]",
-                "--data.setups", "[0, 1]", "--data.limit_eval_people", "3", "--data.split_rule", "stratified",
-                "--data.split_size", "6", "--data.min_valid", "0", "--probe.max_new_tokens", "12"]
+        argv = [
+            "--model",
+            "fake-model",
+            "--backend",
+            "openai",
+            "--data.catalog",
+            catalog_dir,
+            "--out",
+            str(out),
+            "--engine.base_url",
+            api.url + "/v1",
+            "--bootstrap",
+            "0",
+            "--limits.concurrency",
+            "1",
+            "--limits.max_tries",
+            "3",
+            "--limits.backoff",
+            "0.001",
+            "--probe.demo_counts",
+            "[3, 6]",
+            "--data.setups",
+            "[0, 1]",
+            "--data.limit_eval_people",
+            "3",
+            "--data.split_rule",
+            "stratified",
+            "--data.split_size",
+            "6",
+            "--data.min_valid",
+            "0",
+            "--probe.max_new_tokens",
+            "12",
+        ]
         assert cli(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     msg = err[-1]
@@ -93,8 +152,13 @@ def test_server_that_keeps_failing_ends_with_a_clear_error_and_keeps_every_answe
 
 def test_refused_request_is_not_retried(catalog_dir, tmp_path):
     with FakeAPI(models=("other",)) as api, pytest.raises(EndpointError, match=r"HTTP 404 .*check --model"):
-        run(api, catalog_dir, tmp_path / "o", engine=BackendOptions(base_url=api.url + "/v1", max_model_len=4096),
-            limits=fast(concurrency=1))
+        run(
+            api,
+            catalog_dir,
+            tmp_path / "o",
+            engine=BackendOptions(base_url=api.url + "/v1", max_model_len=4096),
+            limits=fast(concurrency=1),
+        )
     assert len(api.sent()) == 1
 
 
@@ -134,8 +198,10 @@ def test_progress_plain_text_with_tokens_and_cost(catalog_dir, tmp_path, capfd):
         res = run(api, catalog_dir, tmp_path / "o", engine=engine, limits=fast(progress_every=0.0))
     err = capfd.readouterr().err
     cost = (N_PROMPTS * PROMPT_TOKENS * 2.5 + N_PROMPTS * COMPLETION_TOKENS * 10.0) / 1e6
-    assert f"fake-model (openai): {N_PROMPTS}/{N_PROMPTS} requests, 1 failed tries, " \
-           f"tokens in {N_PROMPTS * PROMPT_TOKENS:,} / out {N_PROMPTS * COMPLETION_TOKENS:,}, ${cost:,.4f}" in err
+    assert (
+        f"fake-model (openai): {N_PROMPTS}/{N_PROMPTS} requests, 1 failed tries, "
+        f"tokens in {N_PROMPTS * PROMPT_TOKENS:,} / out {N_PROMPTS * COMPLETION_TOKENS:,}, ${cost:,.4f}" in err
+    )
     assert sum(r["usage"]["cost_usd"] for r in res) == pytest.approx(cost)
 
 
@@ -156,8 +222,9 @@ def test_context_length_from_the_server_or_the_flag(catalog_dir, tmp_path):
     with FakeAPI(context=None) as api:
         with pytest.raises(IvrError, match=r"--engine.max_model_len: .* does not report the context length"):
             run(api, catalog_dir, tmp_path / "o2")
-        res = run(api, catalog_dir, tmp_path / "o3",
-                  engine=BackendOptions(base_url=api.url + "/v1", max_model_len=8192))
+        res = run(
+            api, catalog_dir, tmp_path / "o3", engine=BackendOptions(base_url=api.url + "/v1", max_model_len=8192)
+        )
         assert res[0]["context_length"] == 8192
 
 
@@ -175,7 +242,7 @@ def test_logits_through_logprobs(catalog_dir, tmp_path):
     assert 0.0 <= cal["brier"] <= 2.0
     line = cached(tmp_path / "o")[0]
     probs = json.loads(line["response"])
-    assert probs[0] == pytest.approx([1 / (1 + 2.718281828 ** -0.8), 1 - 1 / (1 + 2.718281828 ** -0.8)], rel=1e-6)
+    assert probs[0] == pytest.approx([1 / (1 + 2.718281828**-0.8), 1 - 1 / (1 + 2.718281828**-0.8)], rel=1e-6)
 
     with FakeAPI(logprobs={"2": -0.1, "x": -2.0}) as api:  # option 1 not among the alternatives
         res = run(api, catalog_dir, tmp_path / "o2", scoring="logits", probe=probe, data={"setups": [0]})
@@ -197,8 +264,13 @@ def test_anthropic_messages(catalog_dir, tmp_path):
         with pytest.raises(EndpointError, match="no log-probabilities"):
             run(api, catalog_dir, tmp_path / "o2", backend="anthropic", scoring="logits")
         with pytest.raises(IvrError, match="neither JSON mode nor a seed"):
-            run(api, catalog_dir, tmp_path / "o3", backend="anthropic",
-                engine=BackendOptions(base_url=api.url, json_mode=True))
+            run(
+                api,
+                catalog_dir,
+                tmp_path / "o3",
+                backend="anthropic",
+                engine=BackendOptions(base_url=api.url, json_mode=True),
+            )
 
 
 def test_json_mode_and_seed_are_sent(catalog_dir, tmp_path):
@@ -214,11 +286,36 @@ def test_api_key_is_never_written_or_shown(catalog_dir, tmp_path, monkeypatch, c
     monkeypatch.setenv("OPENAI_API_KEY", "sk-must-not-leak-to-a-custom-server")
     out = tmp_path / "o"
     with FakeAPI() as api:
-        argv = ["--model", "fake-model", "--backend", "openai", "--data.catalog", catalog_dir, "--out", str(out),
-                "--engine.base_url", api.url + "/v1", "--engine.api_key_env", "IVR_TEST_KEY", "--bootstrap", "0",
-                "--probe.demo_counts", "[3]", "--data.setups", "[0]", "--data.limit_eval_people", "2",
-                "--data.split_rule", "stratified", "--data.split_size", "6", "--data.min_valid", "0",
-                "--limits.progress_every", "0"]
+        argv = [
+            "--model",
+            "fake-model",
+            "--backend",
+            "openai",
+            "--data.catalog",
+            catalog_dir,
+            "--out",
+            str(out),
+            "--engine.base_url",
+            api.url + "/v1",
+            "--engine.api_key_env",
+            "IVR_TEST_KEY",
+            "--bootstrap",
+            "0",
+            "--probe.demo_counts",
+            "[3]",
+            "--data.setups",
+            "[0]",
+            "--data.limit_eval_people",
+            "2",
+            "--data.split_rule",
+            "stratified",
+            "--data.split_size",
+            "6",
+            "--data.min_valid",
+            "0",
+            "--limits.progress_every",
+            "0",
+        ]
         main(argv)
         assert {r["headers"].get("authorization") for r in api.sent()} == {f"Bearer {key}"}
         with pytest.raises(SystemExit):
@@ -227,8 +324,15 @@ def test_api_key_is_never_written_or_shown(catalog_dir, tmp_path, monkeypatch, c
         main([a for a in argv if a not in ("--engine.api_key_env", "IVR_TEST_KEY")] + ["--out", str(tmp_path / "p")])
         assert api.sent()[-1]["headers"].get("authorization") == "Bearer no-key"
     with FakeAPI(script=[401], echo_key_on_401=True) as bad, pytest.raises(IvrError) as exc:
-        main([*argv[:argv.index("--engine.base_url") + 1], bad.url + "/v1", *argv[argv.index("--engine.base_url") + 2:],
-              "--out", str(tmp_path / "q")])
+        main(
+            [
+                *argv[: argv.index("--engine.base_url") + 1],
+                bad.url + "/v1",
+                *argv[argv.index("--engine.base_url") + 2 :],
+                "--out",
+                str(tmp_path / "q"),
+            ]
+        )
     assert "HTTP 401" in str(exc.value) and "***" in str(exc.value)
     shown = capfd.readouterr()
     for text in (shown.out, shown.err, str(exc.value)):
@@ -258,14 +362,34 @@ def test_a_list_of_models_in_one_command(catalog_dir, tmp_path, capsys):
     out = tmp_path / "sweep"
     with FakeAPI(models=("m-openai", "m-claude")) as api:
         config = {
-            "backend": "openai", "out": str(out), "bootstrap": 0, "published": True,
-            "data": {"catalog": catalog_dir, "setups": [0], "limit_eval_people": 2, "split_rule": "stratified",
-                     "split_size": 6, "min_valid": 0},
+            "backend": "openai",
+            "out": str(out),
+            "bootstrap": 0,
+            "published": True,
+            "data": {
+                "catalog": catalog_dir,
+                "setups": [0],
+                "limit_eval_people": 2,
+                "split_rule": "stratified",
+                "split_size": 6,
+                "min_valid": 0,
+            },
             "models": [
-                {"model": "m-openai", "label": "GPT-4o (0806)", "paper_row": "GPT-4o (0806)", "base_url": api.url + "/v1",
-                 "price_input": 2.5, "price_output": 10.0},
-                {"model": "m-claude", "label": "Claude-3.5 (Sonnet)", "paper_row": "Claude-3.5 (Sonnet)",
-                 "backend": "anthropic", "base_url": api.url},
+                {
+                    "model": "m-openai",
+                    "label": "GPT-4o (0806)",
+                    "paper_row": "GPT-4o (0806)",
+                    "base_url": api.url + "/v1",
+                    "price_input": 2.5,
+                    "price_output": 10.0,
+                },
+                {
+                    "model": "m-claude",
+                    "label": "Claude-3.5 (Sonnet)",
+                    "paper_row": "Claude-3.5 (Sonnet)",
+                    "backend": "anthropic",
+                    "base_url": api.url,
+                },
                 {"model": "m-retired", "label": "retired", "base_url": api.url + "/v1", "max_model_len": 4096},
             ],
             "probe": {"demo_counts": [200], "max_new_tokens": 12},
@@ -286,7 +410,13 @@ def test_a_list_of_models_in_one_command(catalog_dir, tmp_path, capsys):
 def test_api_config_parses():
     cfg = build_parser().parse_args(["--config", str(ROOT / "configs" / "zero_shot_api.yaml")])
     labels = [m.label for m in cfg.models]
-    assert labels == ["GPT-4o (0806)", "GPT-4o (0513)", "GPT-4o-mini (0718)", "GPT-4-turbo (0409)", "Claude-3.5 (Sonnet)"]
+    assert labels == [
+        "GPT-4o (0806)",
+        "GPT-4o (0513)",
+        "GPT-4o-mini (0718)",
+        "GPT-4-turbo (0409)",
+        "Claude-3.5 (Sonnet)",
+    ]
     from ivr.paper import paper_table
 
     assert {m.paper_row for m in cfg.models} <= set(paper_table("table14_zero_shot_polar"))

@@ -42,8 +42,9 @@ def _render(entries, style: str, indent: int | None) -> str:
     if style == "json":
         return json.dumps(dict(entries), indent=indent, ensure_ascii=False)
     if style == "trailing_commas":
-        body = ",\n".join(f'"{k}": {{' + ", ".join(f'"{a}": {json.dumps(b)}' for a, b in v.items()) + ",}"
-                          for k, v in entries)
+        body = ",\n".join(
+            f'"{k}": {{' + ", ".join(f'"{a}": {json.dumps(b)}' for a, b in v.items()) + ",}" for k, v in entries
+        )
         return "{" + body + ",}"
     # single quotes, Python-literal style (rationales restricted to quote-free text)
     body = ", ".join(f"'{k}': {{" + ", ".join(f"'{a}': '{b}'" for a, b in v.items()) + "}" for k, v in entries)
@@ -113,7 +114,7 @@ def test_echoed_question_is_not_an_answer():
 
 # Replies built against each pattern's weak spot: runs of whitespace between optional pieces (a quote,
 # a separator) that a backtracking matcher would split every possible way (quadratic or worse).
-PATHOLOGICAL = r'''
+PATHOLOGICAL = r"""
 import sys
 from ivr.zero_shot.parser import parse_answer
 ws = " " * int(sys.argv[1])
@@ -122,7 +123,7 @@ for text in ("choice: " + ws + "x", "NSG1" + ws + "x", "NSG1:" + ws + "x", "NSG1
              "," + ws + "x", '{"NSG1": {"choice": "' + ws + '"}}'):
     assert parse_answer(text, [2, 3]).choices == [-1, -1]
 print("ok")
-'''
+"""
 
 
 def test_pathological_replies_are_read_in_linear_time():
@@ -131,8 +132,14 @@ def test_pathological_replies_are_read_in_linear_time():
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-c", PATHOLOGICAL, "200000"], capture_output=True, text=True, timeout=300,
-                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    done = subprocess.run(
+        [sys.executable, "-c", PATHOLOGICAL, "200000"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
 
 
@@ -154,11 +161,20 @@ def test_parser_runs_on_python_310():
     python = _python310()
     if python is None:
         pytest.skip("no Python 3.10 interpreter here (python3.10 on PATH or pyenv's versions/3.10.*)")
-    check = PATHOLOGICAL.replace('print("ok")', (
-        "import sys\nassert sys.version_info[:2] == (3, 10), sys.version\n"
-        "assert parse_answer('{\"NSG2\": {\"choice\": \"NSG2 - s10\"}, \"NSG1\": \"s1\"}', [3, 12]).choices == [0, 9]\n"
-        "assert parse_answer('x NSG1: \"NSG1_s2\" choice = NSG2 s1', [2, 2]).choices == [1, 0]\n"
-        'print("ok")'))
-    done = subprocess.run([python, "-I", "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r})\n" + check, "20000"],
-                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    check = PATHOLOGICAL.replace(
+        'print("ok")',
+        (
+            "import sys\nassert sys.version_info[:2] == (3, 10), sys.version\n"
+            'assert parse_answer(\'{"NSG2": {"choice": "NSG2 - s10"}, "NSG1": "s1"}\', [3, 12]).choices == [0, 9]\n'
+            "assert parse_answer('x NSG1: \"NSG1_s2\" choice = NSG2 s1', [2, 2]).choices == [1, 0]\n"
+            'print("ok")'
+        ),
+    )
+    done = subprocess.run(
+        [python, "-I", "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r})\n" + check, "20000"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

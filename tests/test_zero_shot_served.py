@@ -66,30 +66,57 @@ def finished_requests(base: str) -> float:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("served")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "VLLM_CPU_KVCACHE_SPACE": "1", "TMPDIR": str(root / "tmp"),
-           "VLLM_CACHE_ROOT": str(root / "vllm_cache"), "TORCHINDUCTOR_CACHE_DIR": str(root / "inductor")}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "VLLM_CPU_KVCACHE_SPACE": "1",
+        "TMPDIR": str(root / "tmp"),
+        "VLLM_CACHE_ROOT": str(root / "vllm_cache"),
+        "TORCHINDUCTOR_CACHE_DIR": str(root / "inductor"),
+    }
     (root / "tmp").mkdir()
     model = build_tiny_llama31(root / "model", dtype="float32", max_position_embeddings=4096)
     catalog = write_catalog(tiny_catalog(), root / "catalog")
     port = _free_port()
-    cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model), "--served-model-name",
-           SERVED, "--host", "127.0.0.1", "--port", str(port), "--dtype", "float32", "--enforce-eager",
-           "--max-model-len", "4096", "--max-num-seqs", "8", "--disable-uvicorn-access-log"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        str(model),
+        "--served-model-name",
+        SERVED,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--dtype",
+        "float32",
+        "--enforce-eager",
+        "--max-model-len",
+        "4096",
+        "--max-num-seqs",
+        "8",
+        "--disable-uvicorn-access-log",
+    ]
     log = open(root / "server.log", "wb")  # noqa: SIM115 - closed in the teardown
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     base, start = f"http://127.0.0.1:{port}", time.monotonic()
     try:
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"vLLM server exited ({proc.returncode}):\n"
-                                   + (root / "server.log").read_text()[-3000:])
+                raise RuntimeError(
+                    f"vLLM server exited ({proc.returncode}):\n" + (root / "server.log").read_text()[-3000:]
+                )
             try:
                 if SERVED in _get(base + "/v1/models", timeout=2):
                     break
             except OSError:
                 pass
             if time.monotonic() - start > 400:
-                raise RuntimeError("vLLM server did not come up in 400 s:\n" + (root / "server.log").read_text()[-3000:])
+                raise RuntimeError(
+                    "vLLM server did not come up in 400 s:\n" + (root / "server.log").read_text()[-3000:]
+                )
             time.sleep(1)
         print(f"vLLM server up in {time.monotonic() - start:.0f} s")
         yield SimpleNamespace(base=base, url=base + "/v1", model=model, catalog=str(catalog), env=env, root=root)
@@ -117,11 +144,25 @@ def test_served_replies_equal_offline_vllm(server, tmp_path, monkeypatch):
         monkeypatch.setenv(var, server.env[var])
     probe = tiny_probe(max_new_tokens=24, chunk_size=64)
     data = tiny_data(server.catalog)
-    served = zero_shot(SERVED, data, str(tmp_path / "served"), backend="openai", probe=probe, bootstrap=0,
-                       engine=BackendOptions(base_url=server.url), limits=RequestLimits(concurrency=4))
-    offline = zero_shot(str(server.model), data, str(tmp_path / "offline"), backend="vllm", probe=probe,
-                        bootstrap=0, engine=BackendOptions(dtype="float32", enforce_eager=True, max_model_len=4096,
-                                                           gpu_memory_utilization=0.1))
+    served = zero_shot(
+        SERVED,
+        data,
+        str(tmp_path / "served"),
+        backend="openai",
+        probe=probe,
+        bootstrap=0,
+        engine=BackendOptions(base_url=server.url),
+        limits=RequestLimits(concurrency=4),
+    )
+    offline = zero_shot(
+        str(server.model),
+        data,
+        str(tmp_path / "offline"),
+        backend="vllm",
+        probe=probe,
+        bootstrap=0,
+        engine=BackendOptions(dtype="float32", enforce_eager=True, max_model_len=4096, gpu_memory_utilization=0.1),
+    )
     a, b = _by_prompt(tmp_path / "served" / "responses.jsonl"), _by_prompt(tmp_path / "offline" / "responses.jsonl")
     assert a.keys() == b.keys() and len(a) == 12
     assert {k: r["response"] for k, r in a.items()} == {k: r["response"] for k, r in b.items()}
@@ -134,15 +175,50 @@ def test_served_replies_equal_offline_vllm(server, tmp_path, monkeypatch):
 
 def test_killed_cli_run_resumes_without_resending(server, tmp_path):
     out = tmp_path / "run"
-    argv = [sys.executable, "-m", "ivr.zero_shot", "--model", SERVED, "--backend", "openai", "--engine.base_url",
-            server.url, "--data.catalog", server.catalog, "--out", str(out), "--bootstrap", "0",
-            "--probe.demo_counts", "[2, 4, 6]", "--data.setups", "[0, 1]", "--data.limit_eval_people", "3",
-            "--data.split_rule", "stratified", "--data.split_size", "6", "--data.min_valid", "0",
-            "--probe.max_new_tokens", "16", "--limits.concurrency", "1", "--limits.progress_every", "0"]
+    argv = [
+        sys.executable,
+        "-m",
+        "ivr.zero_shot",
+        "--model",
+        SERVED,
+        "--backend",
+        "openai",
+        "--engine.base_url",
+        server.url,
+        "--data.catalog",
+        server.catalog,
+        "--out",
+        str(out),
+        "--bootstrap",
+        "0",
+        "--probe.demo_counts",
+        "[2, 4, 6]",
+        "--data.setups",
+        "[0, 1]",
+        "--data.limit_eval_people",
+        "3",
+        "--data.split_rule",
+        "stratified",
+        "--data.split_size",
+        "6",
+        "--data.min_valid",
+        "0",
+        "--probe.max_new_tokens",
+        "16",
+        "--limits.concurrency",
+        "1",
+        "--limits.progress_every",
+        "0",
+    ]
     total, answered_before_kill = 18, 3
     # 3 requests a minute: the first three go at once, the fourth waits ~60 s, and the kill lands there
-    proc = subprocess.Popen([*argv, "--limits.requests_per_minute", "3"], env=server.env, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [*argv, "--limits.requests_per_minute", "3"],
+        env=server.env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     cache, start = out / "responses.jsonl", time.monotonic()
     while not (cache.exists() and len(cache.read_text().splitlines()) >= answered_before_kill):
         assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
@@ -158,7 +234,9 @@ def test_killed_cli_run_resumes_without_resending(server, tmp_path):
     lines = cache.read_text().splitlines()
     assert len(lines) == total and len({json.loads(x)["prompt_hash"] for x in lines}) == total
     results = json.loads((out / "results.json").read_text())
-    assert sum(r["usage"]["requests"] for r in results) == total and results[0]["queried"] == total - answered_before_kill
+    assert (
+        sum(r["usage"]["requests"] for r in results) == total and results[0]["queried"] == total - answered_before_kill
+    )
     assert "requests" in done.stderr and "tokens in" in done.stderr  # plain-text progress when not a terminal
 
 
@@ -170,10 +248,26 @@ def test_logit_scoring_through_server_logprobs(server, tmp_path):
 
     probe = tiny_probe(demo_counts=[6])
     data = tiny_data(server.catalog, setups=[0], probes_per_category=3)  # 6 probe groups per prompt
-    served = zero_shot(SERVED, data, str(tmp_path / "served"), backend="openai", scoring="logits",
-                       probe=probe, bootstrap=0, engine=BackendOptions(base_url=server.url))
-    local = zero_shot(str(server.model), data, str(tmp_path / "hf"), backend="hf", scoring="logits",
-                      probe=probe, bootstrap=0, engine=BackendOptions(dtype="float32", batch_size=8))
+    served = zero_shot(
+        SERVED,
+        data,
+        str(tmp_path / "served"),
+        backend="openai",
+        scoring="logits",
+        probe=probe,
+        bootstrap=0,
+        engine=BackendOptions(base_url=server.url),
+    )
+    local = zero_shot(
+        str(server.model),
+        data,
+        str(tmp_path / "hf"),
+        backend="hf",
+        scoring="logits",
+        probe=probe,
+        bootstrap=0,
+        engine=BackendOptions(dtype="float32", batch_size=8),
+    )
     a, b = _by_prompt(tmp_path / "served" / "responses.jsonl"), _by_prompt(tmp_path / "hf" / "responses.jsonl")
     assert a.keys() == b.keys() and len(a) == 3
     for key in a:
@@ -181,4 +275,5 @@ def test_logit_scoring_through_server_logprobs(server, tmp_path):
         np.testing.assert_allclose(json.loads(a[key]["response"]), json.loads(b[key]["response"]), atol=2e-4)
     assert served[0]["parse_failure_rate"] == 0.0
     assert served[0]["report"]["calibration"]["polar"]["brier"] == pytest.approx(
-        local[0]["report"]["calibration"]["polar"]["brier"], abs=1e-3)
+        local[0]["report"]["calibration"]["polar"]["brier"], abs=1e-3
+    )

@@ -24,11 +24,22 @@ def test_vllm_matches_hf(tmp_path, monkeypatch):
     cat_dir, model_dir = build_tiny(tmp_path / "tiny")
     probe = tiny_probe(max_new_tokens=24, chunk_size=64)
     common = dict(probe=probe, bootstrap=0, model_label="tiny")
-    hf = zero_shot(str(model_dir), tiny_data(cat_dir), str(tmp_path / "hf"), backend="hf",
-                   engine=BackendOptions(dtype="float32", batch_size=4), **common)
-    vl = zero_shot(str(model_dir), tiny_data(cat_dir), str(tmp_path / "vllm"), backend="vllm",
-                   engine=BackendOptions(dtype="float32", enforce_eager=True, max_model_len=2048,
-                                         gpu_memory_utilization=0.1), **common)
+    hf = zero_shot(
+        str(model_dir),
+        tiny_data(cat_dir),
+        str(tmp_path / "hf"),
+        backend="hf",
+        engine=BackendOptions(dtype="float32", batch_size=4),
+        **common,
+    )
+    vl = zero_shot(
+        str(model_dir),
+        tiny_data(cat_dir),
+        str(tmp_path / "vllm"),
+        backend="vllm",
+        engine=BackendOptions(dtype="float32", enforce_eager=True, max_model_len=2048, gpu_memory_utilization=0.1),
+        **common,
+    )
 
     def replies(folder):
         lines = (tmp_path / folder / "responses.jsonl").read_text().splitlines()

@@ -221,9 +221,9 @@ def plan_page(blocks: list[Block]) -> list[Command]:
 def write_fixture(name: str, spec: list[str]) -> None:
     """Write a generated stand-in file the tutorial's commands read (e.g. a WVS-shaped survey file)."""
     if spec[0] == "wvs7-shaped":
+        from benchmarks.convert import survey_frame, write_survey  # the conversion benchmark's generator
         from ivr.catalog.codebook import load_codebook
 
-        from benchmarks.convert import survey_frame, write_survey  # the conversion benchmark's generator
         rows = int(spec[1]) if len(spec) > 1 else 400
         # every answer present: random answers, so every person is eligible under the study's 239-answer rule
         write_survey(survey_frame(load_codebook("wvs7"), rows, seed=0, missing=0.0), Path(name))

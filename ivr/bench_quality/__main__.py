@@ -12,6 +12,5 @@ import sys
 NEW = "benchmarks.quality"
 
 if __name__ == "__main__":
-    print(f"deprecated: python -m ivr.bench_quality is now python -m {NEW}; running that", file=sys.stderr,
-          flush=True)
+    print(f"deprecated: python -m ivr.bench_quality is now python -m {NEW}; running that", file=sys.stderr, flush=True)
     runpy.run_module(NEW, run_name="__main__", alter_sys=True)

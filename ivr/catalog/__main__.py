@@ -19,7 +19,13 @@ import sys
 from typing import Any
 
 from ivr.cli import (
-    COMMON_ALIASES, IvrArgumentParser, add_output_arguments, add_progress_argument, apply_aliases, entry_point, run,
+    COMMON_ALIASES,
+    IvrArgumentParser,
+    add_output_arguments,
+    add_progress_argument,
+    apply_aliases,
+    entry_point,
+    run,
 )
 from ivr.cli import make_parser as cli_parser
 
@@ -33,8 +39,9 @@ def _build(args: Any) -> None:
     codebook = resolve_codebook(args.survey, args.codebook, args.input)
     title = f"build summary of {args.input} (codebook {codebook.name})"
     try:
-        out, catalog = convert_survey(args.input, codebook, args.out, progress=args.progress,
-                                      overwrite=args.overwrite, return_catalog=True)
+        out, catalog = convert_survey(
+            args.input, codebook, args.out, progress=args.progress, overwrite=args.overwrite, return_catalog=True
+        )
     except ConversionError as err:
         if err.report is not None:  # every code was counted: show where the unlisted ones are
             print(format_report(err.report, title))
@@ -60,8 +67,9 @@ def _synth(args: Any) -> None:
     # Imported here so build/stats work without the synthetic-population package.
     from ivr.catalog.synth import build_synthetic
 
-    out = build_synthetic(args.out, n_people=args.people, seed=args.seed, overwrite=args.overwrite,
-                          progress=args.progress)
+    out = build_synthetic(
+        args.out, n_people=args.people, seed=args.seed, overwrite=args.overwrite, progress=args.progress
+    )
     print(f"wrote {out}")
 
 
@@ -93,8 +101,12 @@ def make_parser() -> IvrArgumentParser:
 
     build = IvrArgumentParser(description="convert a survey file (CSV or Stata .dta) into a catalog folder")
     build.add_argument("--survey", type=str, default="wvs7", help="built-in survey codebook name (default: wvs7)")
-    build.add_argument("--codebook", type=str | None, default=None,
-                       help="codebook YAML/JSON file or published-metadata folder (overrides --survey)")
+    build.add_argument(
+        "--codebook",
+        type=str | None,
+        default=None,
+        help="codebook YAML/JSON file or published-metadata folder (overrides --survey)",
+    )
     build.add_argument("--input", type=str, required=True, help="the survey file, one row per respondent")
     add_output_arguments(build, None, "catalog folder to write")
     add_progress_argument(build)
@@ -103,10 +115,17 @@ def make_parser() -> IvrArgumentParser:
     stats = IvrArgumentParser(description="print Table 1's rows for a catalog folder")
     stats.add_argument("catalog", type=str, help="catalog folder")
     stats.add_argument("--json", type=bool, default=False, nargs="?", const=True, help="print JSON instead of a table")
-    stats.add_argument("--published", type=bool, default=False, nargs="?", const=True,
-                       help="show the published Table 1 figures beside it")
-    stats.add_argument("--paper", type=str | None, default=None,
-                       help="the paper's results.json (default: the copy shipped with ivr)")
+    stats.add_argument(
+        "--published",
+        type=bool,
+        default=False,
+        nargs="?",
+        const=True,
+        help="show the published Table 1 figures beside it",
+    )
+    stats.add_argument(
+        "--paper", type=str | None, default=None, help="the paper's results.json (default: the copy shipped with ivr)"
+    )
     sub.add_subcommand("stats", stats, help="print Table 1's rows for a catalog folder")
 
     synth = IvrArgumentParser(description="build a synthetic WVS-shaped catalog")
@@ -118,11 +137,14 @@ def make_parser() -> IvrArgumentParser:
 
     from ivr.settings import DataSettings
 
-    proto = IvrArgumentParser(description="print the evaluation protocol a catalog gets (setups, probes, eligible "
-                                          "people, demonstrations) and warn when it is degenerate")
+    proto = IvrArgumentParser(
+        description="print the evaluation protocol a catalog gets (setups, probes, eligible "
+        "people, demonstrations) and warn when it is degenerate"
+    )
     proto.add_argument("catalog", type=str, help="catalog folder or synthetic:people=N,seed=S")
-    proto.add_class_arguments(DataSettings, "data", skip={"catalog"},
-                              help="protocol overrides, the same --data.* keys as every command")
+    proto.add_class_arguments(
+        DataSettings, "data", skip={"catalog"}, help="protocol overrides, the same --data.* keys as every command"
+    )
     proto.add_argument("--json", type=bool, default=False, nargs="?", const=True, help="print JSON instead of text")
     sub.add_subcommand("protocol", proto, help="print the evaluation protocol of a catalog")
     return parser

@@ -65,8 +65,9 @@ def _column_entry(counter: CodeCounter, j: int, listed: set[int], missing: set[i
     }
 
 
-def account(codebook: Codebook, answers: CodeCounter, demographics: CodeCounter,
-            file_columns: dict[str, str]) -> dict[str, Any]:
+def account(
+    codebook: Codebook, answers: CodeCounter, demographics: CodeCounter, file_columns: dict[str, str]
+) -> dict[str, Any]:
     """The build report of one survey file (questions and demographic columns, in codebook order)."""
     survey_missing = set(codebook.missing_codes)
     questions = {}
@@ -79,8 +80,12 @@ def account(codebook: Codebook, answers: CodeCounter, demographics: CodeCounter,
         listed = {c for d in readers for c in d.values}
         missing = survey_missing | {c for d in readers for c in d.missing_codes}
         demos[col] = {"column": file_columns[col], **_column_entry(demographics, j, listed, missing)}
-    return {"rows": answers.rows, "unlisted_codes": codebook.unlisted_codes, "questions": questions,
-            "demographics": demos}
+    return {
+        "rows": answers.rows,
+        "unlisted_codes": codebook.unlisted_codes,
+        "questions": questions,
+        "demographics": demos,
+    }
 
 
 def add_option_use(report: dict[str, Any], codebook: Codebook, refined: np.ndarray, polar: np.ndarray) -> None:
@@ -107,23 +112,29 @@ def unlisted_error_text(report: dict[str, Any], codebook: Codebook) -> str | Non
     """The error for codes outside the codebook (None when there are none or they count as missing)."""
     if report["unlisted_codes"] == "missing":
         return None
-    found = [(kind, key, entry, code, n) for kind in ("questions", "demographics")
-             for key, entry in report[kind].items() for code, n in entry["unlisted"].items()]
+    found = [
+        (kind, key, entry, code, n)
+        for kind in ("questions", "demographics")
+        for key, entry in report[kind].items()
+        for code, n in entry["unlisted"].items()
+    ]
     if not found:
         return None
     kind, key, entry, code, n = found[0]
     if kind == "questions":
         q = codebook.question(key)
-        what = (f"question {key!r} lists codes {list(q.codes)}" + (f" and missing codes {list(q.missing_codes)}"
-                                                                   if q.missing_codes else ""))
-        fix = ("add it to the question's 'codes:' (and to one option of 'refined:' and of 'polar:') if it is an "
-               "answer, or to its 'missing_codes:' (or the survey's top-level 'missing_codes:') if it means no answer")
+        what = f"question {key!r} lists codes {list(q.codes)}" + (
+            f" and missing codes {list(q.missing_codes)}" if q.missing_codes else ""
+        )
+        fix = (
+            "add it to the question's 'codes:' (and to one option of 'refined:' and of 'polar:') if it is an "
+            "answer, or to its 'missing_codes:' (or the survey's top-level 'missing_codes:') if it means no answer"
+        )
     else:
         listed = sorted({c for d in codebook.demographics if d.column == key for c in d.values})
         what = f"demographic column {key!r} lists values {listed[:12]}" + (" ..." if len(listed) > 12 else "")
         fix = "add it to the demographic's 'values:', or to its 'missing_codes:' if it means no answer"
-    head = (f"column {entry['column']!r}: code {code} appears in {n:,} row(s) but is not in the codebook "
-            f"({what}); {fix}")
+    head = f"column {entry['column']!r}: code {code} appears in {n:,} row(s) but is not in the codebook ({what}); {fix}"
     rest = [f"{e['column']} code {c} ({m:,})" for _, _, e, c, m in found[1:]]
     if rest:
         more = f" and {len(rest) - 6} more" if len(rest) > 6 else ""
@@ -133,23 +144,27 @@ def unlisted_error_text(report: dict[str, Any], codebook: Codebook) -> str | Non
 
 def format_report(report: dict[str, Any], title: str = "") -> str:
     """The build summary: one row per question and per demographic column ([name]), then the totals."""
-    header = (f"{'column':<16} {'read':>7} {'valid':>7} {'blank':>6} {'declared missing':>17} "
-              f"{'outside codebook':>17}  notes")
+    header = (
+        f"{'column':<16} {'read':>7} {'valid':>7} {'blank':>6} {'declared missing':>17} {'outside codebook':>17}  notes"
+    )
     lines = [title] if title else []
     lines += [header, "-" * len(header)]
     totals = Counter()
 
     def row(name: str, entry: dict[str, Any], flags: list[str]) -> str:
         declared, outside = sum(entry["missing_codes"].values()), sum(entry["unlisted"].values())
-        totals.update(read=entry["read"], valid=entry["valid"], blank=entry["blank"], declared=declared,
-                      outside=outside)
+        totals.update(
+            read=entry["read"], valid=entry["valid"], blank=entry["blank"], declared=declared, outside=outside
+        )
         notes = list(flags)
         if entry["missing_codes"]:
             notes.append("missing " + ", ".join(f"{c}: {n:,}" for c, n in entry["missing_codes"].items()))
         if entry["unlisted"]:
             notes.append("UNLISTED " + ", ".join(f"{c}: {n:,}" for c, n in entry["unlisted"].items()))
-        return (f"{name[:16]:<16} {entry['read']:>7,} {entry['valid']:>7,} {entry['blank']:>6,} {declared:>17,} "
-                f"{outside:>17,}  {'; '.join(notes)}").rstrip()
+        return (
+            f"{name[:16]:<16} {entry['read']:>7,} {entry['valid']:>7,} {entry['blank']:>6,} {declared:>17,} "
+            f"{outside:>17,}  {'; '.join(notes)}"
+        ).rstrip()
 
     for qid, entry in report["questions"].items():
         lines.append(row(qid, entry, question_flags(entry)))
@@ -157,17 +172,20 @@ def format_report(report: dict[str, Any], title: str = "") -> str:
     for col, entry in report["demographics"].items():
         lines.append(row(f"[{col}]", entry, []))
     n_q = len(report["questions"])
-    flagged = {f: [q for q, e in report["questions"].items() if f in question_flags(e)]
-               for f in ("empty", "constant")}
+    flagged = {f: [q for q, e in report["questions"].items() if f in question_flags(e)] for f in ("empty", "constant")}
     lines.append("-" * len(header))
-    lines.append(f"{n_q} questions, {report['rows']:,} rows: {q_totals.get('valid', 0):,} valid answers of "
-                 f"{q_totals.get('read', 0):,} cells; missing: {q_totals.get('blank', 0):,} blank, "
-                 f"{q_totals.get('declared', 0):,} declared missing codes, {q_totals.get('outside', 0):,} codes "
-                 f"outside the codebook" + (" (read as missing: unlisted_codes: missing)"
-                                            if report["unlisted_codes"] == "missing" else ""))
-    fixes = {"empty": "no valid answer: drop them from the codebook, or fix their codes",
-             "constant": "every answer is the same option: mark them 'probe: false' in the codebook (they stay "
-                         "demonstrations) or drop them"}
+    lines.append(
+        f"{n_q} questions, {report['rows']:,} rows: {q_totals.get('valid', 0):,} valid answers of "
+        f"{q_totals.get('read', 0):,} cells; missing: {q_totals.get('blank', 0):,} blank, "
+        f"{q_totals.get('declared', 0):,} declared missing codes, {q_totals.get('outside', 0):,} codes "
+        f"outside the codebook"
+        + (" (read as missing: unlisted_codes: missing)" if report["unlisted_codes"] == "missing" else "")
+    )
+    fixes = {
+        "empty": "no valid answer: drop them from the codebook, or fix their codes",
+        "constant": "every answer is the same option: mark them 'probe: false' in the codebook (they stay "
+        "demonstrations) or drop them",
+    }
     for flag, qids in flagged.items():
         if qids:
             lines.append(f"{flag} question(s) {', '.join(qids)}: refused as probes; {fixes[flag]}")

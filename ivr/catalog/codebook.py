@@ -32,8 +32,16 @@ WVS_ORDERED_TYPES = ("scale", "mc_2", "mc_3", "mc_4", "mc_5")
 UNLISTED_CODES = ("error", "missing")
 #: Keys of a codebook's optional ``protocol:`` section (resolved by :mod:`ivr.protocol.resolve`; each is
 #: also a ``--data.KEY`` flag of every entry point).
-PROTOCOL_KEYS = ("n_setups", "probes_per_category", "probes_per_setup", "min_valid", "eval_demo_count",
-                 "demo_count", "split_rule", "split_size")
+PROTOCOL_KEYS = (
+    "n_setups",
+    "probes_per_category",
+    "probes_per_setup",
+    "min_valid",
+    "eval_demo_count",
+    "demo_count",
+    "split_rule",
+    "split_size",
+)
 
 
 class CodebookError(IvrError, ValueError):
@@ -162,19 +170,27 @@ class Codebook:
             "categories": list(self.categories),
             "questions": [
                 {
-                    "id": q.id, "category": q.category, "type": q.type, "codes": list(q.codes),
+                    "id": q.id,
+                    "category": q.category,
+                    "type": q.type,
+                    "codes": list(q.codes),
                     **({"text": q.text} if q.text else {}),
                     **({"missing_codes": list(q.missing_codes)} if q.missing_codes else {}),
                     "ordered": q.ordered,
                     **({} if q.probe else {"probe": False}),
-                    **{f: [{"codes": list(o.codes), "statement": o.statement} for o in q.options(f)]
-                       for f in ("refined", "polar")},
+                    **{
+                        f: [{"codes": list(o.codes), "statement": o.statement} for o in q.options(f)]
+                        for f in ("refined", "polar")
+                    },
                 }
                 for q in self.questions
             ],
             "demographics": [
                 {
-                    "id": d.id, "column": d.column, "name": d.name, "template": d.template,
+                    "id": d.id,
+                    "column": d.column,
+                    "name": d.name,
+                    "template": d.template,
                     "values": {int(k): v for k, v in d.values.items()},
                     **({"groups": dict(d.groups)} if d.groups else {}),
                     **({"dimension": d.dimension} if d.dimension else {}),
@@ -273,28 +289,39 @@ def codebook_from_dict(data: Any, source: str = "<dict>") -> Codebook:
 
     questions = tuple(
         Question(
-            id=str(q["id"]), category=q["category"], type=str(q.get("type", "")),
+            id=str(q["id"]),
+            category=q["category"],
+            type=str(q.get("type", "")),
             codes=tuple(int(c) for c in q["codes"]),
             refined=tuple(Option(tuple(int(c) for c in o["codes"]), o["statement"]) for o in q["refined"]),
             polar=tuple(Option(tuple(int(c) for c in o["codes"]), o["statement"]) for o in q["polar"]),
-            text=q.get("text", ""), missing_codes=tuple(int(c) for c in q.get("missing_codes") or ()),
-            ordered=ordered(q), probe=bool(q.get("probe", True)),
+            text=q.get("text", ""),
+            missing_codes=tuple(int(c) for c in q.get("missing_codes") or ()),
+            ordered=ordered(q),
+            probe=bool(q.get("probe", True)),
         )
         for q in data["questions"]
     )
     demographics = tuple(
         Demographic(
-            id=str(d["id"]), column=str(d.get("column", d["id"])), name=d.get("name", d["id"]),
+            id=str(d["id"]),
+            column=str(d.get("column", d["id"])),
+            name=d.get("name", d["id"]),
             template=d.get("template", "{value}"),
             values={int(k): str(v) for k, v in d["values"].items()},
-            groups=d.get("groups"), dimension=d.get("dimension"),
+            groups=d.get("groups"),
+            dimension=d.get("dimension"),
             missing_codes=tuple(int(c) for c in d.get("missing_codes") or ()),
         )
         for d in data.get("demographics", []) or []
     )
     return Codebook(
-        name=str(data["name"]), categories=tuple(data["categories"]), questions=questions,
-        demographics=demographics, roles=dict(data.get("roles", {}) or {}), source=source,
+        name=str(data["name"]),
+        categories=tuple(data["categories"]),
+        questions=questions,
+        demographics=demographics,
+        roles=dict(data.get("roles", {}) or {}),
+        source=source,
         protocol=dict(data.get("protocol") or {}),
         missing_codes=tuple(int(c) for c in data.get("missing_codes") or ()),
         unlisted_codes=str(data.get("unlisted_codes", "error")),

@@ -106,7 +106,8 @@ def _kind(err: BaseException) -> str:
 def _damaged(path: Path, err: BaseException) -> ConversionError:
     return ConversionError(
         f"{path}: the file is truncated or damaged ({_kind(err)}: {err}); copy it again from the "
-        "source (an interrupted download or copy leaves such files)")
+        "source (an interrupted download or copy leaves such files)"
+    )
 
 
 def _looks_like_text(path: Path) -> bool:
@@ -119,8 +120,11 @@ def _stata_header(path: Path) -> list[str]:
         with pd.read_stata(path, iterator=True, convert_categoricals=False) as reader:
             return [str(c) for c in reader.read(nrows=1).columns]
     except (ValueError, UnicodeDecodeError, *_DAMAGED) as err:
-        hint = (" -- it looks like a text (CSV) file: give it a .csv name" if _looks_like_text(path)
-                else "; the file is not a Stata file or it is damaged")
+        hint = (
+            " -- it looks like a text (CSV) file: give it a .csv name"
+            if _looks_like_text(path)
+            else "; the file is not a Stata file or it is damaged"
+        )
         raise ConversionError(f"{path}: cannot be read as a Stata .dta file ({_kind(err)}: {err}){hint}") from None
 
 
@@ -152,7 +156,11 @@ def _read_chunks(path: Path, columns: list[str]) -> Iterator[pd.DataFrame]:
     if _is_csv(path):
         _, sep = _csv_header(path)
         reader = pd.read_csv(
-            path, sep=sep, usecols=columns, chunksize=CHUNK_ROWS, dtype={columns[0]: str},
+            path,
+            sep=sep,
+            usecols=columns,
+            chunksize=CHUNK_ROWS,
+            dtype={columns[0]: str},
             skipinitialspace=True,
         )
         with reader:
@@ -169,7 +177,7 @@ def _read_chunks(path: Path, columns: list[str]) -> Iterator[pd.DataFrame]:
         except (ValueError, UnicodeDecodeError, *_DAMAGED) as err:
             raise _damaged(path, err) from None
         for start in range(0, len(frame), CHUNK_ROWS):
-            yield frame.iloc[start:start + CHUNK_ROWS]
+            yield frame.iloc[start : start + CHUNK_ROWS]
 
 
 def _is_numeric(dtype: object) -> bool:
@@ -205,8 +213,11 @@ def _code_block(path: Path, chunk: pd.DataFrame, columns: list[str], row0: int, 
         values = np.empty((len(chunk), len(columns)))
         for j, c in enumerate(columns):
             series = chunk[c]
-            values[:, j] = (series.to_numpy(dtype=np.float64, na_value=np.nan) if _is_numeric(series.dtype)
-                            else _text_codes(path, series, row0, csv))
+            values[:, j] = (
+                series.to_numpy(dtype=np.float64, na_value=np.nan)
+                if _is_numeric(series.dtype)
+                else _text_codes(path, series, row0, csv)
+            )
     fractional = np.isinf(values) | (np.isfinite(values) & (values != np.floor(values)))
     if fractional.any():
         i, j = (int(k[0]) for k in np.nonzero(fractional))
@@ -232,8 +243,10 @@ class _AnswerTables:
     def __init__(self, codebook: Codebook) -> None:
         self.keys = [np.array(sorted(q.codes), dtype=np.float64) for q in codebook.questions]
         self.index = {
-            form: [np.array([q.code_to_index(form)[int(k)] for k in keys], dtype=np.int8)
-                   for q, keys in zip(codebook.questions, self.keys)]
+            form: [
+                np.array([q.code_to_index(form)[int(k)] for k in keys], dtype=np.int8)
+                for q, keys in zip(codebook.questions, self.keys)
+            ]
             for form in ("polar", "refined")
         }
         top = max(int(k[-1]) for k in self.keys)

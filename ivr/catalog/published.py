@@ -20,15 +20,28 @@ DEMOGRAPHICS_FILE = "demographics_meta_data.jsonl"
 
 # Demographic id -> inequity dimension name (the 16 dimensions of the study).
 DIMENSIONS: dict[str, str] = {
-    "B_COUNTRY": "Country", "B_COUNTRY_to_continent": "Continent", "Q260": "Sex", "X003R": "Age",
-    "Q263": "Immigration Status", "Q266": "Birth Country", "Q269": "Citizenship",
-    "Q273": "Marital Status", "Q275": "Education", "Q279": "Employment Status",
-    "Q281": "Occupation", "Q284": "Employment Sector", "Q286": "Family Saving",
-    "Q287": "Social Class", "Q288R": "Income", "Q289": "Religion",
+    "B_COUNTRY": "Country",
+    "B_COUNTRY_to_continent": "Continent",
+    "Q260": "Sex",
+    "X003R": "Age",
+    "Q263": "Immigration Status",
+    "Q266": "Birth Country",
+    "Q269": "Citizenship",
+    "Q273": "Marital Status",
+    "Q275": "Education",
+    "Q279": "Employment Status",
+    "Q281": "Occupation",
+    "Q284": "Employment Sector",
+    "Q286": "Family Saving",
+    "Q287": "Social Class",
+    "Q288R": "Income",
+    "Q289": "Religion",
 }
 PUBLISHED_ROLES = {
-    "person_id": "D_INTERVIEW", "country": "B_COUNTRY",
-    "continent": "B_COUNTRY_to_continent", "religion": "Q289",
+    "person_id": "D_INTERVIEW",
+    "country": "B_COUNTRY",
+    "continent": "B_COUNTRY_to_continent",
+    "religion": "Q289",
 }
 _SLOT = "{answer_var}"
 #: How the study read WVS-7 answers: the negative codes (-1 don't know, -2 no answer, -3 not applicable,
@@ -43,8 +56,10 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
         CodebookError: naming the file (and line) when it is missing, empty or malformed.
     """
     if not path.is_file():
-        raise CodebookError(f"{path}: file not found (a published codebook folder needs "
-                            f"{POLAR_FILE}, {REFINED_FILE} and {DEMOGRAPHICS_FILE})")
+        raise CodebookError(
+            f"{path}: file not found (a published codebook folder needs "
+            f"{POLAR_FILE}, {REFINED_FILE} and {DEMOGRAPHICS_FILE})"
+        )
     records = []
     with path.open(encoding="utf-8") as fh:
         for line_no, line in enumerate(fh, start=1):
@@ -122,11 +137,11 @@ def _question(polar: dict[str, Any], refined: dict[str, Any], paths: tuple[Path,
         groups = _groups(rec, where)
         statements = _field(rec, "converted_statements", list, where)
         if len(statements) != len(groups):
-            raise CodebookError(f"{where}: {len(groups)} answer_ids groups but "
-                                f"{len(statements)} converted_statements")
+            raise CodebookError(f"{where}: {len(groups)} answer_ids groups but {len(statements)} converted_statements")
         if rec.get("is_refined") is (form == "polar"):
-            raise CodebookError(f"{where}: is_refined={rec['is_refined']} in the {form} file; "
-                                "are the polar and refined files swapped?")
+            raise CodebookError(
+                f"{where}: is_refined={rec['is_refined']} in the {form} file; are the polar and refined files swapped?"
+            )
         forms[form] = [{"codes": g, "statement": str(s)} for g, s in zip(groups, statements)]
     where = f"{paths[0]}:{polar['_line']}: question {polar.get('question_id')!r}"
     codes = [_code(c, "all_answer_ids", where) for c in _field(polar, "all_answer_ids", list, where)]
@@ -137,7 +152,9 @@ def _question(polar: dict[str, Any], refined: dict[str, Any], paths: tuple[Path,
         "id": str(_field(polar, "question_id", str, where)),
         "category": _field(polar, "question_category", str, where),
         "type": str(polar.get("question_type", "")),
-        "codes": codes, "text": text.strip(), **forms,
+        "codes": codes,
+        "text": text.strip(),
+        **forms,
     }
 
 
@@ -153,11 +170,15 @@ def _demographic(rec: dict[str, Any], path: Path) -> dict[str, Any]:
         names = _field(rec, "answer_vars", list, where)
         for name, stmt in zip(names, statements):
             if template.format(value=name) != stmt:
-                raise CodebookError(f"{where}: statement {stmt!r} does not follow its template "
-                                    f"{rec['statement_template']!r}")
+                raise CodebookError(
+                    f"{where}: statement {stmt!r} does not follow its template {rec['statement_template']!r}"
+                )
     entry: dict[str, Any] = {
-        "id": did, "column": str(rec.get("question_id_converted", did)),
-        "name": str(rec.get("question_category", did)), "template": template, "values": values,
+        "id": did,
+        "column": str(rec.get("question_id_converted", did)),
+        "name": str(rec.get("question_category", did)),
+        "template": template,
+        "values": values,
     }
     if did in DIMENSIONS:
         entry["dimension"] = DIMENSIONS[did]
@@ -182,14 +203,14 @@ def load_published_codebook(folder: str | Path, name: str = "wvs7_published") ->
     paths = (folder / POLAR_FILE, folder / REFINED_FILE)
     polar, refined = read_jsonl(paths[0]), read_jsonl(paths[1])
     if len(polar) != len(refined):
-        raise CodebookError(f"{folder}: {POLAR_FILE} has {len(polar)} questions but "
-                            f"{REFINED_FILE} has {len(refined)}")
+        raise CodebookError(f"{folder}: {POLAR_FILE} has {len(polar)} questions but {REFINED_FILE} has {len(refined)}")
     for p, r in zip(polar, refined):
         if p.get("question_id") != r.get("question_id"):
             raise CodebookError(
                 f"{paths[1]}:{r['_line']}: question {r.get('question_id')!r} does not match "
                 f"{p.get('question_id')!r} at {paths[0]}:{p['_line']} (files must list the same "
-                "questions in the same order)")
+                "questions in the same order)"
+            )
     questions = [_question(p, r, paths) for p, r in zip(polar, refined)]
     demo_path = folder / DEMOGRAPHICS_FILE
     demographics = [_demographic(rec, demo_path) for rec in read_jsonl(demo_path)]

@@ -28,9 +28,11 @@ def parse_synthetic_spec(spec: str) -> tuple[int, int]:
     Raises:
         ConfigError: naming the spec and the expected form (a ValueError).
     """
-    usage = (f"catalog spec {spec!r}: expected 'synthetic:people=N,seed=S' (seed optional), "
-             "e.g. synthetic:people=93279,seed=0")
-    body = spec[len(SYNTHETIC_PREFIX):]
+    usage = (
+        f"catalog spec {spec!r}: expected 'synthetic:people=N,seed=S' (seed optional), "
+        "e.g. synthetic:people=93279,seed=0"
+    )
+    body = spec[len(SYNTHETIC_PREFIX) :]
     values: dict[str, int] = {}
     for part in filter(None, (p.strip() for p in body.split(","))):
         key, sep, value = part.partition("=")
@@ -77,10 +79,12 @@ def resolve_catalog(spec: str, cache_dir: str | Path | None = None) -> Path:
         missing = [f for f in CATALOG_FILES if not (path / f).exists()]
         raise InputNotFoundError(
             f"{path}: not a catalog folder (missing {', '.join(missing)}); build one with "
-            "`python -m ivr.catalog` or use synthetic:people=N,seed=S")
+            "`python -m ivr.catalog` or use synthetic:people=N,seed=S"
+        )
     raise InputNotFoundError(
         f"catalog {spec!r} does not exist; pass a catalog folder or synthetic:people=N,seed=S "
-        "(e.g. synthetic:people=93279,seed=0)")
+        "(e.g. synthetic:people=93279,seed=0)"
+    )
 
 
 def open_catalog(spec: str | Path, cache_dir: str | Path | None = None) -> Catalog:

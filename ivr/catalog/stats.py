@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from ivr.errors import InputError
 from ivr.catalog.store import Catalog
+from ivr.errors import InputError
 from ivr.paper import paper_table
 
 # (key, label) in display order; the keys match results.json "table1_dataset".

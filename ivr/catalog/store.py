@@ -108,8 +108,13 @@ class Catalog:
     def subset(self, index: np.ndarray) -> Catalog:
         """A catalog of the given rows (an index array or boolean mask)."""
         return Catalog(
-            self.codebook, self.person_ids[index], self.polar[index], self.refined[index],
-            self.demographics[index], dict(self.manifest), self.report,
+            self.codebook,
+            self.person_ids[index],
+            self.polar[index],
+            self.refined[index],
+            self.demographics[index],
+            dict(self.manifest),
+            self.report,
         )
 
     def to_frame(self) -> pd.DataFrame:
@@ -125,8 +130,12 @@ class Catalog:
 
 
 def atomic_dir(
-    out: str | Path, write: Callable[[Path], None], kind: str | OutputKind = "output", overwrite: bool = False,
-    flag: str = "--out", replace_only_if: str | None = None,
+    out: str | Path,
+    write: Callable[[Path], None],
+    kind: str | OutputKind = "output",
+    overwrite: bool = False,
+    flag: str = "--out",
+    replace_only_if: str | None = None,
 ) -> Path:
     """Run ``write(tmp_dir)`` and move the result to ``out``; nothing appears at ``out`` on error.
 
@@ -169,7 +178,11 @@ def write_catalog_files(catalog: Catalog, folder: Path, manifest: dict[str, Any]
 
 
 def write_catalog(
-    catalog: Catalog, out: str | Path, source: str = "", extra: dict | None = None, overwrite: bool = False,
+    catalog: Catalog,
+    out: str | Path,
+    source: str = "",
+    extra: dict | None = None,
+    overwrite: bool = False,
     flag: str = "--out",
 ) -> Path:
     """Write a catalog folder atomically.
@@ -203,8 +216,10 @@ def load_catalog(path: str | Path) -> Catalog:
     """
     path = Path(path)
     if not path.is_dir():
-        raise InputNotFoundError(f"{path}: no such catalog folder; build one with `python -m ivr.catalog build` "
-                                 "or use synthetic:people=N,seed=S")
+        raise InputNotFoundError(
+            f"{path}: no such catalog folder; build one with `python -m ivr.catalog build` "
+            "or use synthetic:people=N,seed=S"
+        )
     for name in ("catalog.parquet", "manifest.json", "codebook.json"):
         if not (path / name).exists():
             raise InputNotFoundError(f"{path}: not a catalog folder (missing {name})")
@@ -228,8 +243,10 @@ def load_catalog(path: str | Path) -> Catalog:
     try:
         frame = pd.read_parquet(path / "catalog.parquet")
     except Exception as err:  # noqa: BLE001 - pyarrow raises several types for a damaged file
-        raise InputError(f"{path / 'catalog.parquet'}: cannot be read ({type(err).__name__}: {err}); the file is "
-                         f"damaged or not a catalog table; {rebuild}") from None
+        raise InputError(
+            f"{path / 'catalog.parquet'}: cannot be read ({type(err).__name__}: {err}); the file is "
+            f"damaged or not a catalog table; {rebuild}"
+        ) from None
     qids = codebook.question_ids
     need = [codebook.id_column] + [f"{q}_{f}" for q in qids for f in FORMS] + codebook.demographic_columns
     missing = [c for c in need if c not in frame.columns]
@@ -247,7 +264,6 @@ def load_catalog(path: str | Path) -> Catalog:
             folder=path,
         )
     except (ValueError, TypeError) as err:
-        raise InputError(f"{path / 'catalog.parquet'}: columns hold values that are not answer codes ({err}); "
-                         f"{rebuild}") from None
-
-
+        raise InputError(
+            f"{path / 'catalog.parquet'}: columns hold values that are not answer codes ({err}); {rebuild}"
+        ) from None

@@ -13,8 +13,7 @@ from typing import Any
 
 from ivr.catalog.codebook import FORMS, PROTOCOL_KEYS, UNLISTED_CODES, CodebookError
 
-TOP_KEYS = ("name", "roles", "categories", "questions", "demographics", "protocol", "missing_codes",
-            "unlisted_codes")
+TOP_KEYS = ("name", "roles", "categories", "questions", "demographics", "protocol", "missing_codes", "unlisted_codes")
 QUESTION_KEYS = ("id", "category", "type", "text", "codes", "refined", "polar", "missing_codes", "ordered", "probe")
 OPTION_KEYS = ("codes", "statement")
 DEMOGRAPHIC_KEYS = ("id", "column", "name", "template", "values", "groups", "dimension", "missing_codes")
@@ -61,8 +60,10 @@ def _split_category(name: Any, declared: list[Any]) -> str:
     for i in range(len(parts)):
         for j in range(i + 2, len(parts) + 1):
             if ", ".join(parts[i:j]) == name:
-                return (f"; the flow list under 'categories' split it at its commas into {parts[i:j]}: quote the "
-                        f"name there (categories: [\"{name}\", ...])")
+                return (
+                    f"; the flow list under 'categories' split it at its commas into {parts[i:j]}: quote the "
+                    f'name there (categories: ["{name}", ...])'
+                )
     return ""
 
 
@@ -102,8 +103,7 @@ def _check_options(q: dict, form: str, valid: set[int], where: str, errors: list
         errors.append(f"{where}: {form} form leaves code(s) {missing} without an option")
 
 
-def _check_question(q: Any, i: int, data: dict, seen: set[str], survey_missing: set[int],
-                    errors: list[str]) -> None:
+def _check_question(q: Any, i: int, data: dict, seen: set[str], survey_missing: set[int], errors: list[str]) -> None:
     if not isinstance(q, dict):
         errors.append(f"questions[{i}]: expected a mapping, got {type(q).__name__}")
         return
@@ -118,8 +118,10 @@ def _check_question(q: Any, i: int, data: dict, seen: set[str], survey_missing: 
     seen.add(str(qid))
     declared = list(data["categories"]) if isinstance(data["categories"], list) else []
     if q.get("category") not in declared:
-        errors.append(f"{where}: category {q.get('category')!r} is not declared under 'categories' "
-                      f"(declared: {declared}){_split_category(q.get('category'), declared)}")
+        errors.append(
+            f"{where}: category {q.get('category')!r} is not declared under 'categories' "
+            f"(declared: {declared}){_split_category(q.get('category'), declared)}"
+        )
     for key in ("ordered", "probe"):
         if key in q and not isinstance(q[key], bool):
             errors.append(f"{where}: {key!r} must be true or false, got {q[key]!r}")
@@ -136,8 +138,10 @@ def _check_question(q: Any, i: int, data: dict, seen: set[str], survey_missing: 
     for missing, level in ((own_missing, "its 'missing_codes'"), (survey_missing, "the survey's 'missing_codes'")):
         both = sorted(valid & missing)
         if both:
-            errors.append(f"{where}: code(s) {both} are listed both under 'codes' (answers) and under {level} "
-                          "(no answer); remove them from one of the two")
+            errors.append(
+                f"{where}: code(s) {both} are listed both under 'codes' (answers) and under {level} "
+                "(no answer); remove them from one of the two"
+            )
     for form in FORMS:
         _check_options(q, form, valid, where, errors)
 
@@ -161,16 +165,20 @@ def _check_demographic(d: Any, i: int, seen: set[str], survey_missing: set[int],
         if code is None:
             errors.append(f"{where}: value code {k!r} is not an integer")
         elif code < 0:
-            errors.append(f"{where}: value code {code} is negative; demographic codes must be 0 or more "
-                          "(recode the column, or list the code under 'missing_codes' if it means no answer)")
+            errors.append(
+                f"{where}: value code {code} is negative; demographic codes must be 0 or more "
+                "(recode the column, or list the code under 'missing_codes' if it means no answer)"
+            )
         else:
             codes.add(code)
     own_missing = _codes_list(d["missing_codes"], where, "missing_codes", errors) if "missing_codes" in d else set()
     for missing, level in ((own_missing, "its 'missing_codes'"), (survey_missing, "the survey's 'missing_codes'")):
         both = sorted(codes & missing)
         if both:
-            errors.append(f"{where}: code(s) {both} are listed both under 'values' and under {level}; "
-                          "remove them from one of the two")
+            errors.append(
+                f"{where}: code(s) {both} are listed both under 'values' and under {level}; "
+                "remove them from one of the two"
+            )
     template = d.get("template", "{value}")
     if "{value}" not in str(template):
         errors.append(f"{where}: template {template!r} has no '{{value}}' slot")
@@ -190,13 +198,15 @@ def _check_protocol(protocol: Any, errors: list[str]) -> None:
 
     for key, value in protocol.items():
         if key not in PROTOCOL_KEYS:
-            errors.append(f"protocol.{key}: unknown key{did_you_mean(str(key), PROTOCOL_KEYS)}; "
-                          f"known keys: {list(PROTOCOL_KEYS)}")
+            errors.append(
+                f"protocol.{key}: unknown key{did_you_mean(str(key), PROTOCOL_KEYS)}; known keys: {list(PROTOCOL_KEYS)}"
+            )
         if key not in PROTOCOL_KEYS or value is None:
             continue
         if key in ("eval_demo_count", "demo_count"):
-            if not (_int_code(value) is not None and _int_code(value) >= 0
-                    or value in ("all", "mixed", "rand", "mixed+200")):
+            if not (
+                _int_code(value) is not None and _int_code(value) >= 0 or value in ("all", "mixed", "rand", "mixed+200")
+            ):
                 errors.append(f"protocol.{key}: {value!r} is not an integer, 'all', 'mixed', 'rand' or 'mixed+200'")
         elif key == "split_rule":
             if value not in ("study", "stratified"):
@@ -216,8 +226,9 @@ def validate_codebook_dict(data: Any, source: str) -> None:
             errors.append(f"missing required key {key!r}")
     if errors:
         raise CodebookError(f"{source}: " + "; ".join(errors))
-    survey_missing = (_codes_list(data["missing_codes"], "top level", "missing_codes", errors)
-                      if "missing_codes" in data else set())
+    survey_missing = (
+        _codes_list(data["missing_codes"], "top level", "missing_codes", errors) if "missing_codes" in data else set()
+    )
     if data.get("unlisted_codes", "error") not in UNLISTED_CODES:
         errors.append(f"unlisted_codes: {data['unlisted_codes']!r} is not one of {list(UNLISTED_CODES)}")
     seen: set[str] = set()

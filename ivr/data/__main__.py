@@ -20,8 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from ivr.cli import (
-    COMMON_ALIASES, IvrArgumentParser, accept_fit_config, apply_aliases, deprecation, drop_fit_output, entry_point,
-    lightning_parser_class, run,
+    COMMON_ALIASES,
+    IvrArgumentParser,
+    accept_fit_config,
+    apply_aliases,
+    deprecation,
+    drop_fit_output,
+    entry_point,
+    lightning_parser_class,
+    run,
 )
 from ivr.errors import ConfigError
 
@@ -37,23 +44,37 @@ def build_parser() -> Any:
 
     parser = IvrArgumentParser(prog=PROG, description=__doc__.split("\n")[0], exit_on_error=True)
     sub = parser.add_subcommands(dest="command", required=True)
-    exp = lightning_parser_class()(prog=f"{PROG} export", exit_on_error=True,
-                                   description="write sampled examples as chat-format JSONL (messages)")
+    exp = lightning_parser_class()(
+        prog=f"{PROG} export", exit_on_error=True, description="write sampled examples as chat-format JSONL (messages)"
+    )
     exp.add_argument("--config", action=ActionConfigFile, help="an ivr.fit config (its data: section) or data: YAML")
     exp.add_lightning_class_args(IVRDataModule, "data")
-    exp.add_argument("--out", type=str | None, default=None,
-                     help="output .jsonl (default runs/data_export/<split>.jsonl; written atomically)")
+    exp.add_argument(
+        "--out",
+        type=str | None,
+        default=None,
+        help="output .jsonl (default runs/data_export/<split>.jsonl; written atomically)",
+    )
     exp.add_argument("--split", type=str, default="train", help="which examples: train, val or test")
-    exp.add_argument("--epoch", type=Count0, default=0, help="training epoch to sample (demonstrations differ per epoch)")
+    exp.add_argument(
+        "--epoch", type=Count0, default=0, help="training epoch to sample (demonstrations differ per epoch)"
+    )
     exp.add_argument("--limit", type=Count | None, default=None, help="at most this many examples")
-    exp.add_argument("--max_size", type=str, default=DEFAULT_MAX_SIZE,
-                     help="largest export written (e.g. 500MB, 2GB); the estimate is printed before writing")
+    exp.add_argument(
+        "--max_size",
+        type=str,
+        default=DEFAULT_MAX_SIZE,
+        help="largest export written (e.g. 500MB, 2GB); the estimate is printed before writing",
+    )
     exp.add_argument("--layout", type=str, default="choice", help="text layout template name or .jinja path")
     exp.add_argument("--progress", type=bool, default=True, nargs="?", const=True, help="progress bar / lines")
     accept_fit_config(exp)
     sub.add_subcommand("export", exp, help="write sampled examples as chat-format JSONL (messages)")
-    des = lightning_parser_class()(prog=f"{PROG} describe", exit_on_error=True,
-                                   description="print the training units and the evaluation convention of a config")
+    des = lightning_parser_class()(
+        prog=f"{PROG} describe",
+        exit_on_error=True,
+        description="print the training units and the evaluation convention of a config",
+    )
     des.add_argument("--config", action=ActionConfigFile, help="an ivr.fit config (its data: section) or data: YAML")
     des.add_lightning_class_args(IVRDataModule, "data")
     accept_fit_config(des)
@@ -97,8 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     from ivr.data.export import check_chat_template, export_jsonl, parse_size
     from ivr.outputs import check_output_file
 
-    argv = _flat_config(drop_fit_output(apply_aliases(list(sys.argv[1:] if argv is None else argv), COMMON_ALIASES,
-                                                     PROG)))
+    argv = _flat_config(
+        drop_fit_output(apply_aliases(list(sys.argv[1:] if argv is None else argv), COMMON_ALIASES, PROG))
+    )
     cfg = build_parser().parse_args(argv)
     if cfg.command == "describe":
         from ivr.data.describe import describe_datamodule
@@ -120,8 +142,16 @@ def main(argv: list[str] | None = None) -> int:
     parse_size(args.max_size)
     check_model_path(str(data.get("tokenizer", "statement")), "--data.tokenizer", allow=("statement",))
     dm = IVRDataModule(**data)
-    n = export_jsonl(dm, out, split=args.split, epoch=args.epoch, limit=args.limit, layout=args.layout,
-                     progress=args.progress, max_size=args.max_size)
+    n = export_jsonl(
+        dm,
+        out,
+        split=args.split,
+        epoch=args.epoch,
+        limit=args.limit,
+        layout=args.layout,
+        progress=args.progress,
+        max_size=args.max_size,
+    )
     print(f"wrote {n} records to {out}")
     return 0
 

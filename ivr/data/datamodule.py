@@ -12,25 +12,36 @@ import numpy as np
 from torch.utils.data import DataLoader
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
-from ivr.catalog.store import Catalog
-from ivr.errors import ConfigError
-from ivr.data.collate import Collator
-from ivr.protocol.conventions import (DEMO_RULES, ConventionError, check_eval_forms, combinations, convention_header,
-                                  eval_views)
-from ivr.data.datasets import (
-    EvalDataset, EvalShardSampler, PaddedEval, ResumableLoader, ResumableSampler, TrainDataset,
-)
-from ivr.protocol.examples import FORMS, PersonTable, Recipe, train_people
 from ivr.catalog.codebook import PROTOCOL_KEYS
-from ivr.data.settings import DataModuleSettings
-from ivr.settings import init_doc, init_signature, plain
-from ivr.protocol.resolve import protocol_split
+from ivr.catalog.resolve import default_cache_dir, open_catalog
+from ivr.catalog.store import Catalog
+from ivr.data.collate import Collator
+from ivr.data.datasets import (
+    EvalDataset,
+    EvalShardSampler,
+    PaddedEval,
+    ResumableLoader,
+    ResumableSampler,
+    TrainDataset,
+)
 from ivr.data.prompts import load_layout, set_chat_template
+from ivr.data.settings import DataModuleSettings
 from ivr.data.statement_tokenizer import build_statement_tokenizer, is_statement_tokenizer, load_statement_tokenizer
 from ivr.data.tokenization import TokenCache
-from ivr.catalog.resolve import default_cache_dir, open_catalog
+from ivr.errors import ConfigError
+from ivr.protocol.conventions import (
+    DEMO_RULES,
+    ConventionError,
+    check_eval_forms,
+    combinations,
+    convention_header,
+    eval_views,
+)
+from ivr.protocol.examples import FORMS, PersonTable, Recipe, train_people
+from ivr.protocol.resolve import protocol_split
 from ivr.protocol.selection import counts_for_survey, demo_questions, filter_rows, training_units
 from ivr.protocol.units import Unit
+from ivr.settings import init_doc, init_signature, plain
 
 log = logging.getLogger(__name__)
 SCORE_LAYOUTS = ("label", "option_text")
@@ -62,22 +73,38 @@ class IVRDataModule(L.LightningDataModule):
         if eval_demo_rule not in DEMO_RULES:
             raise ConventionError(f"data.eval_demo_rule={eval_demo_rule!r}: use one of {DEMO_RULES}")
         if eval_packed and eval_demo_rule == "probe":
-            raise ConventionError("data.eval_demo_rule='probe' leaves out only the probed question, so probes cannot "
-                                  "share one prefix: set eval_packed: false, or use eval_demo_rule: setup")
+            raise ConventionError(
+                "data.eval_demo_rule='probe' leaves out only the probed question, so probes cannot "
+                "share one prefix: set eval_packed: false, or use eval_demo_rule: setup"
+            )
         if eval_packed and eval_pack_forms and eval_forms not in ("polar", "refined"):
-            raise ConventionError(f"data.eval_pack_forms shows both probe forms after one prefix, which needs one "
-                                  f"demonstration form: set eval_forms: polar or refined (not {eval_forms!r}), or "
-                                  "eval_pack_forms: false")
+            raise ConventionError(
+                f"data.eval_pack_forms shows both probe forms after one prefix, which needs one "
+                f"demonstration form: set eval_forms: polar or refined (not {eval_forms!r}), or "
+                "eval_pack_forms: false"
+            )
         if demographics not in ("none", "with", "only"):
             raise ConfigError(f"data.demographics={demographics!r} is not one of ('none', 'with', 'only')")
         # "all", "setup" and a count left to the protocol need the codebook: setup_people fills them in
-        self.units = training_units(s.units, None if demo_count in ("all", "setup") else demo_count, s.probe_form,
-                                    s.demo_form, demographics)
-        self.recipe = Recipe(demographics=demographics, option_order=option_order,
-                             probes_per_sequence=probes_per_sequence, units=self.units)
+        self.units = training_units(
+            s.units, None if demo_count in ("all", "setup") else demo_count, s.probe_form, s.demo_form, demographics
+        )
+        self.recipe = Recipe(
+            demographics=demographics,
+            option_order=option_order,
+            probes_per_sequence=probes_per_sequence,
+            units=self.units,
+        )
         # demonstration counts left to the protocol are filled in by setup_people (they need the codebook)
-        self.eval_recipe = Recipe("200" if eval_demo_count in (None, "all") else str(eval_demo_count), "p+r", "polar", demographics, option_order, 1,
-                                  demo_rule=eval_demo_rule)
+        self.eval_recipe = Recipe(
+            "200" if eval_demo_count in (None, "all") else str(eval_demo_count),
+            "p+r",
+            "polar",
+            demographics,
+            option_order,
+            1,
+            demo_rule=eval_demo_rule,
+        )
         self.eval_views = eval_views(eval_forms)
         self.eval_view = self.eval_views[0]
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
@@ -99,9 +126,13 @@ class IVRDataModule(L.LightningDataModule):
         missing = sorted(combinations(self.hparams.eval_forms) - trained)
         if missing and trained:
             pairs = ", ".join(f"{FORMS[p]} probes with {FORMS[d]} demonstrations" for d, p in missing)
-            log.warning("evaluation (eval_forms=%s) asks %s, which no training unit shows; add units such as "
-                        "%s or set eval_forms", self.hparams.eval_forms, pairs,
-                        ", ".join(Unit(FORMS[d], "200", FORMS[p]).name for d, p in missing))
+            log.warning(
+                "evaluation (eval_forms=%s) asks %s, which no training unit shows; add units such as "
+                "%s or set eval_forms",
+                self.hparams.eval_forms,
+                pairs,
+                ", ".join(Unit(FORMS[d], "200", FORMS[p]).name for d, p in missing),
+            )
 
     # ---- setup -------------------------------------------------------------------------------
     @property
@@ -122,8 +153,11 @@ class IVRDataModule(L.LightningDataModule):
             self.tokenizer = load_statement_tokenizer(folder, self.codebook)
         else:
             folder = Path(spec)
-            self.tokenizer = (load_statement_tokenizer(folder, self.codebook) if is_statement_tokenizer(folder)
-                              else AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False))
+            self.tokenizer = (
+                load_statement_tokenizer(folder, self.codebook)
+                if is_statement_tokenizer(folder)
+                else AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False)
+            )
             if not hasattr(self.tokenizer, "backend_tokenizer"):
                 raise ConfigError(f"tokenizer {spec!r}: a fast (Rust) tokenizer is required for cached tokenization")
             set_chat_template(self.tokenizer, self.hparams.chat_template)
@@ -147,12 +181,14 @@ class IVRDataModule(L.LightningDataModule):
         for problem in problems:
             log.warning("protocol: %s (python -m ivr.catalog protocol %s shows it)", problem, hp.catalog)
         if hp.units is None and hp.demo_count in (None, "all", "setup"):
-            self.units = training_units(None, self.protocol.demos("demo_count", cat.codebook), hp.probe_form,
-                                        hp.demo_form, hp.demographics)
+            self.units = training_units(
+                None, self.protocol.demos("demo_count", cat.codebook), hp.probe_form, hp.demo_form, hp.demographics
+            )
             self.recipe = replace(self.recipe, units=self.units)
         if hp.eval_demo_count in (None, "all") or self._eval_count_follows:
-            self.eval_recipe = replace(self.eval_recipe,
-                                       demo_count=self.protocol.demos("eval_demo_count", cat.codebook))
+            self.eval_recipe = replace(
+                self.eval_recipe, demo_count=self.protocol.demos("eval_demo_count", cat.codebook)
+            )
         self.table = PersonTable(cat)
         allowed = demo_questions(cat.codebook, hp.eval_demo_categories)
         self.eval_recipe = replace(self.eval_recipe, demo_questions=allowed)
@@ -161,15 +197,25 @@ class IVRDataModule(L.LightningDataModule):
         self.people = train_people(self.table, rows, n, hp.seed)
         short = [cat.codebook.question_ids[q] for q, p in enumerate(self.people) if n is not None and len(p) < n]
         if short:
-            log.warning("%d question(s) have fewer than %d valid training people (e.g. %s): all are used",
-                        len(short), n, short[:3])
+            log.warning(
+                "%d question(s) have fewer than %d valid training people (e.g. %s): all are used",
+                len(short),
+                n,
+                short[:3],
+            )
         sequences = sum(len(p) for p in self.people)
         if n is not None and sequences < len(rows):
             # e.g. configs/tiny.yaml (30 per question, sized for 253 questions) on a survey of 15 questions
-            log.warning("n_per_question=%d gives %d training sequences per epoch for %d questions, fewer than the "
-                        "%d training people of this catalog, so most of them are never seen: for a survey of this "
-                        "size use configs/tiny_survey.yaml (its recipe follows the catalog's protocol), or raise "
-                        "--data.n_per_question", n, sequences, len(self.people), len(rows))
+            log.warning(
+                "n_per_question=%d gives %d training sequences per epoch for %d questions, fewer than the "
+                "%d training people of this catalog, so most of them are never seen: for a survey of this "
+                "size use configs/tiny_survey.yaml (its recipe follows the catalog's protocol), or raise "
+                "--data.n_per_question",
+                n,
+                sequences,
+                len(self.people),
+                len(rows),
+            )
 
     def _survey_counts(self, overrides: dict[str, Any]) -> None:
         """Demonstration counts sized for the study on a survey too small for them follow the catalog's protocol
@@ -205,10 +251,20 @@ class IVRDataModule(L.LightningDataModule):
         self.cache = TokenCache(tok, cat.codebook, load_layout(layout_name))
         self.layout = self.cache.layout  # with the label scheme that fits this tokenizer
         if self.layout.kind == "text" and not getattr(tok, "chat_template", None):
-            log.warning("tokenizer %s has no chat template: prompts are not chat-wrapped (set data.chat_template, "
-                        "e.g. llama3.1, for an instruction-tuned model)", self.tokenizer_dir)
-        self._train = TrainDataset(self.table, self.cache, self.recipe, self.people, hp.seed, hp.max_seq_length,
-                                   hp.score_layout == "option_text")
+            log.warning(
+                "tokenizer %s has no chat template: prompts are not chat-wrapped (set data.chat_template, "
+                "e.g. llama3.1, for an instruction-tuned model)",
+                self.tokenizer_dir,
+            )
+        self._train = TrainDataset(
+            self.table,
+            self.cache,
+            self.recipe,
+            self.people,
+            hp.seed,
+            hp.max_seq_length,
+            hp.score_layout == "option_text",
+        )
         self.set_eval_view(self.eval_view)
         self.sampler = ResumableSampler(len(self._train), hp.seed, shuffle=True)
         self.sampler.set_epoch(self._epoch)
@@ -225,16 +281,31 @@ class IVRDataModule(L.LightningDataModule):
             ConventionError: a view this run's ``eval_forms`` does not evaluate.
         """
         if view not in self.eval_views:
-            raise ConventionError(f"evaluation view {view!r}: this run's eval_forms={self.hparams.eval_forms!r} "
-                                  f"evaluates {list(self.eval_views)}")
+            raise ConventionError(
+                f"evaluation view {view!r}: this run's eval_forms={self.hparams.eval_forms!r} "
+                f"evaluates {list(self.eval_views)}"
+            )
         self.eval_view = view
         if self._train is None:
             return
         hp = self.hparams
         limit = hp.limit_eval_people
-        mk = lambda r: EvalDataset(  # noqa: E731
-            self.table, self.cache, self.eval_recipe, np.asarray(r)[:limit], self.setups, hp.seed,
-            hp.max_seq_length, hp.eval_packed, hp.eval_pack_forms, hp.score_layout == "option_text", view=view)
+
+        def mk(rows: np.ndarray) -> EvalDataset:
+            return EvalDataset(
+                self.table,
+                self.cache,
+                self.eval_recipe,
+                np.asarray(rows)[:limit],
+                self.setups,
+                hp.seed,
+                hp.max_seq_length,
+                hp.eval_packed,
+                hp.eval_pack_forms,
+                hp.score_layout == "option_text",
+                view=view,
+            )
+
         self._val, self._test = mk(self.split.val_rows), mk(self.split.test_rows)
 
     def convention(self, resemble: str | None = None) -> str:
@@ -245,8 +316,9 @@ class IVRDataModule(L.LightningDataModule):
 
     def eval_demo_label(self) -> str:
         """The evaluation demonstration count as the protocol states it (``"200"``, ``"all"``)."""
-        if getattr(self, "protocol", None) is not None and (self.hparams.eval_demo_count in (None, "all")
-                                                             or getattr(self, "_eval_count_follows", False)):
+        if getattr(self, "protocol", None) is not None and (
+            self.hparams.eval_demo_count in (None, "all") or getattr(self, "_eval_count_follows", False)
+        ):
             return str(self.protocol.eval_demo_count)
         return str(self.eval_recipe.demo_count)
 
@@ -257,16 +329,26 @@ class IVRDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         packed = self.recipe.probes_per_sequence != 1
-        return ResumableLoader(self._train, batch_size=self.hparams.batch_size, sampler=self.sampler,
-                               collate_fn=Collator(self._pad_id(), packed), num_workers=self.hparams.num_workers,
-                               state_fn=self.state_dict, load_fn=self.load_state_dict)
+        return ResumableLoader(
+            self._train,
+            batch_size=self.hparams.batch_size,
+            sampler=self.sampler,
+            collate_fn=Collator(self._pad_id(), packed),
+            num_workers=self.hparams.num_workers,
+            state_fn=self.state_dict,
+            load_fn=self.load_state_dict,
+        )
 
     def _eval_loader(self, ds: EvalDataset) -> DataLoader:
         """Each rank scores a disjoint share, padded to the same number of batches (see EvalShardSampler)."""
         bs = self.hparams.eval_batch_size or self.hparams.batch_size
-        return DataLoader(PaddedEval(ds), batch_size=bs, sampler=EvalShardSampler(len(ds)),
-                          num_workers=self.hparams.num_workers,
-                          collate_fn=Collator(self._pad_id(), self.hparams.eval_packed))
+        return DataLoader(
+            PaddedEval(ds),
+            batch_size=bs,
+            sampler=EvalShardSampler(len(ds)),
+            num_workers=self.hparams.num_workers,
+            collate_fn=Collator(self._pad_id(), self.hparams.eval_packed),
+        )
 
     def val_dataloader(self) -> DataLoader:
         return self._eval_loader(self._val)

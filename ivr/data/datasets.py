@@ -15,10 +15,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from ivr.protocol.conventions import ConventionError, demo_form_for
-from ivr.protocol.examples import PersonTable, Recipe, eval_example, train_example
 from ivr.data.packing import sequences
 from ivr.data.tokenization import TokenCache
+from ivr.protocol.conventions import ConventionError, demo_form_for
+from ivr.protocol.examples import PersonTable, Recipe, eval_example, train_example
 from ivr.protocol.units import assign_units
 
 TAG_ORDER = 31
@@ -38,8 +38,16 @@ class TrainDataset(Dataset):
             (full-option log-likelihood, see :func:`ivr.data.packing.sequences`).
     """
 
-    def __init__(self, table: PersonTable, cache: TokenCache, recipe: Recipe, people: list[np.ndarray],
-                 seed: int, max_len: int | None, option_text: bool = False) -> None:
+    def __init__(
+        self,
+        table: PersonTable,
+        cache: TokenCache,
+        recipe: Recipe,
+        people: list[np.ndarray],
+        seed: int,
+        max_len: int | None,
+        option_text: bool = False,
+    ) -> None:
         self.table, self.cache, self.recipe, self.seed, self.max_len = table, cache, recipe, seed, max_len
         self.option_text = option_text
         self.people = people
@@ -103,9 +111,20 @@ class EvalDataset(Dataset):
             per-probe rule with packed items.
     """
 
-    def __init__(self, table: PersonTable, cache: TokenCache, recipe: Recipe, rows: np.ndarray,
-                 setups: list[np.ndarray], seed: int, max_len: int | None, packed: bool,
-                 pack_forms: bool = False, option_text: bool = False, view: str = "matched") -> None:
+    def __init__(
+        self,
+        table: PersonTable,
+        cache: TokenCache,
+        recipe: Recipe,
+        rows: np.ndarray,
+        setups: list[np.ndarray],
+        seed: int,
+        max_len: int | None,
+        packed: bool,
+        pack_forms: bool = False,
+        option_text: bool = False,
+        view: str = "matched",
+    ) -> None:
         self.table, self.cache, self.recipe, self.seed, self.max_len = table, cache, recipe, seed, max_len
         self.option_text, self.view = option_text, view
         self.setups, self.packed = setups, packed
@@ -113,15 +132,17 @@ class EvalDataset(Dataset):
         if packed and pack_forms and demo_form_for(view, 0) != demo_form_for(view, 1):
             raise ConventionError(
                 f"eval_pack_forms: both probe forms share one prefix, but eval_forms view {view!r} shows them with "
-                "different demonstration forms; use eval_forms: polar or refined, or eval_pack_forms: false")
+                "different demonstration forms; use eval_forms: polar or refined, or eval_pack_forms: false"
+            )
         if packed and recipe.demo_rule == "probe":
             raise ConventionError(
                 "eval_demo_rule='probe' leaves out only the probed question, so probes cannot share one prefix: "
-                "set eval_packed: false, or use eval_demo_rule: setup")
+                "set eval_packed: false, or use eval_demo_rule: setup"
+            )
         self.items: list[tuple[int, int, int, int]] = []
         for row in np.asarray(rows).tolist():
             for s, probes in enumerate(setups):
-                for form in ((-1,) if packed and pack_forms else (0, 1)):
+                for form in (-1,) if packed and pack_forms else (0, 1):
                     if packed:
                         self.items.append((row, s, form, -1))
                     else:
@@ -136,8 +157,17 @@ class EvalDataset(Dataset):
 
     def example(self, index: int):
         row, s, form, probe = self.items[index]
-        return eval_example(self.table, self.recipe, self.seed, row, s, self.setups[s], form,
-                            None if probe < 0 else probe, demo_form=self.demo_form(form))
+        return eval_example(
+            self.table,
+            self.recipe,
+            self.seed,
+            row,
+            s,
+            self.setups[s],
+            form,
+            None if probe < 0 else probe,
+            demo_form=self.demo_form(form),
+        )
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         ex = self.example(index)
@@ -275,7 +305,7 @@ class ResumableSampler(Sampler):
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         epoch, (_, world) = self.epoch, self._rank_world()
-        mine = self._mine()[self.start // world:]
+        mine = self._mine()[self.start // world :]
         if self._resume is not None and self._resume[0] == epoch:
             self._resume = None  # the resumed epoch is under way: its next pass starts from the beginning
         for i in mine.tolist():

@@ -23,10 +23,10 @@ from typing import Any
 import yaml
 
 from ivr.data.datamodule import IVRDataModule
-from ivr.protocol.examples import FORMS, Example
 from ivr.data.prompts import PromptLayout, format_statement, load_layout
 from ivr.errors import ConfigError, InputNotFoundError
 from ivr.progress import progress as progress_iter
+from ivr.protocol.examples import FORMS, Example
 
 
 def load_datamodule_config(path: str | Path) -> dict[str, Any]:
@@ -45,8 +45,18 @@ def load_datamodule_config(path: str | Path) -> dict[str, Any]:
 
 DEFAULT_MAX_SIZE = "2GB"
 SAMPLE = 64  # examples rendered to estimate the size
-_UNITS = {"": 1, "B": 1, "K": 10**3, "KB": 10**3, "M": 10**6, "MB": 10**6, "G": 10**9, "GB": 10**9, "T": 10**12,
-          "TB": 10**12}
+_UNITS = {
+    "": 1,
+    "B": 1,
+    "K": 10**3,
+    "KB": 10**3,
+    "M": 10**6,
+    "MB": 10**6,
+    "G": 10**9,
+    "GB": 10**9,
+    "T": 10**12,
+    "TB": 10**12,
+}
 
 
 def parse_size(text: str | int, flag: str = "--max_size") -> int:
@@ -79,7 +89,8 @@ def check_chat_template(data: dict[str, Any]) -> None:
         raise ConfigError(
             f"--data.chat_template {data['chat_template']!r}: ivr.data export writes chat messages (role, content) "
             "without a template; the training framework applies its model's own. Drop the flag (or set "
-            "--data.chat_template null when the config sets it)")
+            "--data.chat_template null when the config sets it)"
+        )
 
 
 def estimate_size(order: list[int], get: Any, layout: PromptLayout, dm: IVRDataModule) -> tuple[float, int]:
@@ -88,18 +99,25 @@ def estimate_size(order: list[int], get: Any, layout: PromptLayout, dm: IVRDataM
         return 0.0, 0
     step = max(1, len(order) // SAMPLE)
     sample = order[::step][:SAMPLE]
-    size = sum(len((json.dumps(rec, ensure_ascii=False) + "\n").encode("utf-8"))
-               for i in sample for rec in example_records(get(i), layout, dm))
+    size = sum(
+        len((json.dumps(rec, ensure_ascii=False) + "\n").encode("utf-8"))
+        for i in sample
+        for rec in example_records(get(i), layout, dm)
+    )
     return size / len(sample) * len(order), len(sample)
 
 
 def example_records(ex: Example, layout: PromptLayout, dm: IVRDataModule) -> list[dict[str, Any]]:
     """The chat records (one per probe) of an example."""
     cb = dm.codebook
-    known = [format_statement(cb.demographics[j].statement(c) or "")
-             for j, c in zip(ex.demographics.tolist(), ex.demographic_codes.tolist())]
-    known += [format_statement(cb.questions[q].options(FORMS[ex.demo_form])[o].statement)
-              for q, o in zip(ex.demo_questions.tolist(), ex.demo_options.tolist())]
+    known = [
+        format_statement(cb.demographics[j].statement(c) or "")
+        for j, c in zip(ex.demographics.tolist(), ex.demographic_codes.tolist())
+    ]
+    known += [
+        format_statement(cb.questions[q].options(FORMS[ex.demo_form])[o].statement)
+        for q, o in zip(ex.demo_questions.tolist(), ex.demo_options.tolist())
+    ]
     out = []
     for k, (q, form) in enumerate(zip(ex.probe_questions.tolist(), ex.probe_forms.tolist())):
         if ex.labels[k] < 0:
@@ -108,21 +126,33 @@ def example_records(ex: Example, layout: PromptLayout, dm: IVRDataModule) -> lis
         order = ex.option_orders[k].tolist()
         texts = [format_statement(options[o].statement) for o in order]
         pos = order.index(int(ex.labels[k]))
-        out.append({
-            "messages": [
-                {"role": "user", "content": layout.render(known, texts)},
-                {"role": "assistant", "content": layout.response.format(k=pos + 1, statement=texts[pos])},
-            ],
-            "person_id": str(dm.catalog.person_ids[ex.row]), "setup": ex.setup, "question": cb.questions[q].id,
-            "probe_form": FORMS[form], "demo_form": FORMS[ex.demo_form], "n_demos": int(len(ex.demo_questions)),
-            "option_order": order,
-        })
+        out.append(
+            {
+                "messages": [
+                    {"role": "user", "content": layout.render(known, texts)},
+                    {"role": "assistant", "content": layout.response.format(k=pos + 1, statement=texts[pos])},
+                ],
+                "person_id": str(dm.catalog.person_ids[ex.row]),
+                "setup": ex.setup,
+                "question": cb.questions[q].id,
+                "probe_form": FORMS[form],
+                "demo_form": FORMS[ex.demo_form],
+                "n_demos": int(len(ex.demo_questions)),
+                "option_order": order,
+            }
+        )
     return out
 
 
 def export_jsonl(
-    dm: IVRDataModule, out: str | Path, split: str = "train", epoch: int = 0, limit: int | None = None,
-    layout: str = "choice", progress: bool = True, max_size: str | int = DEFAULT_MAX_SIZE,
+    dm: IVRDataModule,
+    out: str | Path,
+    split: str = "train",
+    epoch: int = 0,
+    limit: int | None = None,
+    layout: str = "choice",
+    progress: bool = True,
+    max_size: str | int = DEFAULT_MAX_SIZE,
 ) -> int:
     """Write a split's examples as JSONL atomically (temp file, then rename).
 
@@ -147,7 +177,8 @@ def export_jsonl(
     text_layout = load_layout(layout)
     if text_layout.kind != "text":
         raise ConfigError(
-            f"--layout {layout!r} is a {text_layout.kind} layout; export needs a text layout such as 'choice'")
+            f"--layout {layout!r} is a {text_layout.kind} layout; export needs a text layout such as 'choice'"
+        )
     dm.setup("fit")
     if split == "train":
         ds, order = dm._train, dm.sampler.order(epoch).tolist()
@@ -160,17 +191,23 @@ def export_jsonl(
     order = order[:limit] if limit is not None else order
     out = Path(out)
     estimate, sampled = estimate_size(order, get, text_layout, dm)
-    print(f"[ivr] data export: {len(order)} {split} examples, about {human_size(estimate)} "
-          f"(estimated from {sampled})", file=sys.stderr)
+    print(
+        f"[ivr] data export: {len(order)} {split} examples, about {human_size(estimate)} (estimated from {sampled})",
+        file=sys.stderr,
+    )
     if estimate > limit_bytes:
-        raise ConfigError(f"--max_size {max_size}: the export would be about {human_size(estimate)}; pass "
-                          f"--max_size {human_size(estimate * 1.2).replace(' ', '')} to write it, or shrink it with "
-                          "--limit N or --data.n_per_question")
+        raise ConfigError(
+            f"--max_size {max_size}: the export would be about {human_size(estimate)}; pass "
+            f"--max_size {human_size(estimate * 1.2).replace(' ', '')} to write it, or shrink it with "
+            "--limit N or --data.n_per_question"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(out.parent).free
     if estimate > free:
-        raise ConfigError(f"--out {out}: the export would be about {human_size(estimate)} but {out.parent} has "
-                          f"{human_size(free)} free; choose another --out or shrink it with --limit N")
+        raise ConfigError(
+            f"--out {out}: the export would be about {human_size(estimate)} but {out.parent} has "
+            f"{human_size(free)} free; choose another --out or shrink it with --limit N"
+        )
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     n = 0
     try:

@@ -34,8 +34,9 @@ def random_catalog(people: int, seed: int = 0, codebook: str | Codebook = "wvs7"
         c = cb.demographic_columns.index(d.column)
         if (demo[:, c] < 0).all():
             demo[:, c] = rng.choice(np.fromiter(d.values, dtype=np.int64), people)
-    return Catalog(cb, np.arange(people, dtype=np.int64) + 1, polar.astype(np.int8), refined.astype(np.int8),
-                   demo.astype(np.int32))
+    return Catalog(
+        cb, np.arange(people, dtype=np.int64) + 1, polar.astype(np.int8), refined.astype(np.int8), demo.astype(np.int32)
+    )
 
 
 def tiny_datamodule(folder: str | Path, people: int = 300, synthetic: bool = False, **overrides: Any) -> IVRDataModule:
@@ -60,8 +61,14 @@ def tiny_datamodule(folder: str | Path, people: int = 300, synthetic: bool = Fal
             catalog = random_catalog(people)
         write_catalog(catalog, cat_dir, source="synthetic" if synthetic else "random")
     args: dict[str, Any] = dict(
-        catalog=str(cat_dir), tokenizer="statement", n_per_question=4, probes_per_sequence=8, split_size=20,
-        limit_eval_people=2, batch_size=4, cache_dir=str(folder / "cache"),
+        catalog=str(cat_dir),
+        tokenizer="statement",
+        n_per_question=4,
+        probes_per_sequence=8,
+        split_size=20,
+        limit_eval_people=2,
+        batch_size=4,
+        cache_dir=str(folder / "cache"),
     )
     args.update(overrides)
     return IVRDataModule(**args)

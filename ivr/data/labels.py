@@ -30,7 +30,11 @@ def answer_splits(layout: PromptLayout) -> tuple[str, list[int]]:
 
 
 def choose_label_scheme(
-    encode: Callable[[str], list[int]], layout: PromptLayout, context: str, n: int, tokenizer_name: str = "?",
+    encode: Callable[[str], list[int]],
+    layout: PromptLayout,
+    context: str,
+    n: int,
+    tokenizer_name: str = "?",
     to_tokens: Callable[[list[int]], list[str]] = lambda ids: [str(i) for i in ids],
 ) -> tuple[PromptLayout, list[int]]:
     """Pick the first label scheme (and answer-slot split) in which each of ``n`` labels is one token.
@@ -68,8 +72,10 @@ def choose_label_scheme(
                 full = encode(context + prefix + label)
                 if len(full) != len(base) + 1 or full[: len(base)] != base:
                     same = next((i for i, (a, b) in enumerate(zip(base, full)) if a != b), min(len(base), len(full)))
-                    problem = (f"{prefix!r} + {label!r} ends in tokens {to_tokens(full[same:])}, "
-                               f"not {to_tokens(base[same:])} + one label token")
+                    problem = (
+                        f"{prefix!r} + {label!r} ends in tokens {to_tokens(full[same:])}, "
+                        f"not {to_tokens(base[same:])} + one label token"
+                    )
                     break
                 ids.append(full[-1])
             if not problem and len(set(ids)) == n:

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ivr.protocol.examples import Example
 from ivr.data.tokenization import Built
+from ivr.protocol.examples import Example
 
 
 def sequences(built: Built, ex: Example, packed: bool, option_text: bool = False) -> list[dict[str, Any]]:
@@ -84,22 +84,24 @@ def sequences(built: Built, ex: Example, packed: bool, option_text: bool = False
                 start += m
             spans.append(span)
         idx = np.asarray(group, dtype=np.int64)
-        out.append({
-            "input_ids": np.concatenate([np.asarray(x, dtype=np.int64) for x in ids]),
-            "position_ids": np.concatenate(pos).astype(np.int64),
-            "segment_ids": np.concatenate(seg),
-            "answer_positions": np.asarray(answer, dtype=np.int64),
-            "labels": np.asarray([built.labels[k] for k in group], dtype=np.int64),
-            "option_token_ids": [np.asarray(built.option_ids[k], dtype=np.int64) for k in group],
-            "option_index": [np.asarray(built.option_index[k], dtype=np.int64) for k in group],
-            "person": np.full(len(group), ex.row, np.int64),
-            "setup": np.full(len(group), ex.setup, np.int64),
-            "form": ex.probe_forms[idx].astype(np.int64),
-            "question": ex.probe_questions[idx].astype(np.int64),
-            "n_demos": built.n_demos,
-            "demos_requested": ex.demos_requested,
-            "demos_dropped": built.n_dropped,
-        })
+        out.append(
+            {
+                "input_ids": np.concatenate([np.asarray(x, dtype=np.int64) for x in ids]),
+                "position_ids": np.concatenate(pos).astype(np.int64),
+                "segment_ids": np.concatenate(seg),
+                "answer_positions": np.asarray(answer, dtype=np.int64),
+                "labels": np.asarray([built.labels[k] for k in group], dtype=np.int64),
+                "option_token_ids": [np.asarray(built.option_ids[k], dtype=np.int64) for k in group],
+                "option_index": [np.asarray(built.option_index[k], dtype=np.int64) for k in group],
+                "person": np.full(len(group), ex.row, np.int64),
+                "setup": np.full(len(group), ex.setup, np.int64),
+                "form": ex.probe_forms[idx].astype(np.int64),
+                "question": ex.probe_questions[idx].astype(np.int64),
+                "n_demos": built.n_demos,
+                "demos_requested": ex.demos_requested,
+                "demos_dropped": built.n_dropped,
+            }
+        )
         if option_text:
             out[-1]["sub_ids"] = np.concatenate(sub)
             out[-1]["prefix_length"] = n_prefix

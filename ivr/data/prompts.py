@@ -85,8 +85,10 @@ class _TemplateSandbox(ImmutableSandboxedEnvironment):
         self.path = path
 
     def _refuse(self, what: str) -> PromptError:
-        return PromptError(f"{self.path}: the template reaches for {what}, which templates may not do "
-                           "(they only format text; ivr renders them in a sandbox)")
+        return PromptError(
+            f"{self.path}: the template reaches for {what}, which templates may not do "
+            "(they only format text; ivr renders them in a sandbox)"
+        )
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
         raise self._refuse(f"'{attribute}' of a {type(obj).__name__} object")
@@ -237,7 +239,12 @@ def load_layout(name_or_path: str | Path) -> PromptLayout:
     fixed = ("name", "path", "kind", "head", "middle", "tail", "scheme")
     known = {f for f in PromptLayout.__dataclass_fields__ if f not in fixed}
     layout = PromptLayout(
-        name=path.stem, path=path, kind=kind, head=head, middle=middle, tail=tail,
+        name=path.stem,
+        path=path,
+        kind=kind,
+        head=head,
+        middle=middle,
+        tail=tail,
         **{k: str(v) for k, v in settings.items() if k in known},
     )
     if kind == "text":
@@ -245,8 +252,10 @@ def load_layout(name_or_path: str | Path) -> PromptLayout:
         if bad or not layout.schemes():
             raise PromptError(f"{path}: label_schemes={layout.label_schemes!r}: use names from {LABEL_SCHEMES}")
         if (layout.answer_prefix + layout.answer_label).count("{k}") != 1:
-            raise PromptError(f"{path}: answer_prefix + answer_label must contain {{k}} exactly once "
-                              f"(got {layout.answer_prefix!r} + {layout.answer_label!r})")
+            raise PromptError(
+                f"{path}: answer_prefix + answer_label must contain {{k}} exactly once "
+                f"(got {layout.answer_prefix!r} + {layout.answer_label!r})"
+            )
         layout = replace(layout, scheme=layout.schemes()[0])
     return layout
 
@@ -321,9 +330,7 @@ def chat_wrap(tokenizer: Any) -> tuple[str, str]:
     return getattr(tokenizer, "bos_token", None) or "", PLAIN_ANSWER_SEPARATOR
 
 
-def render_probe_json(
-    known: list[str], groups: list[list[str]], template: str | Path = "probe_json"
-) -> str:
+def render_probe_json(known: list[str], groups: list[list[str]], template: str | Path = "probe_json") -> str:
     """The zero-shot prompt: every probe group of a person as JSON "new statement groups".
 
     Args:

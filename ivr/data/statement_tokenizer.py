@@ -25,9 +25,9 @@ from tokenizers.models import WordLevel
 from tokenizers.pre_tokenizers import WhitespaceSplit
 from transformers import PreTrainedTokenizerFast
 
-from ivr.errors import InputError, InputNotFoundError
 from ivr.catalog.codebook import Codebook
 from ivr.catalog.store import atomic_dir
+from ivr.errors import InputError, InputNotFoundError
 
 SPECIAL_TOKENS = ("<pad>", "<unk>", "<bos>", "<eos>", "<sep>")
 META_FILE = "statement_vocab.json"
@@ -82,8 +82,13 @@ def make_statement_tokenizer(codebook: Codebook) -> PreTrainedTokenizerFast:
     backend = Tokenizer(WordLevel(vocab, unk_token="<unk>"))
     backend.pre_tokenizer = WhitespaceSplit()
     return PreTrainedTokenizerFast(
-        tokenizer_object=backend, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>",
-        unk_token="<unk>", sep_token="<sep>", model_max_length=1 << 20,
+        tokenizer_object=backend,
+        bos_token="<bos>",
+        eos_token="<eos>",
+        pad_token="<pad>",
+        unk_token="<unk>",
+        sep_token="<sep>",
+        model_max_length=1 << 20,
     )
 
 
@@ -109,8 +114,11 @@ def build_statement_tokenizer(codebook: Codebook, out_dir: str | Path) -> Path:
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2))
 
     folder = atomic_dir(Path(out_dir), write, "statement_tokenizer", flag="--data.cache_dir")
-    print(f"[ivr] built the statement tokenizer of codebook {codebook.name!r} ({len(tokenizer)} tokens, once) in "
-          f"{folder} in {time.monotonic() - start:.1f} s", file=sys.stderr)
+    print(
+        f"[ivr] built the statement tokenizer of codebook {codebook.name!r} ({len(tokenizer)} tokens, once) in "
+        f"{folder} in {time.monotonic() - start:.1f} s",
+        file=sys.stderr,
+    )
     return folder
 
 

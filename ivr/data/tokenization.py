@@ -20,11 +20,11 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
 from ivr.catalog.codebook import Codebook
-from ivr.errors import IvrError
-from ivr.protocol.examples import FORMS, Example
 from ivr.data.labels import choose_label_scheme
 from ivr.data.prompts import PromptLayout, chat_wrap, format_statement
 from ivr.data.statement_tokenizer import demographic_token, question_token, statement_token
+from ivr.errors import IvrError
+from ivr.protocol.examples import FORMS, Example
 
 # a minimal chat template for the offline BPE tokenizer (role markers are special tokens)
 BPE_CHAT_TEMPLATE = (
@@ -95,11 +95,18 @@ class TokenCache:
             # the label scheme and answer-slot split in which every option label is one token here
             try:
                 layout, self.label_ids = choose_label_scheme(
-                    self.encode, layout, layout.tail + self.chat_suffix, n_max, self.tokenizer_name,
-                    tokenizer.convert_ids_to_tokens)
+                    self.encode,
+                    layout,
+                    layout.tail + self.chat_suffix,
+                    n_max,
+                    self.tokenizer_name,
+                    tokenizer.convert_ids_to_tokens,
+                )
             except TokenizationError as err:
-                raise TokenizationError(f"codebook {codebook.name!r}: question {widest} has {n_max} options, and "
-                                        f"each needs a one-token label: {err}") from None
+                raise TokenizationError(
+                    f"codebook {codebook.name!r}: question {widest} has {n_max} options, and "
+                    f"each needs a one-token label: {err}"
+                ) from None
         self.layout = layout
         self.head = self.encode(self.chat_prefix + layout.head, leading=True)
         self.head_array = np.asarray(self.head, np.int64)
@@ -112,7 +119,8 @@ class TokenCache:
             unk = tokenizer.unk_token_id
             if unk is not None and unk in self.head + self.middle + self.tail:
                 raise TokenizationError(
-                    f"{layout.path}: the fixed text has words outside the statement tokenizer's vocabulary")
+                    f"{layout.path}: the fixed text has words outside the statement tokenizer's vocabulary"
+                )
 
     @property
     def tokenizer_name(self) -> str:
@@ -184,8 +192,12 @@ class TokenCache:
             firsts: list[list[list[int]]] = [[] for _ in qs]
             for (q, _), ids in zip(keys, first):
                 firsts[q].append(ids)
-            table = {"flat": np.fromiter(chain.from_iterable(rest), np.int64, int(offsets[-1])),
-                     "start": start, "length": length, "first": firsts}
+            table = {
+                "flat": np.fromiter(chain.from_iterable(rest), np.int64, int(offsets[-1])),
+                "start": start,
+                "length": length,
+                "first": firsts,
+            }
             self._stmt[form] = table
         return table
 
@@ -224,8 +236,13 @@ class TokenCache:
             return self._line(("q", form, q), lambda: question_token(qid, FORMS[form]), self.layout.option_line, True)
         ids: list[int] = []
         for k, o in enumerate(order):
-            ids += self._line(("o", form, q, int(o), k), lambda o=int(o): self.statement_text(form, q, o),
-                              self.layout.option_line, k == 0, k=self.layout.label(k + 1))
+            ids += self._line(
+                ("o", form, q, int(o), k),
+                lambda o=int(o): self.statement_text(form, q, o),
+                self.layout.option_line,
+                k == 0,
+                k=self.layout.label(k + 1),
+            )
         return ids
 
     def option_token_ids(self, form: int, q: int, order: np.ndarray) -> list[int]:
@@ -235,7 +252,8 @@ class TokenCache:
                 qid = self.codebook.questions[q].id
                 n = len(self.codebook.questions[q].options(FORMS[form]))
                 ids = self._lines[("ids", form, q)] = self.tokenizer.convert_tokens_to_ids(
-                    [statement_token(qid, FORMS[form], o) for o in range(n)])
+                    [statement_token(qid, FORMS[form], o) for o in range(n)]
+                )
             return [ids[o] for o in order.tolist()]
         return self.label_ids[: len(order)]
 
@@ -258,19 +276,22 @@ class TokenCache:
         conts, chars = [], []
         prefix = self.layout.answer_prefix
         if not self.layout.response.startswith(prefix):
-            raise TokenizationError(f"{self.layout.path}: response {self.layout.response!r} must start with the answer "
-                                    f"slot text {prefix!r} to score whole options (score_layout: option_text)")
+            raise TokenizationError(
+                f"{self.layout.path}: response {self.layout.response!r} must start with the answer "
+                f"slot text {prefix!r} to score whole options (score_layout: option_text)"
+            )
         for k, o in enumerate(order.tolist()):
             key = ("c", form, q, int(o), k)
-            text = self.layout.response_text(k + 1, self.statement_text(form, q, int(o)))[len(prefix):]
+            text = self.layout.response_text(k + 1, self.statement_text(form, q, int(o)))[len(prefix) :]
             ids = self._lines.get(key)
             if ids is None:
                 full = self.encode(self.tail_text + text)
                 if full[: len(self.tail)] != self.tail or len(full) == len(self.tail):
                     raise TokenizationError(
                         f"{self.layout.path} with tokenizer {self.tokenizer_name!r}: the answer {text[:30]!r} does not "
-                        "start a new token after the answer slot; end answer_prefix at a word boundary")
-                ids = self._lines[key] = full[len(self.tail):]
+                        "start a new token after the answer slot; end answer_prefix at a word boundary"
+                    )
+                ids = self._lines[key] = full[len(self.tail) :]
             conts.append(ids)
             chars.append(len(text))
         return conts, chars
@@ -316,15 +337,25 @@ class TokenCache:
         prefix = np.concatenate([self.head_array, known])
         n_demo_lines = len(ex.demo_questions)
         dropped = len(lengths) - n_lines
-        return Built(prefix, branches, option_ids, labels, list(ex.option_orders),
-                     n_demos=max(0, n_demo_lines - dropped), n_dropped=dropped,
-                     option_conts=conts if continuations else None, option_chars=chars if continuations else None)
+        return Built(
+            prefix,
+            branches,
+            option_ids,
+            labels,
+            list(ex.option_orders),
+            n_demos=max(0, n_demo_lines - dropped),
+            n_dropped=dropped,
+            option_conts=conts if continuations else None,
+            option_chars=chars if continuations else None,
+        )
 
     # ---- the slow reference path -------------------------------------------------------------
     def known_texts(self, ex: Example) -> list[str]:
         demo = [self.demographic_text(j, c) for j, c in zip(ex.demographics.tolist(), ex.demographic_codes.tolist())]
-        return demo + [self.statement_text(ex.demo_form, q, o)
-                       for q, o in zip(ex.demo_questions.tolist(), ex.demo_options.tolist())]
+        return demo + [
+            self.statement_text(ex.demo_form, q, o)
+            for q, o in zip(ex.demo_questions.tolist(), ex.demo_options.tolist())
+        ]
 
     def option_texts(self, form: int, q: int, order: np.ndarray) -> list[str]:
         if self.statement:
@@ -360,14 +391,17 @@ class TokenCache:
                     raise TokenizationError(
                         f"tokenizer {self.tokenizer_name!r} with template {self.layout.path}: "
                         f"cached ids differ from tokenizing the rendered text at token {at} "
-                        f"({self.tokenizer.convert_ids_to_tokens(got[at:at + 3])} vs "
-                        f"{self.tokenizer.convert_ids_to_tokens(ref[at:at + 3])}); make template pieces end at "
+                        f"({self.tokenizer.convert_ids_to_tokens(got[at : at + 3])} vs "
+                        f"{self.tokenizer.convert_ids_to_tokens(ref[at : at + 3])}); make template pieces end at "
                         "word boundaries (e.g. a newline before each slot)"
                     )
 
 
 def train_bpe_tokenizer(
-    codebook: Codebook, layout: PromptLayout, out_dir: str | Path | None = None, vocab_size: int = 3000,
+    codebook: Codebook,
+    layout: PromptLayout,
+    out_dir: str | Path | None = None,
+    vocab_size: int = 3000,
     chat_template: bool = True,
 ) -> PreTrainedTokenizerFast:
     """Train a byte-level BPE tokenizer offline on the codebook's statements and the template text.
@@ -390,22 +424,30 @@ def train_bpe_tokenizer(
         for form in FORMS:
             for k, o in enumerate(q.options(form)):
                 text = format_statement(o.statement)
-                corpus += [layout.statement_line.format(statement=text),
-                           layout.option_line.format(k=k + 1, statement=text)]
+                corpus += [
+                    layout.statement_line.format(statement=text),
+                    layout.option_line.format(k=k + 1, statement=text),
+                ]
     for d in codebook.demographics:
         corpus += [format_statement(d.statement(c) or "") for c in d.values]
     backend = Tokenizer(models.BPE(unk_token="<unk>"))
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     backend.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=list(BPE_SPECIAL_TOKENS),
+        vocab_size=vocab_size,
+        special_tokens=list(BPE_SPECIAL_TOKENS),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
     backend.train_from_iterator(corpus, trainer=trainer)
     tok = PreTrainedTokenizerFast(
-        tokenizer_object=backend, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>", unk_token="<unk>",
-        additional_special_tokens=["<|user|>", "<|assistant|>", "<|system|>", "<|end|>"], model_max_length=1 << 20,
+        tokenizer_object=backend,
+        bos_token="<bos>",
+        eos_token="<eos>",
+        pad_token="<pad>",
+        unk_token="<unk>",
+        additional_special_tokens=["<|user|>", "<|assistant|>", "<|system|>", "<|end|>"],
+        model_max_length=1 << 20,
     )
     if chat_template:
         tok.chat_template = BPE_CHAT_TEMPLATE

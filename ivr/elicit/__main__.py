@@ -27,20 +27,33 @@ ALIASES = (*COMMON_ALIASES, Alias("--ckpt", "--ckpt_path"))
 
 def parser() -> Any:
     p = make_parser(f"{PROG} interview", "Ask a respondent statements one at a time and show predictions.")
-    p.add_argument("--bayes", type=bool, default=False, nargs="?", const=True,
-                   help="predict with the synthetic catalog's exact posterior")
+    p.add_argument(
+        "--bayes",
+        type=bool,
+        default=False,
+        nargs="?",
+        const=True,
+        help="predict with the synthetic catalog's exact posterior",
+    )
     p.add_argument("--ckpt_path", type=str | None, default=None, help="a trained reasoner's .ckpt")
     p.add_class_arguments(DataSettings, "data")
-    p.add_argument("--policy", type=str, default="auto",
-                   help="auto (bayes-eig with --bayes, reasoner with --ckpt_path), random, bayes-eig or reasoner")
+    p.add_argument(
+        "--policy",
+        type=str,
+        default="auto",
+        help="auto (bayes-eig with --bayes, reasoner with --ckpt_path), random, bayes-eig or reasoner",
+    )
     p.add_argument("--setup", type=Count0, default=0, help="probe setup: its probes are predicted, never asked")
     p.add_argument("--questions", type=Count, default=20, help="questions to ask at most")
-    p.add_argument("--answers", type=str | None, default=None,
-                   help="scripted respondent: one option number or 'skip' per line")
+    p.add_argument(
+        "--answers", type=str | None, default=None, help="scripted respondent: one option number or 'skip' per line"
+    )
     p.add_argument("--show", type=Count0, default=5, help="probe predictions printed after each answer")
     p.add_argument("--top", type=Count, default=2, help="options printed per probe")
     p.add_argument("--tokenizer", type=str, default="statement", help="the reasoner's tokenizer (with --ckpt_path)")
-    p.add_argument("--max_seq_length", type=Count, default=16384, help="sequence budget of the reasoner (with --ckpt_path)")
+    p.add_argument(
+        "--max_seq_length", type=Count, default=16384, help="sequence budget of the reasoner (with --ckpt_path)"
+    )
     add_output_arguments(p, f"{RUNS_ROOT}/interview", "transcript folder")
     return p
 
@@ -71,10 +84,16 @@ def build(args: Any, catalog: Any, folder: Any, probes: Any) -> tuple[Any, Any]:
         raise ConfigError("--policy bayes-eig needs --bayes (a synthetic catalog's exact posterior)")
     check_model_path(args.ckpt_path, "--ckpt_path")
     module = reasoner_from_checkpoint(args.ckpt_path)
-    dm = IVRDataModule(catalog=str(folder), tokenizer=args.tokenizer, n_per_question=1,
-                       max_seq_length=args.max_seq_length, seed=args.data.seed, split_size=args.data.split_size,
-                       split_rule=args.data.split_rule,
-                       cache_dir=args.data.cache_dir)
+    dm = IVRDataModule(
+        catalog=str(folder),
+        tokenizer=args.tokenizer,
+        n_per_question=1,
+        max_seq_length=args.max_seq_length,
+        seed=args.data.seed,
+        split_size=args.data.split_size,
+        split_rule=args.data.split_rule,
+        cache_dir=args.data.cache_dir,
+    )
     dm.setup("test")
     predictor = ReasonerPredictor(module, dm)
     predict = lambda state, qs: predictor.predict([state], [qs], "refined")[0]  # noqa: E731
@@ -92,13 +111,15 @@ def main(argv: list[str] | None = None) -> int:
 
         return commands.serve_main(argv[1:]) if argv[0] == "serve" else commands.export_main(argv[1:])
     if not argv or argv[0] != "interview":
-        raise ConfigError(f"{PROG}: give the command 'interview', 'serve' or 'export', e.g. {PROG} interview "
-                          f"--bayes; see {PROG} interview --help")
+        raise ConfigError(
+            f"{PROG}: give the command 'interview', 'serve' or 'export', e.g. {PROG} interview "
+            f"--bayes; see {PROG} interview --help"
+        )
     args = parser().parse_args(apply_aliases(argv[1:], ALIASES, f"{PROG} interview"))
     if bool(args.bayes) == bool(args.ckpt_path):
         raise ConfigError(f"{PROG} interview: give exactly one of --bayes (synthetic catalog) or --ckpt_path PATH")
-    from ivr.elicit.interview import Interview, scripted_answers
     from ivr.catalog.resolve import open_catalog
+    from ivr.elicit.interview import Interview, scripted_answers
     from ivr.outputs import OutputKind, check_output, register_kind, write_output
 
     kind = register_kind(OutputKind("interview", f"{PROG} interview", ("transcript.json", "transcript.txt")))
@@ -108,8 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     folder = catalog.folder
     every = DataSettings.from_value(args.data).protocol(catalog).setups(catalog.codebook)
     if args.setup >= len(every):
-        raise ConfigError(f"--setup {args.setup}: out of range, the catalog's protocol has setups 0 to {len(every) - 1} "
-                          "(--data.n_setups sets how many there are)")
+        raise ConfigError(
+            f"--setup {args.setup}: out of range, the catalog's protocol has setups 0 to {len(every) - 1} "
+            "(--data.n_setups sets how many there are)"
+        )
     probes = every[args.setup]
     policy, predict = build(args, catalog, folder, probes)
     session = Interview(catalog.codebook, policy, predict, probes, args.setup, args.show, args.top)

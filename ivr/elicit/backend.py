@@ -30,17 +30,24 @@ class Backend:
     fingerprint: dict[str, Any]
 
 
-def load_backend(bayes: bool, ckpt_path: str | None, data: Any, policy: str = "auto", setup: int = 0,
-                 tokenizer: str = "statement", max_seq_length: int = 16384) -> Backend:
+def load_backend(
+    bayes: bool,
+    ckpt_path: str | None,
+    data: Any,
+    policy: str = "auto",
+    setup: int = 0,
+    tokenizer: str = "statement",
+    max_seq_length: int = 16384,
+) -> Backend:
     """The catalog's probes, the policy and the predictor for ``--bayes`` or ``--ckpt_path``.
 
     Raises:
         ConfigError: both or neither of ``--bayes`` / ``--ckpt_path``, an unknown or impossible policy,
             a negative setup, a catalog that is not synthetic with ``--bayes``, a missing checkpoint.
     """
+    from ivr.catalog.resolve import open_catalog
     from ivr.elicit.policies import RandomPolicy
     from ivr.elicit.stopping import bayes_predictor, reasoner_predictor
-    from ivr.catalog.resolve import open_catalog
     from ivr.protocol.probes import probe_setups
 
     if bool(bayes) == bool(ckpt_path):
@@ -57,8 +64,13 @@ def load_backend(bayes: bool, ckpt_path: str | None, data: Any, policy: str = "a
     folder = catalog.folder
     probes = probe_setups(catalog.codebook, n_setups=setup + 1)[setup]  # the survey's default protocol
     print_name = "bayes" if bayes else str(Path(ckpt_path).resolve())
-    fingerprint = {"catalog": str(Path(folder).resolve()), "model": print_name, "setup": setup, "policy": policy,
-                   "seed": data.seed}
+    fingerprint = {
+        "catalog": str(Path(folder).resolve()),
+        "model": print_name,
+        "setup": setup,
+        "policy": policy,
+        "seed": data.seed,
+    }
     if bayes:
         from ivr.elicit.bayes import BayesEIGPolicy
         from ivr.predict.bayes import load_model
@@ -73,9 +85,16 @@ def load_backend(bayes: bool, ckpt_path: str | None, data: Any, policy: str = "a
 
     check_model_path(ckpt_path, "--ckpt_path")
     module = reasoner_from_checkpoint(ckpt_path)
-    dm = IVRDataModule(catalog=str(folder), tokenizer=tokenizer, n_per_question=1, max_seq_length=max_seq_length,
-                       seed=data.seed, split_size=data.split_size, split_rule=data.split_rule,
-                       cache_dir=data.cache_dir)
+    dm = IVRDataModule(
+        catalog=str(folder),
+        tokenizer=tokenizer,
+        n_per_question=1,
+        max_seq_length=max_seq_length,
+        seed=data.seed,
+        split_size=data.split_size,
+        split_rule=data.split_rule,
+        cache_dir=data.cache_dir,
+    )
     dm.setup("test")
     predictor = ReasonerPredictor(module, dm)
     chosen = ReasonerPolicy(predictor) if policy in ("auto", "reasoner") else RandomPolicy(data.seed)

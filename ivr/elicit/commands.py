@@ -28,17 +28,31 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 
 def serve_parser() -> Any:
     p = make_parser(f"{PROG} serve", "Run adaptive interviews in a browser and as a JSON API.")
-    p.add_argument("--bayes", type=bool, default=False, nargs="?", const=True,
-                   help="predict with the synthetic catalog's exact posterior, ask by expected information gain")
+    p.add_argument(
+        "--bayes",
+        type=bool,
+        default=False,
+        nargs="?",
+        const=True,
+        help="predict with the synthetic catalog's exact posterior, ask by expected information gain",
+    )
     p.add_argument("--ckpt_path", type=str | None, default=None, help="a trained reasoner's .ckpt")
     p.add_class_arguments(DataSettings, "data")
     p.add_argument("--policy", type=str, default="auto", help="auto, random, bayes-eig or reasoner")
     p.add_argument("--setup", type=int, default=0, help="probe setup: its probes are predicted, never asked")
     p.add_argument("--max_questions", type=int, default=20, help="questions asked at most (skips count)")
-    p.add_argument("--target", type=float | None, default=None,
-                   help="stop when the expected accuracy on the probes reaches this (0-1)")
-    p.add_argument("--min_gain", type=float | None, default=None,
-                   help="stop when the next question's expected accuracy gain is below this")
+    p.add_argument(
+        "--target",
+        type=float | None,
+        default=None,
+        help="stop when the expected accuracy on the probes reaches this (0-1)",
+    )
+    p.add_argument(
+        "--min_gain",
+        type=float | None,
+        default=None,
+        help="stop when the next question's expected accuracy gain is below this",
+    )
     p.add_argument("--db", type=str, default=DEFAULT_DB, help="the sessions database (SQLite file)")
     p.add_argument("--host", type=str, default="127.0.0.1", help="address to listen on (default loopback only)")
     p.add_argument("--port", type=int, default=8000, help="port (0 = any free port, printed at start)")
@@ -79,8 +93,10 @@ def serve_main(argv: list[str]) -> int:
         import fastapi  # noqa: F401
         import uvicorn
     except ImportError as err:
-        raise ConfigError(f"{PROG} serve needs the serve extra ({err.name} is missing): "
-                          "pip install -e '.[serve]' (FastAPI and uvicorn)") from err
+        raise ConfigError(
+            f"{PROG} serve needs the serve extra ({err.name} is missing): "
+            "pip install -e '.[serve]' (FastAPI and uvicorn)"
+        ) from err
     from ivr.elicit.backend import load_backend
     from ivr.elicit.live import LiveInterviews
     from ivr.elicit.serve import create_app
@@ -95,12 +111,14 @@ def serve_main(argv: list[str]) -> int:
     rule = StoppingRule(args.max_questions, args.target, args.min_gain)
     db = Path(args.db)
     check_output_file(db, is_interview_db, "an interview database", "--db")  # before loading any model
-    backend = load_backend(args.bayes, args.ckpt_path, args.data, args.policy, args.setup, args.tokenizer,
-                           args.max_seq_length)
+    backend = load_backend(
+        args.bayes, args.ckpt_path, args.data, args.policy, args.setup, args.tokenizer, args.max_seq_length
+    )
     db.parent.mkdir(parents=True, exist_ok=True)
     store = SessionStore(db, {**backend.fingerprint, "rule": rule.as_dict()})
-    live = LiveInterviews(backend.codebook, backend.policy, backend.predict, backend.probes, backend.setup, rule,
-                          store, args.max_open)
+    live = LiveInterviews(
+        backend.codebook, backend.policy, backend.predict, backend.probes, backend.setup, rule, store, args.max_open
+    )
     app = create_app(live, args.top)
     n_open = len(store.tokens("open"))
     config = uvicorn.Config(app, host=args.host, port=args.port, access_log=False, log_level="warning")
@@ -114,8 +132,12 @@ def serve_main(argv: list[str]) -> int:
         while not server.started:
             await asyncio.sleep(0.05)
         port = server.servers[0].sockets[0].getsockname()[1] if server.servers else args.port
-        print(f"[ivr] interview at http://{args.host}:{port}/ ({n_open} open interview(s) resumed from {db}; "
-              f"API schema at /openapi.json)", file=sys.stderr, flush=True)
+        print(
+            f"[ivr] interview at http://{args.host}:{port}/ ({n_open} open interview(s) resumed from {db}; "
+            f"API schema at /openapi.json)",
+            file=sys.stderr,
+            flush=True,
+        )
 
     import asyncio
 
@@ -130,11 +152,11 @@ def serve_main(argv: list[str]) -> int:
 
 def export_main(argv: list[str]) -> int:
     args = export_parser().parse_args(argv)
+    from ivr.catalog.resolve import open_catalog
     from ivr.elicit.live import transcript
     from ivr.elicit.store import SessionStore
-    from ivr.catalog.resolve import open_catalog
-    from ivr.protocol.probes import probe_setups
     from ivr.outputs import OutputKind, check_output, register_kind, write_output
+    from ivr.protocol.probes import probe_setups
 
     if args.status not in ("all", "open", "finished"):
         raise ConfigError(f"--status {args.status!r}: use all, open or finished")
@@ -164,8 +186,10 @@ def export_main(argv: list[str]) -> int:
             name = f"transcripts/{n:04d}.json"
             (folder / name).write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
             index.append({"file": name, "ended": doc["ended"], "reason": doc["reason"], "answers": len(doc["turns"])})
-        (folder / "index.json").write_text(json.dumps({"database": str(db.resolve()), "setup": fingerprint,
-                                                       "interviews": index}, indent=1) + "\n", encoding="utf-8")
+        (folder / "index.json").write_text(
+            json.dumps({"database": str(db.resolve()), "setup": fingerprint, "interviews": index}, indent=1) + "\n",
+            encoding="utf-8",
+        )
 
     write_output(args.out, kind, write, bool(args.overwrite))
     print(f"[interview] {len(docs)} transcript(s) in {args.out}", file=sys.stderr)

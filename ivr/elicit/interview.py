@@ -52,8 +52,10 @@ def scripted_answers(path: str | Path) -> Iterator[tuple[int, str]]:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         line = path.read_bytes()[: err.start].count(b"\n") + 1
-        raise InputError(f"--answers {path}: line {line} is not UTF-8 text (byte {err.object[err.start]:#04x}); "
-                         "save the file as UTF-8, one option number or 'skip' per line") from None
+        raise InputError(
+            f"--answers {path}: line {line} is not UTF-8 text (byte {err.object[err.start]:#04x}); "
+            "save the file as UTF-8, one option number or 'skip' per line"
+        ) from None
     out = []
     for n, line in enumerate(text.splitlines(), start=1):
         answer = line.split("#", 1)[0].strip()
@@ -90,9 +92,17 @@ class Interview:
         write: output function (default ``print``).
     """
 
-    def __init__(self, codebook: Any, policy: Any, predict: Callable[[PersonState, np.ndarray], np.ndarray],
-                 probes: np.ndarray, setup: int = 0, show: int = 5, top: int = 2,
-                 write: Callable[[str], None] = print) -> None:
+    def __init__(
+        self,
+        codebook: Any,
+        policy: Any,
+        predict: Callable[[PersonState, np.ndarray], np.ndarray],
+        probes: np.ndarray,
+        setup: int = 0,
+        show: int = 5,
+        top: int = 2,
+        write: Callable[[str], None] = print,
+    ) -> None:
         self.codebook, self.policy, self.predict = codebook, policy, predict
         self.probes = np.asarray(probes, dtype=np.int64)
         self.state = PersonState(len(codebook.questions), self.probes, row=None, key="interview", setup=setup)
@@ -125,8 +135,9 @@ class Interview:
                 self.say(f"  {question.id}: {shown}")
         return out
 
-    def run(self, answers: Iterator[tuple[int, str]] | None, max_questions: int,
-            read: Callable[[str], str] = input) -> list[Turn]:
+    def run(
+        self, answers: Iterator[tuple[int, str]] | None, max_questions: int, read: Callable[[str], str] = input
+    ) -> list[Turn]:
         """Ask up to ``max_questions`` questions; answers from ``answers`` (scripted) or ``read`` (live).
 
         Raises:
@@ -172,10 +183,19 @@ class Interview:
             print(f"  please type a number from 1 to {n_opt}, or skip", file=sys.stderr)
 
     def transcript(self) -> dict[str, Any]:
-        return {"setup": self.state.setup, "probes": [self.codebook.questions[q].id for q in self.probes.tolist()],
-                "ended": self.ended,
-                "turns": [{"question": t.question_id, "answer": "skip" if t.answer == SKIPPED else t.answer + 1,
-                           "predictions": t.predictions} for t in self.turns]}
+        return {
+            "setup": self.state.setup,
+            "probes": [self.codebook.questions[q].id for q in self.probes.tolist()],
+            "ended": self.ended,
+            "turns": [
+                {
+                    "question": t.question_id,
+                    "answer": "skip" if t.answer == SKIPPED else t.answer + 1,
+                    "predictions": t.predictions,
+                }
+                for t in self.turns
+            ],
+        }
 
     def save(self, folder: Path) -> None:
         """Write ``transcript.json`` and ``transcript.txt`` into ``folder``."""

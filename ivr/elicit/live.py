@@ -23,8 +23,13 @@ from ivr.elicit.stopping import Predictor, StoppingRule, expected_accuracy
 from ivr.elicit.store import SessionError, SessionStore
 
 TOKEN_BYTES = 24  # secrets.token_urlsafe(24): 192 random bits, 32 URL-safe characters
-ENDED = {"target": "finished", "gain": "finished", "max": "finished", "exhausted": "finished",
-         "respondent": "interrupted"}
+ENDED = {
+    "target": "finished",
+    "gain": "finished",
+    "max": "finished",
+    "exhausted": "finished",
+    "respondent": "interrupted",
+}
 
 
 def valid_token(token: str) -> bool:
@@ -46,9 +51,18 @@ class LiveInterviews:
         token: token factory (default ``secrets.token_urlsafe(24)``).
     """
 
-    def __init__(self, codebook: Any, policy: Any, predict: Predictor, probes: np.ndarray, setup: int,
-                 rule: StoppingRule, store: SessionStore, max_open: int = 200,
-                 token: Callable[[], str] = lambda: secrets.token_urlsafe(TOKEN_BYTES)) -> None:
+    def __init__(
+        self,
+        codebook: Any,
+        policy: Any,
+        predict: Predictor,
+        probes: np.ndarray,
+        setup: int,
+        rule: StoppingRule,
+        store: SessionStore,
+        max_open: int = 200,
+        token: Callable[[], str] = lambda: secrets.token_urlsafe(TOKEN_BYTES),
+    ) -> None:
         self.codebook, self.policy, self.predict = codebook, policy, predict
         self.probes = np.asarray(probes, dtype=np.int64)
         self.setup, self.rule, self.store, self.max_open = setup, rule, store, max_open
@@ -75,8 +89,14 @@ class LiveInterviews:
         answers = None
         if s is None or len(s.asked) != self.store.get(token).seq:
             answers = self.store.answers(token)
-            s = PersonState(self.n_questions, self.probes, key=token, setup=self.setup,
-                            asked=[a.question for a in answers], answers=[a.answer for a in answers])
+            s = PersonState(
+                self.n_questions,
+                self.probes,
+                key=token,
+                setup=self.setup,
+                asked=[a.question for a in answers],
+                answers=[a.answer for a in answers],
+            )
             self._states[token] = s
         return s
 
@@ -116,15 +136,28 @@ class LiveInterviews:
                 row = self.store.get(token)
             state = self.state(token)
         acc = float(expected_accuracy(self.probe_probs(state)))
-        out: dict[str, Any] = {"token": token, "seq": row.seq, "asked": len(state.asked),
-                               "answered": int(len(state.answered[0])), "max_questions": self.rule.max_questions,
-                               "target": self.rule.target, "min_gain": self.rule.min_gain,
-                               "expected_accuracy": round(acc, 4), "done": row.status != "open",
-                               "reason": row.reason, "question": None}
+        out: dict[str, Any] = {
+            "token": token,
+            "seq": row.seq,
+            "asked": len(state.asked),
+            "answered": int(len(state.answered[0])),
+            "max_questions": self.rule.max_questions,
+            "target": self.rule.target,
+            "min_gain": self.rule.min_gain,
+            "expected_accuracy": round(acc, 4),
+            "done": row.status != "open",
+            "reason": row.reason,
+            "question": None,
+        }
         if row.pending is not None and row.status == "open":
             question = self.codebook.questions[row.pending]
-            out["question"] = {"index": int(row.pending), "id": question.id, "category": question.category,
-                               "number": len(state.asked) + 1, "options": list(question.statements("refined"))}
+            out["question"] = {
+                "index": int(row.pending),
+                "id": question.id,
+                "category": question.category,
+                "number": len(state.asked) + 1,
+                "options": list(question.statements("refined")),
+            }
         return out
 
     def parse(self, answer: Any, n_options: int) -> int:
@@ -133,10 +166,10 @@ class LiveInterviews:
             return SKIPPED
         text = str(answer).strip()
         if isinstance(answer, bool) or not (isinstance(answer, int) or text.isdigit()):
-            raise SessionError(f"answer {answer!r}: give an option number 1..{n_options} or \"skip\"", 422)
+            raise SessionError(f'answer {answer!r}: give an option number 1..{n_options} or "skip"', 422)
         number = int(text)
         if not 1 <= number <= n_options:
-            raise SessionError(f"answer {number}: this question has options 1..{n_options} (or \"skip\")", 422)
+            raise SessionError(f'answer {number}: this question has options 1..{n_options} (or "skip")', 422)
         return number - 1
 
     def answer(self, token: str, seq: Any, answer: Any) -> dict[str, Any]:
@@ -152,17 +185,27 @@ class LiveInterviews:
             if row.status != "open":
                 raise SessionError("this interview has finished; its answers can no longer change", 409)
             if seq != row.seq or row.pending is None:
-                raise SessionError(f"answer number {seq} was not expected (the interview is at answer {row.seq}): "
-                                   "it was replayed or sent twice; reload the question", 409)
+                raise SessionError(
+                    f"answer number {seq} was not expected (the interview is at answer {row.seq}): "
+                    "it was replayed or sent twice; reload the question",
+                    409,
+                )
             q = int(row.pending)
             question = self.codebook.questions[q]
             value = self.parse(answer, len(question.refined))
             state = self.state(token)
-            after = PersonState(self.n_questions, self.probes, key=token, setup=self.setup,
-                                asked=[*state.asked, q], answers=[*state.answers, value])
+            after = PersonState(
+                self.n_questions,
+                self.probes,
+                key=token,
+                setup=self.setup,
+                asked=[*state.asked, q],
+                answers=[*state.answers, value],
+            )
             probs = self.probe_probs(after)
-            self.store.record(token, seq, q, question.id, value, float(expected_accuracy(probs)),
-                              self.probe_dict(probs))
+            self.store.record(
+                token, seq, q, question.id, value, float(expected_accuracy(probs)), self.probe_dict(probs)
+            )
             state.record(q, value)
             self.advance(token, seq + 1)
         return self.view(token)
@@ -185,18 +228,43 @@ class LiveInterviews:
             question = self.codebook.questions[q]
             p = np.nan_to_num(probs[j, : len(question.refined)])
             order = np.argsort(-p, kind="stable")
-            probes.append({"id": question.id, "category": question.category,
-                           "options": [{"option": int(o) + 1, "statement": question.statements("refined")[o],
-                                        "probability": round(float(p[o]), 4)} for o in order]})
-        return {"token": token, "asked": len(state.asked), "expected_accuracy": round(float(expected_accuracy(probs)), 4),
-                "probes": probes}
+            probes.append(
+                {
+                    "id": question.id,
+                    "category": question.category,
+                    "options": [
+                        {
+                            "option": int(o) + 1,
+                            "statement": question.statements("refined")[o],
+                            "probability": round(float(p[o]), 4),
+                        }
+                        for o in order
+                    ],
+                }
+            )
+        return {
+            "token": token,
+            "asked": len(state.asked),
+            "expected_accuracy": round(float(expected_accuracy(probs)), 4),
+            "probes": probes,
+        }
 
 
 def transcript(codebook: Any, store: SessionStore, token: str, probes: np.ndarray) -> dict[str, Any]:
     """The terminal interview's transcript (``transcript.json`` of ``python -m ivr.elicit interview``)."""
     row = store.get(token)
     ended = "in progress" if row.status == "open" else ENDED.get(row.reason or "", "finished")
-    return {"setup": row.setup, "probes": [codebook.questions[q].id for q in np.asarray(probes).tolist()],
-            "ended": ended, "reason": row.reason,
-            "turns": [{"question": a.question_id, "answer": "skip" if a.answer == SKIPPED else a.answer + 1,
-                       "predictions": a.predictions} for a in store.answers(token)]}
+    return {
+        "setup": row.setup,
+        "probes": [codebook.questions[q].id for q in np.asarray(probes).tolist()],
+        "ended": ended,
+        "reason": row.reason,
+        "turns": [
+            {
+                "question": a.question_id,
+                "answer": "skip" if a.answer == SKIPPED else a.answer + 1,
+                "predictions": a.predictions,
+            }
+            for a in store.answers(token)
+        ],
+    }

@@ -17,8 +17,8 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from ivr.protocol.sampling import person_rng
 from ivr.elicit.state import PersonState
+from ivr.protocol.sampling import person_rng
 
 TAG_ELICIT = 31  # RNG stream tag of the random policy (examples.py uses 21-25)
 

@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ivr.protocol.examples import Example
 from ivr.elicit.policies import GreedyPolicy, entropy
 from ivr.elicit.state import PersonState
+from ivr.protocol.examples import Example
 
 FORM_INDEX = {"polar": 0, "refined": 1}
 
@@ -68,11 +68,18 @@ class ReasonerPredictor:
         else:
             labels = np.full(len(questions), -1, np.int64)
         return Example(
-            row=0 if state.row is None else state.row, setup=state.setup, demo_form=demo_form,
-            demo_questions=q, demo_options=a.astype(np.int64), demographics=np.zeros(0, np.int64),
-            demographic_codes=np.zeros(0, np.int64), probe_questions=questions,
-            probe_forms=np.full(len(questions), f, np.int64), labels=labels,
-            option_orders=[np.arange(int(self.n_options[f, x])) for x in questions], demos_requested=len(q),
+            row=0 if state.row is None else state.row,
+            setup=state.setup,
+            demo_form=demo_form,
+            demo_questions=q,
+            demo_options=a.astype(np.int64),
+            demographics=np.zeros(0, np.int64),
+            demographic_codes=np.zeros(0, np.int64),
+            probe_questions=questions,
+            probe_forms=np.full(len(questions), f, np.int64),
+            labels=labels,
+            option_orders=[np.arange(int(self.n_options[f, x])) for x in questions],
+            demos_requested=len(q),
         )
 
     @torch.no_grad()
@@ -86,7 +93,7 @@ class ReasonerPredictor:
         max_len = self.dm.hparams.max_seq_length
         out: list[np.ndarray] = []
         for start in range(0, len(states), self.batch_size):
-            chunk = list(zip(states, questions))[start:start + self.batch_size]
+            chunk = list(zip(states, questions))[start : start + self.batch_size]
             items = []
             for s, qs in chunk:
                 ex = self.example(s, qs, form)
@@ -96,7 +103,7 @@ class ReasonerPredictor:
             probs = flat["probs"].cpu().numpy()
             at = 0
             for _, qs in chunk:
-                out.append(probs[at:at + len(qs)])
+                out.append(probs[at : at + len(qs)])
                 at += len(qs)
         return out
 

@@ -23,9 +23,8 @@ from typing import Any
 import numpy as np
 
 from ivr.catalog.store import Catalog
-from ivr.protocol.conventions import demo_form_for
 from ivr.elicit.state import PersonState
-from ivr.predict import Outputs, PreparedExamples, Predictor, ProbeOutput
+from ivr.predict import Outputs, Predictor, PreparedExamples, ProbeOutput
 
 SCORERS = ("bayes", "reasoner", "resemble")
 FORMS = ("polar", "refined")
@@ -54,9 +53,12 @@ class ReasonerScorer(Predictor):
         n_q = len(catalog.codebook.questions)
         out: Outputs = {}
         for s, probes in examples.setups.items():
-            states = [PersonState(n_q, probes, row=r, setup=s, asked=q.tolist(),
-                                  answers=refined[r, q].astype(np.int64).tolist())
-                      for r, q in zip(examples.rows.tolist(), examples.demos[s])]
+            states = [
+                PersonState(
+                    n_q, probes, row=r, setup=s, asked=q.tolist(), answers=refined[r, q].astype(np.int64).tolist()
+                )
+                for r, q in zip(examples.rows.tolist(), examples.demos[s])
+            ]
             for form in FORMS:
                 probs = np.stack(self.predictor.predict(states, [probes] * len(states), form))  # [N, M, 8]
                 out[(s, form)] = ProbeOutput(probs, np.nanargmax(np.where(np.isnan(probs), -1.0, probs), axis=2))

@@ -33,14 +33,20 @@ from pydantic import BaseModel, Field, StrictInt, StrictStr
 from ivr.elicit.live import LiveInterviews
 from ivr.elicit.store import SessionError
 
-HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff",
-           "Content-Security-Policy": "default-src 'none'; style-src 'self'; form-action 'self'; "
-                                      "frame-ancestors 'none'; base-uri 'none'"}
-REASONS = {"target": "the predictions reached the target accuracy",
-           "gain": "another question would hardly improve the predictions",
-           "max": "the maximum number of questions was reached",
-           "exhausted": "there were no more questions to ask",
-           "respondent": "you stopped the interview"}
+HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'",
+}
+REASONS = {
+    "target": "the predictions reached the target accuracy",
+    "gain": "another question would hardly improve the predictions",
+    "max": "the maximum number of questions was reached",
+    "exhausted": "there were no more questions to ask",
+    "respondent": "you stopped the interview",
+}
 MAX_FORM_BYTES = 4096
 
 
@@ -68,7 +74,7 @@ class SessionView(BaseModel):
 
 class AnswerIn(BaseModel):
     seq: StrictInt = Field(description="the seq shown with the question being answered")
-    answer: StrictInt | StrictStr = Field(description="option number 1..n, or \"skip\"")
+    answer: StrictInt | StrictStr = Field(description='option number 1..n, or "skip"')
 
 
 class OptionOut(BaseModel):
@@ -103,8 +109,11 @@ def templates() -> ImmutableSandboxedEnvironment:
 
 def create_app(live: LiveInterviews, top: int = 3) -> FastAPI:
     """The web app and API over ``live`` (module doc)."""
-    app = FastAPI(title="ivr adaptive interview", version="1",
-                  description="Adaptive value interviews: one statement question at a time, predictions at the end.")
+    app = FastAPI(
+        title="ivr adaptive interview",
+        version="1",
+        description="Adaptive value interviews: one statement question at a time, predictions at the end.",
+    )
     env = templates()
     css = resources.files("ivr.elicit").joinpath("templates/style.css").read_text(encoding="utf-8")
 
@@ -117,8 +126,9 @@ def create_app(live: LiveInterviews, top: int = 3) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         parts = ["/".join(str(x) for x in e.get("loc", ())[1:]) + ": " + e.get("msg", "") for e in exc.errors()]
-        return JSONResponse({"error": "invalid request: " + "; ".join(parts or ["malformed body"])},
-                            status_code=422, headers=HEADERS)
+        return JSONResponse(
+            {"error": "invalid request: " + "; ".join(parts or ["malformed body"])}, status_code=422, headers=HEADERS
+        )
 
     @app.exception_handler(SessionError)
     async def session_error(request: Request, exc: SessionError) -> Response:
@@ -154,8 +164,13 @@ def create_app(live: LiveInterviews, top: int = 3) -> FastAPI:
         view = live.view(token)
         if view["question"] is not None:
             return page("question.html", v=view, q=view["question"])
-        return page("result.html", v=view, p=live.predictions(token), top=top,
-                    reason=REASONS.get(view["reason"] or "", "it ended"))
+        return page(
+            "result.html",
+            v=view,
+            p=live.predictions(token),
+            top=top,
+            reason=REASONS.get(view["reason"] or "", "it ended"),
+        )
 
     @app.post("/s/{token}", include_in_schema=False)
     async def session_form(token: str, request: Request) -> Response:
@@ -173,28 +188,45 @@ def create_app(live: LiveInterviews, top: int = 3) -> FastAPI:
         return RedirectResponse(f"/s/{token}", status_code=303, headers=HEADERS)
 
     # ---- JSON API --------------------------------------------------------------------------------
-    @app.post("/api/sessions", status_code=201, response_model=SessionView, responses=ERRORS,
-              summary="Start an interview")
+    @app.post(
+        "/api/sessions", status_code=201, response_model=SessionView, responses=ERRORS, summary="Start an interview"
+    )
     def api_start() -> dict[str, Any]:
         return live.view(live.start())
 
-    @app.get("/api/sessions/{token}", response_model=SessionView, responses=ERRORS,
-             summary="The interview's state and its pending question")
+    @app.get(
+        "/api/sessions/{token}",
+        response_model=SessionView,
+        responses=ERRORS,
+        summary="The interview's state and its pending question",
+    )
     def api_view(token: str) -> dict[str, Any]:
         return live.view(token)
 
-    @app.post("/api/sessions/{token}/answers", response_model=SessionView, responses=ERRORS,
-              summary="Answer the pending question (option number or \"skip\"); returns the next state")
+    @app.post(
+        "/api/sessions/{token}/answers",
+        response_model=SessionView,
+        responses=ERRORS,
+        summary='Answer the pending question (option number or "skip"); returns the next state',
+    )
     def api_answer(token: str, body: AnswerIn) -> dict[str, Any]:
         return live.answer(token, body.seq, body.answer)
 
-    @app.get("/api/sessions/{token}/predictions", response_model=PredictionsOut, responses=ERRORS,
-             summary="Predicted answers to the probe questions, with probabilities")
+    @app.get(
+        "/api/sessions/{token}/predictions",
+        response_model=PredictionsOut,
+        responses=ERRORS,
+        summary="Predicted answers to the probe questions, with probabilities",
+    )
     def api_predictions(token: str) -> dict[str, Any]:
         return live.predictions(token)
 
-    @app.post("/api/sessions/{token}/finish", response_model=SessionView, responses=ERRORS,
-              summary="End the interview now (answers so far are kept)")
+    @app.post(
+        "/api/sessions/{token}/finish",
+        response_model=SessionView,
+        responses=ERRORS,
+        summary="End the interview now (answers so far are kept)",
+    )
     def api_finish(token: str) -> dict[str, Any]:
         return live.finish(token)
 

@@ -51,14 +51,22 @@ def expected_accuracy(probs: np.ndarray) -> np.ndarray:
 
 def extended(state: PersonState, question: int, answer: int) -> PersonState:
     """A copy of ``state`` with one more answer (its caches shared read-only: they are copied on update)."""
-    s = PersonState(state.n_questions, state.probes, row=state.row, key=state.key, setup=state.setup,
-                    asked=[*state.asked, int(question)], answers=[*state.answers, int(answer)])
+    s = PersonState(
+        state.n_questions,
+        state.probes,
+        row=state.row,
+        key=state.key,
+        setup=state.setup,
+        asked=[*state.asked, int(question)],
+        answers=[*state.answers, int(answer)],
+    )
     s.scratch.update({k: v for k, v in state.scratch.items() if isinstance(v, tuple)})
     return s
 
 
-def expected_gain(predict: Predictor, state: PersonState, question: int, probes: np.ndarray,
-                  now: float | None = None) -> float:
+def expected_gain(
+    predict: Predictor, state: PersonState, question: int, probes: np.ndarray, now: float | None = None
+) -> float:
     """Expected accuracy on ``probes`` after ``question`` is answered, minus the expected accuracy now."""
     probes = np.asarray(probes, dtype=np.int64)
     p_answer = np.nan_to_num(np.asarray(predict([state], np.array([question]))[0, 0], dtype=np.float64))
@@ -92,8 +100,7 @@ class StoppingRule:
         if self.target is not None and not 0.0 < float(self.target) <= 1.0:
             raise ConfigError(f"stopping rule target {self.target!r}: use an expected accuracy in (0, 1], e.g. 0.7")
         if self.min_gain is not None and not 0.0 <= float(self.min_gain) < 1.0:
-            raise ConfigError(f"stopping rule min_gain {self.min_gain!r}: use an expected gain in [0, 1), "
-                              "e.g. 0.002")
+            raise ConfigError(f"stopping rule min_gain {self.min_gain!r}: use an expected gain in [0, 1), e.g. 0.002")
 
     @property
     def label(self) -> str:
@@ -114,8 +121,9 @@ class StoppingRule:
             raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; use max_questions, target, min_gain")
         return cls(int(d.get("max_questions", 20)), d.get("target"), d.get("min_gain"))
 
-    def decide(self, policy: Any, predict: Predictor, state: PersonState,
-               probes: np.ndarray) -> tuple[int | None, str | None, float, float | None]:
+    def decide(
+        self, policy: Any, predict: Predictor, state: PersonState, probes: np.ndarray
+    ) -> tuple[int | None, str | None, float, float | None]:
         """(next question or None, reason for stopping or None, expected accuracy now, expected gain).
 
         The gain is computed only when ``min_gain`` is set (it costs one prediction per option).

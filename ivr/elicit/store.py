@@ -102,8 +102,10 @@ class SessionStore:
                 if row is None:
                     db.execute("INSERT INTO meta VALUES ('fingerprint', ?)", (want,))
                 elif row[0] != want:
-                    raise SessionError(f"--db {self.path}: this database holds interviews of another set-up "
-                                       f"({row[0]}); use a new --db file for {want}")
+                    raise SessionError(
+                        f"--db {self.path}: this database holds interviews of another set-up "
+                        f"({row[0]}); use a new --db file for {want}"
+                    )
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
@@ -132,23 +134,31 @@ class SessionStore:
         with self.transaction() as db:
             n_open = db.execute("SELECT COUNT(*) FROM sessions WHERE status='open'").fetchone()[0]
             if n_open >= cap:
-                raise SessionError(f"{n_open} interviews are open, the server's limit (--max_open {cap}); "
-                                   "try again when one has finished", 503)
-            db.execute("INSERT INTO sessions (token, setup, created, updated) VALUES (?, ?, ?, ?)",
-                       (token, setup, now, now))
+                raise SessionError(
+                    f"{n_open} interviews are open, the server's limit (--max_open {cap}); "
+                    "try again when one has finished",
+                    503,
+                )
+            db.execute(
+                "INSERT INTO sessions (token, setup, created, updated) VALUES (?, ?, ?, ?)", (token, setup, now, now)
+            )
 
     def get(self, token: str) -> SessionRow:
         with self.connect() as db:
-            row = db.execute("SELECT token, setup, seq, pending, status, reason FROM sessions WHERE token=?",
-                             (token,)).fetchone()
+            row = db.execute(
+                "SELECT token, setup, seq, pending, status, reason FROM sessions WHERE token=?", (token,)
+            ).fetchone()
         if row is None:
             raise SessionError("unknown session: no interview has this token (start a new one)", 404)
         return SessionRow(*row)
 
     def answers(self, token: str) -> list[AnswerRow]:
         with self.connect() as db:
-            rows = db.execute("SELECT seq, question, question_id, answer, expected_accuracy, predictions "
-                              "FROM answers WHERE token=? ORDER BY seq", (token,)).fetchall()
+            rows = db.execute(
+                "SELECT seq, question, question_id, answer, expected_accuracy, predictions "
+                "FROM answers WHERE token=? ORDER BY seq",
+                (token,),
+            ).fetchall()
         return [AnswerRow(s, q, qid, a, e, json.loads(p)) for s, q, qid, a, e, p in rows]
 
     def tokens(self, status: str | None = None) -> list[str]:
@@ -156,23 +166,33 @@ class SessionStore:
             if status is None:
                 rows = db.execute("SELECT token FROM sessions ORDER BY created, token").fetchall()
             else:
-                rows = db.execute("SELECT token FROM sessions WHERE status=? ORDER BY created, token",
-                                  (status,)).fetchall()
+                rows = db.execute(
+                    "SELECT token FROM sessions WHERE status=? ORDER BY created, token", (status,)
+                ).fetchall()
         return [r[0] for r in rows]
 
     def set_pending(self, token: str, seq: int, question: int | None, reason: str | None) -> None:
         """After answer ``seq``: the next question, or (question None) the end of the interview."""
         with self.transaction() as db:
-            cur = db.execute("UPDATE sessions SET pending=?, status=?, reason=?, updated=? "
-                             "WHERE token=? AND seq=? AND status='open'",
-                             (question, "open" if question is not None else "finished", reason, time.time(),
-                              token, seq))
+            cur = db.execute(
+                "UPDATE sessions SET pending=?, status=?, reason=?, updated=? "
+                "WHERE token=? AND seq=? AND status='open'",
+                (question, "open" if question is not None else "finished", reason, time.time(), token, seq),
+            )
             if cur.rowcount != 1:
                 raise SessionError("the interview moved on while its next question was chosen", 409)
 
     # ---- answers ---------------------------------------------------------------------------------
-    def record(self, token: str, seq: int, question: int, question_id: str, answer: int,
-               expected_accuracy: float, predictions: dict[str, list[float]]) -> None:
+    def record(
+        self,
+        token: str,
+        seq: int,
+        question: int,
+        question_id: str,
+        answer: int,
+        expected_accuracy: float,
+        predictions: dict[str, list[float]],
+    ) -> None:
         """Write answer number ``seq`` to the pending ``question`` (module doc: checked, all or nothing).
 
         Raises:
@@ -187,16 +207,24 @@ class SessionStore:
             if status != "open":
                 raise SessionError("this interview has finished; its answers can no longer change", 409)
             if seq != cur_seq or pending != question:
-                raise SessionError(f"answer number {seq} was not expected (the interview is at answer {cur_seq}): "
-                                   "it was replayed or sent twice; reload the question", 409)
-            db.execute("INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                       (token, seq, question, question_id, answer, expected_accuracy,
-                        json.dumps(predictions), time.time()))
-            db.execute("UPDATE sessions SET seq=?, pending=NULL, updated=? WHERE token=?",
-                       (seq + 1, time.time(), token))
+                raise SessionError(
+                    f"answer number {seq} was not expected (the interview is at answer {cur_seq}): "
+                    "it was replayed or sent twice; reload the question",
+                    409,
+                )
+            db.execute(
+                "INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (token, seq, question, question_id, answer, expected_accuracy, json.dumps(predictions), time.time()),
+            )
+            db.execute(
+                "UPDATE sessions SET seq=?, pending=NULL, updated=? WHERE token=?", (seq + 1, time.time(), token)
+            )
 
     def finish(self, token: str, reason: str) -> None:
         """End an open interview (the respondent stops); idempotent for a finished one."""
         with self.transaction() as db:
-            db.execute("UPDATE sessions SET status='finished', pending=NULL, reason=COALESCE(reason, ?), updated=? "
-                       "WHERE token=? AND status='open'", (reason, time.time(), token))
+            db.execute(
+                "UPDATE sessions SET status='finished', pending=NULL, reason=COALESCE(reason, ?), updated=? "
+                "WHERE token=? AND status='open'",
+                (reason, time.time(), token),
+            )

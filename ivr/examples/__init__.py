@@ -7,8 +7,8 @@ a ``survey.csv`` into a new folder; nothing is downloaded and no data set is par
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ivr.outputs import OutputKind, register_kind, write_output
 

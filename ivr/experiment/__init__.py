@@ -32,7 +32,8 @@ def experiment_class(name: str) -> type:
     if name not in EXPERIMENTS:
         from ivr.cli import did_you_mean
 
-        raise ConfigError(f"unknown experiment {name!r}; choose one of {sorted(EXPERIMENTS)}"
-                          f"{did_you_mean(name, sorted(EXPERIMENTS))}")
+        raise ConfigError(
+            f"unknown experiment {name!r}; choose one of {sorted(EXPERIMENTS)}{did_you_mean(name, sorted(EXPERIMENTS))}"
+        )
     module, cls = EXPERIMENTS[name].split(":")
     return getattr(importlib.import_module(module), cls)

@@ -22,8 +22,15 @@ from ivr.errors import ConfigError
 
 PROG = "python -m ivr.experiment"
 #: the command's own flags (everything else is a setting); the value is whether it is a boolean
-FLAGS = {"--config": False, "--quick": True, "--out": False, "--paper": False, "--progress": True,
-         "--overwrite": True, "--print_config": True}
+FLAGS = {
+    "--config": False,
+    "--quick": True,
+    "--out": False,
+    "--paper": False,
+    "--progress": True,
+    "--overwrite": True,
+    "--print_config": True,
+}
 ALIASES = (*COMMON_ALIASES, Alias("--set", "--KEY VALUE"))
 _BOOL = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
 
@@ -31,9 +38,11 @@ _BOOL = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0":
 def usage() -> str:
     from ivr.experiment import EXPERIMENTS
 
-    return (f"usage: {PROG} NAME [--config FILE] [--quick true] [--out DIR] [--paper FILE] [--progress false] "
-            f"[--overwrite true] [--print_config] [--KEY VALUE ...]\n  NAME: one of {', '.join(sorted(EXPERIMENTS))}\n"
-            f"  {PROG} NAME --help lists NAME's settings")
+    return (
+        f"usage: {PROG} NAME [--config FILE] [--quick true] [--out DIR] [--paper FILE] [--progress false] "
+        f"[--overwrite true] [--print_config] [--KEY VALUE ...]\n  NAME: one of {', '.join(sorted(EXPERIMENTS))}\n"
+        f"  {PROG} NAME --help lists NAME's settings"
+    )
 
 
 def split_args(argv: list[str]) -> tuple[str, dict[str, Any], list[str]]:

@@ -14,7 +14,6 @@ This module holds which people and probes are scored and the ``bayes:`` entries 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -88,20 +87,32 @@ class EvalSettings:
     @property
     def probes(self) -> tuple[tuple[str, Any], ...]:
         """The probe-setup keys of ``data`` that are set, as (key, value) pairs."""
-        return tuple((k, getattr(self.data, k)) for k in ("n_setups", "probes_per_category", "probes_per_setup")
-                     if getattr(self.data, k) is not None)
+        return tuple(
+            (k, getattr(self.data, k))
+            for k in ("n_setups", "probes_per_category", "probes_per_setup")
+            if getattr(self.data, k) is not None
+        )
 
     def params(self) -> dict[str, Any]:
-        out = {"split_size": self.split_size, "split_rule": self.split_rule, "people": self.people,
-               "setups": list(self.setups), "seed": self.seed}
+        out = {
+            "split_size": self.split_size,
+            "split_rule": self.split_rule,
+            "people": self.people,
+            "setups": list(self.setups),
+            "seed": self.seed,
+        }
         out.update({k: v for k, v in (("ids_file", self.ids_file), ("min_valid", self.min_valid)) if v is not None})
         out.update(dict(self.probes))
         return plain(out)
 
     def overrides(self) -> dict[str, Any]:
         """The protocol keys these settings set (:func:`ivr.protocol.resolve.resolve_protocol`)."""
-        return {"split_size": self.split_size, "split_rule": self.split_rule, "min_valid": self.min_valid,
-                **dict(self.probes)}
+        return {
+            "split_size": self.split_size,
+            "split_rule": self.split_rule,
+            "min_valid": self.min_valid,
+            **dict(self.probes),
+        }
 
     def protocol(self, catalog: Catalog) -> Any:
         """The survey protocol with these settings' overrides."""
@@ -123,10 +134,15 @@ def eval_people(catalog: Catalog, settings: EvalSettings) -> np.ndarray:
     return {"test": split.test_rows, "val": split.val_rows, "eval": split.eval_rows}[settings.people]
 
 
-def setup_probes(catalog: Catalog, setups: tuple[int, ...], settings: EvalSettings | None = None) -> dict[int, np.ndarray]:
+def setup_probes(
+    catalog: Catalog, setups: tuple[int, ...], settings: EvalSettings | None = None
+) -> dict[int, np.ndarray]:
     """Setup number -> probe question indices (of ``settings``' protocol; default the survey's)."""
-    every = (settings.protocol(catalog).setups(catalog.codebook) if settings is not None
-             else probe_setups(catalog.codebook, n_setups=max(setups) + 1))
+    every = (
+        settings.protocol(catalog).setups(catalog.codebook)
+        if settings is not None
+        else probe_setups(catalog.codebook, n_setups=max(setups) + 1)
+    )
     return {s: every[s] for s in setups}
 
 
@@ -150,8 +166,10 @@ def without_bayes(settings: Any, what: str, fix: str) -> list[str]:
         return []
     kept = [e for e in models if not (isinstance(e, dict) and "bayes" in e)]
     if not kept:
-        raise ConfigError(f"{what}: every entry of models: is a 'bayes:' predictor, which needs a synthetic catalog "
-                          f"('synthetic:people=N,seed=S', the generator's synth_model.npz); {fix}")
+        raise ConfigError(
+            f"{what}: every entry of models: is a 'bayes:' predictor, which needs a synthetic catalog "
+            f"('synthetic:people=N,seed=S', the generator's synth_model.npz); {fix}"
+        )
     settings.models = kept
     return [f"left out {dropped}: the Bayes predictor needs a synthetic catalog (synth_model.npz), this one is real"]
 

@@ -19,23 +19,23 @@ settings. The data module scores the split's test people (the first ``data.limit
 
 from __future__ import annotations
 
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ivr.catalog.codebook import FORMS
-from ivr.experiment.bayes import EvalSettings, bayes_view, eval_people, eval_split, setup_probes
-from ivr.experiment.training import reasoner_examples
-from ivr.outputs import pyplot, save_figure
 from ivr.errors import ConfigError, InputNotFoundError
+from ivr.experiment.bayes import EvalSettings, bayes_view, eval_people, eval_split, setup_probes
 from ivr.experiment.runner import Experiment, Run, slug
+from ivr.experiment.scoring import score_predictors
 from ivr.experiment.settings import FORMS as ALL_FORMS
 from ivr.experiment.settings import EvalPeopleSettings
-from ivr.experiment.scoring import score_predictors
-from ivr.predict import FixedPredictor, PreparedExamples, Predictor, prepare
+from ivr.experiment.training import reasoner_examples
+from ivr.outputs import pyplot, save_figure
+from ivr.predict import FixedPredictor, Predictor, PreparedExamples, prepare
 
 NONE_ROW = "(no demonstrations)"
 ALL_ROW = "(all categories)"
@@ -85,10 +85,12 @@ class CategoryMatrixExperiment(Experiment):
     def adapt(self) -> list[str]:
         """Without ``checkpoint:`` the scorer is the Bayes predictor: a real catalog is refused before any work."""
         if self.cfg.checkpoint is None and not self.synthetic:
-            raise ConfigError(f"category_matrix: {self.catalog_spec} is not a synthetic catalog (no synth_model.npz), "
-                              "and the Bayes predictor that scores the matrix needs one; give a trained reasoner "
-                              "with --checkpoint FILE.ckpt (and --checkpoint_data its data settings) or use a "
-                              "synthetic catalog ('synthetic:people=N,seed=S')")
+            raise ConfigError(
+                f"category_matrix: {self.catalog_spec} is not a synthetic catalog (no synth_model.npz), "
+                "and the Bayes predictor that scores the matrix needs one; give a trained reasoner "
+                "with --checkpoint FILE.ckpt (and --checkpoint_data its data settings) or use a "
+                "synthetic catalog ('synthetic:people=N,seed=S')"
+            )
         return []
 
     def _n_demos(self) -> int:
@@ -105,20 +107,31 @@ class CategoryMatrixExperiment(Experiment):
         return EvalSettings.from_config({"data": self.data.to_dict(), "people": self.cfg.people})
 
     def plan(self) -> list[Run]:
-        common = {"catalog": self.catalog_spec, **self.eval_settings.params(),
-                  "demos": self.cfg.demos, "forms": self.forms,
-                  "demographics": bool(self.cfg.demographics),
-                  "eval_forms": bayes_view(self.cfg, "category_matrix config")}
+        common = {
+            "catalog": self.catalog_spec,
+            **self.eval_settings.params(),
+            "demos": self.cfg.demos,
+            "forms": self.forms,
+            "demographics": bool(self.cfg.demographics),
+            "eval_forms": bayes_view(self.cfg, "category_matrix config"),
+        }
         checkpoint = self.cfg.checkpoint
         if checkpoint is not None:
             if not Path(str(checkpoint)).is_file():
-                raise InputNotFoundError(f"--checkpoint {checkpoint}: no such file; give a .ckpt written by ivr.fit "
-                                         "or an experiment's training run")
+                raise InputNotFoundError(
+                    f"--checkpoint {checkpoint}: no such file; give a .ckpt written by ivr.fit "
+                    "or an experiment's training run"
+                )
             if common["people"] != "test":
-                raise ConfigError(f"--people {common['people']!r}: a checkpoint is scored on the split's test "
-                                  "people, use --people test")
-            common.update(checkpoint=str(Path(str(checkpoint)).resolve()), data=self._data_section(),
-                          trainer=dict(self.cfg.trainer or {}))
+                raise ConfigError(
+                    f"--people {common['people']!r}: a checkpoint is scored on the split's test "
+                    "people, use --people test"
+                )
+            common.update(
+                checkpoint=str(Path(str(checkpoint)).resolve()),
+                data=self._data_section(),
+                trainer=dict(self.cfg.trainer or {}),
+            )
         rows = [NONE_ROW, *self.catalog.codebook.categories, ALL_ROW]
         return [Run(f"{i:02d}_{slug(c)}", {**common, "demo_category": c}) for i, c in enumerate(rows)]
 
@@ -137,15 +150,27 @@ class CategoryMatrixExperiment(Experiment):
         else:
             from ivr.predict.bayes import BayesCeiling, load_model
 
-            examples = prepare(self.catalog, eval_people(self.catalog, settings),
-                               eval_split(self.catalog, settings).train_rows, setup_probes(self.catalog, settings.setups, settings),
-                               str(n_demos), settings.seed, p["eval_forms"],
-                               {"eval": "evaluation"}.get(settings.people, settings.people), demo_questions=allowed)
-            predictor = BayesCeiling(load_model(self.catalog_dir, "category_matrix"), p["demographics"],
-                                     name=str(category), forms=self.forms)
+            examples = prepare(
+                self.catalog,
+                eval_people(self.catalog, settings),
+                eval_split(self.catalog, settings).train_rows,
+                setup_probes(self.catalog, settings.setups, settings),
+                str(n_demos),
+                settings.seed,
+                p["eval_forms"],
+                {"eval": "evaluation"}.get(settings.people, settings.people),
+                demo_questions=allowed,
+            )
+            predictor = BayesCeiling(
+                load_model(self.catalog_dir, "category_matrix"), p["demographics"], name=str(category), forms=self.forms
+            )
         scored = next(iter(score_predictors([predictor], examples).values()))
-        return {"demo_category": category, "by_category": scored.report.by_category,
-                "accuracy": scored.report.table3_row(), "n": scored.n_people}
+        return {
+            "demo_category": category,
+            "by_category": scored.report.by_category,
+            "accuracy": scored.report.table3_row(),
+            "n": scored.n_people,
+        }
 
     def _data_section(self) -> dict[str, Any]:
         """The checkpoint's IVRDataModule settings with this experiment's catalog, split and people."""
@@ -154,17 +179,24 @@ class CategoryMatrixExperiment(Experiment):
         if limit is not None and (not isinstance(limit, int) or limit < 1):
             raise ConfigError(f"--data.limit_eval_people {limit!r}: use a positive count or null")
         data = dict(self.cfg.checkpoint_data or {})
-        data.update(catalog=str(self.catalog_dir), split_size=s.split_size, split_rule=s.split_rule, seed=s.seed,
-                    limit_eval_people=limit, eval_forms=bayes_view(self.cfg, "category_matrix config"),
-                    demographics="with" if self.cfg.demographics else "none")
+        data.update(
+            catalog=str(self.catalog_dir),
+            split_size=s.split_size,
+            split_rule=s.split_rule,
+            seed=s.seed,
+            limit_eval_people=limit,
+            eval_forms=bayes_view(self.cfg, "category_matrix config"),
+            demographics="with" if self.cfg.demographics else "none",
+        )
         if s.ids_file is not None:
             data["split_ids_file"] = s.ids_file
         if self.data.cache_dir is not None:
             data["cache_dir"] = str(self.data.cache_dir)
         return data
 
-    def _trained_row(self, p: dict[str, Any], n_demos: int, categories: list[str] | None,
-                     settings: EvalSettings) -> tuple[Predictor, PreparedExamples]:
+    def _trained_row(
+        self, p: dict[str, Any], n_demos: int, categories: list[str] | None, settings: EvalSettings
+    ) -> tuple[Predictor, PreparedExamples]:
         """The checkpoint's predictions for one row, kept to the configured setups and forms, as a row on the
         examples its data module evaluated."""
         data = {**p["data"], "eval_demo_count": str(n_demos), "eval_demo_categories": categories}
@@ -176,9 +208,13 @@ class CategoryMatrixExperiment(Experiment):
     def matrix(self, results: dict[str, dict[str, Any]], form: str) -> pd.DataFrame:
         """Demonstration category (rows) x probe category (columns) accuracy for one form."""
         cats = self.catalog.codebook.categories
-        ordered = sorted(results.values(), key=lambda r: ([NONE_ROW, *cats, ALL_ROW].index(r["demo_category"])))
-        frame = pd.DataFrame([[r["by_category"].get(form, {}).get(c, np.nan) for c in cats] for r in ordered],
-                             index=[r["demo_category"] for r in ordered], columns=cats, dtype=float)
+        ordered = sorted(results.values(), key=lambda r: [NONE_ROW, *cats, ALL_ROW].index(r["demo_category"]))
+        frame = pd.DataFrame(
+            [[r["by_category"].get(form, {}).get(c, np.nan) for c in cats] for r in ordered],
+            index=[r["demo_category"] for r in ordered],
+            columns=cats,
+            dtype=float,
+        )
         frame["(all probes)"] = [r["accuracy"][f"{form}_avg"] for r in ordered]
         frame.index.name = f"demonstrations from ({form})"
         return frame
@@ -211,10 +247,18 @@ class CategoryMatrixExperiment(Experiment):
             image = ax.imshow(data, cmap="viridis", aspect="auto")
             for (i, j), value in np.ndenumerate(data):
                 if not np.isnan(value):
-                    ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=6,
-                            color="white" if value < np.nanmean(data) else "black")
-            ax.set_xticks(range(frame.shape[1]), [_short(c) for c in frame.columns], rotation=55, ha="right",
-                          fontsize=7)
+                    ax.text(
+                        j,
+                        i,
+                        f"{value:.0f}",
+                        ha="center",
+                        va="center",
+                        fontsize=6,
+                        color="white" if value < np.nanmean(data) else "black",
+                    )
+            ax.set_xticks(
+                range(frame.shape[1]), [_short(c) for c in frame.columns], rotation=55, ha="right", fontsize=7
+            )
             ax.set_yticks(range(frame.shape[0]), [_short(c) for c in frame.index], fontsize=7)
             ax.set_xlabel("probe category")
             ax.set_ylabel("demonstrations from")

@@ -29,8 +29,15 @@ from ivr.errors import ConfigError
 
 QUICK_KEY = "quick"
 #: Top-level keys of the previous release -> their place in the shared data: section.
-LEGACY_KEYS = {"catalog": "catalog", "cache_dir": "cache_dir", "split_size": "split_size",
-               "split_rule": "split_rule", "seed": "seed", "setups": "setups", "limit_people": "limit_eval_people"}
+LEGACY_KEYS = {
+    "catalog": "catalog",
+    "cache_dir": "cache_dir",
+    "split_size": "split_size",
+    "split_rule": "split_rule",
+    "seed": "seed",
+    "setups": "setups",
+    "limit_people": "limit_eval_people",
+}
 
 
 def migrate(config: dict[str, Any], where: str) -> dict[str, Any]:
@@ -41,8 +48,11 @@ def migrate(config: dict[str, Any], where: str) -> dict[str, Any]:
             if not isinstance(data, dict):
                 raise ConfigError(f"{where}: 'data:' must be a mapping of the shared data settings")
             data.setdefault(new, config.pop(old))
-            print(f"[ivr] experiment config: '{old}' ({where}) is deprecated, use 'data.{new}' "
-                  "(accepted until the next release)", file=sys.stderr)
+            print(
+                f"[ivr] experiment config: '{old}' ({where}) is deprecated, use 'data.{new}' "
+                "(accepted until the next release)",
+                file=sys.stderr,
+            )
     return config
 
 
@@ -119,11 +129,15 @@ def load_config(path: str | Path | None, quick: bool = False, overrides: list[st
 
 
 def _note_override(old: str, keys: list[str]) -> None:
-    print(f"[ivr] experiment: --{old} is deprecated, use --{'.'.join(keys)} (accepted until the next release)",
-          file=sys.stderr)
+    print(
+        f"[ivr] experiment: --{old} is deprecated, use --{'.'.join(keys)} (accepted until the next release)",
+        file=sys.stderr,
+    )
 
 
-def validate_config(config: dict[str, Any], settings: type, prog: str, config_file: str | None = None) -> dict[str, Any]:
+def validate_config(
+    config: dict[str, Any], settings: type, prog: str, config_file: str | None = None
+) -> dict[str, Any]:
     """The settings checked against a typed settings dataclass, defaults filled in.
 
     Args:

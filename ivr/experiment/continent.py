@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ivr.errors import ConfigError, InputNotFoundError
 from ivr.catalog.codebook import FORMS
+from ivr.errors import ConfigError
 from ivr.experiment.models import ModelExperiment
-from ivr.outputs import pyplot, save_figure
 from ivr.experiment.runner import Run, slug
 from ivr.experiment.settings import ModelExperimentSettings, one_of
+from ivr.outputs import pyplot, save_figure
 
 ALL = "All"
 DIMENSION = "Continent"
@@ -100,8 +100,9 @@ class ContinentExperiment(ModelExperiment):
         paper = (self.paper or {}).get("figure6_continent_models")
         if not paper:
             return None
-        frame = pd.DataFrame.from_dict({k: v for k, v in paper.items() if k != "columns"}, orient="index",
-                                       columns=paper["columns"])
+        frame = pd.DataFrame.from_dict(
+            {k: v for k, v in paper.items() if k != "columns"}, orient="index", columns=paper["columns"]
+        )
         frame.index.name = "trained on (polar)"
         return frame
 
@@ -119,8 +120,15 @@ class ContinentExperiment(ModelExperiment):
             image = ax.imshow(data, cmap="viridis", aspect="auto", vmin=low, vmax=high)
             for (i, j), value in np.ndenumerate(data):
                 if not np.isnan(value):
-                    ax.text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=7,
-                            color="white" if value < np.nanmean(data) else "black")
+                    ax.text(
+                        j,
+                        i,
+                        f"{value:.1f}",
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color="white" if value < np.nanmean(data) else "black",
+                    )
             ax.set_xticks(range(frame.shape[1]), list(frame.columns), rotation=40, ha="right", fontsize=8)
             ax.set_yticks(range(frame.shape[0]), list(frame.index), fontsize=8)
             ax.set_xlabel("test continent")

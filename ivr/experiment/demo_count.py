@@ -25,12 +25,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ivr.errors import ConfigError, InputNotFoundError
+from ivr.errors import ConfigError
 from ivr.experiment.bayes import bayes_view
 from ivr.experiment.models import ModelExperiment
-from ivr.outputs import pyplot, save_figure
 from ivr.experiment.runner import Run, slug
 from ivr.experiment.settings import ModelExperimentSettings, one_of
+from ivr.outputs import pyplot, save_figure
 from ivr.settings import Count0
 
 METRICS = ("polar_avg", "refined_avg", "all")
@@ -60,14 +60,18 @@ def check_entry(entry: dict[str, Any], i: int, kinds: tuple[str, ...]) -> None:
 
     for key in entry:
         if key not in ENTRY_KEYS or (key in ENTRY_KEYS[1:] and key not in kinds):
-            raise ConfigError(f"--models: models[{i}] has an unknown key {key!r} (use 'name' and one of "
-                              f"{list(kinds)}){did_you_mean(key, ['name', *kinds])}")
+            raise ConfigError(
+                f"--models: models[{i}] has an unknown key {key!r} (use 'name' and one of "
+                f"{list(kinds)}){did_you_mean(key, ['name', *kinds])}"
+            )
     bayes = entry.get("bayes")
     if isinstance(bayes, dict):
         for key in bayes:
             if key not in BAYES_KEYS:
-                raise ConfigError(f"--models: models[{i}].bayes has an unknown key {key!r} (use {list(BAYES_KEYS)})"
-                                  f"{did_you_mean(key, BAYES_KEYS)}")
+                raise ConfigError(
+                    f"--models: models[{i}].bayes has an unknown key {key!r} (use {list(BAYES_KEYS)})"
+                    f"{did_you_mean(key, BAYES_KEYS)}"
+                )
 
 
 def model_list(config: Any, kinds: tuple[str, ...] = ("bayes", "train")) -> list[dict[str, Any]]:
@@ -131,8 +135,9 @@ class DemoCountExperiment(ModelExperiment):
             examples = self.examples(p["demos"], view=bayes_view(cfg, f"demo_count config: model {p['name']!r}"))
             predictor = self.bayes_predictor(p["name"], bool(cfg.get("demographics", False)))
         else:
-            predictor, examples = self.trained_row(p["name"], entry["train"] or {},
-                                                   {"eval_demo_count": str(p["demos"])})
+            predictor, examples = self.trained_row(
+                p["name"], entry["train"] or {}, {"eval_demo_count": str(p["demos"])}
+            )
         return {"name": p["name"], "demos": p["demos"], **self.score(predictor, examples)}
 
     def _evals(self, results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -142,7 +147,7 @@ class DemoCountExperiment(ModelExperiment):
         rows = {}
         for r in self._evals(results):
             row = {m: r["row"].get(m) for m in METRICS}
-            low, high = (r["ci"].get(self.metric) or [None, None])
+            low, high = r["ci"].get(self.metric) or [None, None]
             row.update({f"{self.metric} ci low": low, f"{self.metric} ci high": high, "people": r["people"]})
             rows[(r["name"], r["demos"])] = row
         frame = pd.DataFrame.from_dict(rows, orient="index")

@@ -23,12 +23,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ivr.errors import ConfigError, InputNotFoundError
+from ivr.errors import ConfigError
 from ivr.experiment.demo_count import METRICS, model_list
 from ivr.experiment.models import ModelExperiment
-from ivr.outputs import pyplot, save_figure
 from ivr.experiment.runner import Run, slug
 from ivr.experiment.settings import ModelExperimentSettings, one_of, typed
+from ivr.outputs import pyplot, save_figure
 
 DEFAULT_EVALS = {"eval_statements": "none", "eval_demographics": "only"}
 MODES = ("none", "with", "only")
@@ -89,8 +89,12 @@ class DemographicsExperiment(ModelExperiment):
                 runs.append(self.train_run(name, entry["train"] or {}))
             spec = self.model_spec(entry)
             for column, mode in self.evals.items():
-                runs.append(Run(f"eval_{slug(name)}_{slug(column)}",
-                                {**common, "name": name, "column": column, "mode": mode, **spec}))
+                runs.append(
+                    Run(
+                        f"eval_{slug(name)}_{slug(column)}",
+                        {**common, "name": name, "column": column, "mode": mode, **spec},
+                    )
+                )
         return runs
 
     def execute(self, run: Run) -> dict[str, Any]:
@@ -103,8 +107,9 @@ class DemographicsExperiment(ModelExperiment):
             examples = self.examples(0 if p["mode"] == "only" else demos, demographics_only=p["mode"] == "only")
             predictor = self.bayes_predictor(p["name"], p["mode"] != "none")
         else:
-            predictor, examples = self.trained_row(p["name"], entry["train"] or {},
-                                                   {"demographics": p["mode"], "eval_demo_count": str(p["eval_demos"])})
+            predictor, examples = self.trained_row(
+                p["name"], entry["train"] or {}, {"demographics": p["mode"], "eval_demo_count": str(p["eval_demos"])}
+            )
         return {"name": p["name"], "column": p["column"], **self.score(predictor, examples)}
 
     def table(self, results: dict[str, dict[str, Any]]) -> pd.DataFrame:
@@ -126,7 +131,10 @@ class DemographicsExperiment(ModelExperiment):
         for r in paper["rows"]:
             label = PAPER_ROWS.get((r["train_demographics"], r["train_statements"]), "?")
             rows[f"{label} [demo {r['train_demographics']} / stmt {r['train_statements']}]"] = {
-                "eval_statements": r["eval_statements"], "eval_demographics": r["eval_demographics"], "avg": r["avg"]}
+                "eval_statements": r["eval_statements"],
+                "eval_demographics": r["eval_demographics"],
+                "avg": r["avg"],
+            }
         frame = pd.DataFrame.from_dict(rows, orient="index")
         frame.index.name = "training examples per question"
         return frame

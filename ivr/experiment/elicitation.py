@@ -24,16 +24,15 @@ import pandas as pd
 
 from ivr.elicit import POLICIES, SCORERS
 from ivr.errors import ConfigError
-from ivr.experiment.models import SETUPS, ModelExperiment
 from ivr.experiment.bayes import setup_probes
 from ivr.experiment.elicitation_stopping import DEFAULT_RULES, STOP_SCORERS
-from ivr.outputs import read_json
+from ivr.experiment.models import SETUPS, ModelExperiment
 from ivr.experiment.runner import RUNS_DIR, Run
 from ivr.experiment.settings import ModelExperimentSettings
+from ivr.outputs import read_json
 from ivr.settings import Count, Count0
 
 METRICS = ("polar_avg", "refined_avg", "all")
-
 
 
 @dataclass
@@ -110,14 +109,18 @@ class ElicitationExperiment(ModelExperiment):
         if self.synthetic:
             return []
         c, notes = self.cfg, []
-        for key, name, fix in (("policies", "bayes-eig", "random, fixed, neighbours or reasoner"),
-                               ("scorers", "bayes", "resemble or reasoner")):
+        for key, name, fix in (
+            ("policies", "bayes-eig", "random, fixed, neighbours or reasoner"),
+            ("scorers", "bayes", "resemble or reasoner"),
+        ):
             if name not in getattr(c, key):
                 continue
             setattr(c, key, [x for x in getattr(c, key) if x != name])
             if not getattr(c, key):
-                raise ConfigError(f"--{key} [{name}]: it needs a synthetic catalog (the generator's synth_model.npz) "
-                                  f"and {self.catalog_spec} is real; list {fix}")
+                raise ConfigError(
+                    f"--{key} [{name}]: it needs a synthetic catalog (the generator's synth_model.npz) "
+                    f"and {self.catalog_spec} is real; list {fix}"
+                )
             notes.append(f"left out --{key} {name}: it needs a synthetic catalog (synth_model.npz), this one is real")
         return notes
 
@@ -174,19 +177,24 @@ class ElicitationExperiment(ModelExperiment):
         from ivr.protocol.sampling import id_keys
 
         size = str(size)
-        return sample_pool(self.train_rows(), None if size == "all" else int(size), self.eval_settings.seed,
-                           id_keys(self.catalog.person_ids))
+        return sample_pool(
+            self.train_rows(),
+            None if size == "all" else int(size),
+            self.eval_settings.seed,
+            id_keys(self.catalog.person_ids),
+        )
 
     def predictor(self, max_len: int) -> Any:
-        from ivr.elicit.reasoner import ReasonerPredictor
         from ivr.data.datamodule import IVRDataModule
+        from ivr.elicit.reasoner import ReasonerPredictor
         from ivr.model.export import reasoner_from_checkpoint
 
         sections = self.sections(self.cfg.reasoner or {})
         dm = IVRDataModule(**{**sections["data"], "max_seq_length": int(max_len)})
         dm.setup("test")
-        return ReasonerPredictor(reasoner_from_checkpoint(self.checkpoint("reasoner")), dm,
-                                 batch_size=int(self.cfg.batch_size))
+        return ReasonerPredictor(
+            reasoner_from_checkpoint(self.checkpoint("reasoner")), dm, batch_size=int(self.cfg.batch_size)
+        )
 
     def policy(self, name: str) -> Any:
         from ivr.elicit import policies as pol
@@ -196,8 +204,11 @@ class ElicitationExperiment(ModelExperiment):
             return pol.RandomPolicy(self.eval_settings.seed)
         if name == "fixed":
             rows = self.pool_rows(min(int(c.fixed_people), len(self.train_rows())))
-            return pol.FixedPolicy(pol.learn_fixed_order(self.catalog.refined[rows],
-                                                         np.asarray(self.catalog.codebook.n_options("refined"))))
+            return pol.FixedPolicy(
+                pol.learn_fixed_order(
+                    self.catalog.refined[rows], np.asarray(self.catalog.codebook.n_options("refined"))
+                )
+            )
         if name == "bayes-eig":
             from ivr.elicit.bayes import BayesEIGPolicy
 
@@ -229,8 +240,15 @@ class ElicitationExperiment(ModelExperiment):
         """The scored people's examples whose shown demonstrations are ``shown`` (the answered questions)."""
         from ivr.predict.examples import given_demos
 
-        return given_demos(self.catalog, rows, self.train_rows(), setup_probes(self.catalog, SETUPS), shown,
-                           self.eval_settings.seed, str(k))
+        return given_demos(
+            self.catalog,
+            rows,
+            self.train_rows(),
+            setup_probes(self.catalog, SETUPS),
+            shown,
+            self.eval_settings.seed,
+            str(k),
+        )
 
     # ---- runs ------------------------------------------------------------------------------------
     def execute(self, run: Run) -> dict[str, Any]:
@@ -259,8 +277,12 @@ class ElicitationExperiment(ModelExperiment):
             simulate(policy, states, self.catalog.refined, steps, progress=bar.update)
             sequences[str(s)] = [st.asked for st in states]
         bar.close()
-        return {"policy": run.params["policy"], "rows": rows.tolist(), "sequences": sequences,
-                "cpu_seconds": time.process_time() - start}
+        return {
+            "policy": run.params["policy"],
+            "rows": rows.tolist(),
+            "sequences": sequences,
+            "cpu_seconds": time.process_time() - start,
+        }
 
     def sequences(self, policy: str) -> dict[str, Any]:
         return read_json(self.out / RUNS_DIR / f"seq_{policy}.json")["result"]
@@ -288,8 +310,12 @@ class ElicitationExperiment(ModelExperiment):
                 scored["inequity"] = {f: inequity_index(g)[0] for f, g in scored["per_group"].items()}
             scored["answered"] = float(np.mean([len(q) for lists in shown.values() for q in lists]))
             by_k[str(k)] = scored
-        return {"scorer": p["scorer"], "policy": p["sequences"]["policy"], "by_k": by_k,
-                "cpu_seconds": time.process_time() - start}
+        return {
+            "scorer": p["scorer"],
+            "policy": p["sequences"]["policy"],
+            "by_k": by_k,
+            "cpu_seconds": time.process_time() - start,
+        }
 
     # ---- outputs ---------------------------------------------------------------------------------
     def table(self, results: dict[str, dict[str, Any]]) -> pd.DataFrame:
@@ -306,5 +332,4 @@ class ElicitationExperiment(ModelExperiment):
         from ivr.experiment.elicitation_report import matching_text
         from ivr.experiment.elicitation_stopping import stopping_text
 
-        return "\n\n".join(t for t in (matching_text(self.cfg, results, table),
-                                        stopping_text(self.cfg, results)) if t)
+        return "\n\n".join(t for t in (matching_text(self.cfg, results, table), stopping_text(self.cfg, results)) if t)

@@ -33,8 +33,14 @@ def elicitation_table(settings: Any, results: dict[str, dict[str, Any]]) -> pd.D
         for k, s in r["by_k"].items():
             low, high = s["ci"].get(metric) or [None, None]
             row = {m: s["row"].get(m) for m in METRICS}
-            row.update({f"{metric} ci low": low, f"{metric} ci high": high, "answered": s.get("answered"),
-                        "people": s["people"]})
+            row.update(
+                {
+                    f"{metric} ci low": low,
+                    f"{metric} ci high": high,
+                    "answered": s.get("answered"),
+                    "people": s["people"],
+                }
+            )
             rows[(r["scorer"], r["policy"], int(k))] = row
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index = pd.MultiIndex.from_tuples(frame.index, names=["scorer", "policy", "k"])
@@ -63,8 +69,11 @@ def matches(settings: Any, table: pd.DataFrame) -> dict[str, dict[str, Any]]:
         low = float(ref[metric]) if low is None or np.isnan(low) else float(low)
         found = None
         for k in sorted(settings.ks):
-            cands = [(float(part.loc[(p, k), metric]), p) for p in ADAPTIVE
-                     if (p, k) in part.index and not np.isnan(part.loc[(p, k), metric])]
+            cands = [
+                (float(part.loc[(p, k), metric]), p)
+                for p in ADAPTIVE
+                if (p, k) in part.index and not np.isnan(part.loc[(p, k), metric])
+            ]
             if cands and max(cands)[0] >= low:
                 same = float(part.loc[("random", k), metric]) if ("random", k) in part.index else float("nan")
                 found = {"k": k, "policy": max(cands)[1], "accuracy": max(cands)[0], "random_at_k": same}
@@ -75,26 +84,36 @@ def matches(settings: Any, table: pd.DataFrame) -> dict[str, dict[str, Any]]:
 
 def matching_text(settings: Any, results: dict[str, dict[str, Any]], table: pd.DataFrame) -> str:
     metric = settings.metric
-    lines = [f"Smallest k where the best adaptive policy reaches random at k={max(settings.ks)} "
-             f"(lower end of its bootstrap 95% interval), metric {metric}:"]
+    lines = [
+        f"Smallest k where the best adaptive policy reaches random at k={max(settings.ks)} "
+        f"(lower end of its bootstrap 95% interval), metric {metric}:"
+    ]
     for scorer, m in matches(settings, table).items():
         hit = m["match"]
-        where = (f"k={hit['k']} ({hit['policy']}, {hit['accuracy']:.2f}; random at k={hit['k']}: "
-                 f"{hit['random_at_k']:.2f})" if hit else "not reached at any scored k")
-        lines.append(f"  {scorer}: random@{m['random_k']} = {m['random']:.2f} (ci low {m['random_ci_low']:.2f}) -> "
-                     f"{where}")
+        where = (
+            f"k={hit['k']} ({hit['policy']}, {hit['accuracy']:.2f}; random at k={hit['k']}: {hit['random_at_k']:.2f})"
+            if hit
+            else "not reached at any scored k"
+        )
+        lines.append(
+            f"  {scorer}: random@{m['random_k']} = {m['random']:.2f} (ci low {m['random_ci_low']:.2f}) -> {where}"
+        )
     gk = settings.group_k
     rows = {}
     for r in _scores(results):
         s = r["by_k"].get(str(gk))
         if s and "inequity" in s:
             rows[(r["scorer"], r["policy"])] = {f"sigma {f}": v for f, v in s["inequity"].items()} | {
-                f"{metric}": s["row"].get(metric)}
+                f"{metric}": s["row"].get(metric)
+            }
     if rows:
         frame = pd.DataFrame.from_dict(rows, orient="index")
         frame.index = pd.MultiIndex.from_tuples(frame.index, names=["scorer", "policy"])
-        lines += ["", f"sigma_INEQUITY (std of per-group accuracy, mean over dimensions) at k={gk}:",
-                  frame.round(2).to_string()]
+        lines += [
+            "",
+            f"sigma_INEQUITY (std of per-group accuracy, mean over dimensions) at k={gk}:",
+            frame.round(2).to_string(),
+        ]
     return "\n".join(lines)
 
 
@@ -109,15 +128,25 @@ def elicitation_figure(settings: Any, table: pd.DataFrame, out_dir: Path) -> lis
         for policy in dict.fromkeys(part.index.get_level_values("policy")):
             cur = part.loc[policy].sort_index()
             x = cur.index.to_numpy()
-            line = ax.plot(x, cur[metric].to_numpy(dtype=float), marker="o", label=policy,
-                           linestyle="--" if policy == "random" else "-")
+            line = ax.plot(
+                x,
+                cur[metric].to_numpy(dtype=float),
+                marker="o",
+                label=policy,
+                linestyle="--" if policy == "random" else "-",
+            )
             low = cur[f"{metric} ci low"].to_numpy(dtype=float)
             high = cur[f"{metric} ci high"].to_numpy(dtype=float)
             if not np.isnan(low).all():
                 ax.fill_between(x, low, high, alpha=0.15, color=line[0].get_color())
         if ("random", k_max) in part.index:
-            ax.axhline(float(part.loc[("random", k_max), metric]), color="grey", linestyle=":", linewidth=1,
-                       label=f"random @ {k_max}")
+            ax.axhline(
+                float(part.loc[("random", k_max), metric]),
+                color="grey",
+                linestyle=":",
+                linewidth=1,
+                label=f"random @ {k_max}",
+            )
         ax.set_xscale("symlog", linthresh=5)
         ax.set_xlim(0, k_max * 1.15)
         ax.set_xticks(sorted(settings.ks))

@@ -22,8 +22,13 @@ from ivr.elicit.state import PersonState, catalog_answer
 from ivr.elicit.stopping import StoppingRule, expected_accuracy, extended
 
 STOP_SCORERS = ("bayes", "reasoner")
-DEFAULT_RULES = [{"max_questions": 10}, {"max_questions": 20}, {"max_questions": 40, "target": 0.6},
-                 {"max_questions": 40, "min_gain": 0.001}, {"max_questions": 40, "target": 0.6, "min_gain": 0.001}]
+DEFAULT_RULES = [
+    {"max_questions": 10},
+    {"max_questions": 20},
+    {"max_questions": 40, "target": 0.6},
+    {"max_questions": 40, "min_gain": 0.001},
+    {"max_questions": 40, "target": 0.6, "min_gain": 0.001},
+]
 
 
 def parse_rules(rules: list[dict[str, Any]]) -> list[StoppingRule]:
@@ -31,8 +36,16 @@ def parse_rules(rules: list[dict[str, Any]]) -> list[StoppingRule]:
     return [StoppingRule.from_dict(dict(r), f"--stopping item {i}") for i, r in enumerate(rules)]
 
 
-def traces(predict: Any, catalog: Any, rows: np.ndarray, sequences: list[list[int]], probes: np.ndarray,
-           setup: int, steps: int, gains: bool) -> tuple[np.ndarray, np.ndarray]:
+def traces(
+    predict: Any,
+    catalog: Any,
+    rows: np.ndarray,
+    sequences: list[list[int]],
+    probes: np.ndarray,
+    setup: int,
+    steps: int,
+    gains: bool,
+) -> tuple[np.ndarray, np.ndarray]:
     """(expected accuracy [N, steps + 1], expected gain of the next question [N, steps]; nan = no question)."""
     n = len(rows)
     n_q = len(catalog.codebook.questions)
@@ -63,7 +76,9 @@ def traces(predict: Any, catalog: Any, rows: np.ndarray, sequences: list[list[in
     return acc, gain
 
 
-def stop_points(rule: StoppingRule, acc: np.ndarray, gain: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, list[str]]:
+def stop_points(
+    rule: StoppingRule, acc: np.ndarray, gain: np.ndarray, lengths: np.ndarray
+) -> tuple[np.ndarray, list[str]]:
     """Per person, the k at which ``rule`` stops and why (module doc)."""
     ks, why = [], []
     for i in range(len(acc)):
@@ -129,27 +144,50 @@ def execute_stopping(exp: Any, run: Any) -> dict[str, Any]:
             stopped[s] = shown
         scored = exp.score(scorer, exp.asked_examples(rows, stopped, rule.label), [])
         scored.pop("per_group", None)
-        by_rule.append({"rule": rule.as_dict(), "label": rule.label, "asked": float(np.mean(asked)),
-                        "answered": float(np.mean(answered)), "reasons": {r: reasons.count(r) for r in set(reasons)},
-                        **scored})
-    return {"scorer": p["scorer"], "policy": p["sequences"]["policy"], "stopping": by_rule,
-            "cpu_seconds": time.process_time() - start}
+        by_rule.append(
+            {
+                "rule": rule.as_dict(),
+                "label": rule.label,
+                "asked": float(np.mean(asked)),
+                "answered": float(np.mean(answered)),
+                "reasons": {r: reasons.count(r) for r in set(reasons)},
+                **scored,
+            }
+        )
+    return {
+        "scorer": p["scorer"],
+        "policy": p["sequences"]["policy"],
+        "stopping": by_rule,
+        "cpu_seconds": time.process_time() - start,
+    }
 
 
 def stopping_table(settings: Any, results: dict[str, dict[str, Any]]) -> pd.DataFrame:
     """One row per (scorer, policy, rule): questions asked / answered, accuracy and interval, random@max(ks)."""
     metric = settings.metric
     k_max = str(max(settings.ks))
-    random_at = {r["scorer"]: r["by_k"][k_max]["row"].get(metric) for r in results.values()
-                 if "by_k" in r and r["policy"] == "random" and k_max in r["by_k"]}
+    random_at = {
+        r["scorer"]: r["by_k"][k_max]["row"].get(metric)
+        for r in results.values()
+        if "by_k" in r and r["policy"] == "random" and k_max in r["by_k"]
+    }
     rows = []
     for r in results.values():
         for item in r.get("stopping", []):
             low, high = item["ci"].get(metric) or [None, None]
-            rows.append({"scorer": r["scorer"], "policy": r["policy"], "rule": item["label"],
-                         "asked": item["asked"], "answered": item["answered"], metric: item["row"].get(metric),
-                         f"{metric} ci low": low, f"{metric} ci high": high,
-                         f"random@{k_max}": random_at.get(r["scorer"])})
+            rows.append(
+                {
+                    "scorer": r["scorer"],
+                    "policy": r["policy"],
+                    "rule": item["label"],
+                    "asked": item["asked"],
+                    "answered": item["answered"],
+                    metric: item["row"].get(metric),
+                    f"{metric} ci low": low,
+                    f"{metric} ci high": high,
+                    f"random@{k_max}": random_at.get(r["scorer"]),
+                }
+            )
     if not rows:
         return pd.DataFrame()
     frame = pd.DataFrame(rows).set_index(["scorer", "policy", "rule"])
@@ -165,6 +203,10 @@ def stopping_text(settings: Any, results: dict[str, dict[str, Any]]) -> str:
     if table.empty:
         return ""
     metric = settings.metric
-    return "\n".join([f"Stopping rules: mean questions asked / answered and {metric} accuracy reached "
-                      f"(bootstrap 95% interval), beside random at k={max(settings.ks)}:",
-                      table.round(2).to_string()])
+    return "\n".join(
+        [
+            f"Stopping rules: mean questions asked / answered and {metric} accuracy reached "
+            f"(bootstrap 95% interval), beside random at k={max(settings.ks)}:",
+            table.round(2).to_string(),
+        ]
+    )

@@ -24,12 +24,12 @@ import numpy as np
 import pandas as pd
 
 from ivr.catalog.codebook import FORMS
-from ivr.outputs import pyplot, save_figure
-from ivr.metrics.evenness import option_counts, shannon_evenness
 from ivr.errors import ConfigError
 from ivr.experiment.runner import Experiment, Run, slug
 from ivr.experiment.settings import FORMS as ALL_FORMS
 from ivr.experiment.settings import ExperimentSettings
+from ivr.metrics.evenness import option_counts, shannon_evenness
+from ivr.outputs import pyplot, save_figure
 
 ALL = "All"
 
@@ -78,8 +78,10 @@ class EvennessExperiment(Experiment):
     def _labels(self) -> np.ndarray:
         dims = self.catalog.codebook.dimensions
         if self.dimension not in dims:
-            raise ConfigError(f"--dimension {self.dimension!r}: not defined by codebook "
-                             f"{self.catalog.codebook.name!r}; defined: {sorted(dims)}")
+            raise ConfigError(
+                f"--dimension {self.dimension!r}: not defined by codebook "
+                f"{self.catalog.codebook.name!r}; defined: {sorted(dims)}"
+            )
         return self.catalog.groups(self.dimension)
 
     def plan(self) -> list[Run]:
@@ -91,8 +93,11 @@ class EvennessExperiment(Experiment):
     def execute(self, run: Run) -> dict[str, Any]:
         labels = self._labels()
         group = run.params["group"]
-        rows = np.arange(len(self.catalog)) if group == ALL else np.flatnonzero(
-            np.array([v is not None and str(v) == group for v in labels]))
+        rows = (
+            np.arange(len(self.catalog))
+            if group == ALL
+            else np.flatnonzero(np.array([v is not None and str(v) == group for v in labels]))
+        )
         codebook = self.catalog.codebook
         categories = np.array([q.category for q in codebook.questions], dtype=object)
         result: dict[str, Any] = {"group": group, "people": int(len(rows))}
@@ -103,8 +108,10 @@ class EvennessExperiment(Experiment):
             result[form] = {
                 "evenness": float(j[ok].mean()) if ok.any() else float("nan"),
                 "questions": int(ok.sum()),
-                "by_category": {c: float(np.nanmean(j[categories == c])) if ok[categories == c].any() else None
-                                for c in codebook.categories},
+                "by_category": {
+                    c: float(np.nanmean(j[categories == c])) if ok[categories == c].any() else None
+                    for c in codebook.categories
+                },
                 "per_question": j.tolist(),
             }
         return result

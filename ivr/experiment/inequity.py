@@ -28,15 +28,15 @@ import numpy as np
 import pandas as pd
 
 from ivr.catalog.codebook import FORMS
-from ivr.experiment.bayes import EvalSettings, bayes_view, eval_people, eval_split, setup_probes
-from ivr.outputs import pyplot, save_figure
-from ivr.experiment.published import TABLE19_COLUMNS
 from ivr.errors import ConfigError, InputNotFoundError
+from ivr.experiment.bayes import EvalSettings, bayes_view, eval_people, eval_split, setup_probes
+from ivr.experiment.published import TABLE19_COLUMNS
 from ivr.experiment.runner import Experiment, Run, slug
-from ivr.experiment.settings import EvalPeopleSettings, one_of
 from ivr.experiment.scoring import score_predictors
+from ivr.experiment.settings import EvalPeopleSettings, one_of
 from ivr.metrics import Predictions, Report, plot_per_group
-from ivr.predict import FixedPredictor, PreparedExamples, Predictor, prepare
+from ivr.outputs import pyplot, save_figure
+from ivr.predict import FixedPredictor, Predictor, PreparedExamples, prepare
 from ivr.settings import Count, Count0
 
 MEAN_ROW = "σINEQUITY (mean)"
@@ -52,8 +52,10 @@ def model_entries(config: Any) -> list[dict[str, Any]]:
     """
     models = config.get("models") if isinstance(config, dict) else config.models
     if not isinstance(models, list) or not models:
-        raise ConfigError("inequity config: 'models:' must list at least one entry, e.g. "
-                         "[{name: Global, baseline: 'Global (majority vote)'}]")
+        raise ConfigError(
+            "inequity config: 'models:' must list at least one entry, e.g. "
+            "[{name: Global, baseline: 'Global (majority vote)'}]"
+        )
     names = []
     for i, entry in enumerate(models):
         kinds = [k for k in KINDS if isinstance(entry, dict) and k in entry]
@@ -119,8 +121,11 @@ class InequityExperiment(Experiment):
             return []
         from ivr.experiment.bayes import without_bayes
 
-        return without_bayes(self.cfg, "inequity config",
-                             "list baselines ({name, baseline: NAME}) or predictions files ({name, predictions: FILE})")
+        return without_bayes(
+            self.cfg,
+            "inequity config",
+            "list baselines ({name, baseline: NAME}) or predictions files ({name, predictions: FILE})",
+        )
 
     @property
     def form(self) -> str:
@@ -132,9 +137,13 @@ class InequityExperiment(Experiment):
         return EvalSettings.from_config({"data": self.data.to_dict(), "people": self.cfg.people})
 
     def _common(self) -> dict[str, Any]:
-        return {"catalog": self.catalog_spec, **self.eval_settings.params(),
-                "dimensions": self.cfg.dimensions, "bootstrap": int(self.cfg.bootstrap),
-                "min_group_size": int(self.cfg.min_group_size)}
+        return {
+            "catalog": self.catalog_spec,
+            **self.eval_settings.params(),
+            "dimensions": self.cfg.dimensions,
+            "bootstrap": int(self.cfg.bootstrap),
+            "min_group_size": int(self.cfg.min_group_size),
+        }
 
     def plan(self) -> list[Run]:
         models = model_entries(self.cfg)
@@ -146,12 +155,24 @@ class InequityExperiment(Experiment):
             elif "predictions" in entry:
                 path = Path(entry["predictions"])
                 if not path.is_file():
-                    raise InputNotFoundError(f"inequity config: model {entry['name']!r}: predictions file {path} "
-                                            "does not exist (write one with python -m ivr.evaluate)")
+                    raise InputNotFoundError(
+                        f"inequity config: model {entry['name']!r}: predictions file {path} "
+                        "does not exist (write one with python -m ivr.evaluate)"
+                    )
                 self._check_people(str(entry["name"]), path)
                 stat = path.stat()
-                runs.append(Run(slug(entry["name"]), {**common, "name": entry["name"], "predictions": str(path),
-                                                      "size": stat.st_size, "mtime": stat.st_mtime}))
+                runs.append(
+                    Run(
+                        slug(entry["name"]),
+                        {
+                            **common,
+                            "name": entry["name"],
+                            "predictions": str(path),
+                            "size": stat.st_size,
+                            "mtime": stat.st_mtime,
+                        },
+                    )
+                )
         baselines = {str(e["name"]): str(e["baseline"]) for e in models if "baseline" in e}
         if baselines:
             runs.append(Run("baselines", {**common, "baselines": baselines}))
@@ -159,23 +180,43 @@ class InequityExperiment(Experiment):
 
     def examples(self, settings: EvalSettings, n_demos: int | str, view: str = "matched") -> PreparedExamples:
         """The scored people's examples with ``n_demos`` shown demonstrations per setup, read in ``view``."""
-        return prepare(self.catalog, eval_people(self.catalog, settings), eval_split(self.catalog, settings).train_rows, setup_probes(self.catalog, settings.setups, settings),
-                       str(n_demos), settings.seed, view, {"eval": "evaluation"}.get(settings.people, settings.people))
+        return prepare(
+            self.catalog,
+            eval_people(self.catalog, settings),
+            eval_split(self.catalog, settings).train_rows,
+            setup_probes(self.catalog, settings.setups, settings),
+            str(n_demos),
+            settings.seed,
+            view,
+            {"eval": "evaluation"}.get(settings.people, settings.people),
+        )
 
     def _check_people(self, name: str, path: Path) -> None:
         """A predictions file is scored on the same people as every other model, or refused before any work."""
         theirs = np.unique(Predictions.load(path).person)
         ours = np.unique(eval_people(self.catalog, self.eval_settings))
         if not np.array_equal(theirs, ours):
-            raise ConfigError(f"inequity config: model {name!r}: predictions file {path} covers {len(theirs)} people, "
-                              f"the table's {self.eval_settings.people} people are {len(ours)} others: every model is "
-                              "scored on the same people; write the predictions with the same --data.* settings "
-                              "(catalog, split, seed) and --data.limit_eval_people null")
+            raise ConfigError(
+                f"inequity config: model {name!r}: predictions file {path} covers {len(theirs)} people, "
+                f"the table's {self.eval_settings.people} people are {len(ours)} others: every model is "
+                "scored on the same people; write the predictions with the same --data.* settings "
+                "(catalog, split, seed) and --data.limit_eval_people null"
+            )
 
     def _score(self, predictor: Predictor, examples: PreparedExamples, params: dict[str, Any]) -> dict[str, Any]:
         """One model through the one evaluation path: its report and ``n``, the people scored."""
-        scored = next(iter(score_predictors([predictor], examples, params["dimensions"], params["bootstrap"],
-                                            params["seed"], params["min_group_size"]).values()))
+        scored = next(
+            iter(
+                score_predictors(
+                    [predictor],
+                    examples,
+                    params["dimensions"],
+                    params["bootstrap"],
+                    params["seed"],
+                    params["min_group_size"],
+                ).values()
+            )
+        )
         return {**scored.report.to_dict(), "n": scored.n_people}
 
     def execute(self, run: Run) -> dict[str, Any]:
@@ -190,10 +231,15 @@ class InequityExperiment(Experiment):
         from ivr.predict.bayes import BayesCeiling, load_model
 
         cfg = p["bayes"]
-        examples = self.examples(settings, int(cfg.get("demos", 200)),
-                                 bayes_view(cfg, f"inequity config: model {p['name']!r}"))
-        predictor = BayesCeiling(load_model(self.catalog_dir, f"inequity config: model {p['name']!r}"),
-                                 bool(cfg.get("demographics", False)), name=p["name"], forms=list(cfg.get("forms", FORMS)))
+        examples = self.examples(
+            settings, int(cfg.get("demos", 200)), bayes_view(cfg, f"inequity config: model {p['name']!r}")
+        )
+        predictor = BayesCeiling(
+            load_model(self.catalog_dir, f"inequity config: model {p['name']!r}"),
+            bool(cfg.get("demographics", False)),
+            name=p["name"],
+            forms=list(cfg.get("forms", FORMS)),
+        )
         return {p["name"]: self._score(predictor, examples, p)}
 
     def _baselines(self, p: dict[str, Any], settings: EvalSettings) -> dict[str, Any]:
@@ -204,13 +250,23 @@ class InequityExperiment(Experiment):
         split = protocol_split(self.catalog, settings.overrides(), settings.seed, settings.ids_file)[2]
         split = dataclasses.replace(split, eval_rows=eval_people(self.catalog, settings))
         n_cluster = int(self.cfg.n_cluster)
-        config = BaselineConfig(setups=settings.setups, pools=("all",), max_n=n_cluster, n_cluster=n_cluster,
-                                seed=settings.seed, dimensions=p["dimensions"], bootstrap=p["bootstrap"],
-                                use_gpu=False, progress=False)
+        config = BaselineConfig(
+            setups=settings.setups,
+            pools=("all",),
+            max_n=n_cluster,
+            n_cluster=n_cluster,
+            seed=settings.seed,
+            dimensions=p["dimensions"],
+            bootstrap=p["bootstrap"],
+            use_gpu=False,
+            progress=False,
+        )
         res = run_baselines(self.catalog, split, config)
         unknown = [b for b in p["baselines"].values() if b not in res.reports]
         if unknown:
-            raise ConfigError(f"inequity config: baseline(s) {unknown} unknown; scored baselines: {sorted(res.reports)}")
+            raise ConfigError(
+                f"inequity config: baseline(s) {unknown} unknown; scored baselines: {sorted(res.reports)}"
+            )
         return {name: {**res.reports[b].to_dict(), "n": int(res.rows[b]["n"])} for name, b in p["baselines"].items()}
 
     def reports(self, results: dict[str, dict[str, Any]]) -> dict[str, Report]:
@@ -240,8 +296,9 @@ class InequityExperiment(Experiment):
         paper = (self.paper or {}).get("table19_inequity_by_dimension")
         if not paper:
             return None
-        frame = pd.DataFrame({label: dict(zip(paper["dimensions"], paper[key]))
-                              for key, label in TABLE19_COLUMNS.items()})
+        frame = pd.DataFrame(
+            {label: dict(zip(paper["dimensions"], paper[key])) for key, label in TABLE19_COLUMNS.items()}
+        )
         frame.loc[MEAN_ROW] = [paper["average"][key] for key in TABLE19_COLUMNS]
         frame.index.name = "dimension (polar)"
         return frame
@@ -250,8 +307,10 @@ class InequityExperiment(Experiment):
         lines = [f"== accuracy ({self.form} avg) and σINEQUITY, this run =="]
         for name, report in self.reports(results).items():
             acc = report.table3_row().get(f"{self.form}_avg")
-            lines.append(f"  {name:40s} acc {acc if acc is None else round(acc, 2)!s:>6}  "
-                         f"σINEQUITY {report.inequity['index']:.2f}")
+            lines.append(
+                f"  {name:40s} acc {acc if acc is None else round(acc, 2)!s:>6}  "
+                f"σINEQUITY {report.inequity['index']:.2f}"
+            )
         paper = (self.paper or {}).get("table2_inequity_index")
         if paper:
             lines.append("== Table 2 (published, zero-shot models, polar): σINEQUITY ==")
@@ -269,8 +328,14 @@ class InequityExperiment(Experiment):
         x = np.arange(len(frame))
         for k, col in enumerate(frame.columns):
             is_paper = paper is not None and col in paper.columns
-            ax.bar(x + (k - (frame.shape[1] - 1) / 2) * width, frame[col].to_numpy(dtype=float), width,
-                   label=col, hatch="//" if is_paper else None, alpha=0.55 if is_paper else 1.0)
+            ax.bar(
+                x + (k - (frame.shape[1] - 1) / 2) * width,
+                frame[col].to_numpy(dtype=float),
+                width,
+                label=col,
+                hatch="//" if is_paper else None,
+                alpha=0.55 if is_paper else 1.0,
+            )
         ax.set_xticks(x, [str(i) for i in frame.index], rotation=45, ha="right", fontsize=7)
         ax.set_ylabel(f"σ of group accuracy ({self.form}, points)")
         ax.set_title("Value inequity by demographic dimension")

@@ -36,7 +36,7 @@ from ivr.experiment.runner import Experiment, Run, slug
 from ivr.experiment.scoring import score_one
 from ivr.experiment.settings import ModelExperimentSettings, typed
 from ivr.experiment.training import reasoner_examples, recipe_sections, train_reasoner
-from ivr.predict import FixedPredictor, PreparedExamples, Predictor, prepare
+from ivr.predict import FixedPredictor, Predictor, PreparedExamples, prepare
 
 MODELS_DIR = "models"
 SETUPS = (0, 1, 2)  # the data module always probes the study's three setups
@@ -63,8 +63,9 @@ class ModelExperiment(Experiment):
             return []
         from ivr.experiment.bayes import without_bayes
 
-        return without_bayes(self.cfg, f"{self.name} config",
-                             "add a trained model ({name, train: {...}}) or use a synthetic catalog")
+        return without_bayes(
+            self.cfg, f"{self.name} config", "add a trained model ({name, train: {...}}) or use a synthetic catalog"
+        )
 
     @property
     def eval_settings(self) -> EvalSettings:
@@ -78,8 +79,12 @@ class ModelExperiment(Experiment):
         return limit
 
     def common_params(self) -> dict[str, Any]:
-        return {"catalog": self.catalog_spec, **self.eval_settings.params(), "limit_people": self.limit,
-                "bootstrap": int(self.cfg.bootstrap)}
+        return {
+            "catalog": self.catalog_spec,
+            **self.eval_settings.params(),
+            "limit_people": self.limit,
+            "bootstrap": int(self.cfg.bootstrap),
+        }
 
     def scored_rows(self) -> np.ndarray:
         """Catalog rows of the scored people (as the data module picks its test people)."""
@@ -90,9 +95,18 @@ class ModelExperiment(Experiment):
         the protocol's sampler (none with ``demographics_only``), read in ``view``."""
         s = self.eval_settings
         split = eval_split(self.catalog, s)
-        return prepare(self.catalog, self.scored_rows(), split.train_rows, setup_probes(self.catalog, SETUPS, s),
-                       str(n_demos), s.seed, view, "test", demographics_only=demographics_only,
-                       table=self._table())
+        return prepare(
+            self.catalog,
+            self.scored_rows(),
+            split.train_rows,
+            setup_probes(self.catalog, SETUPS, s),
+            str(n_demos),
+            s.seed,
+            view,
+            "test",
+            demographics_only=demographics_only,
+            table=self._table(),
+        )
 
     def _table(self) -> Any:
         if getattr(self, "_person_table", None) is None:
@@ -104,8 +118,15 @@ class ModelExperiment(Experiment):
     def data_section(self, data: dict[str, Any]) -> dict[str, Any]:
         """IVRDataModule settings with this experiment's catalog and split filled in."""
         s = self.eval_settings
-        fixed = {"catalog": str(self.catalog_dir), "split_size": s.split_size, "split_rule": s.split_rule,
-                 "seed": s.seed, "limit_eval_people": self.limit, "min_valid": s.min_valid, **dict(s.probes)}
+        fixed = {
+            "catalog": str(self.catalog_dir),
+            "split_size": s.split_size,
+            "split_rule": s.split_rule,
+            "seed": s.seed,
+            "limit_eval_people": self.limit,
+            "min_valid": s.min_valid,
+            **dict(s.probes),
+        }
         if s.ids_file is not None:
             fixed["split_ids_file"] = s.ids_file
         if self.data.cache_dir is not None:
@@ -140,8 +161,9 @@ class ModelExperiment(Experiment):
         sections = {k: run.params[k] for k in ("data", "model", "trainer")}
         return train_reasoner(sections, self.checkpoint(run.params["train"]), progress=self.progress)
 
-    def trained_row(self, name: str, recipe: dict[str, Any],
-                    data_overrides: dict[str, Any]) -> tuple[Predictor, PreparedExamples]:
+    def trained_row(
+        self, name: str, recipe: dict[str, Any], data_overrides: dict[str, Any]
+    ) -> tuple[Predictor, PreparedExamples]:
         """The trained ``recipe`` (evaluation data settings changed by ``data_overrides``) as a row named
         ``name``, with the examples its data module evaluated: the predictions are scored on those people,
         and refused on any other (:class:`ivr.predict.FixedPredictor`)."""
@@ -164,8 +186,9 @@ class ModelExperiment(Experiment):
 
         return BayesCeiling(self.bayes_model(), use_demographics=demographics, name=name, forms=forms)
 
-    def score(self, predictor: Predictor, examples: PreparedExamples,
-              dimensions: list[str] | None = None) -> dict[str, Any]:
+    def score(
+        self, predictor: Predictor, examples: PreparedExamples, dimensions: list[str] | None = None
+    ) -> dict[str, Any]:
         """One predictor through the one evaluation path: Table-3 row, bootstrap intervals, (for ``dimensions``)
         per-group accuracy and ``n``, the people scored (:func:`ivr.experiment.scoring.row_result`)."""
         return score_one(predictor, examples, dimensions or [], int(self.cfg.bootstrap), self.eval_settings.seed)

@@ -16,11 +16,18 @@ from ivr.paper import load_paper, paper_table
 
 # the tables experiments draw on (figure6: continent, table4: demographics, table19/2: inequity,
 # table14: demo_count)
-TABLES = ("figure6_continent_models", "table4_demographics_training", "table19_inequity_by_dimension",
-          "table2_inequity_index", "table14_zero_shot_polar")
+TABLES = (
+    "figure6_continent_models",
+    "table4_demographics_training",
+    "table19_inequity_by_dimension",
+    "table2_inequity_index",
+    "table14_zero_shot_polar",
+)
 
-TABLE19_COLUMNS = {"zero_shot_llama_3_1_8b": "Llama-3.1-8B zero-shot (paper, Table 19)",
-                   "indievaluereasoner": "IndieValueReasoner (paper, Table 19)"}
+TABLE19_COLUMNS = {
+    "zero_shot_llama_3_1_8b": "Llama-3.1-8B zero-shot (paper, Table 19)",
+    "indievaluereasoner": "IndieValueReasoner (paper, Table 19)",
+}
 
 
 def is_wvs7(codebook: Any) -> bool:

@@ -24,12 +24,11 @@ from typing import Any, ClassVar
 
 import pandas as pd
 
-from ivr.catalog.store import Catalog
-from ivr.errors import ConfigError
 from ivr.catalog.resolve import open_catalog
-from ivr.settings import DataSettings
+from ivr.catalog.store import Catalog
 from ivr.outputs import clean_json, read_json, side_by_side, write_csv, write_json, write_text
 from ivr.progress import Progress
+from ivr.settings import DataSettings
 
 RUNS_DIR = "runs"
 
@@ -258,17 +257,20 @@ def run_experiment(exp: Experiment, progress: bool = True) -> Outcome:
         bar.set_postfix_str(run.id)
         start = time.perf_counter()
         result = clean_json(exp.execute(run))
-        write_json(path, {"id": run.id, "params": run.params, "seconds": time.perf_counter() - start,
-                          "result": result})
+        write_json(path, {"id": run.id, "params": run.params, "seconds": time.perf_counter() - start, "result": result})
         results[run.id] = result
         ran.append(run.id)
         bar.update()
     bar.close()
     table = exp.table(results)
     people = exp.people(results)
-    files = [write_csv(exp.out / "table.csv", table),
-             write_json(exp.out / "table.json", {"experiment": exp.name, "title": exp.title, "n": people,
-                                                 "table": _frame_json(table), "runs": results})]
+    files = [
+        write_csv(exp.out / "table.csv", table),
+        write_json(
+            exp.out / "table.json",
+            {"experiment": exp.name, "title": exp.title, "n": people, "table": _frame_json(table), "runs": results},
+        ),
+    ]
     files += exp.figure(results, table, exp.out)
     paper = exp.published()
     if paper is not None:
@@ -281,9 +283,17 @@ def run_experiment(exp: Experiment, progress: bool = True) -> Outcome:
     extra = exp.extra_text(results, table)
     text = f"{text}\n{extra}" if extra else text
     files.append(write_text(exp.out / "table.txt", text + "\n"))
-    files.append(write_json(exp.out / "experiment.json", {
-        "experiment": exp.name, "config": exp.recorded_config(), "ran": ran, "skipped": skipped,
-    }))
+    files.append(
+        write_json(
+            exp.out / "experiment.json",
+            {
+                "experiment": exp.name,
+                "config": exp.recorded_config(),
+                "ran": ran,
+                "skipped": skipped,
+            },
+        )
+    )
     print(text)
     print(f"[experiment] {exp.name}: {len(ran)} run(s) computed, {len(skipped)} reused; wrote {exp.out}")
     return Outcome(exp.out, results, ran, skipped, table, files)
@@ -297,11 +307,20 @@ def _own_figures_only(exp: Experiment) -> list[str]:
         return []
     had = exp.published() is not None
     exp.paper = None
-    return [] if not had else [f"the study's published figures are WVS-7's; codebook {exp.catalog.codebook.name!r} is another "
-            "survey, so none are printed beside its results"]
+    return (
+        []
+        if not had
+        else [
+            f"the study's published figures are WVS-7's; codebook {exp.catalog.codebook.name!r} is another "
+            "survey, so none are printed beside its results"
+        ]
+    )
 
 
 def _frame_json(frame: pd.DataFrame) -> dict[str, Any]:
     """``{"index": [...], "columns": [...], "data": [[...]]}`` with nan -> null."""
-    return {"index": [str(i) for i in frame.index], "columns": [str(c) for c in frame.columns],
-            "data": clean_json(frame.to_numpy().tolist())}
+    return {
+        "index": [str(i) for i in frame.index],
+        "columns": [str(c) for c in frame.columns],
+        "data": clean_json(frame.to_numpy().tolist()),
+    }

@@ -13,28 +13,46 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ivr.predict import PreparedExamples, Predictor, ScoredRow, run_predictors, table_json_row
+from ivr.predict import Predictor, PreparedExamples, ScoredRow, run_predictors, table_json_row
 
 
 def row_result(scored: ScoredRow) -> dict[str, Any]:
     """What a run stores of one scored row: ``row`` (Table 3), ``ci``, ``per_group`` (form -> dimension ->
     group -> accuracy), ``people`` and ``n`` (the people scored), ``cpu_seconds``."""
     report = scored.report
-    return {"row": report.table3_row(), "ci": report.ci, "per_group": report.per_group_by_form,
-            "people": scored.n_people, "n": scored.n_people, "cpu_seconds": table_json_row(scored)["cpu_seconds"]}
+    return {
+        "row": report.table3_row(),
+        "ci": report.ci,
+        "per_group": report.per_group_by_form,
+        "people": scored.n_people,
+        "n": scored.n_people,
+        "cpu_seconds": table_json_row(scored)["cpu_seconds"],
+    }
 
 
-def score_predictors(predictors: Sequence[Predictor], examples: PreparedExamples | Mapping[str, PreparedExamples],
-                     dimensions: Sequence[str] | None = (), bootstrap: int = 0, seed: int = 0,
-                     min_group_size: int = 1) -> dict[str, ScoredRow]:
+def score_predictors(
+    predictors: Sequence[Predictor],
+    examples: PreparedExamples | Mapping[str, PreparedExamples],
+    dimensions: Sequence[str] | None = (),
+    bootstrap: int = 0,
+    seed: int = 0,
+    min_group_size: int = 1,
+) -> dict[str, ScoredRow]:
     """:func:`ivr.predict.run_predictors` with the experiments' defaults (no per-group figures unless
     ``dimensions`` names them; None = every dimension of the codebook); returns row name -> scored row."""
-    return run_predictors(predictors, examples, bootstrap=bootstrap, seed=seed,
-                          dimensions=None if dimensions is None else list(dimensions), min_group_size=min_group_size)
+    return run_predictors(
+        predictors,
+        examples,
+        bootstrap=bootstrap,
+        seed=seed,
+        dimensions=None if dimensions is None else list(dimensions),
+        min_group_size=min_group_size,
+    )
 
 
-def score_one(predictor: Predictor, examples: PreparedExamples, dimensions: Sequence[str] = (), bootstrap: int = 0,
-              seed: int = 0) -> dict[str, Any]:
+def score_one(
+    predictor: Predictor, examples: PreparedExamples, dimensions: Sequence[str] = (), bootstrap: int = 0, seed: int = 0
+) -> dict[str, Any]:
     """One predictor's :func:`row_result` on ``examples``."""
     scored = score_predictors([predictor], examples, dimensions, bootstrap, seed)
     return row_result(next(iter(scored.values())))

@@ -20,8 +20,12 @@ from ivr.metrics import Predictions
 
 SECTIONS = ("data", "model", "trainer")
 # settings an experiment run never wants from Lightning: it stores its own checkpoint and reports
-TRAINER_FIXED = {"logger": False, "enable_checkpointing": False, "use_distributed_sampler": False,
-                 "num_sanity_val_steps": 0}
+TRAINER_FIXED = {
+    "logger": False,
+    "enable_checkpointing": False,
+    "use_distributed_sampler": False,
+    "num_sanity_val_steps": 0,
+}
 
 
 def recipe_sections(base: dict[str, Any], recipe: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -35,12 +39,15 @@ def recipe_sections(base: dict[str, Any], recipe: dict[str, Any]) -> dict[str, d
 
     unknown = sorted(set(recipe) - set(SECTIONS) - {"name"})
     if unknown:
-        raise ConfigError(f"recipe {recipe.get('name')!r}: unknown key(s) {unknown}; use {list(SECTIONS)}"
-                          f"{did_you_mean(unknown[0], SECTIONS)}")
+        raise ConfigError(
+            f"recipe {recipe.get('name')!r}: unknown key(s) {unknown}; use {list(SECTIONS)}"
+            f"{did_you_mean(unknown[0], SECTIONS)}"
+        )
     unknown_base = sorted(set(base) - set(SECTIONS))
     if unknown_base:
-        raise ConfigError(f"--base: unknown key(s) {unknown_base}; use {list(SECTIONS)}"
-                          f"{did_you_mean(unknown_base[0], SECTIONS)}")
+        raise ConfigError(
+            f"--base: unknown key(s) {unknown_base}; use {list(SECTIONS)}{did_you_mean(unknown_base[0], SECTIONS)}"
+        )
     out = {}
     for section in SECTIONS:
         b, r = base.get(section) or {}, recipe.get(section) or {}
@@ -51,13 +58,18 @@ def recipe_sections(base: dict[str, Any], recipe: dict[str, Any]) -> dict[str, d
         bad = sorted(set(out[section]) - allowed)
         if bad:
             where = "base" if bad[0] in b else f"recipe {recipe.get('name')!r}"
-            raise ConfigError(f"{where}: '{section}:' has unknown key(s) {bad} ({SECTION_CLASSES[section]} has no such "
-                              f"argument){did_you_mean(bad[0], sorted(allowed))}")
+            raise ConfigError(
+                f"{where}: '{section}:' has unknown key(s) {bad} ({SECTION_CLASSES[section]} has no such "
+                f"argument){did_you_mean(bad[0], sorted(allowed))}"
+            )
     return out
 
 
-SECTION_CLASSES = {"data": "ivr.data.datamodule.IVRDataModule", "model": "ivr.model.module.IndieValueReasoner",
-                   "trainer": "lightning.Trainer"}
+SECTION_CLASSES = {
+    "data": "ivr.data.datamodule.IVRDataModule",
+    "model": "ivr.model.module.IndieValueReasoner",
+    "trainer": "lightning.Trainer",
+}
 
 
 def section_keys(section: str) -> set[str]:
@@ -68,20 +80,32 @@ def section_keys(section: str) -> set[str]:
     module, _, name = SECTION_CLASSES[section].rpartition(".")
     cls = getattr(importlib.import_module(module), name)
     params = inspect.signature(cls.__init__).parameters
-    return {p for p in params if p != "self" and params[p].kind not in (inspect.Parameter.VAR_POSITIONAL,
-                                                                       inspect.Parameter.VAR_KEYWORD)}
+    return {
+        p
+        for p in params
+        if p != "self" and params[p].kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    }
 
 
 def _trainer(trainer_kwargs: dict[str, Any], progress: bool) -> Any:
     import lightning as L
 
-    kwargs = {"accelerator": "cpu", "devices": 1, "limit_val_batches": 0, **trainer_kwargs, **TRAINER_FIXED,
-              "enable_progress_bar": progress, "enable_model_summary": False}
+    kwargs = {
+        "accelerator": "cpu",
+        "devices": 1,
+        "limit_val_batches": 0,
+        **trainer_kwargs,
+        **TRAINER_FIXED,
+        "enable_progress_bar": progress,
+        "enable_model_summary": False,
+    }
     return L.Trainer(**kwargs)
 
 
 def train_reasoner(
-    sections: dict[str, dict[str, Any]], checkpoint: str | Path, progress: bool = True,
+    sections: dict[str, dict[str, Any]],
+    checkpoint: str | Path,
+    progress: bool = True,
 ) -> dict[str, Any]:
     """Fit a reasoner and write its checkpoint.
 
@@ -110,19 +134,20 @@ def train_reasoner(
     tmp = checkpoint.with_name(f".{checkpoint.stem}.tmp.ckpt")
     trainer.save_checkpoint(tmp, weights_only=True)
     tmp.replace(checkpoint)
-    return {"checkpoint": str(checkpoint), "steps": int(trainer.global_step),
-            "seconds": time.perf_counter() - start}
+    return {"checkpoint": str(checkpoint), "steps": int(trainer.global_step), "seconds": time.perf_counter() - start}
 
 
-def predict_reasoner(checkpoint: str | Path, data: dict[str, Any], trainer: dict[str, Any] | None = None,
-                     progress: bool = True) -> Predictions:
+def predict_reasoner(
+    checkpoint: str | Path, data: dict[str, Any], trainer: dict[str, Any] | None = None, progress: bool = True
+) -> Predictions:
     """Protocol predictions of a trained reasoner on the test people of ``data``
     (:func:`reasoner_examples` without the examples)."""
     return reasoner_examples(checkpoint, data, trainer, progress)[0]
 
 
-def reasoner_examples(checkpoint: str | Path, data: dict[str, Any], trainer: dict[str, Any] | None = None,
-                      progress: bool = True) -> tuple[Predictions, Any]:
+def reasoner_examples(
+    checkpoint: str | Path, data: dict[str, Any], trainer: dict[str, Any] | None = None, progress: bool = True
+) -> tuple[Predictions, Any]:
     """Protocol predictions of a trained reasoner on the test people of ``data``, and the examples the data
     module evaluated (:func:`ivr.predict.from_datamodule`: its people, setups, shown demonstrations), on which
     the predictions are scored as a :class:`ivr.predict.FixedPredictor` row.
@@ -141,8 +166,10 @@ def reasoner_examples(checkpoint: str | Path, data: dict[str, Any], trainer: dic
 
     checkpoint = Path(checkpoint)
     if not checkpoint.exists():
-        raise InputNotFoundError(f"checkpoint {checkpoint} does not exist; delete the experiment's run files "
-                                "for its training run to train it again")
+        raise InputNotFoundError(
+            f"checkpoint {checkpoint} does not exist; delete the experiment's run files "
+            "for its training run to train it again"
+        )
     keep = {k: v for k, v in (trainer or {}).items() if k in ("accelerator", "devices", "precision")}
     module = reasoner_from_checkpoint(checkpoint)
     dm = IVRDataModule(**data)

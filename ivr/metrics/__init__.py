@@ -15,9 +15,24 @@ from ivr.metrics.scores import PersonScores, accuracy_table, person_scores, tabl
 from ivr.metrics.summary import catalog_groups, summarize
 
 __all__ = [
-    "FORM_NAMES", "PersonScores", "Predictions", "Report", "ValueMetrics", "accuracy_table", "bootstrap_ci",
-    "brier_score", "catalog_groups", "evaluate_predictions", "expected_calibration_error", "group_accuracy",
-    "inequity_index", "person_scores", "plot_per_group", "sample_std", "summarize", "table3_row",
+    "FORM_NAMES",
+    "PersonScores",
+    "Predictions",
+    "Report",
+    "ValueMetrics",
+    "accuracy_table",
+    "bootstrap_ci",
+    "brier_score",
+    "catalog_groups",
+    "evaluate_predictions",
+    "expected_calibration_error",
+    "group_accuracy",
+    "inequity_index",
+    "person_scores",
+    "plot_per_group",
+    "sample_std",
+    "summarize",
+    "table3_row",
 ]
 
 

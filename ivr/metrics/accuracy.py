@@ -40,8 +40,11 @@ class ValueMetrics(Metric):
     is_differentiable = False
 
     def __init__(
-        self, groups: Mapping[str, np.ndarray] | None = None, min_group_size: int = 1,
-        max_options: int | None = None, **kwargs,
+        self,
+        groups: Mapping[str, np.ndarray] | None = None,
+        min_group_size: int = 1,
+        max_options: int | None = None,
+        **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self.groups = dict(groups) if groups else None
@@ -67,13 +70,20 @@ class ValueMetrics(Metric):
         """Pad every stored probability chunk to one width (nan), so they concatenate."""
         if isinstance(self.probs, list) and self.probs:
             width = width or self._width()
-            self.probs = [p if p.shape[1] == width else torch.nn.functional.pad(p, (0, width - p.shape[1]),
-                                                                                value=float("nan"))
-                          for p in self.probs]
+            self.probs = [
+                p if p.shape[1] == width else torch.nn.functional.pad(p, (0, width - p.shape[1]), value=float("nan"))
+                for p in self.probs
+            ]
 
     def update(
-        self, person: torch.Tensor, setup: torch.Tensor, form: torch.Tensor, question: torch.Tensor,
-        pred: torch.Tensor, target: torch.Tensor, probs: torch.Tensor | None = None,
+        self,
+        person: torch.Tensor,
+        setup: torch.Tensor,
+        form: torch.Tensor,
+        question: torch.Tensor,
+        pred: torch.Tensor,
+        target: torch.Tensor,
+        probs: torch.Tensor | None = None,
     ) -> None:
         """Add predictions (1-D tensors of equal length; probs [N, O] with nan padding or None)."""
         cols = [torch.as_tensor(t).reshape(-1).long() for t in (person, setup, form, question, pred, target)]
@@ -86,8 +96,10 @@ class ValueMetrics(Metric):
         if p is not None and (p.ndim != 2 or len(p) != n):
             raise ValueError(f"ValueMetrics.update: probs must be [{n}, n_options], got {tuple(p.shape)}")
         if p is not None and self.max_options is not None and p.shape[1] > self.max_options:
-            raise ValueError(f"ValueMetrics.update: probs have {p.shape[1]} options but the metric was built for "
-                             f"questions of at most {self.max_options} (max_options); build it with for_catalog")
+            raise ValueError(
+                f"ValueMetrics.update: probs have {p.shape[1]} options but the metric was built for "
+                f"questions of at most {self.max_options} (max_options); build it with for_catalog"
+            )
         width = self.max_options or (1 if p is None else max(1, p.shape[1]))
         padded = torch.full((n, width), float("nan"), dtype=torch.float64, device=self.device)
         if p is not None:
@@ -107,8 +119,13 @@ class ValueMetrics(Metric):
             self.probs.append(torch.zeros((0, self._width()), dtype=torch.float64, device=self.device))
         width = self._width()
         dist = torch.distributed
-        if (self.max_options is None and kwargs.get("should_sync", True) and dist.is_available()
-                and dist.is_initialized() and not self._is_synced):
+        if (
+            self.max_options is None
+            and kwargs.get("should_sync", True)
+            and dist.is_available()
+            and dist.is_initialized()
+            and not self._is_synced
+        ):
             # without a fixed width the ranks agree on the widest question any of them saw
             agreed = torch.tensor([width], dtype=torch.long, device=self.device)
             dist.all_reduce(agreed, op=dist.ReduceOp.MAX, group=kwargs.get("process_group"))
@@ -118,6 +135,7 @@ class ValueMetrics(Metric):
 
     def predictions(self) -> Predictions:
         """The stored rows as :class:`Predictions` (this process's rows unless called inside ``compute``)."""
+
         def cat(name: str) -> np.ndarray:
             state = getattr(self, name)
             if isinstance(state, list) and not state:

@@ -44,8 +44,13 @@ def id_order(ids: np.ndarray) -> np.ndarray:
 
 
 def bootstrap_ci(
-    scores: PersonScores, groups: Mapping[str, np.ndarray] | None = None, n_boot: int = 1000, seed: int = 0,
-    min_group_size: int = 1, level: float = 0.95, ids: np.ndarray | None = None,
+    scores: PersonScores,
+    groups: Mapping[str, np.ndarray] | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    min_group_size: int = 1,
+    level: float = 0.95,
+    ids: np.ndarray | None = None,
 ) -> dict[str, tuple[float, float]]:
     """Percentile intervals for every accuracy figure and sigma_INEQUITY.
 
@@ -125,7 +130,8 @@ def bootstrap_ci(
                     sigmas.append(_weighted_std_rows(group_acc, ok))
                 for k, name in enumerate(names):
                     samples.setdefault(f"group/{FORM_NAMES[f]}/{dim}/{name}", []).append(
-                        np.where(ok[:, k], group_acc[:, k], np.nan))
+                        np.where(ok[:, k], group_acc[:, k], np.nan)
+                    )
             with np.errstate(invalid="ignore"):
                 sig = np.array(sigmas)  # [dims, b]
                 valid = ~np.isnan(sig)

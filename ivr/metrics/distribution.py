@@ -63,8 +63,7 @@ class GroupIndex:
         return cls(tuple(names), np.stack(rows))
 
 
-def cell_sums(preds: Predictions, index: GroupIndex, n_questions: int,
-              n_options: int) -> tuple[np.ndarray, np.ndarray]:
+def cell_sums(preds: Predictions, index: GroupIndex, n_questions: int, n_options: int) -> tuple[np.ndarray, np.ndarray]:
     """Predicted probability mass and observed answer counts per (form, cell, question, option).
 
     Only scored rows with probabilities count. Returns two float64 [2, cells, Q, O] arrays.
@@ -86,8 +85,9 @@ def cell_sums(preds: Predictions, index: GroupIndex, n_questions: int,
     return mass, count
 
 
-def cell_distances(mass: np.ndarray, count: np.ndarray, ordered: np.ndarray,
-                   n_opt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def cell_distances(
+    mass: np.ndarray, count: np.ndarray, ordered: np.ndarray, n_opt: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-cell distance and weight (answers) of one form's :func:`cell_sums` arrays ([cells, Q, O]).
 
     Args:
@@ -117,8 +117,9 @@ def option_counts(codebook) -> np.ndarray:
     return np.stack([np.asarray(codebook.n_options(f), dtype=np.int64) for f in FORM_NAMES])
 
 
-def summarize_fit(mass: np.ndarray, count: np.ndarray, index: GroupIndex, ordered: np.ndarray,
-                  n_opt: np.ndarray) -> dict[str, dict[str, dict[str, float]]]:
+def summarize_fit(
+    mass: np.ndarray, count: np.ndarray, index: GroupIndex, ordered: np.ndarray, n_opt: np.ndarray
+) -> dict[str, dict[str, dict[str, float]]]:
     """Answer-weighted mean distance per dimension, separately for ordered (W1) and unordered (JS) questions.
 
     Returns:
@@ -148,8 +149,9 @@ def summarize_fit(mass: np.ndarray, count: np.ndarray, index: GroupIndex, ordere
     return out
 
 
-def distribution_fit(preds: Predictions, groups: Mapping[str, np.ndarray] | None, n_rows: int,
-                     codebook) -> dict[str, dict[str, dict[str, float]]]:
+def distribution_fit(
+    preds: Predictions, groups: Mapping[str, np.ndarray] | None, n_rows: int, codebook
+) -> dict[str, dict[str, dict[str, float]]]:
     """:func:`summarize_fit` of a set of predictions (``groups`` from ``ivr.metrics.catalog_groups``).
 
     The option axis is as wide as the codebook's widest question (no fixed cap on options).

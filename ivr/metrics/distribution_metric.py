@@ -35,8 +35,15 @@ class GroupDistribution(Metric):
     higher_is_better = False
     is_differentiable = False
 
-    def __init__(self, groups: Mapping[str, np.ndarray] | None, n_rows: int, ordered: np.ndarray,
-                 n_opt: np.ndarray, max_options: int | None = None, **kwargs) -> None:
+    def __init__(
+        self,
+        groups: Mapping[str, np.ndarray] | None,
+        n_rows: int,
+        ordered: np.ndarray,
+        n_opt: np.ndarray,
+        max_options: int | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
         self.index = GroupIndex.build(groups, n_rows)
         self.ordered = np.asarray(ordered, dtype=bool)
@@ -53,8 +60,14 @@ class GroupDistribution(Metric):
         book = catalog.codebook
         return cls(groups, len(catalog), ordered_questions(book), option_counts(book), **kwargs)
 
-    def update(self, person: torch.Tensor, form: torch.Tensor, question: torch.Tensor, target: torch.Tensor,
-               probs: torch.Tensor) -> None:
+    def update(
+        self,
+        person: torch.Tensor,
+        form: torch.Tensor,
+        question: torch.Tensor,
+        target: torch.Tensor,
+        probs: torch.Tensor,
+    ) -> None:
         """Add scored probes (1-D tensors; probs [N, O], nan beyond a question's options)."""
         p = torch.as_tensor(probs).to(self.mass.device, torch.float64)
         p = torch.nan_to_num(p, nan=0.0)
@@ -69,14 +82,15 @@ class GroupDistribution(Metric):
         for c in cells:  # one pass per dimension (and 'all')
             keep = c >= 0
             self.mass.index_put_((f[keep], c[keep], q[keep]), p[keep], accumulate=True)
-            self.count.index_put_((f[keep], c[keep], q[keep], t[keep]),
-                                  torch.ones(int(keep.sum()), dtype=torch.float64, device=self.mass.device),
-                                  accumulate=True)
+            self.count.index_put_(
+                (f[keep], c[keep], q[keep], t[keep]),
+                torch.ones(int(keep.sum()), dtype=torch.float64, device=self.mass.device),
+                accumulate=True,
+            )
 
     def summary(self) -> dict[str, dict[str, dict[str, float]]]:
         """form -> dimension -> {"w1", "js", "answers", "groups"} (:func:`summarize_fit`; call after sync)."""
-        return summarize_fit(self.mass.cpu().numpy(), self.count.cpu().numpy(), self.index, self.ordered,
-                             self.n_opt)
+        return summarize_fit(self.mass.cpu().numpy(), self.count.cpu().numpy(), self.index, self.ordered, self.n_opt)
 
     def compute(self) -> dict[str, float]:
         """Scalars ``distfit_<form>/<dimension>_w1`` and ``..._js`` (nan-free)."""

@@ -21,7 +21,10 @@ from ivr.metrics.scores import PersonScores
 
 
 def group_accuracy(
-    scores: PersonScores, labels: np.ndarray, form: int, min_group_size: int = 1,
+    scores: PersonScores,
+    labels: np.ndarray,
+    form: int,
+    min_group_size: int = 1,
 ) -> tuple[dict[str, float], dict[str, int]]:
     """Accuracy per group for one form.
 

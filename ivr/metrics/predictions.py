@@ -58,8 +58,16 @@ class Predictions:
         return len(self.person)
 
     @classmethod
-    def from_matrix(cls, catalog: Any, rows: np.ndarray, setup: int, form: str, probes: np.ndarray,
-                    pred: np.ndarray, probs: np.ndarray | None = None) -> Predictions:
+    def from_matrix(
+        cls,
+        catalog: Any,
+        rows: np.ndarray,
+        setup: int,
+        form: str,
+        probes: np.ndarray,
+        pred: np.ndarray,
+        probs: np.ndarray | None = None,
+    ) -> Predictions:
         """Rows for a ``[len(rows), len(probes)]`` matrix of predicted option indices (person-major).
 
         Args:
@@ -77,9 +85,13 @@ class Predictions:
         pred = np.broadcast_to(np.asarray(pred), (e, k))
         flat_probs = None if probs is None else np.asarray(probs, dtype=np.float64).reshape(e * k, -1)
         return cls(
-            person=np.repeat(rows, k), setup=np.full(e * k, setup), form=np.full(e * k, FORM_NAMES.index(form)),
-            question=np.tile(probes, e), pred=pred.reshape(-1),
-            target=catalog.answers(form)[np.ix_(rows, probes)].reshape(-1), probs=flat_probs,
+            person=np.repeat(rows, k),
+            setup=np.full(e * k, setup),
+            form=np.full(e * k, FORM_NAMES.index(form)),
+            question=np.tile(probes, e),
+            pred=pred.reshape(-1),
+            target=catalog.answers(form)[np.ix_(rows, probes)].reshape(-1),
+            probs=flat_probs,
         )
 
     @classmethod

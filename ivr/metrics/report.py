@@ -14,14 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from ivr.errors import InputError
 from ivr.catalog.store import Catalog
-from ivr.metrics.summary import catalog_groups
+from ivr.errors import InputError
 from ivr.metrics.bootstrap import bootstrap_ci, id_order
 from ivr.metrics.calibration import brier_score, expected_calibration_error
 from ivr.metrics.inequity import group_accuracy, inequity_index
 from ivr.metrics.predictions import FORM_NAMES, Predictions
 from ivr.metrics.scores import accuracy_table, person_scores, table3_row
+from ivr.metrics.summary import catalog_groups
 
 
 @dataclass
@@ -62,9 +62,13 @@ class Report:
 
     def table3_row(self) -> dict[str, Any]:
         """``{"polar": [p0, p1, p2], "polar_avg", "refined": [...], "refined_avg", "all"}``."""
-        table = {(f, s): self.accuracy[name][f"p{s}"]
-                 for f, name in enumerate(FORM_NAMES) if name in self.accuracy
-                 for s in self.setups if f"p{s}" in self.accuracy[name]}
+        table = {
+            (f, s): self.accuracy[name][f"p{s}"]
+            for f, name in enumerate(FORM_NAMES)
+            if name in self.accuracy
+            for s in self.setups
+            if f"p{s}" in self.accuracy[name]
+        }
         return table3_row(table, self.setups)
 
     def to_dict(self) -> dict[str, Any]:
@@ -106,8 +110,12 @@ def natural_order(catalog: Catalog, dimension: str) -> list[str]:
 
 
 def evaluate_predictions(
-    preds: Predictions, catalog: Catalog, dimensions: list[str] | None = None, bootstrap: int = 1000,
-    seed: int = 0, min_group_size: int = 1,
+    preds: Predictions,
+    catalog: Catalog,
+    dimensions: list[str] | None = None,
+    bootstrap: int = 1000,
+    seed: int = 0,
+    min_group_size: int = 1,
 ) -> Report:
     """Score predictions against the protocol.
 
@@ -162,14 +170,19 @@ def evaluate_predictions(
         index, per_dim = inequity_index(per_group)
         report.per_group_by_form[name] = per_group
         report.inequity_by_form[name] = {
-            "form": name, "index": index, "per_dimension": per_dim, "min_group_size": min_group_size,
+            "form": name,
+            "index": index,
+            "per_dimension": per_dim,
+            "min_group_size": min_group_size,
             "group_sizes": sizes,
         }
         sel = preds.form == f
         scored = preds.target[sel] >= 0
         report.counts[name] = {
-            "people": int(len(np.unique(scores.person[scores.form == f]))), "scored": int(scored.sum()),
-            "unscored": int((~scored).sum()), "parse_failures": int((scored & (preds.pred[sel] < 0)).sum()),
+            "people": int(len(np.unique(scores.person[scores.form == f]))),
+            "scored": int(scored.sum()),
+            "unscored": int((~scored).sum()),
+            "parse_failures": int((scored & (preds.pred[sel] < 0)).sum()),
         }
         if preds.probs is not None:
             report.calibration[name] = {
@@ -186,8 +199,10 @@ def evaluate_predictions(
         from ivr.metrics.distribution import distribution_fit
 
         report.distribution = distribution_fit(preds, groups, len(catalog), catalog.codebook)
-    report.ci = {k: list(v) for k, v in bootstrap_ci(scores, groups, bootstrap, seed, min_group_size,
-                                                       ids=catalog.person_ids[by_id]).items()}
+    report.ci = {
+        k: list(v)
+        for k, v in bootstrap_ci(scores, groups, bootstrap, seed, min_group_size, ids=catalog.person_ids[by_id]).items()
+    }
     return report
 
 
@@ -228,7 +243,8 @@ def plot_per_group(report: Report, out_png: str | Path, title: str | None = None
         cis = [report.ci.get(f"group/{form}/{dim}/{g}") for g in order]
         panels.append((dim, order, [groups[g] for g in order], [sizes.get(g) for g in order], cis))
     values = [v for *_, vals, _, cis in panels for v in vals] + [
-        x for *_, cis in panels for ci in cis if ci for x in ci if x is not None]
+        x for *_, cis in panels for ci in cis if ci for x in ci if x is not None
+    ]
     lo, hi = max(0.0, min(values) - 3), min(100.0, max(values) + 3)
     # dimensions with many groups (countries) get a row of their own, the others four to a row
     ncol, rows, row = 4, [], []
@@ -253,8 +269,15 @@ def plot_per_group(report: Report, out_png: str | Path, title: str | None = None
             # contain its point estimate, so offsets from the bar could be negative
             ok = [i for i, ci in enumerate(cis) if ci is not None and None not in ci]
             if ok:
-                ax.errorbar(x[ok], [(cis[i][0] + cis[i][1]) / 2 for i in ok], yerr=[(cis[i][1] - cis[i][0]) / 2 for i in ok],
-                            fmt="none", ecolor="black", elinewidth=0.8, capsize=2)
+                ax.errorbar(
+                    x[ok],
+                    [(cis[i][0] + cis[i][1]) / 2 for i in ok],
+                    yerr=[(cis[i][1] - cis[i][0]) / 2 for i in ok],
+                    fmt="none",
+                    ecolor="black",
+                    elinewidth=0.8,
+                    capsize=2,
+                )
             ax.axhline(float(np.mean(vals)), color="grey", linestyle="--", linewidth=0.8)
             ax.set_ylim(lo, hi)
             upright = len(order) > 6
@@ -266,7 +289,9 @@ def plot_per_group(report: Report, out_png: str | Path, title: str | None = None
             ax.tick_params(axis="y", labelsize=7)
     index = report.inequity.get("index", float("nan"))
     heading = title or f"Per-group accuracy ({form} probes); σINEQUITY = {index:.2f}"
-    note = ("bars: groups in natural order, n = people; whiskers: bootstrap 95% interval; "
-            "dashed: unweighted mean of the groups")
+    note = (
+        "bars: groups in natural order, n = people; whiskers: bootstrap 95% interval; "
+        "dashed: unweighted mean of the groups"
+    )
     fig.suptitle(f"{heading}\n{note}", fontsize=9)
     return save_figure(fig, out_png, dpi=120)

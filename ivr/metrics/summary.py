@@ -6,8 +6,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ivr.errors import ConfigError
 from ivr.catalog.store import Catalog
+from ivr.errors import ConfigError
 from ivr.metrics.calibration import brier_score, expected_calibration_error
 from ivr.metrics.inequity import group_accuracy, inequity_index
 from ivr.metrics.predictions import FORM_NAMES, Predictions
@@ -36,7 +36,9 @@ def catalog_groups(catalog: Catalog, dimensions: list[str] | None = None) -> dic
 
 
 def summarize(
-    preds: Predictions, groups: Mapping[str, np.ndarray] | None = None, min_group_size: int = 1,
+    preds: Predictions,
+    groups: Mapping[str, np.ndarray] | None = None,
+    min_group_size: int = 1,
 ) -> dict[str, float]:
     """Scalar metrics of a set of predictions.
 
@@ -51,8 +53,10 @@ def summarize(
     out = flat_summary(accuracy_table(scores))
     scored = preds.target >= 0
     out.update(
-        n_people=float(len(np.unique(scores.person))), n_scored=float(scored.sum()),
-        n_unscored=float((~scored).sum()), n_parse_failures=float((scored & (preds.pred < 0)).sum()),
+        n_people=float(len(np.unique(scores.person))),
+        n_scored=float(scored.sum()),
+        n_unscored=float((~scored).sum()),
+        n_parse_failures=float((scored & (preds.pred < 0)).sum()),
     )
     for f in np.unique(scores.form):
         name = FORM_NAMES[int(f)]

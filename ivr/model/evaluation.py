@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 
-def test_views(trainer: Any, module: Any, dm: Any, ckpt_path: str | None = None, verbose: bool = True) -> dict[str, Any]:
+def test_views(
+    trainer: Any, module: Any, dm: Any, ckpt_path: str | None = None, verbose: bool = True
+) -> dict[str, Any]:
     """``trainer.test`` once per evaluation view of the data module (``eval_forms: all`` has two).
 
     Returns:
@@ -28,6 +30,12 @@ def predict_views(module: Any, dm: Any, trainer_cfg: dict[str, Any], progress: b
     from callbacks.progress import progress_callbacks
 
     keep = {k: trainer_cfg[k] for k in ("accelerator", "precision") if trainer_cfg.get(k) is not None}
-    trainer = L.Trainer(**{"accelerator": "auto", **keep}, devices=1, logger=False, enable_checkpointing=False,
-                        callbacks=progress_callbacks(progress), enable_progress_bar=progress)
+    trainer = L.Trainer(
+        **{"accelerator": "auto", **keep},
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        callbacks=progress_callbacks(progress),
+        enable_progress_bar=progress,
+    )
     return test_views(trainer, module, dm, verbose=False)

@@ -52,12 +52,18 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
         state: dict[str, Any] = {}
         # one process reads every shard; only the weights, not the optimizer states
         try:
-            _load_state_dict(state, FileSystemReader(str(path)), no_dist=True,
-                             planner=_EmptyStateDictLoadPlanner(keys={"state_dict"}))
+            _load_state_dict(
+                state,
+                FileSystemReader(str(path)),
+                no_dist=True,
+                planner=_EmptyStateDictLoadPlanner(keys={"state_dict"}),
+            )
         except Exception as err:  # noqa: BLE001 - DCP raises its own wrappers for missing / damaged shards
-            raise CheckpointError(f"--ckpt_path {path}: the distributed checkpoint cannot be read "
-                                  f"({type(err).__name__}: {' '.join(str(err).split())[:200]}); a shard is "
-                                  "missing or damaged: use another checkpoint") from None
+            raise CheckpointError(
+                f"--ckpt_path {path}: the distributed checkpoint cannot be read "
+                f"({type(err).__name__}: {' '.join(str(err).split())[:200]}); a shard is "
+                "missing or damaged: use another checkpoint"
+            ) from None
         meta_file = path / META_FILE
         meta = safe_load(meta_file) if meta_file.is_file() else {}
         weights = state.get("state_dict")
@@ -65,11 +71,14 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
         meta = safe_load(path)
         weights = meta.get("state_dict") if isinstance(meta, dict) else None
     else:
-        raise CheckpointError(f"--ckpt_path {path}: no checkpoint there; give a .ckpt file or a distributed "
-                              "checkpoint folder written by ivr.fit")
+        raise CheckpointError(
+            f"--ckpt_path {path}: no checkpoint there; give a .ckpt file or a distributed "
+            "checkpoint folder written by ivr.fit"
+        )
     if not isinstance(weights, dict):
-        raise CheckpointError(f"--ckpt_path {path}: holds no model weights (no state_dict); give a checkpoint "
-                              "written by ivr.fit")
+        raise CheckpointError(
+            f"--ckpt_path {path}: holds no model weights (no state_dict); give a checkpoint written by ivr.fit"
+        )
     return {k: v.full_tensor() if hasattr(v, "full_tensor") else v for k, v in weights.items()}, meta.get(
         "hyper_parameters", {}
     )
@@ -100,8 +109,10 @@ def reasoner_from_checkpoint(path: str | Path, **overrides: Any) -> Any:
     try:
         missing, unexpected = module.load_state_dict(weights, strict=strict)
     except RuntimeError as err:  # missing / unexpected keys or shape mismatches
-        raise CheckpointError(f"--ckpt_path {path}: its weights do not fit the model rebuilt from its own "
-                              f"hyper-parameters ({' '.join(str(err).split())[:300]})") from None
+        raise CheckpointError(
+            f"--ckpt_path {path}: its weights do not fit the model rebuilt from its own "
+            f"hyper-parameters ({' '.join(str(err).split())[:300]})"
+        ) from None
     if strict is False and unexpected:
         raise CheckpointError(f"--ckpt_path {path}: has weights the rebuilt model lacks: {unexpected[:5]}")
     module.eval()

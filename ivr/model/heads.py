@@ -14,6 +14,7 @@ the softmax probabilities are kept for calibration metrics.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
@@ -139,6 +140,7 @@ def distinct_rows(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     n = x.shape[0]
     if n == 0:
         return torch.zeros(0, dtype=torch.long, device=x.device), torch.zeros(0, dtype=torch.long, device=x.device)
+
     def first_of(inverse: torch.Tensor) -> torch.Tensor:
         first = torch.full((int(inverse.max()) + 1,), n, dtype=torch.long, device=x.device)
         return first.scatter_reduce(0, inverse, torch.arange(n, device=x.device), "amin")
@@ -153,8 +155,9 @@ def distinct_rows(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return first, inverse
 
 
-def _shared_row_scores(h: torch.Tensor, opt: torch.Tensor, weight: torch.Tensor,
-                       bias: torch.Tensor | None) -> torch.Tensor | None:
+def _shared_row_scores(
+    h: torch.Tensor, opt: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+) -> torch.Tensor | None:
     """Scores [B, K, O] from the distinct rows of ``h`` projected onto the whole (small) vocabulary, or None
     when gathering each probe's option rows is cheaper (the same scores either way).
 

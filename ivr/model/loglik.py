@@ -33,7 +33,9 @@ LOGLIK_MODES: tuple[str, ...] = ("loglik_sum", "loglik_mean", "loglik_char")
 CHUNK_VALUES = 1 << 26
 
 
-def check_score_layout(score: str, score_layout: str, flags: tuple[str, str] = ("model.score", "data.score_layout")) -> None:
+def check_score_layout(
+    score: str, score_layout: str, flags: tuple[str, str] = ("model.score", "data.score_layout")
+) -> None:
     """The model's score mode and the data's layout must agree.
 
     Raises:
@@ -41,11 +43,15 @@ def check_score_layout(score: str, score_layout: str, flags: tuple[str, str] = (
     """
     score_flag, layout_flag = flags
     if score in LOGLIK_MODES and score_layout != "option_text":
-        raise ConfigError(f"{score_flag}={score} scores every option's whole answer, which {layout_flag}={score_layout} "
-                          f"does not build; set {layout_flag}: option_text (or {score_flag}: choice)")
+        raise ConfigError(
+            f"{score_flag}={score} scores every option's whole answer, which {layout_flag}={score_layout} "
+            f"does not build; set {layout_flag}: option_text (or {score_flag}: choice)"
+        )
     if score not in LOGLIK_MODES and score_layout == "option_text":
-        raise ConfigError(f"{layout_flag}=option_text builds option answers for {score_flag} in {LOGLIK_MODES}, but "
-                          f"{score_flag}={score}; set {score_flag}: loglik_sum (or {layout_flag}: label)")
+        raise ConfigError(
+            f"{layout_flag}=option_text builds option answers for {score_flag} in {LOGLIK_MODES}, but "
+            f"{score_flag}={score}; set {score_flag}: loglik_sum (or {layout_flag}: label)"
+        )
 
 
 def continuation_index(answer_positions: torch.Tensor, option_spans: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -67,8 +73,10 @@ def continuation_index(answer_positions: torch.Tensor, option_spans: torch.Tenso
     answer = answer_positions[..., None].expand(b, k, o)
     real = (start >= 0) & (end >= 0) & (answer >= 0)
     if bool((real & ((end <= start) | (start <= answer))).any()):
-        raise ValueError("option_spans must satisfy answer_position < start < end (end exclusive) for every real "
-                         "option; check the option_text layout")
+        raise ValueError(
+            "option_spans must satisfy answer_position < start < end (end exclusive) for every real "
+            "option; check the option_text layout"
+        )
     length = torch.where(real, end - start, torch.zeros_like(start))
     flat = length.reshape(-1)
     option = torch.repeat_interleave(torch.arange(flat.numel(), device=flat.device), flat)
@@ -79,8 +87,9 @@ def continuation_index(answer_positions: torch.Tensor, option_spans: torch.Tenso
     return {"row": rows, "pred": pred, "pos": pos, "option": option, "length": length}
 
 
-def projected_logprobs(hidden: torch.Tensor, targets: torch.Tensor, weight: torch.Tensor,
-                       bias: torch.Tensor | None = None) -> torch.Tensor:
+def projected_logprobs(
+    hidden: torch.Tensor, targets: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None
+) -> torch.Tensor:
     """log-softmax(hidden @ weight.T + bias)[target] per row, fp32 [N], in chunks of rows.
 
     Args:
@@ -91,13 +100,14 @@ def projected_logprobs(hidden: torch.Tensor, targets: torch.Tensor, weight: torc
     chunk = max(1, CHUNK_VALUES // max(1, weight.shape[0]))
     out = []
     for i in range(0, hidden.shape[0], chunk):
-        logits = F.linear(hidden[i:i + chunk].to(weight.dtype), weight, bias)
-        out.append(-F.cross_entropy(logits.float(), targets[i:i + chunk], reduction="none"))
+        logits = F.linear(hidden[i : i + chunk].to(weight.dtype), weight, bias)
+        out.append(-F.cross_entropy(logits.float(), targets[i : i + chunk], reduction="none"))
     return torch.cat(out) if out else hidden.new_zeros(0, dtype=torch.float32)
 
 
-def option_scores(token_logp: torch.Tensor, index: dict[str, torch.Tensor], option_chars: torch.Tensor | None,
-                  mode: str) -> torch.Tensor:
+def option_scores(
+    token_logp: torch.Tensor, index: dict[str, torch.Tensor], option_chars: torch.Tensor | None, mode: str
+) -> torch.Tensor:
     """Per-option scores [B, K, O] from the log-probabilities [N] of the tokens :func:`continuation_index` lists.
 
     Raises:
@@ -117,8 +127,9 @@ def option_scores(token_logp: torch.Tensor, index: dict[str, torch.Tensor], opti
     return total.masked_fill(length == 0, float("-inf"))
 
 
-def loglik_from_hidden(hidden: torch.Tensor, batch: dict, weight: torch.Tensor, bias: torch.Tensor | None,
-                       mode: str) -> torch.Tensor:
+def loglik_from_hidden(
+    hidden: torch.Tensor, batch: dict, weight: torch.Tensor, bias: torch.Tensor | None, mode: str
+) -> torch.Tensor:
     """Full-option scores [B, K, O] from the final hidden states [B, T, H] and the output embedding."""
     index = continuation_index(batch["answer_positions"], batch["option_spans"])
     targets = batch["input_ids"][index["row"], index["pos"]]
@@ -169,16 +180,31 @@ def branch_window(batch: dict, attention_mask: torch.Tensor) -> dict[str, torch.
     prefix_cols = mask_rows[:, :, :n_p] & (torch.arange(n_p, device=ids.device)[None, None, :] < p[:, None, None])
     window_cols = mask_rows.gather(2, src[:, None, :].expand(n_b, n_q, n_q)) & valid[:, None, :]
     mask = torch.cat([prefix_cols, window_cols], -1)
-    alone = torch.cat([torch.zeros(n_q, n_p, dtype=torch.bool, device=ids.device),
-                       torch.eye(n_q, dtype=torch.bool, device=ids.device)], -1)
+    alone = torch.cat(
+        [
+            torch.zeros(n_q, n_p, dtype=torch.bool, device=ids.device),
+            torch.eye(n_q, dtype=torch.bool, device=ids.device),
+        ],
+        -1,
+    )
     mask = torch.where(valid[:, :, None], mask, alone[None])
-    return {"input_ids": ids[rows, src], "position_ids": pos[rows, src], "mask": mask[:, None], "n_prefix": n_p,
-            "shift": p}
+    return {
+        "input_ids": ids[rows, src],
+        "position_ids": pos[rows, src],
+        "mask": mask[:, None],
+        "n_prefix": n_p,
+        "shift": p,
+    }
 
 
-def cached_prefix_loglik(model: torch.nn.Module, head_scores: Callable[..., torch.Tensor], batch: dict,
-                         attention_mask: torch.Tensor, to_additive: Callable[[torch.Tensor], torch.Tensor],
-                         mode: str) -> torch.Tensor:
+def cached_prefix_loglik(
+    model: torch.nn.Module,
+    head_scores: Callable[..., torch.Tensor],
+    batch: dict,
+    attention_mask: torch.Tensor,
+    to_additive: Callable[[torch.Tensor], torch.Tensor],
+    mode: str,
+) -> torch.Tensor:
     """The same scores with the prefixes run once into a KV cache and the branches run on top of it (no grad).
 
     The single tree pass attends over all T x T token pairs; here the batch's prefixes (sequence ``b``'s
@@ -198,12 +224,24 @@ def cached_prefix_loglik(model: torch.nn.Module, head_scores: Callable[..., torc
     win = branch_window(batch, attention_mask)
     n_p = win["n_prefix"]
     # a row's tokens past its own prefix also enter the cache here; the window's mask never reads them
-    cache = model(input_ids=batch["input_ids"][:, :n_p], position_ids=batch["position_ids"][:, :n_p],
-                  use_cache=True, logits_to_keep=1).past_key_values
+    cache = model(
+        input_ids=batch["input_ids"][:, :n_p],
+        position_ids=batch["position_ids"][:, :n_p],
+        use_cache=True,
+        logits_to_keep=1,
+    ).past_key_values
     p = win["shift"]
-    sub = {"input_ids": win["input_ids"], "answer_positions": _shift(batch["answer_positions"], p[:, None]),
-           "option_spans": _shift(batch["option_spans"], p[:, None, None, None]),
-           "option_chars": batch.get("option_chars")}
-    kwargs = {"input_ids": win["input_ids"], "position_ids": win["position_ids"], "past_key_values": cache,
-              "attention_mask": to_additive(win["mask"]), "use_cache": True}
+    sub = {
+        "input_ids": win["input_ids"],
+        "answer_positions": _shift(batch["answer_positions"], p[:, None]),
+        "option_spans": _shift(batch["option_spans"], p[:, None, None, None]),
+        "option_chars": batch.get("option_chars"),
+    }
+    kwargs = {
+        "input_ids": win["input_ids"],
+        "position_ids": win["position_ids"],
+        "past_key_values": cache,
+        "attention_mask": to_additive(win["mask"]),
+        "use_cache": True,
+    }
     return head_scores(kwargs, lambda h, w, bias: loglik_from_hidden(h, sub, w, bias, mode))

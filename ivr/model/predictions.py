@@ -9,7 +9,6 @@ import torch
 from ivr.model.heads import ChoiceOutput
 
 
-
 def flatten_probes(batch: dict[str, Any], out: ChoiceOutput) -> dict[str, torch.Tensor]:
     """One row per real probe of the batch, with options in codebook order.
 

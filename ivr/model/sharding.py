@@ -83,9 +83,18 @@ def is_sharded(model: nn.Module) -> bool:
 
 # ---- pretrained weights into FSDP2 shards (meta-device build) ----------------------------------------
 
-_DTYPES = {"BF16": torch.bfloat16, "F16": torch.float16, "F32": torch.float32, "F64": torch.float64,
-           "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
-           "BOOL": torch.bool}
+_DTYPES = {
+    "BF16": torch.bfloat16,
+    "F16": torch.float16,
+    "F32": torch.float32,
+    "F64": torch.float64,
+    "I64": torch.int64,
+    "I32": torch.int32,
+    "I16": torch.int16,
+    "I8": torch.int8,
+    "U8": torch.uint8,
+    "BOOL": torch.bool,
+}
 
 
 class SafetensorsFolder:
@@ -106,8 +115,10 @@ class SafetensorsFolder:
         elif (self.folder / "model.safetensors").is_file():
             files = ["model.safetensors"]
         else:
-            raise FileNotFoundError(f"{self.folder}: no model.safetensors or model.safetensors.index.json "
-                                    "(meta-device loading reads safetensors weights; re-save the model with save_pretrained)")
+            raise FileNotFoundError(
+                f"{self.folder}: no model.safetensors or model.safetensors.index.json "
+                "(meta-device loading reads safetensors weights; re-save the model with save_pretrained)"
+            )
         self.entries: dict[str, tuple[Path, int, dict]] = {}
         for name in files:
             path = self.folder / name
@@ -178,8 +189,10 @@ def reset_rotary_buffers(model: nn.Module) -> set[str]:
             with torch.device("cpu"):
                 fresh = type(module)(config)
         except (TypeError, KeyError, AttributeError, ValueError) as err:
-            raise ValueError(f"cannot rebuild {type(module).__name__} ({name}) from its config after a meta-device "
-                             f"build ({type(err).__name__}: {err}); load this model without sharding (one device)") from err
+            raise ValueError(
+                f"cannot rebuild {type(module).__name__} ({name}) from its config after a meta-device "
+                f"build ({type(err).__name__}: {err}); load this model without sharding (one device)"
+            ) from err
         with torch.no_grad():
             for buf, value in fresh.named_buffers(recurse=False):
                 target = getattr(module, buf, None)
@@ -215,7 +228,9 @@ def load_pretrained_into_shards(model: nn.Module, folder: str | Path, device: to
 
     rank = dist.get_rank() if dist.is_initialized() else 0
     params = list(model.named_parameters())
-    non_persistent = {f"{m}.{b}" if m else b for m, mod in model.named_modules() for b in mod._non_persistent_buffers_set}
+    non_persistent = {
+        f"{m}.{b}" if m else b for m, mod in model.named_modules() for b in mod._non_persistent_buffers_set
+    }
     buffers = [(n, b) for n, b in model.named_buffers() if n not in non_persistent]
     plan: list = [None, []]  # [problems, per tensor (source, dtype)]
     if rank == 0:
@@ -235,8 +250,11 @@ def load_pretrained_into_shards(model: nn.Module, folder: str | Path, device: to
         dist.broadcast_object_list(plan, src=0)
     problems, sources = plan
     if problems:
-        raise ValueError(f"{folder}: the weights do not fit the model built from its config.json: "
-                         + "; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""))
+        raise ValueError(
+            f"{folder}: the weights do not fit the model built from its config.json: "
+            + "; ".join(problems[:5])
+            + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else "")
+        )
     model.to_empty(device=device)
     # to_empty may swap in new tensors (it does for modules FSDP2 has not wrapped): look them up again by name
     names = [fqn for fqn, _ in params + buffers]
@@ -246,8 +264,11 @@ def load_pretrained_into_shards(model: nn.Module, folder: str | Path, device: to
         for fqn, (source, dtype) in zip(names, sources):
             tensor = current[fqn]
             if rank == 0:
-                full = reader.read(checkpoint_key(fqn)) if source == "file" else _lora_init(
-                    fqn, tuple(tensor.shape), dtype, generator)
+                full = (
+                    reader.read(checkpoint_key(fqn))
+                    if source == "file"
+                    else _lora_init(fqn, tuple(tensor.shape), dtype, generator)
+                )
                 full = full.to(device)
             else:
                 full = torch.empty(tuple(tensor.shape), dtype=dtype, device=device)  # pages untouched: a shape only
@@ -261,5 +282,7 @@ def load_pretrained_into_shards(model: nn.Module, folder: str | Path, device: to
             del full
     left = non_persistent - reset_rotary_buffers(model)
     if left:
-        raise ValueError(f"cannot recompute the non-persistent buffers {sorted(left)[:5]} after a meta-device build; "
-                         "load this model without sharding (one device) or add it to reset_rotary_buffers")
+        raise ValueError(
+            f"cannot recompute the non-persistent buffers {sorted(left)[:5]} after a meta-device build; "
+            "load this model without sharding (one device) or add it to reset_rotary_buffers"
+        )

@@ -24,8 +24,12 @@ CHUNK = 8192
 
 def statement_columns(catalog: Catalog) -> list[tuple[int, str, int]]:
     """(question, form, option) of every statement, in the statement tokenizer's order."""
-    return [(q, form, o) for q, question in enumerate(catalog.codebook.questions)
-            for form in ("polar", "refined") for o in range(len(question.options(form)))]
+    return [
+        (q, form, o)
+        for q, question in enumerate(catalog.codebook.questions)
+        for form in ("polar", "refined")
+        for o in range(len(question.options(form)))
+    ]
 
 
 def statement_coordinates(catalog: Catalog, rows: np.ndarray, dims: int) -> np.ndarray:
@@ -43,7 +47,7 @@ def statement_coordinates(catalog: Catalog, rows: np.ndarray, dims: int) -> np.n
     n_stmt = len(cols)
     gram = np.zeros((n_stmt, n_stmt))
     for start in range(0, len(rows), CHUNK):
-        part = rows[start:start + CHUNK]
+        part = rows[start : start + CHUNK]
         x = np.zeros((len(part), n_stmt))
         for form in ("polar", "refined"):
             ans = catalog.answers(form)[part]
@@ -75,14 +79,15 @@ def spectral_start(model: nn.Module, catalog: Catalog, rows: np.ndarray, tokeniz
     dims = min(emb.shape[1] // members, len(statement_columns(catalog)))
     coords = statement_coordinates(catalog, rows, dims)
     coords = coords / max(float(coords.std()), 1e-12) * std
-    ids = tokenizer.convert_tokens_to_ids([statement_token(catalog.codebook.questions[q].id, form, o)
-                                           for q, form, o in statement_columns(catalog)])
+    ids = tokenizer.convert_tokens_to_ids(
+        [statement_token(catalog.codebook.questions[q].id, form, o) for q, form, o in statement_columns(catalog)]
+    )
     index = torch.as_tensor(ids, dtype=torch.long, device=emb.device)
     block = torch.as_tensor(coords, dtype=emb.dtype, device=emb.device)
     for weight in {id(w): w for w in (emb, model.get_output_embeddings().weight)}.values():
         width = weight.shape[1] // members
         for k in range(members):
-            weight[index, k * width:k * width + dims] = block
+            weight[index, k * width : k * width + dims] = block
     return dims
 
 
@@ -96,8 +101,10 @@ def spectral_start_for(model: nn.Module, dm) -> int:
     from ivr.errors import ConfigError
 
     if not is_statement_tokenizer(dm.tokenizer_dir):
-        raise ConfigError("model.embedding_init=spectral needs data.tokenizer: statement (one token per "
-                          f"statement); got {dm.hparams.tokenizer!r}; use embedding_init: random")
+        raise ConfigError(
+            "model.embedding_init=spectral needs data.tokenizer: statement (one token per "
+            f"statement); got {dm.hparams.tokenizer!r}; use embedding_init: random"
+        )
     dm.setup_people()
     rows = np.unique(np.concatenate([np.asarray(p, dtype=np.int64) for p in dm.people]))
     std = float(getattr(model.config, "initializer_range", 0.02))

@@ -55,9 +55,17 @@ class StatementSetConfig(PretrainedConfig):
 
     model_type = MODEL_TYPE
 
-    def __init__(self, vocab_size: int = 256, hidden_size: int = 128, intermediate_size: int = 256,
-                 num_hidden_layers: int = 2, initializer_range: float = 0.1, pad_token_id: int = 0,
-                 num_members: int = 1, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        vocab_size: int = 256,
+        hidden_size: int = 128,
+        intermediate_size: int = 256,
+        num_hidden_layers: int = 2,
+        initializer_range: float = 0.1,
+        pad_token_id: int = 0,
+        num_members: int = 1,
+        **kwargs: Any,
+    ) -> None:
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
         self.intermediate_size = intermediate_size
@@ -153,9 +161,14 @@ class StatementSetForCausalLM(PreTrainedModel):
     def set_output_embeddings(self, value: nn.Linear) -> None:
         self.lm_head = value
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                logits_to_keep: int | torch.Tensor = 0, answer_positions: torch.Tensor | None = None,
-                **_: Any) -> CausalLMOutput:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        logits_to_keep: int | torch.Tensor = 0,
+        answer_positions: torch.Tensor | None = None,
+        **_: Any,
+    ) -> CausalLMOutput:
         """Next-token logits (``position_ids`` and ``use_cache`` are ignored: the pool has no order and
         nothing to cache).
 
@@ -175,7 +188,7 @@ class StatementSetForCausalLM(PreTrainedModel):
             rows = torch.arange(b, device=input_ids.device).unsqueeze(1)
             seen = seen[rows, answer_positions.clamp(min=0)]  # [B, K, T]
         elif isinstance(logits_to_keep, int):
-            seen = seen[:, t - logits_to_keep if 0 < logits_to_keep <= t else 0:]
+            seen = seen[:, t - logits_to_keep if 0 < logits_to_keep <= t else 0 :]
         else:
             seen = seen[:, logits_to_keep.to(input_ids.device)]
         u = seen.shape[1]
@@ -240,8 +253,11 @@ def check_statement_set(model_config: dict[str, Any] | None, score: str, tokeniz
     if not model_config or model_config.get("model_type") != MODEL_TYPE:
         return
     if score != "choice":
-        raise ConfigError(f"model.score={score}: model_type {MODEL_TYPE} scores probes with the choice head only; "
-                          "set model.score: choice")
+        raise ConfigError(
+            f"model.score={score}: model_type {MODEL_TYPE} scores probes with the choice head only; "
+            "set model.score: choice"
+        )
     if tokenizer != "statement":
-        raise ConfigError(f"data.tokenizer={tokenizer}: model_type {MODEL_TYPE} pools statement tokens; "
-                          "set data.tokenizer: statement")
+        raise ConfigError(
+            f"data.tokenizer={tokenizer}: model_type {MODEL_TYPE} pools statement tokens; set data.tokenizer: statement"
+        )

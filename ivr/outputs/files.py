@@ -121,8 +121,16 @@ def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame | None, title: str, dec
     """
     import pandas as pd
 
-    with pd.option_context("display.width", 200, "display.max_columns", 30, "display.max_rows", 200,
-                           "display.float_format", f"{{:.{decimals}f}}".format):
+    with pd.option_context(
+        "display.width",
+        200,
+        "display.max_columns",
+        30,
+        "display.max_rows",
+        200,
+        "display.float_format",
+        f"{{:.{decimals}f}}".format,
+    ):
         text = f"== {title} (this run) ==\n{ours.to_string()}"
         if paper is None or paper.empty:
             return text + "\n(no published figure for this table)"

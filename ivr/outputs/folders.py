@@ -124,8 +124,9 @@ def check_output(path: str | Path, kind: str | OutputKind, overwrite: bool = Fal
     given, kind = Path(path), output_kind(kind)
     path = output_path(given)
     if given.is_symlink() and path.exists() and not path.is_dir():
-        raise OutputFolderError(f"{flag} {given}: is a link to the file {path}, not to a folder; "
-                                f"choose a folder path with {flag}")
+        raise OutputFolderError(
+            f"{flag} {given}: is a link to the file {path}, not to a folder; choose a folder path with {flag}"
+        )
     clean_stale(path)
     state = inspect_folder(path)
     if state.exists and not state.is_dir:
@@ -136,13 +137,15 @@ def check_output(path: str | Path, kind: str | OutputKind, overwrite: bool = Fal
         raise OutputFolderError(
             f"{flag} {path}: the folder holds {what}files ivr did not write ({_shown(state.foreign)}){unmarked}; "
             f"ivr writes only into a new or empty folder or its own earlier output: choose a new folder with "
-            f"{flag} (nothing was changed)")
+            f"{flag} (nothing was changed)"
+        )
     if state.kind is not None and state.kind != kind.name and not overwrite:
         other = known_kind(state.kind)
         by = f" ({other.command})" if other else ""
         raise OutputFolderError(
             f"{flag} {path}: holds a {state.kind} output{by}, not a {kind.name} output; choose another folder "
-            f"with {flag}, or pass --overwrite to replace it")
+            f"with {flag}, or pass --overwrite to replace it"
+        )
     check_writable(path, flag, kind.in_place)
     return state
 
@@ -151,8 +154,14 @@ def _marker(kind: OutputKind, files: Iterable[str] | None, created: str | None =
     from ivr import __version__
 
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    data: dict[str, Any] = {"ivr_output": 1, "kind": kind.name, "command": kind.command, "ivr": __version__,
-                            "created": created or now, "updated": now}
+    data: dict[str, Any] = {
+        "ivr_output": 1,
+        "kind": kind.name,
+        "command": kind.command,
+        "ivr": __version__,
+        "created": created or now,
+        "updated": now,
+    }
     if files is not None:
         data["files"] = sorted(files)
     return data
@@ -165,7 +174,6 @@ def write_marker(folder: Path, kind: OutputKind, files: Iterable[str] | None = N
     tmp = folder / f".{MARKER}.{os.getpid()}.tmp"
     tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, folder / MARKER)
-
 
 
 # --- hidden temporary siblings of killed runs -----------------------------------------------------
@@ -225,7 +233,6 @@ def temp_sibling(out: Path, what: str = "tmp") -> Path:
     return out.with_name(f".{out.name}.{what}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
 
 
-
 def check_output_file(path: str | Path, looks_ours: Callable[[Path], bool], what: str, flag: str = "--out") -> None:
     """Refuse to replace an existing file that ivr did not write.
 
@@ -245,5 +252,6 @@ def check_output_file(path: str | Path, looks_ours: Callable[[Path], bool], what
     if path.exists() and path.stat().st_size > 0 and not looks_ours(path):
         raise OutputFolderError(
             f"{flag} {path}: the file exists and is not {what} written by ivr; choose another path with {flag} "
-            "(nothing was changed)")
+            "(nothing was changed)"
+        )
     check_writable(path.parent, flag, in_place=True, named=path)

@@ -34,34 +34,102 @@ class OutputKind:
         return any(fnmatch.fnmatchcase(rel, p) for p in self.patterns)
 
 
-_HF_FILES = ("config.json", "generation_config.json", "*.safetensors", "*.safetensors.index.json", "*.bin",
-             "adapter_config.json", "tokenizer*", "special_tokens_map.json", "vocab.*", "merges.txt",
-             "chat_template.*", "*.model", "added_tokens.json", "statement_tokenizer.json", "README.md")
-KINDS: dict[str, OutputKind] = {k.name: k for k in (
-    OutputKind("catalog", "python -m ivr.catalog build/synth",
-               ("catalog.parquet", "manifest.json", "codebook.json", "synth_model.npz")),
-    OutputKind("baselines", "python -m baselines",
-               ("table.txt", "table.csv", "table.json", "sweep.csv", "plots/*.png")),
-    OutputKind("evaluate", "python -m ivr.evaluate / ivr.fit",
-               ("table.txt", "table.csv", "table.json", "*_report.json", "*_predictions.npz", "*_per_group.png")),
-    OutputKind("export", "python -m ivr.export", _HF_FILES),
-    OutputKind("zero_shot", "python -m ivr.zero_shot",
-               ("responses.jsonl", "results.json", "table14.md", "figure2.png", "*_predictions.npz", "config.yaml"),
-               in_place=True),
-    # a list run (--models): one zero_shot output per model in a sub-folder, and the combined report
-    OutputKind("zero_shot_models", "python -m ivr.zero_shot --models",
-               ("results.json", "table14.md", "table2.md", "figure2.png", "config.yaml", "*/.ivr-output.json",
-                "*/responses.jsonl", "*/results.json", "*/table14.md", "*/figure2.png", "*/*_predictions.npz",
-                "*/config.yaml"), in_place=True),
-    OutputKind("experiment", "python -m ivr.experiment",
-               ("table.csv", "table.json", "table.txt", "figure*.png", "published.csv", "experiment.json",
-                "runs/*.json", "models/*.ckpt", "per_group/*.png"), in_place=True),
-    OutputKind("checkpoints", "python -m ivr.fit",
-               ("best-*.ckpt", "last*.ckpt", "*.ckpt/*", "*.ckpt/**/*", "*.partial", "*.partial/*", "*.ckpt.old/*",
-                "*.ckpt.old", "run.json"), in_place=True),
-    OutputKind("output", "ivr"),  # a folder written through ivr.catalog.store.atomic_dir without a kind
-    OutputKind("statement_tokenizer", "ivr.data.statement_tokenizer", _HF_FILES + ("statement_vocab.json",)),
-)}
+_HF_FILES = (
+    "config.json",
+    "generation_config.json",
+    "*.safetensors",
+    "*.safetensors.index.json",
+    "*.bin",
+    "adapter_config.json",
+    "tokenizer*",
+    "special_tokens_map.json",
+    "vocab.*",
+    "merges.txt",
+    "chat_template.*",
+    "*.model",
+    "added_tokens.json",
+    "statement_tokenizer.json",
+    "README.md",
+)
+KINDS: dict[str, OutputKind] = {
+    k.name: k
+    for k in (
+        OutputKind(
+            "catalog",
+            "python -m ivr.catalog build/synth",
+            ("catalog.parquet", "manifest.json", "codebook.json", "synth_model.npz"),
+        ),
+        OutputKind(
+            "baselines", "python -m baselines", ("table.txt", "table.csv", "table.json", "sweep.csv", "plots/*.png")
+        ),
+        OutputKind(
+            "evaluate",
+            "python -m ivr.evaluate / ivr.fit",
+            ("table.txt", "table.csv", "table.json", "*_report.json", "*_predictions.npz", "*_per_group.png"),
+        ),
+        OutputKind("export", "python -m ivr.export", _HF_FILES),
+        OutputKind(
+            "zero_shot",
+            "python -m ivr.zero_shot",
+            ("responses.jsonl", "results.json", "table14.md", "figure2.png", "*_predictions.npz", "config.yaml"),
+            in_place=True,
+        ),
+        # a list run (--models): one zero_shot output per model in a sub-folder, and the combined report
+        OutputKind(
+            "zero_shot_models",
+            "python -m ivr.zero_shot --models",
+            (
+                "results.json",
+                "table14.md",
+                "table2.md",
+                "figure2.png",
+                "config.yaml",
+                "*/.ivr-output.json",
+                "*/responses.jsonl",
+                "*/results.json",
+                "*/table14.md",
+                "*/figure2.png",
+                "*/*_predictions.npz",
+                "*/config.yaml",
+            ),
+            in_place=True,
+        ),
+        OutputKind(
+            "experiment",
+            "python -m ivr.experiment",
+            (
+                "table.csv",
+                "table.json",
+                "table.txt",
+                "figure*.png",
+                "published.csv",
+                "experiment.json",
+                "runs/*.json",
+                "models/*.ckpt",
+                "per_group/*.png",
+            ),
+            in_place=True,
+        ),
+        OutputKind(
+            "checkpoints",
+            "python -m ivr.fit",
+            (
+                "best-*.ckpt",
+                "last*.ckpt",
+                "*.ckpt/*",
+                "*.ckpt/**/*",
+                "*.partial",
+                "*.partial/*",
+                "*.ckpt.old/*",
+                "*.ckpt.old",
+                "run.json",
+            ),
+            in_place=True,
+        ),
+        OutputKind("output", "ivr"),  # a folder written through ivr.catalog.store.atomic_dir without a kind
+        OutputKind("statement_tokenizer", "ivr.data.statement_tokenizer", _HF_FILES + ("statement_vocab.json",)),
+    )
+}
 
 
 def output_kind(kind: str | OutputKind) -> OutputKind:
@@ -77,7 +145,6 @@ def register_kind(kind: OutputKind) -> OutputKind:
     """Add a kind (for commands outside this module, e.g. a new experiment type)."""
     KINDS[kind.name] = kind
     return kind
-
 
 
 def known_kind(name: str) -> OutputKind | None:

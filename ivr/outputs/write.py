@@ -14,7 +14,10 @@ from ivr.writable import WRITE_ERRNOS, unwritable
 
 
 def write_output(
-    out: str | Path, kind: str | OutputKind, write: Callable[[Path], None], overwrite: bool = False,
+    out: str | Path,
+    kind: str | OutputKind,
+    write: Callable[[Path], None],
+    overwrite: bool = False,
     flag: str = "--out",
 ) -> Path:
     """Write a whole folder atomically: ``write(tmp)`` fills a hidden sibling, which is renamed to ``out``.
@@ -67,8 +70,11 @@ def _inside(err: OSError, out: Path) -> bool:
     """Whether an OSError is about a path of the output being written (its folder or temporary sibling)."""
     names = [n for n in (err.filename, err.filename2) if n]
     parent = os.path.abspath(out.parent)
-    return bool(names) and err.errno in WRITE_ERRNOS and all(
-        os.path.abspath(os.fsdecode(n)).startswith(parent + os.sep) for n in names)
+    return (
+        bool(names)
+        and err.errno in WRITE_ERRNOS
+        and all(os.path.abspath(os.fsdecode(n)).startswith(parent + os.sep) for n in names)
+    )
 
 
 def claim_output(out: str | Path, kind: str | OutputKind, overwrite: bool = False, flag: str = "--out") -> Path:

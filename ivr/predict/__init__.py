@@ -17,5 +17,19 @@ from ivr.predict.base import FixedPredictor, Outputs, Predictor, ProbeOutput
 from ivr.predict.examples import PEOPLE, PreparedExamples, TrainView, from_datamodule, given_demos, prepare
 from ivr.predict.runner import ScoredRow, people_header, run_predictors, table_json_row
 
-__all__ = ["PEOPLE", "FixedPredictor", "Outputs", "PreparedExamples", "Predictor", "ProbeOutput", "ScoredRow",
-           "TrainView", "from_datamodule", "given_demos", "people_header", "prepare", "run_predictors", "table_json_row"]
+__all__ = [
+    "PEOPLE",
+    "FixedPredictor",
+    "Outputs",
+    "PreparedExamples",
+    "Predictor",
+    "ProbeOutput",
+    "ScoredRow",
+    "TrainView",
+    "from_datamodule",
+    "given_demos",
+    "people_header",
+    "prepare",
+    "run_predictors",
+    "table_json_row",
+]

@@ -103,6 +103,8 @@ class FixedPredictor(Predictor):
         preds = self.predictions[examples.view]
         people = np.unique(preds.person)
         if not np.array_equal(people, np.unique(examples.rows)):
-            raise ValueError(f"{self.name}: its predictions cover {len(people)} people, the examples "
-                             f"{examples.n_people}: every row must be scored on the same people")
+            raise ValueError(
+                f"{self.name}: its predictions cover {len(people)} people, the examples "
+                f"{examples.n_people}: every row must be scored on the same people"
+            )
         return preds

@@ -28,12 +28,12 @@ import numpy as np
 
 from ivr.catalog.codebook import FORMS
 from ivr.catalog.store import Catalog
-from ivr.protocol.conventions import demo_form_for
-from ivr.protocol.examples import PersonTable, Recipe, eval_demos
 from ivr.errors import ConfigError
 from ivr.metrics.predictions import Predictions
 from ivr.predict.base import Predictor
 from ivr.predict.examples import PreparedExamples
+from ivr.protocol.conventions import demo_form_for
+from ivr.protocol.examples import PersonTable, Recipe, eval_demos
 
 CEILING = "Bayes ceiling (exact posterior)"
 PROFILE_ORACLE = "Profile oracle (training counts)"
@@ -54,13 +54,23 @@ def load_model(catalog_dir: str | Path, what: str = "the Bayes predictor") -> An
     try:
         return SynthModel.load(catalog_dir)
     except FileNotFoundError as err:
-        raise ConfigError(f"{what}: {err}. It needs a synthetic catalog ('synthetic:people=N,seed=S'); for a real "
-                          "catalog use a trained reasoner, model predictions or the statistical baselines "
-                          "instead") from err
+        raise ConfigError(
+            f"{what}: {err}. It needs a synthetic catalog ('synthetic:people=N,seed=S'); for a real "
+            "catalog use a trained reasoner, model predictions or the statistical baselines "
+            "instead"
+        ) from err
 
 
-def posterior_matrix(catalog: Catalog, model: Any, rows: np.ndarray, shown: list[np.ndarray], probes: np.ndarray,
-                     form: str, view: str = "matched", use_demographics: bool = False) -> np.ndarray:
+def posterior_matrix(
+    catalog: Catalog,
+    model: Any,
+    rows: np.ndarray,
+    shown: list[np.ndarray],
+    probes: np.ndarray,
+    form: str,
+    view: str = "matched",
+    use_demographics: bool = False,
+) -> np.ndarray:
     """float [E, K, O] the posterior predictive of ``probes`` in ``form`` given each person's ``shown``
     questions (read in the demonstration form ``view`` gives ``form``), nan beyond a question's options."""
     demo_form = FORMS[demo_form_for(view, FORMS.index(form))]
@@ -70,9 +80,18 @@ def posterior_matrix(catalog: Catalog, model: Any, rows: np.ndarray, shown: list
 
 
 def bayes_predictions(
-    catalog: Catalog, model: Any, rows: np.ndarray, setups: dict[int, np.ndarray], forms: list[str],
-    n_demos: int | str, seed: int, demo_mask: np.ndarray | None = None, use_demographics: bool = False,
-    view: str = "matched", demo_rule: str = "setup", table: PersonTable | None = None,
+    catalog: Catalog,
+    model: Any,
+    rows: np.ndarray,
+    setups: dict[int, np.ndarray],
+    forms: list[str],
+    n_demos: int | str,
+    seed: int,
+    demo_mask: np.ndarray | None = None,
+    use_demographics: bool = False,
+    view: str = "matched",
+    demo_rule: str = "setup",
+    table: PersonTable | None = None,
     demos: dict[int, list[np.ndarray]] | None = None,
 ) -> Predictions:
     """Most probable option under the exact posterior, for every (person, setup, form, probe).
@@ -115,17 +134,24 @@ def bayes_predictions(
             demo_lists = [[eval_demos(table, recipe, seed, int(r), s, probes, int(q))[0] for r in rows] for q in probes]
         else:
             groups = [probes]
-            demo_lists = [demos[s] if demos is not None else
-                          [eval_demos(table, recipe, seed, int(r), s, probes)[0] for r in rows]]
+            demo_lists = [
+                demos[s] if demos is not None else [eval_demos(table, recipe, seed, int(r), s, probes)[0] for r in rows]
+            ]
         for form in forms:
-            post = np.concatenate([posterior_matrix(catalog, model, rows, d, g, form, view, use_demographics)
-                                   for g, d in zip(groups, demo_lists)], axis=1)
+            post = np.concatenate(
+                [
+                    posterior_matrix(catalog, model, rows, d, g, form, view, use_demographics)
+                    for g, d in zip(groups, demo_lists)
+                ],
+                axis=1,
+            )
             parts.append(Predictions.from_matrix(catalog, rows, s, form, probes, np.nanargmax(post, axis=2), post))
     return Predictions.concat(parts)
 
 
-def posterior_outputs(model: Any, examples: PreparedExamples, use_demographics: bool = False,
-                      forms: list[str] | None = None) -> Predictions:
+def posterior_outputs(
+    model: Any, examples: PreparedExamples, use_demographics: bool = False, forms: list[str] | None = None
+) -> Predictions:
     """The posterior predictive of ``model`` (the generator, latent classes, the profile oracle) given each
     person's shown demonstrations of ``examples`` (``forms``: the probe forms, default both)."""
     demo_rule = examples.demo_rule
@@ -134,10 +160,21 @@ def posterior_outputs(model: Any, examples: PreparedExamples, use_demographics: 
     if allowed is not None:
         mask = np.zeros(len(examples.catalog.codebook.questions), dtype=bool)
         mask[list(allowed)] = True
-    return bayes_predictions(examples.catalog, model, examples.rows, examples.setups, list(forms or FORMS),
-                             examples.demo_count, examples.seed, demo_mask=mask, use_demographics=use_demographics,
-                             view=examples.view, demo_rule=demo_rule, table=examples.table,
-                             demos=examples.demos if demo_rule == "setup" else None)
+    return bayes_predictions(
+        examples.catalog,
+        model,
+        examples.rows,
+        examples.setups,
+        list(forms or FORMS),
+        examples.demo_count,
+        examples.seed,
+        demo_mask=mask,
+        use_demographics=use_demographics,
+        view=examples.view,
+        demo_rule=demo_rule,
+        table=examples.table,
+        demos=examples.demos if demo_rule == "setup" else None,
+    )
 
 
 class BayesCeiling(Predictor):
@@ -152,8 +189,9 @@ class BayesCeiling(Predictor):
 
     name = CEILING
 
-    def __init__(self, model: Any, use_demographics: bool = False, name: str | None = None,
-                 forms: list[str] | None = None) -> None:
+    def __init__(
+        self, model: Any, use_demographics: bool = False, name: str | None = None, forms: list[str] | None = None
+    ) -> None:
         self.model, self.use_demographics, self.forms = model, use_demographics, forms
         self.name = name or CEILING
 

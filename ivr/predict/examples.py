@@ -24,10 +24,10 @@ import numpy as np
 
 from ivr.catalog.codebook import FORMS
 from ivr.catalog.store import Catalog
+from ivr.errors import ConfigError
 from ivr.protocol.conventions import demo_form_for
 from ivr.protocol.examples import PersonTable, Recipe, eval_demos
 from ivr.protocol.sampling import id_keys
-from ivr.errors import ConfigError
 
 PEOPLE = ("test", "val", "evaluation")
 
@@ -118,8 +118,10 @@ class PreparedExamples:
             ConfigError: under the per-probe demonstration rule (no one shown set per setup).
         """
         if self.demo_rule != "setup":
-            raise ConfigError("eval_demo_rule='probe' shows each probe its own demonstrations; the statistical "
-                              "predictors read one shown set per (person, setup): use --data.eval_demo_rule setup")
+            raise ConfigError(
+                "eval_demo_rule='probe' shows each probe its own demonstrations; the statistical "
+                "predictors read one shown set per (person, setup): use --data.eval_demo_rule setup"
+            )
         answers = self.catalog.answers(self.demo_form(form))[self.rows]
         return np.where(self.shown[setup], answers, -1).astype(np.int8)
 
@@ -129,14 +131,34 @@ class PreparedExamples:
 
     def with_view(self, view: str) -> PreparedExamples:
         """The same people, setups and demonstrations in another view (the draw does not depend on the form)."""
-        return PreparedExamples(self.catalog, self.rows, self.train, self.setups, view, self.people, self.demo_rule,
-                                self.demos, self.shown, self.table)
+        return PreparedExamples(
+            self.catalog,
+            self.rows,
+            self.train,
+            self.setups,
+            view,
+            self.people,
+            self.demo_rule,
+            self.demos,
+            self.shown,
+            self.table,
+        )
 
 
-def prepare(catalog: Catalog, rows: np.ndarray, train_rows: np.ndarray, setups: dict[int, np.ndarray],
-            demo_count: str, seed: int, view: str = "matched", people: str = "test", demo_rule: str = "setup",
-            demo_questions: tuple[int, ...] | None = None, table: PersonTable | None = None,
-            demographics_only: bool = False) -> PreparedExamples:
+def prepare(
+    catalog: Catalog,
+    rows: np.ndarray,
+    train_rows: np.ndarray,
+    setups: dict[int, np.ndarray],
+    demo_count: str,
+    seed: int,
+    view: str = "matched",
+    people: str = "test",
+    demo_rule: str = "setup",
+    demo_questions: tuple[int, ...] | None = None,
+    table: PersonTable | None = None,
+    demographics_only: bool = False,
+) -> PreparedExamples:
     """Draw each person's shown demonstrations once (the protocol's sampler) and bundle the examples.
 
     Args:
@@ -160,14 +182,22 @@ def prepare(catalog: Catalog, rows: np.ndarray, train_rows: np.ndarray, setups: 
         raise ConfigError("no evaluation people to score: raise --data.split_size or --data.limit_eval_people")
     count = str(len(catalog.codebook.questions)) if str(demo_count) == "all" else str(demo_count)
     setups = {int(s): np.asarray(p, dtype=np.int64) for s, p in setups.items()}
-    train = TrainView(catalog, np.sort(np.asarray(train_rows, dtype=np.int64)), setups, count, int(seed),
-                      id_keys(catalog.person_ids), demo_questions)
+    train = TrainView(
+        catalog,
+        np.sort(np.asarray(train_rows, dtype=np.int64)),
+        setups,
+        count,
+        int(seed),
+        id_keys(catalog.person_ids),
+        demo_questions,
+    )
     table = table or PersonTable(catalog)
     demos: dict[int, list[np.ndarray]] = {}
     shown: dict[int, np.ndarray] = {}
     if demo_rule == "setup":
-        recipe = Recipe(demo_count=count, demo_questions=demo_questions,
-                        demographics="only" if demographics_only else "none")
+        recipe = Recipe(
+            demo_count=count, demo_questions=demo_questions, demographics="only" if demographics_only else "none"
+        )
         n_q = len(catalog.codebook.questions)
         for s, probes in setups.items():
             demos[s] = [eval_demos(table, recipe, seed, int(r), s, probes)[0] for r in rows.tolist()]
@@ -178,9 +208,18 @@ def prepare(catalog: Catalog, rows: np.ndarray, train_rows: np.ndarray, setups: 
     return PreparedExamples(catalog, rows, train, setups, view, people, demo_rule, demos, shown, table)
 
 
-def given_demos(catalog: Catalog, rows: np.ndarray, train_rows: np.ndarray, setups: dict[int, np.ndarray],
-                demos: dict[int, list[np.ndarray]], seed: int, demo_count: str, view: str = "matched",
-                people: str = "test", table: PersonTable | None = None) -> PreparedExamples:
+def given_demos(
+    catalog: Catalog,
+    rows: np.ndarray,
+    train_rows: np.ndarray,
+    setups: dict[int, np.ndarray],
+    demos: dict[int, list[np.ndarray]],
+    seed: int,
+    demo_count: str,
+    view: str = "matched",
+    people: str = "test",
+    table: PersonTable | None = None,
+) -> PreparedExamples:
     """Examples whose shown demonstrations are given rather than drawn by the protocol's sampler (the
     answered questions of an adaptive elicitation after k asked): every predictor reads them the same way.
 
@@ -197,8 +236,15 @@ def given_demos(catalog: Catalog, rows: np.ndarray, train_rows: np.ndarray, setu
         raise ConfigError(f"people={people!r}: use one of {PEOPLE}")
     rows = np.array(rows, dtype=np.int64)
     setups = {int(s): np.asarray(p, dtype=np.int64) for s, p in setups.items()}
-    train = TrainView(catalog, np.sort(np.asarray(train_rows, dtype=np.int64)), setups, str(demo_count), int(seed),
-                      id_keys(catalog.person_ids), None)
+    train = TrainView(
+        catalog,
+        np.sort(np.asarray(train_rows, dtype=np.int64)),
+        setups,
+        str(demo_count),
+        int(seed),
+        id_keys(catalog.person_ids),
+        None,
+    )
     n_q = len(catalog.codebook.questions)
     lists: dict[int, list[np.ndarray]] = {}
     shown: dict[int, np.ndarray] = {}
@@ -216,8 +262,13 @@ def given_demos(catalog: Catalog, rows: np.ndarray, train_rows: np.ndarray, setu
     return PreparedExamples(catalog, rows, train, setups, view, people, "setup", lists, shown, table)
 
 
-def from_datamodule(dm: Any, people: str = "test", view: str | None = None, rows: np.ndarray | None = None,
-                    setups: list[int] | None = None) -> PreparedExamples:
+def from_datamodule(
+    dm: Any,
+    people: str = "test",
+    view: str | None = None,
+    rows: np.ndarray | None = None,
+    setups: list[int] | None = None,
+) -> PreparedExamples:
     """The examples a set-up :class:`ivr.data.datamodule.IVRDataModule` evaluates: its test people (first
     ``limit_eval_people``), setups, seed, demonstration count, rule and allowed questions.
 
@@ -232,10 +283,24 @@ def from_datamodule(dm: Any, people: str = "test", view: str | None = None, rows
     if rows is None:
         split = dm.split
         limit = hp.limit_eval_people
-        rows = (np.asarray(split.test_rows)[:limit] if people == "test"
-                else np.concatenate([np.asarray(split.test_rows)[:limit], np.asarray(split.val_rows)[:limit]]))
+        rows = (
+            np.asarray(split.test_rows)[:limit]
+            if people == "test"
+            else np.concatenate([np.asarray(split.test_rows)[:limit], np.asarray(split.val_rows)[:limit]])
+        )
     recipe = dm.eval_recipe
     chosen = range(len(dm.setups)) if setups is None else setups
-    return prepare(dm.catalog, rows, dm.split.train_rows, {s: dm.setups[s] for s in chosen},
-                   recipe.demo_count, hp.seed, view or dm.eval_views[0], people, hp.eval_demo_rule,
-                   recipe.demo_questions, getattr(dm, "table", None), hp.demographics == "only")
+    return prepare(
+        dm.catalog,
+        rows,
+        dm.split.train_rows,
+        {s: dm.setups[s] for s in chosen},
+        recipe.demo_count,
+        hp.seed,
+        view or dm.eval_views[0],
+        people,
+        hp.eval_demo_rule,
+        recipe.demo_questions,
+        getattr(dm, "table", None),
+        hp.demographics == "only",
+    )

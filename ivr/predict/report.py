@@ -39,14 +39,22 @@ def format_table(rows: dict[str, dict[str, Any]], setups: list[int], convention:
     """
     cols = table_columns(setups)
     width = max([len(n) for n in rows] + [6]) + 2
-    head = ("method".ljust(width) + "".join(c.replace("polar ", "p ").replace("refined ", "r ").rjust(9) for c in cols)
-            + "n".rjust(7) + "CPU s".rjust(9))
+    head = (
+        "method".ljust(width)
+        + "".join(c.replace("polar ", "p ").replace("refined ", "r ").rjust(9) for c in cols)
+        + "n".rjust(7)
+        + "CPU s".rjust(9)
+    )
     lines = ([convention, ""] if convention else []) + [head, "-" * len(head)]
     for name, row in rows.items():
         n = row.get("n")
         cpu = row.get("cpu_seconds")
-        lines.append(name.ljust(width) + "".join(f"{v:9.2f}" for v in row_values(row))
-                     + (f"{n:7d}" if n is not None else "      –") + (f"{cpu:9.1f}" if cpu is not None else "        –"))
+        lines.append(
+            name.ljust(width)
+            + "".join(f"{v:9.2f}" for v in row_values(row))
+            + (f"{n:7d}" if n is not None else "      –")
+            + (f"{cpu:9.1f}" if cpu is not None else "        –")
+        )
     return "\n".join(lines)
 
 
@@ -72,9 +80,18 @@ def slug(name: str) -> str:
 
 
 def report_run(
-    predictions: dict[str, Any], dm: Any, out: str | Path, with_baselines: bool = True,
-    bootstrap: int = 1000, published: bool = False, overwrite: bool = False, flag: str = "--out",
-    progress: bool = True, paper: str | Path | None = None, ceiling: bool = True, imputers: bool = False,
+    predictions: dict[str, Any],
+    dm: Any,
+    out: str | Path,
+    with_baselines: bool = True,
+    bootstrap: int = 1000,
+    published: bool = False,
+    overwrite: bool = False,
+    flag: str = "--out",
+    progress: bool = True,
+    paper: str | Path | None = None,
+    ceiling: bool = True,
+    imputers: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Score each model's test predictions, add baseline / paper rows, print and write the table.
 
@@ -111,8 +128,10 @@ def report_run(
     out = Path(out)
     check_output(out, "evaluate", overwrite, flag)
     first_view = dm.eval_views[0]
-    models = [FixedPredictor(name, dict(p) if isinstance(p, Mapping) else {first_view: p}, None)
-              for name, p in predictions.items()]
+    models = [
+        FixedPredictor(name, dict(p) if isinstance(p, Mapping) else {first_view: p}, None)
+        for name, p in predictions.items()
+    ]
     first = next(iter(models[0].predictions.values()))
     import numpy as np
 
@@ -126,8 +145,13 @@ def report_run(
         from ivr.ceiling import ceiling_predictors
 
         predictors += ceiling_predictors(dm)
-    scored = run_predictors(predictors, views, bootstrap=bootstrap, seed=dm.hparams.seed,
-                            log=(lambda line: print(f"[ivr] {line}", file=sys.stderr)) if progress else None)
+    scored = run_predictors(
+        predictors,
+        views,
+        bootstrap=bootstrap,
+        seed=dm.hparams.seed,
+        log=(lambda line: print(f"[ivr] {line}", file=sys.stderr)) if progress else None,
+    )
     rows = {name: table_json_row(r) for name, r in scored.items()}
     reports = {name: r.report for name, r in scored.items()}
     predictions = {name: r.predictions for name, r in scored.items()}
@@ -138,14 +162,19 @@ def report_run(
     kept = model_names + [n for n in rows if n.startswith((CEILING, PROFILE_ORACLE))]
     if published:
         rows.update({f"{k} (paper)": v for k, v in published_table3(paper).items() if len(v["polar"]) == len(setups)})
-    header = dm.convention(resemble="non_probe" if with_baselines else None) + "\n" + people_header(
-        examples, dm.hparams.limit_eval_people)
+    header = (
+        dm.convention(resemble="non_probe" if with_baselines else None)
+        + "\n"
+        + people_header(examples, dm.hparams.limit_eval_people)
+    )
     text = format_table(rows, setups, header)
     if published:
         text += "\n(paper) rows: Table 3 of the paper"
-    intervals = [f"  {name}: " + ", ".join(f"{k.replace('_avg', '')} {lo:.2f}-{hi:.2f}"
-                                           for k, (lo, hi) in r["ci"].items())
-                 for name, r in rows.items() if r.get("ci")]
+    intervals = [
+        f"  {name}: " + ", ".join(f"{k.replace('_avg', '')} {lo:.2f}-{hi:.2f}" for k, (lo, hi) in r["ci"].items())
+        for name, r in rows.items()
+        if r.get("ci")
+    ]
     if intervals:
         text += f"\n95% bootstrap intervals ({bootstrap} resamples of people):\n" + "\n".join(intervals)
     from ivr.ceiling import dimension_table, fit_table, gap_lines
@@ -155,12 +184,18 @@ def report_run(
         text += "\nPoints to the Bayes ceiling (same people, demonstrations and forms):\n" + "\n".join(gaps)
     gaps = gap_lines(rows, model_names, ceiling=PROFILE_ORACLE)
     if gaps:
-        text += ("\nPoints to the profile oracle (the ceiling's profiles, their answer probabilities counted from "
-                 "the training people):\n" + "\n".join(gaps))
+        text += (
+            "\nPoints to the profile oracle (the ceiling's profiles, their answer probabilities counted from "
+            "the training people):\n" + "\n".join(gaps)
+        )
     if any(r.distribution for r in reports.values()):
-        text += ("\n\nCalibration and distributional fit per (question, group): W1 on ordered options / (options - 1), "
-                 "JS (base 2) on unordered; 'groups' = mean over the demographic dimensions (0 = exact)\n"
-                 + fit_table(reports) + "\n\n" + dimension_table({n: reports[n] for n in kept}))
+        text += (
+            "\n\nCalibration and distributional fit per (question, group): W1 on ordered options / (options - 1), "
+            "JS (base 2) on unordered; 'groups' = mean over the demographic dimensions (0 = exact)\n"
+            + fit_table(reports)
+            + "\n\n"
+            + dimension_table({n: reports[n] for n in kept})
+        )
     import pandas as pd
 
     frame = pd.DataFrame([row_values(r) for r in rows.values()], index=list(rows), columns=table_columns(setups))

@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from ivr.protocol.conventions import row_name
 from ivr.metrics import Predictions, Report, evaluate_predictions
 from ivr.predict.base import Predictor
 from ivr.predict.examples import PreparedExamples
+from ivr.protocol.conventions import row_name
 
 CI_KEYS = ("polar_avg", "refined_avg", "all")
 
@@ -64,9 +64,12 @@ def table_json_row(scored: ScoredRow) -> dict[str, Any]:
     if ci:
         row["ci"] = ci
     known = not (np.isnan(scored.fit_cpu_s) or np.isnan(scored.predict_cpu_s))
-    row.update(n=scored.n_people, cpu_seconds=round(scored.cpu_seconds, 3) if known else None,
-               fit_cpu_seconds=None if np.isnan(scored.fit_cpu_s) else round(scored.fit_cpu_s, 3),
-               predict_cpu_seconds=None if np.isnan(scored.predict_cpu_s) else round(scored.predict_cpu_s, 3))
+    row.update(
+        n=scored.n_people,
+        cpu_seconds=round(scored.cpu_seconds, 3) if known else None,
+        fit_cpu_seconds=None if np.isnan(scored.fit_cpu_s) else round(scored.fit_cpu_s, 3),
+        predict_cpu_seconds=None if np.isnan(scored.predict_cpu_s) else round(scored.predict_cpu_s, 3),
+    )
     return row
 
 
@@ -79,23 +82,31 @@ def to_predictions(outputs: Any, examples: PreparedExamples) -> Predictions:
         if (s, form) not in outputs:
             continue
         out = outputs[(s, form)]
-        parts.append(Predictions.from_matrix(examples.catalog, examples.rows, s, form, examples.setups[s],
-                                             out.decided(), out.probs))
+        parts.append(
+            Predictions.from_matrix(
+                examples.catalog, examples.rows, s, form, examples.setups[s], out.decided(), out.probs
+            )
+        )
     return Predictions.concat(parts)
 
 
 def people_header(examples: PreparedExamples, limit: int | None = None) -> str:
     """``n = 100 people (the split's test half; ...)``: the line every table prints above its rows."""
-    which = {"test": "the split's test half: the people ivr.fit and ivr.evaluate score",
-             "val": "the split's validation half"}.get(examples.people,
-                                                        "every evaluation person: the split's test and validation halves")
+    which = {
+        "test": "the split's test half: the people ivr.fit and ivr.evaluate score",
+        "val": "the split's validation half",
+    }.get(examples.people, "every evaluation person: the split's test and validation halves")
     cut = f"; the first {limit} of each half (--data.limit_eval_people)" if limit is not None else ""
     return f"n = {examples.n_people} people ({which}{cut}); every row is scored on these people"
 
 
 def run_predictors(
-    predictors: Sequence[Predictor], examples: PreparedExamples | Mapping[str, PreparedExamples],
-    bootstrap: int = 0, seed: int = 0, dimensions: list[str] | None = None, log: Any = None,
+    predictors: Sequence[Predictor],
+    examples: PreparedExamples | Mapping[str, PreparedExamples],
+    bootstrap: int = 0,
+    seed: int = 0,
+    dimensions: list[str] | None = None,
+    log: Any = None,
     min_group_size: int = 1,
 ) -> dict[str, ScoredRow]:
     """Fit, predict and score every predictor on the same examples.
@@ -134,12 +145,27 @@ def run_predictors(
                 fit_s = predict_s = float("nan")
             elif getattr(pred, "cpu_seconds", None) is not None:
                 fit_s, predict_s = 0.0, float(pred.cpu_seconds)
-            report = evaluate_predictions(preds, first.catalog, dimensions=dimensions, bootstrap=bootstrap, seed=seed,
-                                          min_group_size=min_group_size)
+            report = evaluate_predictions(
+                preds,
+                first.catalog,
+                dimensions=dimensions,
+                bootstrap=bootstrap,
+                seed=seed,
+                min_group_size=min_group_size,
+            )
             name = row_name(pred.name, view, order)
-            out[name] = ScoredRow(name, report, preds, int(len(np.unique(preds.person))),
-                                  fit_s if view == order[0] else 0.0, predict_s, pred.reads)
+            out[name] = ScoredRow(
+                name,
+                report,
+                preds,
+                int(len(np.unique(preds.person))),
+                fit_s if view == order[0] else 0.0,
+                predict_s,
+                pred.reads,
+            )
             if log is not None:
-                log(f"{name}: all {report.table3_row()['all']:.2f} on {out[name].n_people} people, "
-                    f"{out[name].cpu_seconds:.1f} CPU-s")
+                log(
+                    f"{name}: all {report.table3_row()['all']:.2f} on {out[name].n_people} people, "
+                    f"{out[name].cpu_seconds:.1f} CPU-s"
+                )
     return out

@@ -78,8 +78,9 @@ def row_name(name: str, view: str, views: tuple[str, ...]) -> str:
     return name if view == views[0] else f"{name} [{view}]"
 
 
-def convention_header(eval_forms: str, demo_count: str, demo_rule: str, n_setup_probes: int | None = None,
-                      resemble: str | None = None) -> str:
+def convention_header(
+    eval_forms: str, demo_count: str, demo_rule: str, n_setup_probes: int | None = None, resemble: str | None = None
+) -> str:
     """The header lines naming the convention every row of a table follows.
 
     Args:
@@ -92,12 +93,16 @@ def convention_header(eval_forms: str, demo_count: str, demo_rule: str, n_setup_
     probes = f"the setup's {n_setup_probes} probes" if n_setup_probes else "the setup's probes"
     excluded = probes if demo_rule == "setup" else "the probed question only (the study's per-probe rule)"
     count = "every valid answer as a demonstration" if demo_count == "all" else f"{demo_count} demonstrations"
-    lines = [f"Evaluation: {count} per person and setup, drawn outside {excluded}; "
-             f"eval_forms={eval_forms}:"]
+    lines = [f"Evaluation: {count} per person and setup, drawn outside {excluded}; eval_forms={eval_forms}:"]
     lines += [f"  [{v}] {view_label(v)}" for v in eval_views(eval_forms)]
     if resemble is not None:
-        over = ("the person's shown demonstrations" if resemble == "shown"
-                else "every question that is not a probe of the setup")
-        lines += [f"Resemble compares people in the demonstration form over {over};",
-                  "  Global majority and Random use no demonstrations."]
+        over = (
+            "the person's shown demonstrations"
+            if resemble == "shown"
+            else "every question that is not a probe of the setup"
+        )
+        lines += [
+            f"Resemble compares people in the demonstration form over {over};",
+            "  Global majority and Random use no demonstrations.",
+        ]
     return "\n".join(lines)

@@ -44,8 +44,16 @@ TAG_PEOPLE = 22
 TAG_SHUFFLE = 23
 TAG_UNIT_PICK = 25
 
-__all__ = ["Example", "PersonTable", "Recipe", "eval_demos", "eval_example", "hash_key", "train_example",
-           "train_people"]
+__all__ = [
+    "Example",
+    "PersonTable",
+    "Recipe",
+    "eval_demos",
+    "eval_example",
+    "hash_key",
+    "train_example",
+    "train_people",
+]
 
 
 @dataclass(frozen=True)
@@ -85,7 +93,8 @@ class Recipe:
         checks = [
             ("probe_form", self.probe_form, tuple(PROBE_FORMS)),
             ("demo_form", self.demo_form, ("polar", "refined", "p", "r", "p+r")),
-            ("demographics", self.demographics, DEMOGRAPHIC_MODES), ("option_order", self.option_order, OPTION_ORDERS),
+            ("demographics", self.demographics, DEMOGRAPHIC_MODES),
+            ("option_order", self.option_order, OPTION_ORDERS),
             ("eval_demo_rule", self.demo_rule, DEMO_RULES),
         ]
         for flag, value, allowed in checks:
@@ -149,8 +158,9 @@ class PersonTable:
         self.answers = np.stack([catalog.polar, catalog.refined]).astype(np.int8)
         self.valid = catalog.refined >= 0
         cols = [cb.demographic_columns.index(d.column) for d in cb.demographics]
-        self.demo_codes = (catalog.demographics[:, cols].astype(np.int64) if cols
-                           else np.zeros((len(catalog), 0), np.int64))
+        self.demo_codes = (
+            catalog.demographics[:, cols].astype(np.int64) if cols else np.zeros((len(catalog), 0), np.int64)
+        )
         self.demo_valid = np.zeros(self.demo_codes.shape, dtype=bool)
         for j, d in enumerate(cb.demographics):
             self.demo_valid[:, j] = np.isin(self.demo_codes[:, j], np.fromiter(d.values, dtype=np.int64))
@@ -181,14 +191,22 @@ def _shown(table: PersonTable, row: int, demos: np.ndarray, demo_form: int, demo
     """The shown-statement fields of an example: demonstrations and demographic statements."""
     demo_idx = np.flatnonzero(table.demo_valid[row]) if demographics else np.zeros(0, np.int64)
     return {
-        "demo_form": demo_form, "demo_questions": demos,
+        "demo_form": demo_form,
+        "demo_questions": demos,
         "demo_options": table.answers[demo_form, row, demos].astype(np.int64),
-        "demographics": demo_idx, "demographic_codes": table.demo_codes[row, demo_idx],
+        "demographics": demo_idx,
+        "demographic_codes": table.demo_codes[row, demo_idx],
     }
 
 
 def train_example(
-    table: PersonTable, recipe: Recipe, seed: int, epoch: int, question: int, row: int, unit: Unit | None = None,
+    table: PersonTable,
+    recipe: Recipe,
+    seed: int,
+    epoch: int,
+    question: int,
+    row: int,
+    unit: Unit | None = None,
 ) -> Example:
     """The training example of (target question, person) in an epoch.
 
@@ -225,14 +243,24 @@ def train_example(
     forms = np.full(len(probes), form, dtype=np.int64)
     shown = _shown(table, row, demos, demo_form, only or recipe.demographics == "with")
     return Example(
-        row=row, setup=-1, **shown, probe_questions=probes, probe_forms=forms,
+        row=row,
+        setup=-1,
+        **shown,
+        probe_questions=probes,
+        probe_forms=forms,
         labels=table.answers[form, row, probes].astype(np.int64),
-        option_orders=_option_orders(table, recipe, probes, forms, rng), demos_requested=d,
+        option_orders=_option_orders(table, recipe, probes, forms, rng),
+        demos_requested=d,
     )
 
 
 def eval_demos(
-    table: PersonTable, recipe: Recipe, seed: int, row: int, setup: int, setup_probes: np.ndarray,
+    table: PersonTable,
+    recipe: Recipe,
+    seed: int,
+    row: int,
+    setup: int,
+    setup_probes: np.ndarray,
     probe: int | None = None,
 ) -> tuple[np.ndarray, int]:
     """The demonstration questions of a person in an evaluation setup, and the count requested.
@@ -250,12 +278,17 @@ def eval_demos(
         ValueError: rule ``"probe"`` without a probed question.
     """
     key = table.keys[row]
-    d = 0 if recipe.demographics == "only" else demo_count(
-        "200" if recipe.demo_count == "mixed+200" else recipe.demo_count, seed, key, setup, 0)
+    d = (
+        0
+        if recipe.demographics == "only"
+        else demo_count("200" if recipe.demo_count == "mixed+200" else recipe.demo_count, seed, key, setup, 0)
+    )
     if recipe.demo_rule == "probe":
         if probe is None:
-            raise ValueError("eval_demo_rule='probe' leaves out the probed question only, so it needs one probe "
-                             "per sequence: set eval_packed: false (or use eval_demo_rule: setup)")
+            raise ValueError(
+                "eval_demo_rule='probe' leaves out the probed question only, so it needs one probe "
+                "per sequence: set eval_packed: false (or use eval_demo_rule: setup)"
+            )
         exclude = np.asarray([probe], dtype=np.int64)
     else:
         exclude = np.asarray(setup_probes, dtype=np.int64)
@@ -268,8 +301,15 @@ def eval_demos(
 
 
 def eval_example(
-    table: PersonTable, recipe: Recipe, seed: int, row: int, setup: int, setup_probes: np.ndarray, form: int,
-    probe: int | None = None, demo_form: int | None = None,
+    table: PersonTable,
+    recipe: Recipe,
+    seed: int,
+    row: int,
+    setup: int,
+    setup_probes: np.ndarray,
+    form: int,
+    probe: int | None = None,
+    demo_form: int | None = None,
 ) -> Example:
     """A fixed-protocol evaluation example.
 
@@ -297,14 +337,18 @@ def eval_example(
     demo_form = recipe.default_demo_form if demo_form is None else int(demo_form)
     shown = _shown(table, row, demos, demo_form, recipe.demographics != "none")
     return Example(
-        row=row, setup=setup, **shown, probe_questions=probes, probe_forms=forms,
-        labels=table.answers[forms, row, probes].astype(np.int64), option_orders=orders, demos_requested=d,
+        row=row,
+        setup=setup,
+        **shown,
+        probe_questions=probes,
+        probe_forms=forms,
+        labels=table.answers[forms, row, probes].astype(np.int64),
+        option_orders=orders,
+        demos_requested=d,
     )
 
 
-def train_people(
-    table: PersonTable, rows: np.ndarray, n_per_question: int | None, seed: int
-) -> list[np.ndarray]:
+def train_people(table: PersonTable, rows: np.ndarray, n_per_question: int | None, seed: int) -> list[np.ndarray]:
     """Per target question, the training people (catalog rows) valid on it: a seeded choice of N.
 
     Args:

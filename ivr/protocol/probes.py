@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ivr.errors import ConfigError, InputError
 from ivr.catalog.codebook import Codebook
 from ivr.catalog.store import Catalog
+from ivr.errors import ConfigError, InputError
 
 
 def _by_category(codebook: Codebook) -> dict[str, list[int]]:
@@ -32,8 +32,10 @@ def _by_category(codebook: Codebook) -> dict[str, list[int]]:
         if q.probe:
             by_category.setdefault(q.category, []).append(i)
     if codebook.questions and not any(by_category.values()):
-        raise InputError(f"codebook {codebook.source or codebook.name}: every question is marked 'probe: false', "
-                         "so there is nothing to probe; remove 'probe: false' from some questions")
+        raise InputError(
+            f"codebook {codebook.source or codebook.name}: every question is marked 'probe: false', "
+            "so there is nothing to probe; remove 'probe: false' from some questions"
+        )
     return by_category
 
 
@@ -50,8 +52,10 @@ def fold_setups(codebook: Codebook, n_setups: int, per_setup: int) -> list[np.nd
     groups = [g for g in _by_category(codebook).values() if g]
     order = [g[r] for r in range(max(len(g) for g in groups)) for g in groups if r < len(g)]
     n = len(order)
-    return [np.asarray(sorted({order[(per_setup * s + j) % n] for j in range(per_setup)}), dtype=np.int64)
-            for s in range(n_setups)]
+    return [
+        np.asarray(sorted({order[(per_setup * s + j) % n] for j in range(per_setup)}), dtype=np.int64)
+        for s in range(n_setups)
+    ]
 
 
 def probe_setups(codebook: Codebook, n_setups: int | None = None, per_category: int | None = None) -> list[np.ndarray]:
@@ -123,13 +127,15 @@ def check_probe_answers(catalog: Catalog, setups: list[np.ndarray]) -> None:
                 f"the catalog lacks probe question {qid!r}: it has no valid answer, {_empty_reason(catalog, qid)}; "
                 f"in codebook "
                 f"{cb.name!r} drop the question, list the codes that are answers under its 'codes:', or mark it "
-                f"'probe: false'; {rebuild}")
+                f"'probe: false'; {rebuild}"
+            )
         if used.size == 1:
             option = cb.questions[q].refined[int(used[0])].statement
             raise InputError(
                 f"probe question {qid!r} is constant: all {int((answers >= 0).sum()):,} people who answered it chose "
                 f"{option!r}, so it cannot tell predictors apart and inflates the majority baselines; in codebook "
-                f"{cb.name!r} mark it 'probe: false' (it stays a demonstration) or drop the question; {rebuild}")
+                f"{cb.name!r} mark it 'probe: false' (it stays a demonstration) or drop the question; {rebuild}"
+            )
 
 
 def all_probe_questions(setups: list[np.ndarray]) -> np.ndarray:

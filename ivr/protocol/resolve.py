@@ -96,8 +96,11 @@ class Protocol:
         ``setup`` the questions a setup leaves (question count less the probes of one setup)."""
         value = str(getattr(self, which))
         if value == "setup":
-            probes = (self.probes_per_setup if self.probes_per_setup is not None
-                      else (self.probes_per_category or 0) * len(codebook.categories))
+            probes = (
+                self.probes_per_setup
+                if self.probes_per_setup is not None
+                else (self.probes_per_category or 0) * len(codebook.categories)
+            )
             return str(max(1, len(codebook.questions) - probes))
         return str(len(codebook.questions)) if value == "all" else value
 
@@ -113,20 +116,36 @@ def is_study_sized(codebook: Codebook) -> bool:
 def default_protocol(codebook: Codebook) -> dict[str, Any]:
     """The defaults derived from the survey's size (module docstring)."""
     if is_study_sized(codebook):
-        return {"n_setups": STUDY_SETUPS, "probes_per_category": STUDY_PER_CATEGORY, "probes_per_setup": None,
-                "min_valid": None, "eval_demo_count": str(STUDY_DEMOS), "demo_count": str(STUDY_DEMOS),
-                "split_rule": "study" if "continent" in codebook.roles else "stratified",
-                "split_size": STUDY_SIZE}
+        return {
+            "n_setups": STUDY_SETUPS,
+            "probes_per_category": STUDY_PER_CATEGORY,
+            "probes_per_setup": None,
+            "min_valid": None,
+            "eval_demo_count": str(STUDY_DEMOS),
+            "demo_count": str(STUDY_DEMOS),
+            "split_rule": "study" if "continent" in codebook.roles else "stratified",
+            "split_size": STUDY_SIZE,
+        }
     n_q = len(codebook.questions)
-    return {"n_setups": min(STUDY_SETUPS, n_q), "probes_per_category": None,
-            "probes_per_setup": max(1, n_q // 4), "min_valid": None, "eval_demo_count": "all",
-            "demo_count": "all", "split_rule": "stratified", "split_size": None}
+    return {
+        "n_setups": min(STUDY_SETUPS, n_q),
+        "probes_per_category": None,
+        "probes_per_setup": max(1, n_q // 4),
+        "min_valid": None,
+        "eval_demo_count": "all",
+        "demo_count": "all",
+        "split_rule": "stratified",
+        "split_size": None,
+    }
 
 
 def _check(values: dict[str, Any], origin: dict[str, str], codebook: Codebook) -> None:
     def where(key: str) -> str:
-        return (f"protocol.{key} in codebook {codebook.source or codebook.name}" if origin.get(key) == "codebook"
-                else f"--data.{key}")
+        return (
+            f"protocol.{key} in codebook {codebook.source or codebook.name}"
+            if origin.get(key) == "codebook"
+            else f"--data.{key}"
+        )
 
     for key in ("n_setups", "probes_per_category", "probes_per_setup", "min_valid", "split_size"):
         v, low = values[key], 0 if key == "min_valid" else 1
@@ -134,16 +153,19 @@ def _check(values: dict[str, Any], origin: dict[str, str], codebook: Codebook) -
             raise ConfigError(f"{where(key)}={v!r}: use an integer >= {low}")
     for key in ("eval_demo_count", "demo_count"):
         v = str(values[key])
-        allowed = ("all", "mixed", "rand") if key == "eval_demo_count" else ("all", "mixed", "rand", "mixed+200",
-                                                                                "setup")
+        allowed = (
+            ("all", "mixed", "rand") if key == "eval_demo_count" else ("all", "mixed", "rand", "mixed+200", "setup")
+        )
         if not (v.isdigit() or v in allowed):
             raise ConfigError(f"{where(key)}={v!r}: use an integer such as 200 or one of {list(allowed)}")
     if values["split_rule"] not in ("study", "stratified"):
         raise ConfigError(f"{where('split_rule')}={values['split_rule']!r}: use study or stratified")
     n_q = len(codebook.questions)
     if values["probes_per_setup"] is not None and values["probes_per_setup"] >= n_q:
-        raise ConfigError(f"{where('probes_per_setup')}={values['probes_per_setup']}: this survey has {n_q} "
-                          f"questions, so a setup must leave some as demonstrations; use at most {n_q - 1}")
+        raise ConfigError(
+            f"{where('probes_per_setup')}={values['probes_per_setup']}: this survey has {n_q} "
+            f"questions, so a setup must leave some as demonstrations; use at most {n_q - 1}"
+        )
 
 
 def resolve_protocol(codebook: Codebook, overrides: Mapping[str, Any] | None = None) -> Protocol:
@@ -172,8 +194,13 @@ def resolve_protocol(codebook: Codebook, overrides: Mapping[str, Any] | None = N
     return Protocol(**values, study=is_study_sized(codebook), origin=origin)
 
 
-def protocol_split(catalog: Any, overrides: Mapping[str, Any] | None, seed: int, ids_file: str | None = None,
-                   setups: list[np.ndarray] | None = None) -> tuple[Protocol, list[np.ndarray], Any]:
+def protocol_split(
+    catalog: Any,
+    overrides: Mapping[str, Any] | None,
+    seed: int,
+    ids_file: str | None = None,
+    setups: list[np.ndarray] | None = None,
+) -> tuple[Protocol, list[np.ndarray], Any]:
     """The protocol, its setups and the evaluation split (:func:`ivr.protocol.splits.make_split`) in one step.
 
     Eligibility uses every setup of the protocol (``setups`` replaces them when given).
@@ -186,8 +213,17 @@ def protocol_split(catalog: Any, overrides: Mapping[str, Any] | None, seed: int,
     protocol = resolve_protocol(catalog.codebook, overrides)
     setups = protocol.setups(catalog.codebook) if setups is None else setups
     if ids_file is None and protocol.split_size is not None and protocol.split_size > len(catalog):
-        raise ConfigError(f"--data.split_size {protocol.split_size} is larger than the catalog's population of "
-                          f"{len(catalog)} people; lower --data.split_size")
-    split = make_split(catalog, size=protocol.split_size, seed=seed, rule=protocol.split_rule, ids_file=ids_file,
-                       setups=setups, min_valid=protocol.min_valid)
+        raise ConfigError(
+            f"--data.split_size {protocol.split_size} is larger than the catalog's population of "
+            f"{len(catalog)} people; lower --data.split_size"
+        )
+    split = make_split(
+        catalog,
+        size=protocol.split_size,
+        seed=seed,
+        rule=protocol.split_rule,
+        ids_file=ids_file,
+        setups=setups,
+        min_valid=protocol.min_valid,
+    )
     return protocol, setups, split

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ivr.errors import ConfigError
 from ivr.catalog.store import Catalog
+from ivr.errors import ConfigError
 
 EXCLUDE_RULES = ("setup", "probe")
 MIXED_RANGE = (50, 200)  # "mixed": d uniform in [50, 200], both ends included (the study's randint)
@@ -57,9 +57,7 @@ def id_keys(person_ids: np.ndarray) -> np.ndarray:
     return np.fromiter((hash_key(x) for x in ids.tolist()), dtype=np.uint64, count=len(ids))
 
 
-def person_rng(
-    seed: int, tag: int, person_id: int | str, setup: int, epoch: int, *extra: int
-) -> np.random.Generator:
+def person_rng(seed: int, tag: int, person_id: int | str, setup: int, epoch: int, *extra: int) -> np.random.Generator:
     """The RNG of one (seed, tag, person, setup, epoch, *extra); setup may be -1 (training)."""
     keys = [seed, tag, person_id, setup, epoch, *extra]
     return np.random.default_rng([_key(k) for k in keys])
@@ -123,7 +121,13 @@ def demo_candidates(valid_row: np.ndarray, setup_probes: np.ndarray, probe_q: in
 
 
 def sample_demos(
-    valid: np.ndarray, exclude: np.ndarray, d: int, seed: int, person_id: int | str, setup: int, epoch: int,
+    valid: np.ndarray,
+    exclude: np.ndarray,
+    d: int,
+    seed: int,
+    person_id: int | str,
+    setup: int,
+    epoch: int,
     tag: int = 0,
 ) -> np.ndarray:
     """Draw a person's demonstration questions.

@@ -11,8 +11,8 @@ import numpy as np
 
 from ivr.catalog.codebook import Codebook
 from ivr.catalog.store import Catalog
-from ivr.protocol.units import Unit, UnitError, legacy_units, parse_units
 from ivr.errors import ConfigError
+from ivr.protocol.units import Unit, UnitError, legacy_units, parse_units
 
 __all__ = ["counts_for_survey", "demo_questions", "filter_rows", "training_units"]
 
@@ -64,13 +64,20 @@ def demo_questions(codebook: Codebook, categories: list[str] | None) -> tuple[in
         categories = [categories]
     for c in categories:
         if c not in codebook.categories:
-            raise ConfigError(f"eval_demo_categories: unknown category {c!r}; known categories: {list(codebook.categories)}")
+            raise ConfigError(
+                f"eval_demo_categories: unknown category {c!r}; known categories: {list(codebook.categories)}"
+            )
     wanted = set(categories)
     return tuple(j for j, q in enumerate(codebook.questions) if q.category in wanted)
 
 
-def training_units(units: str | list[Any] | None, demo_count: str | None, probe_form: str | None,
-                   demo_form: str | None, demographics: str) -> tuple[Unit, ...]:
+def training_units(
+    units: str | list[Any] | None,
+    demo_count: str | None,
+    probe_form: str | None,
+    demo_form: str | None,
+    demographics: str,
+) -> tuple[Unit, ...]:
     """The run's units: ``units``, else the one-unit shorthand keys (defaults 200 x p+r x p+r).
 
     Raises:
@@ -80,8 +87,10 @@ def training_units(units: str | list[Any] | None, demo_count: str | None, probe_
     if units is not None:
         given = [k for k, v in shorthand.items() if v is not None]
         if given:
-            raise UnitError(f"data.units and data.{'/'.join(given)} both describe the training examples; give the "
-                            "units only (e.g. units: [pmixed_p1, rmixed_r1]) or the shorthand keys only")
+            raise UnitError(
+                f"data.units and data.{'/'.join(given)} both describe the training examples; give the "
+                "units only (e.g. units: [pmixed_p1, rmixed_r1]) or the shorthand keys only"
+            )
         return parse_units(units)
     return legacy_units(str(demo_count or "200"), probe_form or "p+r", demo_form or "p+r", demographics)
 
@@ -96,8 +105,14 @@ def _fewest(count: str) -> int | None:
     return {"mixed": MIXED_RANGE[0], "rand": RAND_RANGE[0], "mixed+200": MIXED_RANGE[0]}.get(count)
 
 
-def counts_for_survey(units: tuple[Unit, ...], eval_count: str | None, protocol: Any, codebook: Codebook,
-                      setups: list[np.ndarray], protocol_eval: str) -> tuple[tuple[Unit, ...], str | None, str | None]:
+def counts_for_survey(
+    units: tuple[Unit, ...],
+    eval_count: str | None,
+    protocol: Any,
+    codebook: Codebook,
+    setups: list[np.ndarray],
+    protocol_eval: str,
+) -> tuple[tuple[Unit, ...], str | None, str | None]:
     """Demonstration counts sized for the study (``configs/tiny.yaml``: 50-200 per training example, 200 per
     evaluation example) on a survey too small to give them: they follow the catalog's protocol.
 
@@ -130,7 +145,9 @@ def counts_for_survey(units: tuple[Unit, ...], eval_count: str | None, protocol:
     if eval_over:
         changed.append(f"evaluation demonstrations {eval_count} -> {protocol_eval}")
         eval_count = protocol_eval
-    line = (f"this survey has {len(codebook.questions)} questions and a probe setup leaves {leaves}, fewer than the "
-            f"config's demonstration counts ask: following the catalog's protocol, {'; '.join(changed)} "
-            "(configs/tiny_survey.yaml is the recipe sized for a survey like this)")
+    line = (
+        f"this survey has {len(codebook.questions)} questions and a probe setup leaves {leaves}, fewer than the "
+        f"config's demonstration counts ask: following the catalog's protocol, {'; '.join(changed)} "
+        "(configs/tiny_survey.yaml is the recipe sized for a survey like this)"
+    )
     return units, eval_count, line

@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from ivr.errors import ConfigError, InputError, InputNotFoundError
 from ivr.catalog.store import Catalog
+from ivr.errors import ConfigError, InputError, InputNotFoundError
 from ivr.protocol.probes import all_probe_questions, check_probe_answers, probe_setups
 
 RULES = ("study", "stratified")
@@ -125,14 +125,20 @@ def too_few_eligible(catalog: Catalog, setups: list[np.ndarray], min_valid: int,
     n_q = len(catalog.codebook.questions)
     n_probe = int(_probe_valid(catalog, setups).sum())
     n_enough = int((catalog.n_valid >= min_valid).sum())
-    head = (f"{n_eligible} of {len(catalog)} people are eligible for evaluation, {size} are asked for "
-            f"(--data.split_size): {n_enough} have >= {min_valid} valid answers (--data.min_valid) and {n_probe} "
-            f"answered every probe question")
+    head = (
+        f"{n_eligible} of {len(catalog)} people are eligible for evaluation, {size} are asked for "
+        f"(--data.split_size): {n_enough} have >= {min_valid} valid answers (--data.min_valid) and {n_probe} "
+        f"answered every probe question"
+    )
     if min_valid > n_q:
-        return (f"{head}; this survey has {n_q} questions, so no one can have {min_valid}: set --data.min_valid "
-                f"(at most {n_q}) or a protocol in the codebook (python -m ivr.catalog protocol CATALOG shows it)")
-    return (f"{head}; lower --data.split_size or --data.min_valid, probe fewer questions (--data.n_setups, "
-            "--data.probes_per_setup), or set a protocol in the codebook")
+        return (
+            f"{head}; this survey has {n_q} questions, so no one can have {min_valid}: set --data.min_valid "
+            f"(at most {n_q}) or a protocol in the codebook (python -m ivr.catalog protocol CATALOG shows it)"
+        )
+    return (
+        f"{head}; lower --data.split_size or --data.min_valid, probe fewer questions (--data.n_setups, "
+        "--data.probes_per_setup), or set a protocol in the codebook"
+    )
 
 
 def _id_order(catalog: Catalog) -> np.ndarray:
@@ -166,7 +172,10 @@ def _capped_religion_values(catalog: Catalog) -> set[str]:
 
 
 def _select_study(
-    catalog: Catalog, cand: np.ndarray, size: int, rng: np.random.Generator,
+    catalog: Catalog,
+    cand: np.ndarray,
+    size: int,
+    rng: np.random.Generator,
 ) -> tuple[np.ndarray, dict]:
     """The study rule on eligible rows ``cand`` (already in person-id order)."""
     continent = _values(catalog, "continent")
@@ -182,8 +191,10 @@ def _select_study(
         return rng.choice(oceania, size, replace=False), info
     others = sorted({c for c in cont if c is not None and c != EXEMPT_CONTINENT})
     if not others:
-        raise ConfigError(f"--data.split_rule study found no eligible people outside {EXEMPT_CONTINENT}; "
-                          "set --data.split_rule stratified")
+        raise ConfigError(
+            f"--data.split_rule study found no eligible people outside {EXEMPT_CONTINENT}; "
+            "set --data.split_rule stratified"
+        )
     per = int((size - len(oceania)) / len(others)) + 1
     n_demo = len(catalog.codebook.demographics)
     min_demo = math.ceil(STUDY_DEMOGRAPHIC_FRACTION * n_demo)
@@ -217,7 +228,10 @@ def _select_study(
 
 
 def _select_stratified(
-    catalog: Catalog, cand: np.ndarray, size: int, rng: np.random.Generator,
+    catalog: Catalog,
+    cand: np.ndarray,
+    size: int,
+    rng: np.random.Generator,
 ) -> tuple[np.ndarray, dict]:
     """Proportional stratified sample of ``cand`` by country (else continent, else one stratum)."""
     role = next((r for r in ("country", "continent") if r in catalog.codebook.roles), None)
@@ -268,8 +282,13 @@ def read_ids_file(path: str | Path, id_column: str) -> list[str]:
 
 
 def make_split(
-    catalog: Catalog, size: int | None = 800, seed: int = 0, rule: str | None = "study",
-    ids_file: str | Path | None = None, setups: list[np.ndarray] | None = None, min_valid: int | None = None,
+    catalog: Catalog,
+    size: int | None = 800,
+    seed: int = 0,
+    rule: str | None = "study",
+    ids_file: str | Path | None = None,
+    setups: list[np.ndarray] | None = None,
+    min_valid: int | None = None,
 ) -> EvalSplit:
     """Choose the evaluation people and split them into test and validation halves.
 
@@ -305,9 +324,7 @@ def make_split(
         index = {str(pid): i for i, pid in enumerate(catalog.person_ids)}
         missing = [p for p in ids if p not in index]
         if missing:
-            raise InputError(
-                f"{ids_file}: {len(missing)} person id(s) are not in the catalog, e.g. {missing[:10]}"
-            )
+            raise InputError(f"{ids_file}: {len(missing)} person id(s) are not in the catalog, e.g. {missing[:10]}")
         chosen = np.array([index[p] for p in ids], dtype=np.int64)
         info["n_not_eligible"] = int((~eligible[chosen]).sum())
         rule_name = "ids_file"

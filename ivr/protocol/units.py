@@ -40,8 +40,14 @@ UNIT_PROBE_FORMS = ("polar", "refined")
 COUNT_WORDS = ("mixed", "rand")
 LEGACY_COUNTS = ("mixed", "rand", "mixed+200")
 FORM_LETTERS = {"p": "polar", "r": "refined", "polar": "polar", "refined": "refined"}
-FORM_CHOICES = {"p": ("polar",), "r": ("refined",), "polar": ("polar",), "refined": ("refined",),
-                "p+r": ("polar", "refined"), "polar+refined": ("polar", "refined")}
+FORM_CHOICES = {
+    "p": ("polar",),
+    "r": ("refined",),
+    "polar": ("polar",),
+    "refined": ("refined",),
+    "p+r": ("polar", "refined"),
+    "polar+refined": ("polar", "refined"),
+}
 _NAME = re.compile(r"^(?:(?P<demo>[pr])(?P<count>\d+|mixed|rand)|(?P<demographics>demo))_(?P<probe>[pr])1$")
 TAG_UNITS = 24  # RNG stream tag of the person -> unit draw (examples.py uses 21-23)
 
@@ -121,7 +127,8 @@ def parse_unit(spec: Any) -> Unit:
         if not m:
             raise UnitError(
                 f"unit {spec!r}: use the study's names {{p|r}}{{200|mixed|rand|<d>}}_{{p|r}}1 (e.g. p200_p1, "
-                "rmixed_r1) or demo_{p|r}1, or a mapping {demo_form, demo_count, probe_form, share}")
+                "rmixed_r1) or demo_{p|r}1, or a mapping {demo_form, demo_count, probe_form, share}"
+            )
         if m["demographics"]:
             return Unit("demographics", "all", FORM_LETTERS[m["probe"]])
         return Unit(FORM_LETTERS[m["demo"]], m["count"], FORM_LETTERS[m["probe"]])
@@ -130,8 +137,10 @@ def parse_unit(spec: Any) -> Unit:
         name = spec.pop("unit", None) or spec.pop("name", None)
         unknown = sorted(set(spec) - {"demo_form", "demo_count", "probe_form", "share"})
         if unknown:
-            raise UnitError(f"unit {spec!r}: unknown key(s) {unknown}; use unit/name + share, or demo_form, "
-                            "demo_count, probe_form, share")
+            raise UnitError(
+                f"unit {spec!r}: unknown key(s) {unknown}; use unit/name + share, or demo_form, "
+                "demo_count, probe_form, share"
+            )
         if name is not None:
             if set(spec) - {"share"}:
                 raise UnitError(f"unit {name!r}: give either a name or demo_form/demo_count/probe_form, not both")
@@ -158,8 +167,9 @@ def parse_units(spec: str | Sequence[Any]) -> tuple[Unit, ...]:
     return units
 
 
-def legacy_units(demo_count: str = "200", probe_form: str = "p+r", demo_form: str = "p+r",
-                 demographics: str = "none") -> tuple[Unit, ...]:
+def legacy_units(
+    demo_count: str = "200", probe_form: str = "p+r", demo_form: str = "p+r", demographics: str = "none"
+) -> tuple[Unit, ...]:
     """The units the one-unit keys stand for: every (count, probe form, demo form), equal shares
     (``demo_form="matched"``: each probe form with demonstrations in its own form only, as the matched
     evaluation shows them).
@@ -180,8 +190,12 @@ def legacy_units(demo_count: str = "200", probe_form: str = "p+r", demo_form: st
     if demographics == "only":
         return tuple(Unit("demographics", "all", p) for p in probes)
     counts = ("mixed", "200") if count == "mixed+200" else (count,)
-    return tuple(Unit(d, c, p) for c in counts for p in probes
-                 for d in ((p,) if demo_form == "matched" else FORM_CHOICES[demo_form]))
+    return tuple(
+        Unit(d, c, p)
+        for c in counts
+        for p in probes
+        for d in ((p,) if demo_form == "matched" else FORM_CHOICES[demo_form])
+    )
 
 
 def allocate(n: int, shares: Iterable[float]) -> np.ndarray:

@@ -18,11 +18,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from ivr.cli import (
-    COMMON_ALIASES, Alias, add_output_arguments, add_report_arguments, apply_aliases, deprecation, entry_point,
-    make_parser, migrate_config, run,
-)
 from ivr.catalog.store import Catalog
+from ivr.cli import (
+    COMMON_ALIASES,
+    Alias,
+    add_output_arguments,
+    add_report_arguments,
+    apply_aliases,
+    deprecation,
+    entry_point,
+    make_parser,
+    migrate_config,
+    run,
+)
 from ivr.errors import ConfigError
 from ivr.locks import RunLock
 from ivr.settings import DataSettings
@@ -54,10 +62,16 @@ ALIASES = (
 )
 #: The same renames for keys of a YAML config.
 CONFIG_RENAMES = {
-    "catalog": "data.catalog", "cache_dir": "data.cache_dir", "probe.split_rule": "data.split_rule",
-    "probe.split_size": "data.split_size", "probe.split_seed": "data.seed", "probe.seed": "data.seed",
-    "probe.split_ids_file": "data.split_ids_file", "probe.split_min_valid": "data.min_valid",
-    "probe.setups": "data.setups", "probe.limit_people": "data.limit_eval_people",
+    "catalog": "data.catalog",
+    "cache_dir": "data.cache_dir",
+    "probe.split_rule": "data.split_rule",
+    "probe.split_size": "data.split_size",
+    "probe.split_seed": "data.seed",
+    "probe.seed": "data.seed",
+    "probe.split_ids_file": "data.split_ids_file",
+    "probe.split_min_valid": "data.min_valid",
+    "probe.setups": "data.setups",
+    "probe.limit_people": "data.limit_eval_people",
 }
 
 
@@ -65,8 +79,10 @@ def _engine(backend: str, scoring: str, model: str, engine: BackendOptions, max_
     """The loaded backend (for its tokenizer and context) and its jobs -> replies function."""
     if scoring == "logits":
         if backend != "hf":
-            raise ConfigError("--scoring logits reads the model's logits through transformers (--backend hf) "
-                              "or a server's logprobs (--backend openai); vLLM offline does not score options")
+            raise ConfigError(
+                "--scoring logits reads the model's logits through transformers (--backend hf) "
+                "or a server's logprobs (--backend openai); vLLM offline does not score options"
+            )
         from ivr.zero_shot.scoring import LogitScorer
 
         scorer = LogitScorer(model, engine)
@@ -76,12 +92,24 @@ def _engine(backend: str, scoring: str, model: str, engine: BackendOptions, max_
 
 
 def zero_shot(
-    model: str, data: DataSettings | str, out: str, backend: Literal["hf", "vllm", "openai", "anthropic"] = "hf",
-    scoring: Literal["generate", "logits"] = "generate", probe: ProbeSettings | None = None,
-    engine: BackendOptions | None = None, cache: str | None = None, model_label: str | None = None,
-    published: bool = False, bootstrap: int = 200, paper: str | None = None, overwrite: bool = False,
-    progress: bool = True, respond_hook: Callable[[Respond], Respond] | None = None,
-    limits: RequestLimits | None = None, config_text: str | None = None, lock: bool = True,
+    model: str,
+    data: DataSettings | str,
+    out: str,
+    backend: Literal["hf", "vllm", "openai", "anthropic"] = "hf",
+    scoring: Literal["generate", "logits"] = "generate",
+    probe: ProbeSettings | None = None,
+    engine: BackendOptions | None = None,
+    cache: str | None = None,
+    model_label: str | None = None,
+    published: bool = False,
+    bootstrap: int = 200,
+    paper: str | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    respond_hook: Callable[[Respond], Respond] | None = None,
+    limits: RequestLimits | None = None,
+    config_text: str | None = None,
+    lock: bool = True,
 ) -> list[dict[str, Any]]:
     """Probe a model zero-shot and write its report.
 
@@ -136,8 +164,10 @@ def zero_shot(
 
         count = data.protocol(cat).demos("eval_demo_count", cat.codebook)
         if not count.isdigit():
-            raise ConfigError(f"--data.eval_demo_count={count}: zero-shot prompts need fixed demonstration counts; "
-                              "set --probe.demo_counts (e.g. [50, 200])")
+            raise ConfigError(
+                f"--data.eval_demo_count={count}: zero-shot prompts need fixed demonstration counts; "
+                "set --probe.demo_counts (e.g. [50, 200])"
+            )
         probe = dataclasses.replace(probe, demo_counts=[int(count)])
     setups = data.chosen_setups(cat)
     split = data.split(cat)  # eligibility as for every command: the probes of all setups answered
@@ -146,48 +176,129 @@ def zero_shot(
 
     out_dir = claim_output(out, "zero_shot", overwrite)
     # one run at a time per folder: a second one would send every prompt again (and pay for it twice)
-    with RunLock(out_dir, flag="--out", info={"kind": "zero_shot", "model": model_label or model}) if lock \
-            else contextlib.nullcontext():
+    with (
+        RunLock(out_dir, flag="--out", info={"kind": "zero_shot", "model": model_label or model})
+        if lock
+        else contextlib.nullcontext()
+    ):
         if config_text is not None:
             from ivr.outputs import write_text
 
             write_text(out_dir / "config.yaml", config_text)
-        store = ResponseCache(cache_path, flag="--cache" if cache else "--out",
-                              scrub=served.scrub.json_line if served is not None else None)
+        store = ResponseCache(
+            cache_path,
+            flag="--cache" if cache else "--out",
+            scrub=served.scrub.json_line if served is not None else None,
+        )
         model_key = f"{model_label or model}|{scoring}"
         settings = {"scoring": scoring, "max_new_tokens": probe.max_new_tokens, "temperature": 0.0, "top_p": 1.0}
         if served is not None:
-            jobs = build_jobs(cat, rows, setups, probe, served.encode, served.budget(scoring, probe.max_new_tokens),
-                              seed=data.seed, progress=progress)
+            jobs = build_jobs(
+                cat,
+                rows,
+                setups,
+                probe,
+                served.encode,
+                served.budget(scoring, probe.max_new_tokens),
+                seed=data.seed,
+                progress=progress,
+            )
             sent = served.query(jobs, store, model_key, scoring, probe.max_new_tokens)
         else:
-            jobs, sent = _run_local(backend, scoring, model, engine, probe, cat, rows, setups, store, model_key,
-                                    settings, respond_hook, data.seed, progress)
-        return _report(jobs, cat, store, model_key, scoring, probe, served, sent, bootstrap, table_rows, out_dir,
-                       {"model": model_label or model, "backend": backend, "scoring": scoring}, data.seed)
+            jobs, sent = _run_local(
+                backend,
+                scoring,
+                model,
+                engine,
+                probe,
+                cat,
+                rows,
+                setups,
+                store,
+                model_key,
+                settings,
+                respond_hook,
+                data.seed,
+                progress,
+            )
+        return _report(
+            jobs,
+            cat,
+            store,
+            model_key,
+            scoring,
+            probe,
+            served,
+            sent,
+            bootstrap,
+            table_rows,
+            out_dir,
+            {"model": model_label or model, "backend": backend, "scoring": scoring},
+            data.seed,
+        )
 
 
-def _run_local(backend: str, scoring: str, model: str, engine: BackendOptions, probe: ProbeSettings, cat: Catalog,
-               rows: Any, setups: dict[int, Any], store: ResponseCache, model_key: str, settings: dict[str, Any],
-               respond_hook: Callable[[Respond], Respond] | None, seed: int, progress: bool) -> tuple[list[Job], int]:
+def _run_local(
+    backend: str,
+    scoring: str,
+    model: str,
+    engine: BackendOptions,
+    probe: ProbeSettings,
+    cat: Catalog,
+    rows: Any,
+    setups: dict[int, Any],
+    store: ResponseCache,
+    model_key: str,
+    settings: dict[str, Any],
+    respond_hook: Callable[[Respond], Respond] | None,
+    seed: int,
+    progress: bool,
+) -> tuple[list[Job], int]:
     """Build the prompts with an in-process backend's tokenizer and ask it for the missing ones."""
     backend_obj, respond = _engine(backend, scoring, model, engine, probe.max_new_tokens)
     try:
         # logits scoring appends a short answer opening instead of a generated reply
         budget = backend_obj.context_length - (probe.max_new_tokens if scoring == "generate" else 64)
-        jobs = build_jobs(cat, rows, setups, probe, lambda text: encode_prompt(backend_obj.tokenizer, text), budget,
-                          seed=seed, progress=progress)
-        sent = query(jobs, respond_hook(respond) if respond_hook else respond, store, model_key, settings,
-                     probe.chunk_size, progress=progress)
+        jobs = build_jobs(
+            cat,
+            rows,
+            setups,
+            probe,
+            lambda text: encode_prompt(backend_obj.tokenizer, text),
+            budget,
+            seed=seed,
+            progress=progress,
+        )
+        sent = query(
+            jobs,
+            respond_hook(respond) if respond_hook else respond,
+            store,
+            model_key,
+            settings,
+            probe.chunk_size,
+            progress=progress,
+        )
     finally:
         if hasattr(backend_obj, "close"):
             backend_obj.close()
     return jobs, sent
 
 
-def _report(jobs: list[Job], cat: Catalog, store: ResponseCache, model_key: str, scoring: str, probe: ProbeSettings,
-            served: Any, sent: int, bootstrap: int, table_rows: Any, out_dir: Path, meta0: dict[str, Any],
-            seed: int) -> list[dict[str, Any]]:
+def _report(
+    jobs: list[Job],
+    cat: Catalog,
+    store: ResponseCache,
+    model_key: str,
+    scoring: str,
+    probe: ProbeSettings,
+    served: Any,
+    sent: int,
+    bootstrap: int,
+    table_rows: Any,
+    out_dir: Path,
+    meta0: dict[str, Any],
+    seed: int,
+) -> list[dict[str, Any]]:
     """Score every condition from the cache and write results.json, table14.md and figure2.png."""
     results = []
     for d in probe.counts():
@@ -216,17 +327,34 @@ def _report(jobs: list[Job], cat: Catalog, store: ResponseCache, model_key: str,
 
 def build_parser() -> Any:
     """The command line (every flag also settable in the YAML config)."""
-    parser = make_parser(PROG, "Zero-shot probing of a language model: JSON probe prompts, parsed by group key, "
-                               "resumable.")
-    parser.add_argument("--model", type=str | None, default=None,
-                        help="model folder or hub id (openai / anthropic: the model name); or give models:")
-    parser.add_argument("--models", type=list[ModelEntry] | None, default=None,
-                        help="several models run one after the other, reported side by side (configs/zero_shot_api.yaml)")
+    parser = make_parser(
+        PROG, "Zero-shot probing of a language model: JSON probe prompts, parsed by group key, resumable."
+    )
+    parser.add_argument(
+        "--model",
+        type=str | None,
+        default=None,
+        help="model folder or hub id (openai / anthropic: the model name); or give models:",
+    )
+    parser.add_argument(
+        "--models",
+        type=list[ModelEntry] | None,
+        default=None,
+        help="several models run one after the other, reported side by side (configs/zero_shot_api.yaml)",
+    )
     parser.add_class_arguments(DataSettings, "data", help="the catalog and who is probed (same keys everywhere)")
-    parser.add_argument("--backend", type=Literal["hf", "vllm", "openai", "anthropic"], default="hf",
-                        help="hf / vllm (in-process), openai (any OpenAI-compatible server) or anthropic (messages API)")
-    parser.add_argument("--scoring", type=Literal["generate", "logits"], default="generate",
-                        help="generate a JSON reply, or score the options from the logits (hf) / logprobs (openai)")
+    parser.add_argument(
+        "--backend",
+        type=Literal["hf", "vllm", "openai", "anthropic"],
+        default="hf",
+        help="hf / vllm (in-process), openai (any OpenAI-compatible server) or anthropic (messages API)",
+    )
+    parser.add_argument(
+        "--scoring",
+        type=Literal["generate", "logits"],
+        default="generate",
+        help="generate a JSON reply, or score the options from the logits (hf) / logprobs (openai)",
+    )
     parser.add_argument("--cache", type=str | None, default=None, help="response cache (default OUT/responses.jsonl)")
     parser.add_argument("--model_label", type=str | None, default=None, help="model name in tables and cache keys")
     add_report_arguments(parser, bootstrap=200)
@@ -266,19 +394,52 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     data = DataSettings.from_value(cfg.data)
     config_text = parser.dump(cfg)  # holds the key's variable name, never a key
     if not cfg.model and not cfg.models:
-        raise ConfigError("--model: give a model (folder, hub id or served name), or a models: list in the config "
-                          "(configs/zero_shot_api.yaml)")
+        raise ConfigError(
+            "--model: give a model (folder, hub id or served name), or a models: list in the config "
+            "(configs/zero_shot_api.yaml)"
+        )
     if cfg.models:
         entries = [m if isinstance(m, ModelEntry) else ModelEntry(**dict(m)) for m in cfg.models]
         if cfg.model or cfg.cache or cfg.model_label:
-            raise ConfigError("--model / --cache / --model_label: not with a models: list (each model gets "
-                              "OUT/<label>/ with its own cache); drop them or the list")
-        return run_models(entries, zero_shot, cfg.out, cfg.backend, cfg.published, cfg.paper, overwrite=cfg.overwrite,
-                          config_text=config_text, data=data, scoring=cfg.scoring, probe=probe, engine=engine,
-                          bootstrap=cfg.bootstrap, progress=cfg.progress, limits=limits)
-    return zero_shot(cfg.model, data, cfg.out, cfg.backend, cfg.scoring, probe, engine, cfg.cache, cfg.model_label,
-                     cfg.published, cfg.bootstrap, cfg.paper, cfg.overwrite, cfg.progress, limits=limits,
-                     config_text=config_text)
+            raise ConfigError(
+                "--model / --cache / --model_label: not with a models: list (each model gets "
+                "OUT/<label>/ with its own cache); drop them or the list"
+            )
+        return run_models(
+            entries,
+            zero_shot,
+            cfg.out,
+            cfg.backend,
+            cfg.published,
+            cfg.paper,
+            overwrite=cfg.overwrite,
+            config_text=config_text,
+            data=data,
+            scoring=cfg.scoring,
+            probe=probe,
+            engine=engine,
+            bootstrap=cfg.bootstrap,
+            progress=cfg.progress,
+            limits=limits,
+        )
+    return zero_shot(
+        cfg.model,
+        data,
+        cfg.out,
+        cfg.backend,
+        cfg.scoring,
+        probe,
+        engine,
+        cfg.cache,
+        cfg.model_label,
+        cfg.published,
+        cfg.bootstrap,
+        cfg.paper,
+        cfg.overwrite,
+        cfg.progress,
+        limits=limits,
+        config_text=config_text,
+    )
 
 
 def interruptible(argv: list[str] | None = None) -> Any:
@@ -286,8 +447,10 @@ def interruptible(argv: list[str] | None = None) -> Any:
     try:
         return main(argv)
     except KeyboardInterrupt as err:
-        print(f"interrupted: {err or 'replies received so far are in the response cache; the same command resumes'}",
-              file=sys.stderr)
+        print(
+            f"interrupted: {err or 'replies received so far are in the response cache; the same command resumes'}",
+            file=sys.stderr,
+        )
         return 130
 
 

@@ -67,15 +67,19 @@ def read_api_key(backend: str, env_name: str | None, base_url: str | None) -> st
     """
     if env_name is not None and not _ENV_NAME.match(env_name):
         # never echo the value: it may be the key itself
-        raise IvrError("--engine.api_key_env: give the NAME of the environment variable that holds the key "
-                       "(e.g. OPENAI_API_KEY), not the key; keys are read from the environment only")
+        raise IvrError(
+            "--engine.api_key_env: give the NAME of the environment variable that holds the key "
+            "(e.g. OPENAI_API_KEY), not the key; keys are read from the environment only"
+        )
     if env_name is None and base_url is not None:
         return None
     name = env_name or KEY_ENV[backend]
     value = os.environ.get(name, "").strip()
     if not value:
-        raise IvrError(f"--engine.api_key_env: the environment variable {name} is not set or empty; "
-                       f"export {name}=... (keys are read from the environment only, never from a config file)")
+        raise IvrError(
+            f"--engine.api_key_env: the environment variable {name} is not set or empty; "
+            f"export {name}=... (keys are read from the environment only, never from a config file)"
+        )
     return value
 
 
@@ -102,9 +106,11 @@ def translate(err: Exception, lib: Any, endpoint: str, scrub: Scrubber, hint: st
         status = err.status_code
         if status in RETRY_STATUS or status >= 500:
             return Retryable(status, detail, _retry_after(err.response.headers))
-        fix = {401: "the server refused the key: check the variable named by --engine.api_key_env",
-               403: "the key may not use this model: check the account or --model",
-               404: "check --model (the server may not serve it or it was retired) and --engine.base_url"}.get(status, "")
+        fix = {
+            401: "the server refused the key: check the variable named by --engine.api_key_env",
+            403: "the key may not use this model: check the account or --model",
+            404: "check --model (the server may not serve it or it was retired) and --engine.base_url",
+        }.get(status, "")
         return EndpointError(f"{endpoint}: HTTP {status} ({detail}); " + (fix or hint or "check the request settings"))
     if isinstance(err, lib.APITimeoutError):
         return Retryable("timeout", detail)
@@ -119,7 +125,8 @@ def _import(backend: str) -> Any:
     except ImportError as err:
         raise BackendNotInstalledError(
             f"--backend {backend} needs the {backend!r} client package ({err}); "
-            'install the extra: pip install "ivr[api]"') from err
+            'install the extra: pip install "ivr[api]"'
+        ) from err
 
 
 class OpenAIChat:
@@ -136,15 +143,26 @@ class OpenAIChat:
 
     backend = "openai"
 
-    def __init__(self, model: str, base_url: str | None, key: str | None, timeout: float,
-                 json_mode: bool = False, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        model: str,
+        base_url: str | None,
+        key: str | None,
+        timeout: float,
+        json_mode: bool = False,
+        seed: int | None = None,
+    ) -> None:
         self.lib = _import("openai")
         self.model, self.json_mode, self.seed, self.scrub = model, json_mode, seed, Scrubber(key)
         self.base_url = (base_url or OFFICIAL_URL["openai"]).rstrip("/")
         self.endpoint = f"POST {self.base_url}/chat/completions"
-        self.fix = (f"check that --engine.base_url ({self.base_url}) is the API root (.../v1) of an OpenAI-compatible "
-                    f"server serving {model!r}, and that server's logs")
-        self.client = self.lib.AsyncOpenAI(base_url=self.base_url, api_key=key or NO_KEY, max_retries=0, timeout=timeout)
+        self.fix = (
+            f"check that --engine.base_url ({self.base_url}) is the API root (.../v1) of an OpenAI-compatible "
+            f"server serving {model!r}, and that server's logs"
+        )
+        self.client = self.lib.AsyncOpenAI(
+            base_url=self.base_url, api_key=key or NO_KEY, max_retries=0, timeout=timeout
+        )
 
     async def info(self) -> ServerInfo:
         """The model's entry in ``GET /models`` (vLLM adds ``max_model_len`` and ``root``); empty when absent.
@@ -161,13 +179,21 @@ class OpenAIChat:
         f = Fields(read_json(raw.content, where, fix, self.scrub), where, "a model list", fix)
         for i, _ in enumerate(f.get("data", list, "a list of models")):
             if f.get(f"data.{i}.id", str, "the model's name") == self.model:
-                return ServerInfo(f.length(f"data.{i}.max_model_len"),
-                                  f.get(f"data.{i}.root", str, "a folder path", optional=True),
-                                  f.get(f"data.{i}.owned_by", str, "text", optional=True))
+                return ServerInfo(
+                    f.length(f"data.{i}.max_model_len"),
+                    f.get(f"data.{i}.root", str, "a folder path", optional=True),
+                    f.get(f"data.{i}.owned_by", str, "text", optional=True),
+                )
         return ServerInfo()
 
-    async def send(self, text: str, max_tokens: int, prefill: str | None = None,
-                   label_ids: list[int] | None = None, top_logprobs: int = 20) -> Reply:
+    async def send(
+        self,
+        text: str,
+        max_tokens: int,
+        prefill: str | None = None,
+        label_ids: list[int] | None = None,
+        top_logprobs: int = 20,
+    ) -> Reply:
         """Greedy reply to one user message; with ``prefill``, one token continuing that assistant text
         and its log-probabilities (``label_ids``: ask vLLM for exactly those tokens' logprobs)."""
         messages = [{"role": "user", "content": text}]
@@ -180,10 +206,16 @@ class OpenAIChat:
             extra: dict[str, Any] = {"continue_final_message": True, "add_generation_prompt": False}
             if label_ids:
                 extra["logprob_token_ids"] = list(label_ids)
-            kw.update(max_tokens=1, logprobs=True, top_logprobs=len(label_ids) if label_ids else top_logprobs,
-                      extra_body=extra)
-            hint = ("--scoring logits needs a server that continues a prefilled assistant message and returns "
-                    "logprobs (vLLM, SGLang); use --scoring generate with this endpoint")
+            kw.update(
+                max_tokens=1,
+                logprobs=True,
+                top_logprobs=len(label_ids) if label_ids else top_logprobs,
+                extra_body=extra,
+            )
+            hint = (
+                "--scoring logits needs a server that continues a prefilled assistant message and returns "
+                "logprobs (vLLM, SGLang); use --scoring generate with this endpoint"
+            )
         elif self.json_mode:
             kw["response_format"] = {"type": "json_object"}
             hint = "the server may not support JSON mode: set --engine.json_mode false"
@@ -195,21 +227,27 @@ class OpenAIChat:
 
     def read_reply(self, body: bytes, logprobs: bool, hint: str = "") -> Reply:
         """A chat completion's text, usage, finish reason and (``logprobs``) first-token logprobs, checked."""
-        f = Fields(read_json(body, self.endpoint, self.fix, self.scrub), self.endpoint, "an OpenAI chat completion",
-                   self.fix)
+        f = Fields(
+            read_json(body, self.endpoint, self.fix, self.scrub), self.endpoint, "an OpenAI chat completion", self.fix
+        )
         if not f.get("choices", list, "a list of choices"):
             raise Retryable("empty reply", "the server returned no choices")
         f.get("choices.0.message", dict, "an object")
-        reply = Reply(f.get("choices.0.message.content", str, "text", optional=True) or "",
-                      f.count("usage.prompt_tokens"), f.count("usage.completion_tokens"),
-                      f.get("choices.0.finish_reason", str, "text", optional=True))
+        reply = Reply(
+            f.get("choices.0.message.content", str, "text", optional=True) or "",
+            f.count("usage.prompt_tokens"),
+            f.count("usage.completion_tokens"),
+            f.get("choices.0.finish_reason", str, "text", optional=True),
+        )
         if logprobs:
             if not f.get("choices.0.logprobs.content", list, "a list of tokens", optional=True):
                 raise EndpointError(f"{self.endpoint}: the reply carries no logprobs; {hint}")
             first = "choices.0.logprobs.content.0"
             top = f.get(f"{first}.top_logprobs", list, "a list of alternatives", optional=True) or []
-            pairs = [(f.get(f"{at}.token", str, "a token"), f.get(f"{at}.logprob", (int, float), "a number"), at)
-                     for at in [*(f"{first}.top_logprobs.{i}" for i in range(len(top))), first]]
+            pairs = [
+                (f.get(f"{at}.token", str, "a token"), f.get(f"{at}.logprob", (int, float), "a number"), at)
+                for at in [*(f"{first}.top_logprobs.{i}" for i in range(len(top))), first]
+            ]
             for _, lp, at in pairs:
                 if not math.isfinite(lp):  # Python's JSON reader takes NaN and Infinity
                     raise f.fail(f"{at}.logprob", lp, "a finite log-probability")
@@ -227,19 +265,31 @@ class AnthropicMessages:
 
     backend = "anthropic"
 
-    def __init__(self, model: str, base_url: str | None, key: str | None, timeout: float,
-                 json_mode: bool = False, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        model: str,
+        base_url: str | None,
+        key: str | None,
+        timeout: float,
+        json_mode: bool = False,
+        seed: int | None = None,
+    ) -> None:
         if json_mode or seed is not None:
             flag = "--engine.json_mode true" if json_mode else f"--engine.seed {seed}"
-            raise IvrError(f"{flag}: the Anthropic messages API has neither JSON mode nor a seed; unset it for "
-                           "--backend anthropic")
+            raise IvrError(
+                f"{flag}: the Anthropic messages API has neither JSON mode nor a seed; unset it for --backend anthropic"
+            )
         self.lib = _import("anthropic")
         self.model, self.scrub = model, Scrubber(key)
         self.base_url = (base_url or OFFICIAL_URL["anthropic"]).rstrip("/")
         self.endpoint = f"POST {self.base_url}/v1/messages"
-        self.fix = (f"check that --engine.base_url ({self.base_url}) is an Anthropic messages API serving {model!r}, "
-                    "and that server's logs")
-        self.client = self.lib.AsyncAnthropic(base_url=self.base_url, api_key=key or NO_KEY, max_retries=0, timeout=timeout)
+        self.fix = (
+            f"check that --engine.base_url ({self.base_url}) is an Anthropic messages API serving {model!r}, "
+            "and that server's logs"
+        )
+        self.client = self.lib.AsyncAnthropic(
+            base_url=self.base_url, api_key=key or NO_KEY, max_retries=0, timeout=timeout
+        )
 
     async def info(self) -> ServerInfo:
         try:
@@ -252,35 +302,60 @@ class AnthropicMessages:
         f.get("", dict, "an object")
         return ServerInfo(f.length("max_input_tokens"), None, "anthropic")
 
-    async def send(self, text: str, max_tokens: int, prefill: str | None = None,
-                   label_ids: list[int] | None = None, top_logprobs: int = 20) -> Reply:
+    async def send(
+        self,
+        text: str,
+        max_tokens: int,
+        prefill: str | None = None,
+        label_ids: list[int] | None = None,
+        top_logprobs: int = 20,
+    ) -> Reply:
         if prefill is not None:
-            raise EndpointError("--scoring logits: the Anthropic messages API returns no log-probabilities; "
-                                "use --scoring generate")
+            raise EndpointError(
+                "--scoring logits: the Anthropic messages API returns no log-probabilities; use --scoring generate"
+            )
         try:
             # temperature through extra_body: recent clients dropped the keyword, the API still takes it
             raw = await self.client.messages.with_raw_response.create(
-                model=self.model, max_tokens=max_tokens, extra_body={"temperature": 0.0},
-                messages=[{"role": "user", "content": text}])
+                model=self.model,
+                max_tokens=max_tokens,
+                extra_body={"temperature": 0.0},
+                messages=[{"role": "user", "content": text}],
+            )
         except self.lib.AnthropicError as err:
             raise translate(err, self.lib, self.endpoint, self.scrub) from None
         return self.read_reply(await raw.read())
 
     def read_reply(self, body: bytes) -> Reply:
         """A message's text blocks joined, its usage and stop reason, checked."""
-        f = Fields(read_json(body, self.endpoint, self.fix, self.scrub), self.endpoint, "an Anthropic message", self.fix)
-        texts = [f.get(f"content.{i}.text", str, "text")
-                 for i, _ in enumerate(f.get("content", list, "a list of content blocks"))
-                 if f.get(f"content.{i}.type", str, "a block type") == "text"]
-        return Reply("".join(texts), f.count("usage.input_tokens"), f.count("usage.output_tokens"),
-                     f.get("stop_reason", str, "text", optional=True))
+        f = Fields(
+            read_json(body, self.endpoint, self.fix, self.scrub), self.endpoint, "an Anthropic message", self.fix
+        )
+        texts = [
+            f.get(f"content.{i}.text", str, "text")
+            for i, _ in enumerate(f.get("content", list, "a list of content blocks"))
+            if f.get(f"content.{i}.type", str, "a block type") == "text"
+        ]
+        return Reply(
+            "".join(texts),
+            f.count("usage.input_tokens"),
+            f.count("usage.output_tokens"),
+            f.get("stop_reason", str, "text", optional=True),
+        )
 
     async def close(self) -> None:
         await self.client.close()
 
 
-def make_client(backend: str, model: str, base_url: str | None, key: str | None, timeout: float,
-                json_mode: bool = False, seed: int | None = None) -> OpenAIChat | AnthropicMessages:
+def make_client(
+    backend: str,
+    model: str,
+    base_url: str | None,
+    key: str | None,
+    timeout: float,
+    json_mode: bool = False,
+    seed: int | None = None,
+) -> OpenAIChat | AnthropicMessages:
     """A client for ``backend`` (``openai`` or ``anthropic``)."""
     cls = {"openai": OpenAIChat, "anthropic": AnthropicMessages}.get(backend)
     if cls is None:

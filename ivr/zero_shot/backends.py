@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-
 from ivr.errors import ConfigError, IvrError
 
 BACKENDS = ("hf", "vllm")
@@ -43,12 +42,16 @@ def check_model(model: str, flag: str = "--model") -> str:
     path = Path(model).expanduser()
     if path.exists():
         if not (path / "config.json").exists():
-            raise ModelNotFoundError(f"{flag} {model}: folder has no config.json, so it is not a transformers model folder")
+            raise ModelNotFoundError(
+                f"{flag} {model}: folder has no config.json, so it is not a transformers model folder"
+            )
         return str(path.resolve())
     # a hub id is "org/name" or "name"; anything else that does not exist is a mistyped path
     looks_like_path = model.startswith(("/", ".", "~")) or "\\" in model or model.count("/") > 1
     if looks_like_path or not model.strip():
-        raise ModelNotFoundError(f"{flag} {model!r}: no such folder; give an existing model folder or a hub id (org/name)")
+        raise ModelNotFoundError(
+            f"{flag} {model!r}: no such folder; give an existing model folder or a hub id (org/name)"
+        )
     return model
 
 
@@ -174,8 +177,14 @@ class HFGenerator:
             mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in chunk], device=self.device)
             with torch.inference_mode():
                 out = self.model.generate(
-                    input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
-                    temperature=None, top_p=None, top_k=None, pad_token_id=pad,
+                    input_ids=ids,
+                    attention_mask=mask,
+                    max_new_tokens=max_new_tokens,
+                    do_sample=False,
+                    temperature=None,
+                    top_p=None,
+                    top_k=None,
+                    pad_token_id=pad,
                 )
             replies.extend(self.tokenizer.decode(row[width:].tolist(), skip_special_tokens=True) for row in out)
         return replies
@@ -196,9 +205,15 @@ class VLLMGenerator:
         self.tokenizer = load_tokenizer(model)
         self.context_length = context_length(model, options.max_model_len)
         self.llm = LLM(
-            model=model, tokenizer=model, tensor_parallel_size=options.tensor_parallel_size, dtype=options.dtype,
-            max_model_len=self.context_length, enforce_eager=options.enforce_eager, seed=0,
-            gpu_memory_utilization=options.gpu_memory_utilization, trust_remote_code=False,
+            model=model,
+            tokenizer=model,
+            tensor_parallel_size=options.tensor_parallel_size,
+            dtype=options.dtype,
+            max_model_len=self.context_length,
+            enforce_eager=options.enforce_eager,
+            seed=0,
+            gpu_memory_utilization=options.gpu_memory_utilization,
+            trust_remote_code=False,
         )
 
     def generate(self, prompts: list[list[int]], max_new_tokens: int) -> list[str]:

@@ -62,7 +62,8 @@ class ResponseCache:
             if self.n_corrupt and not self._records:
                 raise OutputFolderError(
                     f"{flag} {self.path}: the file is not a response cache written by ivr (none of its "
-                    f"{self.n_corrupt} line(s) is a cached reply); choose another path with {flag} (nothing was changed)")
+                    f"{self.n_corrupt} line(s) is a cached reply); choose another path with {flag} (nothing was changed)"
+                )
 
     def _load(self) -> None:
         raw = self.path.read_bytes()

@@ -66,12 +66,26 @@ class RequestLimits:
 
     def validate(self) -> None:
         """Raise one IvrError listing every bad limit."""
-        bad = [f"--limits.{k}={v!r}: must be > 0" for k, v in (
-            ("concurrency", self.concurrency), ("max_tries", self.max_tries), ("timeout", self.timeout),
-            ("requests_per_minute", self.requests_per_minute or 1), ("tokens_per_minute", self.tokens_per_minute or 1))
-            if v <= 0]
-        bad += [f"--limits.{k}={v!r}: must be >= 0" for k, v in (
-            ("backoff", self.backoff), ("backoff_max", self.backoff_max), ("progress_every", self.progress_every)) if v < 0]
+        bad = [
+            f"--limits.{k}={v!r}: must be > 0"
+            for k, v in (
+                ("concurrency", self.concurrency),
+                ("max_tries", self.max_tries),
+                ("timeout", self.timeout),
+                ("requests_per_minute", self.requests_per_minute or 1),
+                ("tokens_per_minute", self.tokens_per_minute or 1),
+            )
+            if v <= 0
+        ]
+        bad += [
+            f"--limits.{k}={v!r}: must be >= 0"
+            for k, v in (
+                ("backoff", self.backoff),
+                ("backoff_max", self.backoff_max),
+                ("progress_every", self.progress_every),
+            )
+            if v < 0
+        ]
         if bad:
             raise IvrError("invalid request limits:\n  " + "\n  ".join(bad))
 
@@ -91,7 +105,10 @@ def backoff_delay(attempt: int, limits: RequestLimits, rng: random.Random, retry
 
 
 async def call_with_retries(
-    send: Callable[[], Awaitable[T]], limits: RequestLimits, endpoint: str, rng: random.Random,
+    send: Callable[[], Awaitable[T]],
+    limits: RequestLimits,
+    endpoint: str,
+    rng: random.Random,
     on_retry: Callable[[Retryable], None] | None = None,
 ) -> T:
     """``await send()``, retrying :class:`Retryable` failures within ``limits``.
@@ -130,9 +147,13 @@ class RateLimiter:
 
     WINDOW = 60.0
 
-    def __init__(self, requests_per_minute: float | None = None, tokens_per_minute: float | None = None,
-                 clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
         self.rpm, self.tpm = requests_per_minute, tokens_per_minute
         self.clock, self.sleep = clock, sleep
         self._log: deque[list[float]] = deque()  # [start time, tokens] per request in the window
@@ -183,8 +204,14 @@ class Progress:
         stream: where progress goes (stderr).
     """
 
-    def __init__(self, total: int, desc: str, prices: tuple[float, float] | None = None, every: float = 30.0,
-                 stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        total: int,
+        desc: str,
+        prices: tuple[float, float] | None = None,
+        every: float = 30.0,
+        stream: TextIO | None = None,
+    ) -> None:
         self.total, self.desc, self.prices, self.every = total, desc, prices, every
         self.stream = stream or sys.stderr
         self.done = self.failures = self.tokens_in = self.tokens_out = 0
@@ -203,8 +230,10 @@ class Progress:
     def summary(self) -> str:
         cost = self.cost()
         money = "" if cost is None else f", ${cost:,.4f}"
-        return (f"{self.done}/{self.total} requests, {self.failures} failed tries, "
-                f"tokens in {self.tokens_in:,} / out {self.tokens_out:,}{money}")
+        return (
+            f"{self.done}/{self.total} requests, {self.failures} failed tries, "
+            f"tokens in {self.tokens_in:,} / out {self.tokens_out:,}{money}"
+        )
 
     def update(self, prompt_tokens: int = 0, completion_tokens: int = 0) -> None:
         self.done += 1

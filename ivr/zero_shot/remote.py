@@ -139,8 +139,10 @@ class ServedModel:
             return min(reported, flag)
         if reported or flag:
             return int(reported or flag)
-        raise IvrError(f"--engine.max_model_len: the server at {self.base_url} does not report the context length of "
-                       f"{self.model!r}; give it (e.g. 128000 for GPT-4o, 200000 for Claude 3.5 Sonnet)")
+        raise IvrError(
+            f"--engine.max_model_len: the server at {self.base_url} does not report the context length of "
+            f"{self.model!r}; give it (e.g. 128000 for GPT-4o, 200000 for Claude 3.5 Sonnet)"
+        )
 
     def _tokenizer(self) -> tuple[Any, str]:
         name = self.engine.tokenizer
@@ -163,17 +165,28 @@ class ServedModel:
 
     def settings(self, scoring: str, max_new_tokens: int) -> dict[str, Any]:
         """Decoding settings hashed into the cache key with each prompt."""
-        out: dict[str, Any] = {"scoring": scoring, "max_new_tokens": max_new_tokens, "temperature": 0.0,
-                               "top_p": 1.0, "api": self.backend, "seed": self.engine.seed,
-                               "json_mode": self.engine.json_mode}
+        out: dict[str, Any] = {
+            "scoring": scoring,
+            "max_new_tokens": max_new_tokens,
+            "temperature": 0.0,
+            "top_p": 1.0,
+            "api": self.backend,
+            "seed": self.engine.seed,
+            "json_mode": self.engine.json_mode,
+        }
         if scoring == "logits":
             out["logprobs"] = "token_ids" if self._label_ids_wanted() else f"top{self.engine.top_logprobs}"
         return out
 
     def describe(self) -> dict[str, Any]:
         """Run metadata for results.json (no key, ever)."""
-        return {"endpoint": self.endpoint, "context_length": self.context_length, "prompt_tokens_counted_with":
-                self.counted_with, "json_mode": self.engine.json_mode, "seed": self.engine.seed}
+        return {
+            "endpoint": self.endpoint,
+            "context_length": self.context_length,
+            "prompt_tokens_counted_with": self.counted_with,
+            "json_mode": self.engine.json_mode,
+            "seed": self.engine.seed,
+        }
 
     def _label_ids_wanted(self) -> bool:
         return self.tokenizer is not None and self.info.owner == "vllm"
@@ -203,12 +216,15 @@ class ServedModel:
             try:
                 run_sync(self._send_all(todo, cache, model_key, scoring, max_new_tokens))
             except KeyboardInterrupt:
-                raise Interrupted(f"{self._answered} of the {len(todo)} prompts left to answer were answered and are "
-                                  f"in {cache.path}; re-running the same command sends only the rest") from None
+                raise Interrupted(
+                    f"{self._answered} of the {len(todo)} prompts left to answer were answered and are "
+                    f"in {cache.path}; re-running the same command sends only the rest"
+                ) from None
         return len(todo)
 
-    async def _send_all(self, todo: list[Job], cache: ResponseCache, model_key: str, scoring: str,
-                        max_new_tokens: int) -> None:
+    async def _send_all(
+        self, todo: list[Job], cache: ResponseCache, model_key: str, scoring: str, max_new_tokens: int
+    ) -> None:
         limits, client = self.limits, self._client()
         limiter = RateLimiter(limits.requests_per_minute, limits.tokens_per_minute)
         slots, rng = asyncio.Semaphore(limits.concurrency), random.Random()
@@ -246,8 +262,11 @@ class ServedModel:
                 scored = [label_probs(r.first_token_logprobs or {}, texts) for r, (texts, _) in zip(replies, labels)]
                 response = json.dumps([p for p, _ in scored])
                 extra = {"options_without_logprob": sum(m for _, m in scored)}
-            usage = {"requests": len(replies), "prompt_tokens": sum(r.prompt_tokens for r in replies),
-                     "completion_tokens": sum(r.completion_tokens for r in replies)}
+            usage = {
+                "requests": len(replies),
+                "prompt_tokens": sum(r.prompt_tokens for r in replies),
+                "completion_tokens": sum(r.completion_tokens for r in replies),
+            }
             if scoring == "generate":  # our count beside the server's: shows how good the budget's count is
                 usage["prompt_tokens_counted"] = len(job.ids)
             cache.put(model_key, job.key, response, **where, usage=usage, **extra)
@@ -258,17 +277,24 @@ class ServedModel:
         except EndpointError as err:
             raise EndpointError(
                 f"{err}. {self._answered} of the {len(todo)} prompts left to answer were answered and are in "
-                f"{cache.path}; re-running the same command sends only the rest") from None
+                f"{cache.path}; re-running the same command sends only the rest"
+            ) from None
         finally:  # nothing is in flight any more (gather_all awaited it)
             await client.close()
             progress.close()
 
 
-def usage_summary(jobs: list[Job], cache: ResponseCache, model_key: str,
-                  prices: tuple[float, float] | None) -> dict[str, Any]:
+def usage_summary(
+    jobs: list[Job], cache: ResponseCache, model_key: str, prices: tuple[float, float] | None
+) -> dict[str, Any]:
     """Requests, prompt / completion tokens (and cost) of the cached replies of ``jobs``, each prompt once."""
-    total = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "replies_cut_at_max_tokens": 0,
-             "options_without_logprob": 0}  # + prompt_tokens_counted (generate): our count of the prompt tokens
+    total = {
+        "requests": 0,
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "replies_cut_at_max_tokens": 0,
+        "options_without_logprob": 0,
+    }  # + prompt_tokens_counted (generate): our count of the prompt tokens
     for key in {job.key for job in jobs}:
         rec = cache.get(model_key, key) or {}
         for name, value in (rec.get("usage") or {}).items():
@@ -276,5 +302,7 @@ def usage_summary(jobs: list[Job], cache: ResponseCache, model_key: str,
         total["replies_cut_at_max_tokens"] += rec.get("finish") in ("length", "max_tokens")
         total["options_without_logprob"] += int(rec.get("options_without_logprob", 0))
     if prices is not None:
-        total["cost_usd"] = round((total["prompt_tokens"] * prices[0] + total["completion_tokens"] * prices[1]) / 1e6, 6)
+        total["cost_usd"] = round(
+            (total["prompt_tokens"] * prices[0] + total["completion_tokens"] * prices[1]) / 1e6, 6
+        )
     return total

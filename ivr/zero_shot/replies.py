@@ -38,8 +38,10 @@ def read_json(body: bytes, where: str, fix: str, scrub: Scrubber | None = None) 
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise EndpointError(f"{where}: HTTP 200 but the reply is not UTF-8 text (byte 0x{body[err.start]:02x} at "
-                            f"offset {err.start} of {len(body)}); {fix}") from None
+        raise EndpointError(
+            f"{where}: HTTP 200 but the reply is not UTF-8 text (byte 0x{body[err.start]:02x} at "
+            f"offset {err.start} of {len(body)}); {fix}"
+        ) from None
     scrub = scrub or Scrubber()
     text = scrub.json_line(text)
     try:
@@ -50,7 +52,7 @@ def read_json(body: bytes, where: str, fix: str, scrub: Scrubber | None = None) 
         elif err.pos >= len(text.rstrip()) or err.msg.startswith("Unterminated string"):
             what = f"JSON cut off after {len(body)} bytes"
         else:
-            what = f"not JSON ({err.msg} at character {err.pos}: {text[max(0, err.pos - 20):err.pos + 20]!r})"
+            what = f"not JSON ({err.msg} at character {err.pos}: {text[max(0, err.pos - 20) : err.pos + 20]!r})"
         raise EndpointError(f"{where}: HTTP 200 but the reply is {what}; {fix}") from None
     except RecursionError:
         raise EndpointError(f"{where}: HTTP 200 but the reply nests too deeply to be an API reply; {fix}") from None
@@ -73,8 +75,9 @@ class Fields:
         shown = repr(value)
         shown = shown if len(shown) <= _SHOWN else shown[:_SHOWN] + "..."
         at = f"{path} is {shown}" if path else f"the reply is {shown}"
-        return EndpointError(f"{self.where}: HTTP 200 but the reply is not {self.what} ({at}, expected {expected}); "
-                             f"{self.fix}")
+        return EndpointError(
+            f"{self.where}: HTTP 200 but the reply is not {self.what} ({at}, expected {expected}); {self.fix}"
+        )
 
     def get(self, path: str, kind: type | tuple[type, ...], expected: str, optional: bool = False) -> Any:
         """The value at a dotted path (``choices.0.message.content``); None when optional and absent/null."""

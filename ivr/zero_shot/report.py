@@ -28,7 +28,12 @@ def condition_label(demos: int, demo_form: str, demographics: str) -> str:
 
 
 def summarize_condition(
-    preds: Predictions, catalog: Catalog, counts: dict[str, int], meta: dict[str, Any], bootstrap: int, seed: int,
+    preds: Predictions,
+    catalog: Catalog,
+    counts: dict[str, int],
+    meta: dict[str, Any],
+    bootstrap: int,
+    seed: int,
 ) -> dict[str, Any]:
     """One condition's result record: the metrics report plus zero-shot specific counts.
 
@@ -109,12 +114,15 @@ def table14(results: list[dict[str, Any]], published: dict[str, list[float]] | N
             )
     for name, vals in (published or {}).items():
         by_setup = dict(zip([0, 1, 2], vals[:3], strict=False))
-        lines.append(f"| {name} | published | polar | {_cells([by_setup.get(s) for s in setups] + [vals[3]])} "
-                     "| — | — | — |")
+        lines.append(
+            f"| {name} | published | polar | {_cells([by_setup.get(s) for s in setups] + [vals[3]])} | — | — | — |"
+        )
     if published:
         lines.append("")
-        lines.append("Published rows: the paper's Table 14 (200 polar demonstrations), Table 13 (GPT-4o, demonstration "
-                     "form) and the zero-shot rows of Table 3.")
+        lines.append(
+            "Published rows: the paper's Table 14 (200 polar demonstrations), Table 13 (GPT-4o, demonstration "
+            "form) and the zero-shot rows of Table 3."
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -170,18 +178,36 @@ def plot_figure2(
             line = ax.errorbar(x, y, yerr=[low, high], marker="o", capsize=3, label=key)
             for xi, yi, rate, _ in ok:
                 if rate > 0:
-                    ax.annotate(f"{100 * rate:.0f}% unreadable", (xi, yi), textcoords="offset points", xytext=(4, -11),
-                                fontsize=6, color="firebrick")
+                    ax.annotate(
+                        f"{100 * rate:.0f}% unreadable",
+                        (xi, yi),
+                        textcoords="offset points",
+                        xytext=(4, -11),
+                        fontsize=6,
+                        color="firebrick",
+                    )
         for xi, _, rate, _ in pts:
             if rate >= 1.0:
                 color = line.lines[0].get_color() if line is not None else "firebrick"
-                ax.scatter([xi], [0], marker="x", s=60, color=color,
-                           label="no readable reply (not 0 %)" if failed_label else None)
+                ax.scatter(
+                    [xi],
+                    [0],
+                    marker="x",
+                    s=60,
+                    color=color,
+                    label="no readable reply (not 0 %)" if failed_label else None,
+                )
                 failed_label = False
     for model, pts in published_curves(published or {}).items():
         pts.sort()
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], "--", marker="s", alpha=0.6,
-                label=f"{model} (paper, Table 3 zero-shot rows, polar)")
+        ax.plot(
+            [p[0] for p in pts],
+            [p[1] for p in pts],
+            "--",
+            marker="s",
+            alpha=0.6,
+            label=f"{model} (paper, Table 3 zero-shot rows, polar)",
+        )
     ax.set_ylim(0, 100)
     ax.set_xlabel("demonstration statements in the prompt")
     ax.set_ylabel("accuracy (%), unreadable groups counted wrong")

@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 
 from ivr.catalog.store import Catalog
-from ivr.errors import ConfigError, InputError
-from ivr.progress import Progress
 from ivr.data.prompts import format_statement, render_probe_json
-from ivr.protocol.sampling import sample_demos
+from ivr.errors import ConfigError, InputError
 from ivr.metrics.predictions import FORM_NAMES, Predictions
+from ivr.progress import Progress
+from ivr.protocol.sampling import sample_demos
 from ivr.zero_shot.cache import ResponseCache, prompt_hash
 from ivr.zero_shot.parser import parse_answer
 
@@ -112,8 +112,14 @@ def _demographic_lines(catalog: Catalog) -> list[np.ndarray]:
 
 
 def build_jobs(
-    catalog: Catalog, rows: np.ndarray, setups: dict[int, np.ndarray], settings: ProbeSettings,
-    encode: Callable[[str], list[int]], budget: int, seed: int = 0, progress: bool = True,
+    catalog: Catalog,
+    rows: np.ndarray,
+    setups: dict[int, np.ndarray],
+    settings: ProbeSettings,
+    encode: Callable[[str], list[int]],
+    budget: int,
+    seed: int = 0,
+    progress: bool = True,
 ) -> list[Job]:
     """Every prompt of a run, fitted to ``budget`` tokens.
 
@@ -145,16 +151,30 @@ def build_jobs(
             for form in settings.probe_forms:
                 groups = [[format_statement(t) for t in cb.questions[q].statements(form)] for q in probes]
                 for d in settings.counts():
-                    demos = [format_statement(cb.questions[q].statements(settings.demo_form)[demo_answers[row, q]])
-                             for q in order[:d]]
+                    demos = [
+                        format_statement(cb.questions[q].statements(settings.demo_form)[demo_answers[row, q]])
+                        for q in order[:d]
+                    ]
                     text_for = lru_cache(maxsize=4)(
-                        partial(_prompt_text, settings.template, demog + demos, len(demog), groups))
+                        partial(_prompt_text, settings.template, demog + demos, len(demog), groups)
+                    )
                     ids_for = lambda n, text_for=text_for: encode(text_for(n))  # noqa: E731
                     ids, keep = ids_for(len(demos)), len(demos)
                     if len(ids) > budget:
                         keep, ids = _fit(ids_for, len(demos), budget, f"person row {row}, setup {s}")
-                    jobs.append(Job(int(row), int(s), form, d, probes, ids, len(demos) - keep, [len(g) for g in groups],
-                                    text=text_for(keep)))
+                    jobs.append(
+                        Job(
+                            int(row),
+                            int(s),
+                            form,
+                            d,
+                            probes,
+                            ids,
+                            len(demos) - keep,
+                            [len(g) for g in groups],
+                            text=text_for(keep),
+                        )
+                    )
                     bar.update()
     bar.close()
     return jobs
@@ -185,8 +205,13 @@ def _fit(ids_for: Callable[[int], list[int]], n: int, budget: int, where: str) -
 
 
 def query(
-    jobs: list[Job], respond: Callable[[list[Job]], list[str]], cache: ResponseCache, model_key: str,
-    settings: dict[str, Any], chunk_size: int, progress: bool = True,
+    jobs: list[Job],
+    respond: Callable[[list[Job]], list[str]],
+    cache: ResponseCache,
+    model_key: str,
+    settings: dict[str, Any],
+    chunk_size: int,
+    progress: bool = True,
 ) -> int:
     """Ask the backend for every job not in the cache, appending each reply as it arrives.
 
@@ -216,7 +241,10 @@ def query(
 
 
 def pending_jobs(
-    jobs: list[Job], cache: ResponseCache, model_key: str, settings: dict[str, Any],
+    jobs: list[Job],
+    cache: ResponseCache,
+    model_key: str,
+    settings: dict[str, Any],
     prompt_of: Callable[[Job], Any] = lambda job: job.ids,
 ) -> list[Job]:
     """Fill in each job's cache key (hash of ``prompt_of(job)`` and ``settings``) and return the jobs
@@ -257,7 +285,9 @@ def collect(
         f = FORM_NAMES.index(job.form)
         target = catalog.answers(job.form)[job.row, job.questions].astype(np.int64)
         n = len(job.questions)
-        parts.append(Predictions(np.full(n, job.row), np.full(n, job.setup), np.full(n, f), job.questions, pred, target, probs))
+        parts.append(
+            Predictions(np.full(n, job.row), np.full(n, job.setup), np.full(n, f), job.questions, pred, target, probs)
+        )
         counts["prompts"] += 1
         counts["groups"] += n
         counts["unreadable_groups"] += int((pred < 0).sum())

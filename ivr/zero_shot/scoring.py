@@ -59,7 +59,9 @@ class LogitScorer:
         self.tokenizer = load_tokenizer(model)
         self.device = options.device if options.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
         dtype = "auto" if options.dtype == "auto" else getattr(torch, options.dtype)
-        self.model = AutoModelForCausalLM.from_pretrained(model, dtype=dtype, trust_remote_code=False).to(self.device).eval()
+        self.model = (
+            AutoModelForCausalLM.from_pretrained(model, dtype=dtype, trust_remote_code=False).to(self.device).eval()
+        )
         self.context_length = context_length(model, options.max_model_len)
         self._branches: dict[tuple[int, int], tuple[list[int], list[int]]] = {}
 

@@ -11,7 +11,6 @@ with one error listing what did not finish, which a re-run resumes.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,7 +55,9 @@ class ModelEntry:
 
     def engine(self, base: BackendOptions) -> BackendOptions:
         """``base`` with this entry's overrides."""
-        return dataclasses.replace(base, **{k: getattr(self, k) for k in ENGINE_OVERRIDES if getattr(self, k) is not None})
+        return dataclasses.replace(
+            base, **{k: getattr(self, k) for k in ENGINE_OVERRIDES if getattr(self, k) is not None}
+        )
 
 
 def folder_name(label: str) -> str:
@@ -64,9 +65,17 @@ def folder_name(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("_") or "model"
 
 
-def run_models(entries: list[ModelEntry], run_one: Callable[..., list[dict[str, Any]]], out: str,
-               backend: str, published: bool, paper: str | None = None, overwrite: bool = False,
-               config_text: str | None = None, **common: Any) -> list[dict[str, Any]]:
+def run_models(
+    entries: list[ModelEntry],
+    run_one: Callable[..., list[dict[str, Any]]],
+    out: str,
+    backend: str,
+    published: bool,
+    paper: str | None = None,
+    overwrite: bool = False,
+    config_text: str | None = None,
+    **common: Any,
+) -> list[dict[str, Any]]:
     """Run each model with ``run_one`` (:func:`ivr.zero_shot.__main__.zero_shot`) and write the combined report.
 
     Args:
@@ -103,9 +112,17 @@ def run_models(entries: list[ModelEntry], run_one: Callable[..., list[dict[str, 
             write_text(out_dir / "config.yaml", config_text)
         for entry, folder in zip(entries, folders, strict=True):
             try:
-                res = run_one(entry.model, out=str(Path(out) / folder), backend=entry.backend or backend,
-                              engine=entry.engine(engine), model_label=entry.name(), published=published, paper=paper,
-                              lock=False, **common)
+                res = run_one(
+                    entry.model,
+                    out=str(Path(out) / folder),
+                    backend=entry.backend or backend,
+                    engine=entry.engine(engine),
+                    model_label=entry.name(),
+                    published=published,
+                    paper=paper,
+                    lock=False,
+                    **common,
+                )
             except IvrError as err:
                 failed.append(f"{entry.name()}: {err}")
                 continue
@@ -113,8 +130,9 @@ def run_models(entries: list[ModelEntry], run_one: Callable[..., list[dict[str, 
         if results:
             write_combined(results, out_dir, published, paper)
     if failed:
-        raise IvrError("these models did not finish (what they answered is cached; re-run to resume):\n  "
-                       + "\n  ".join(failed))
+        raise IvrError(
+            "these models did not finish (what they answered is cached; re-run to resume):\n  " + "\n  ".join(failed)
+        )
     return results
 
 
@@ -128,8 +146,11 @@ def _is_table14_condition(res: dict[str, Any]) -> bool:
 
 def side_by_side(results: list[dict[str, Any]], paper14: dict[str, Any]) -> str:
     """Table 14 (polar probes, P0-P2, Avg) per model and condition, the paper's row beside at 200 polar demos."""
-    lines = ["| model | condition | P0 | P1 | P2 | Avg | paper P0 | paper P1 | paper P2 | paper Avg | Δ Avg | "
-             "parse fail % | cost USD |", "|---" * 13 + "|"]
+    lines = [
+        "| model | condition | P0 | P1 | P2 | Avg | paper P0 | paper P1 | paper P2 | paper Avg | Δ Avg | "
+        "parse fail % | cost USD |",
+        "|---" * 13 + "|",
+    ]
     for res in results:
         row = res["table3_row"]
         by_setup = dict(zip(res["report"]["setups"], row.get("polar") or [], strict=False))
@@ -138,9 +159,11 @@ def side_by_side(results: list[dict[str, Any]], paper14: dict[str, Any]) -> str:
         theirs = list(theirs) if theirs else [None] * 4
         delta = None if None in (ours[3], theirs[3]) else ours[3] - theirs[3]
         cost = (res.get("usage") or {}).get("cost_usd")
-        lines.append(f"| {res['model']} | {res['label']} ({res['scoring']}) | {_cells(ours)} | {_cells(theirs)} | "
-                     f"{'—' if delta is None else f'{delta:+.2f}'} | {100 * res['parse_failure_rate']:.1f} | "
-                     f"{'—' if cost is None else f'{cost:,.2f}'} |")
+        lines.append(
+            f"| {res['model']} | {res['label']} ({res['scoring']}) | {_cells(ours)} | {_cells(theirs)} | "
+            f"{'—' if delta is None else f'{delta:+.2f}'} | {100 * res['parse_failure_rate']:.1f} | "
+            f"{'—' if cost is None else f'{cost:,.2f}'} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -154,9 +177,11 @@ def table2(results: list[dict[str, Any]], paper2: dict[str, Any]) -> str:
         theirs = paper2.get(res.get("paper_row") or "") if _is_table14_condition(res) else None
         delta = None if sigma is None or theirs is None else sigma - theirs
         ci = "—" if not low_high or None in low_high else f"[{low_high[0]:.2f}, {low_high[1]:.2f}]"
-        lines.append(f"| {res['model']} | {res['label']} | {rep.get('counts', {}).get('people', '—')} | "
-                     f"{'—' if sigma is None else f'{sigma:.2f}'} | {ci} | {'—' if theirs is None else f'{theirs:.2f}'} | "
-                     f"{'—' if delta is None else f'{delta:+.2f}'} |")
+        lines.append(
+            f"| {res['model']} | {res['label']} | {rep.get('counts', {}).get('people', '—')} | "
+            f"{'—' if sigma is None else f'{sigma:.2f}'} | {ci} | {'—' if theirs is None else f'{theirs:.2f}'} | "
+            f"{'—' if delta is None else f'{delta:+.2f}'} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -169,10 +194,17 @@ def write_combined(results: list[dict[str, Any]], out: Path, published: bool, pa
     paper14 = dict(paper_table("table14_zero_shot_polar", path)) if published else {}
     paper2 = dict(paper_table("table2_inequity_index", path)) if published else {}
     write_json(out / "results.json", results)
-    text = ("## Table 14 layout: our models beside the paper's rows (polar probes)\n\n" + side_by_side(results, paper14)
-            + "\n## Every condition, with the paper's zero-shot rows\n\n" + table14(results, paper))
+    text = (
+        "## Table 14 layout: our models beside the paper's rows (polar probes)\n\n"
+        + side_by_side(results, paper14)
+        + "\n## Every condition, with the paper's zero-shot rows\n\n"
+        + table14(results, paper)
+    )
     write_text(out / "table14.md", text)
-    write_text(out / "table2.md", "## Table 2 layout: Value Inequity Index σINEQUITY (polar probes; lower is more "
-                                   "equitable)\n\n" + table2(results, paper2))
+    write_text(
+        out / "table2.md",
+        "## Table 2 layout: Value Inequity Index σINEQUITY (polar probes; lower is more "
+        "equitable)\n\n" + table2(results, paper2),
+    )
     plot_figure2(results, out / "figure2.png", paper)
     print(text)

@@ -19,8 +19,15 @@ from ivr.data.fixtures import tiny_datamodule
 from ivr.model.module import IndieValueReasoner
 from ivr.model.strategy import choose_strategy
 
-MODEL = {"model_type": "llama", "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
-         "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 512}
+MODEL = {
+    "model_type": "llama",
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 512,
+}
 
 
 class Record(L.Callback):
@@ -38,13 +45,21 @@ class Record(L.Callback):
 def main(out: Path, work: Path) -> None:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     L.seed_everything(0)
-    dm = tiny_datamodule(work, people=300, limit_eval_people=5, eval_pack_forms=True, eval_forms="polar",
-                         eval_batch_size=4)
+    dm = tiny_datamodule(
+        work, people=300, limit_eval_people=5, eval_pack_forms=True, eval_forms="polar", eval_batch_size=4
+    )
     module = IndieValueReasoner(model_config=MODEL, vocab_size=len(dm.load_tokenizer()))
     record = Record()
-    trainer = L.Trainer(accelerator="cpu", devices=world, strategy=choose_strategy("auto", world, 1, "cpu"),
-                        logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        use_distributed_sampler=False, callbacks=[record])
+    trainer = L.Trainer(
+        accelerator="cpu",
+        devices=world,
+        strategy=choose_strategy("auto", world, 1, "cpu"),
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        use_distributed_sampler=False,
+        callbacks=[record],
+    )
     trainer.test(module, datamodule=dm)
     out.mkdir(parents=True, exist_ok=True)
     np.savez(out / f"rank{trainer.global_rank}.npz", items=np.asarray(record.items, np.int64), batches=record.batches)

@@ -65,15 +65,15 @@ def _block_index() -> dict[str, Block]:
     return index
 
 
-def _options(groups: list[list[int]], templates: tuple[str, ...], fields: dict[str, str],
-             qid: str, form: str) -> list[dict[str, Any]]:
+def _options(
+    groups: list[list[int]], templates: tuple[str, ...], fields: dict[str, str], qid: str, form: str
+) -> list[dict[str, Any]]:
     if len(groups) != len(templates):
         raise CodebookError(
             f"wvs7_wording: question {qid} has {len(templates)} {form} templates but the published "
             f"metadata has {len(groups)} {form} option groups {groups}"
         )
-    return [{"codes": [int(c) for c in g], "statement": _sentence(t, fields)}
-            for g, t in zip(groups, templates)]
+    return [{"codes": [int(c) for c in g], "statement": _sentence(t, fields)} for g, t in zip(groups, templates)]
 
 
 def build_questions(polar: list[dict[str, Any]], refined: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -100,15 +100,17 @@ def build_questions(polar: list[dict[str, Any]], refined: list[dict[str, Any]]) 
         block = blocks[qid]
         sub = block.subjects[qid]
         fields = dict(sub) if isinstance(sub, dict) else {"s": sub}
-        questions.append({
-            "id": qid,
-            "category": p["question_category"],
-            "type": p["question_type"],
-            "codes": [int(c) for c in p["all_answer_ids"]],
-            "text": _sentence(block.text, fields),
-            "refined": _options(r["answer_ids"], block.refined, fields, qid, "refined"),
-            "polar": _options(p["answer_ids"], block.polar or block.refined, fields, qid, "polar"),
-        })
+        questions.append(
+            {
+                "id": qid,
+                "category": p["question_category"],
+                "type": p["question_type"],
+                "codes": [int(c) for c in p["all_answer_ids"]],
+                "text": _sentence(block.text, fields),
+                "refined": _options(r["answer_ids"], block.refined, fields, qid, "refined"),
+                "polar": _options(p["answer_ids"], block.polar or block.refined, fields, qid, "polar"),
+            }
+        )
     unused = set(blocks) - {q["id"] for q in questions}
     if unused:
         raise CodebookError(f"wvs7_wording: wording for unknown questions {sorted(unused)}")
@@ -125,8 +127,11 @@ def build_demographics(records: list[dict[str, Any]], source: str) -> list[dict[
         name, template = DEMOGRAPHICS[did]
         values = VALUE_OVERRIDES.get(did) or demographic_values(rec, source, line)
         entry: dict[str, Any] = {
-            "id": did, "column": rec.get("question_id_converted", did), "name": name,
-            "template": template, "values": {int(k): v for k, v in values.items()},
+            "id": did,
+            "column": rec.get("question_id_converted", did),
+            "name": name,
+            "template": template,
+            "values": {int(k): v for k, v in values.items()},
         }
         if did in DIMENSIONS:
             entry["dimension"] = DIMENSIONS[did]
@@ -179,8 +184,9 @@ def write_yaml(data: dict[str, Any], out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reference", type=Path, required=True,
-                        help="folder holding the three published *_meta_data.jsonl files")
+    parser.add_argument(
+        "--reference", type=Path, required=True, help="folder holding the three published *_meta_data.jsonl files"
+    )
     parser.add_argument("--out", type=Path, required=True, help="codebook YAML to write")
     args = parser.parse_args(argv)
     try:
@@ -190,8 +196,10 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"error: {err}") from err
     n_ref = sum(len(q["refined"]) for q in data["questions"])
     n_pol = sum(len(q["polar"]) for q in data["questions"])
-    print(f"wrote {args.out}: {len(data['questions'])} questions, {n_ref} refined / {n_pol} polar "
-          f"statements, {len(data['demographics'])} demographics")
+    print(
+        f"wrote {args.out}: {len(data['questions'])} questions, {n_ref} refined / {n_pol} polar "
+        f"statements, {len(data['demographics'])} demographics"
+    )
 
 
 if __name__ == "__main__":

@@ -20,32 +20,91 @@ from ivr.errors import ConfigError
 # WVS-7 participants (ISO 3166 numeric) with their approximate published sample sizes; only the
 # relative sizes matter (clipped to 1,000-3,000 and rescaled to the requested population).
 WVS7_SIZES: dict[int, int] = {
-    20: 1004, 32: 1003, 51: 1223, 36: 1813, 50: 1200, 68: 2067, 76: 1762, 124: 3000, 152: 1000,
-    156: 3036, 170: 1520, 196: 1000, 203: 1200, 218: 1200, 818: 1200, 231: 1230, 276: 1528, 300: 1200,
-    320: 1203, 344: 2075, 360: 3200, 364: 1499, 368: 1200, 392: 1353, 400: 1203, 398: 1276, 404: 1266,
-    417: 1200, 422: 1200, 434: 1196, 446: 1023, 458: 1313, 462: 1039, 484: 1741, 496: 1638, 504: 1200,
-    104: 1200, 528: 2145, 554: 1057, 558: 1200, 566: 1237, 586: 1995, 604: 1400, 608: 1200, 630: 1127,
-    642: 1257, 643: 1810, 688: 1046, 702: 2012, 703: 1200, 410: 1245, 158: 1223, 762: 1200, 764: 1500,
-    788: 1208, 792: 2415, 804: 1289, 840: 2596, 858: 1000, 862: 1190, 704: 1200, 716: 1215, 826: 2609,
+    20: 1004,
+    32: 1003,
+    51: 1223,
+    36: 1813,
+    50: 1200,
+    68: 2067,
+    76: 1762,
+    124: 3000,
+    152: 1000,
+    156: 3036,
+    170: 1520,
+    196: 1000,
+    203: 1200,
+    218: 1200,
+    818: 1200,
+    231: 1230,
+    276: 1528,
+    300: 1200,
+    320: 1203,
+    344: 2075,
+    360: 3200,
+    364: 1499,
+    368: 1200,
+    392: 1353,
+    400: 1203,
+    398: 1276,
+    404: 1266,
+    417: 1200,
+    422: 1200,
+    434: 1196,
+    446: 1023,
+    458: 1313,
+    462: 1039,
+    484: 1741,
+    496: 1638,
+    504: 1200,
+    104: 1200,
+    528: 2145,
+    554: 1057,
+    558: 1200,
+    566: 1237,
+    586: 1995,
+    604: 1400,
+    608: 1200,
+    630: 1127,
+    642: 1257,
+    643: 1810,
+    688: 1046,
+    702: 2012,
+    703: 1200,
+    410: 1245,
+    158: 1223,
+    762: 1200,
+    764: 1500,
+    788: 1208,
+    792: 2415,
+    804: 1289,
+    840: 2596,
+    858: 1000,
+    862: 1190,
+    704: 1200,
+    716: 1215,
+    826: 2609,
     909: 1000,
 }
 # Mean development level per continent (drives education, age structure, household size).
 CONTINENT_DEVELOPMENT = {
-    "Africa": -0.9, "Asia": -0.1, "Europe": 0.7, "North America": 0.3, "Oceania": 0.9,
+    "Africa": -0.9,
+    "Asia": -0.1,
+    "Europe": 0.7,
+    "North America": 0.3,
+    "Oceania": 0.9,
     "South America": -0.1,
 }
-FEATURES = ("age", "female", "education", "income", "class", "no_religion", "muslim", "christian",
-            "immigrant")
+FEATURES = ("age", "female", "education", "income", "class", "no_religion", "muslim", "christian", "immigrant")
 
 
 @dataclass(frozen=True)
 class Countries:
     """The synthetic countries: codes, continents, development and people per country."""
 
-    codes: np.ndarray          # int32 [n_c] country codes
+    codes: np.ndarray  # int32 [n_c] country codes
     continents: tuple[str, ...]  # [n_c] continent names
-    development: np.ndarray    # float [n_c]
-    sizes: np.ndarray          # int64 [n_c] people per country
+    development: np.ndarray  # float [n_c]
+    sizes: np.ndarray  # int64 [n_c] people per country
 
     @property
     def continent_names(self) -> list[str]:
@@ -55,8 +114,10 @@ class Countries:
 def _allocate(n_people: int, weights: np.ndarray) -> np.ndarray:
     """Split ``n_people`` in proportion to ``weights`` (largest remainders), every share >= 1."""
     if n_people < len(weights):
-        raise ConfigError(f"a synthetic population of {n_people} people is smaller than its number of countries "
-                          f"({len(weights)}): ask for at least {len(weights)} people (--people, synthetic:people=N)")
+        raise ConfigError(
+            f"a synthetic population of {n_people} people is smaller than its number of countries "
+            f"({len(weights)}): ask for at least {len(weights)} people (--people, synthetic:people=N)"
+        )
     raw = n_people * weights / weights.sum()
     sizes = np.maximum(np.floor(raw).astype(np.int64), 1)
     order = np.argsort(-(raw - np.floor(raw)), kind="stable")
@@ -101,8 +162,9 @@ def _ordinal(latent: np.ndarray, cuts: list[float]) -> np.ndarray:
     return np.searchsorted(np.asarray(cuts), latent).astype(np.int64)
 
 
-def _from_values(rng: np.random.Generator, values: list[int], n: int, country: np.ndarray,
-                 n_countries: int, alpha: float = 0.7) -> np.ndarray:
+def _from_values(
+    rng: np.random.Generator, values: list[int], n: int, country: np.ndarray, n_countries: int, alpha: float = 0.7
+) -> np.ndarray:
     """Codes drawn from a per-country Dirichlet distribution over ``values``."""
     probs = rng.dirichlet(np.full(len(values), alpha), size=n_countries)
     return np.asarray(values)[_categorical(rng, probs[country])]
@@ -128,19 +190,23 @@ def draw_demographics(codebook: Codebook, countries: Countries, rng: np.random.G
     cols["Q287"] = 5 - _ordinal(0.7 * inc_lat + 0.25 * edu_lat + rng.normal(0, 0.6, n), [-1.2, -0.2, 0.8, 1.9])
     cols["Q286"] = np.where(inc_lat + rng.normal(0, 0.8, n) > 0.1, 1, rng.integers(2, 5, n))
     # marital status follows age: single young, married middle, widowed old
-    p_mar = np.stack([
-        np.interp(age, [1, 3, 6], [0.12, 0.62, 0.5]),   # married
-        np.interp(age, [1, 3, 6], [0.07, 0.09, 0.02]),  # living together
-        np.interp(age, [1, 3, 6], [0.005, 0.05, 0.06]),  # divorced
-        np.full(n, 0.02),                               # separated
-        np.interp(age, [1, 4, 6], [0.002, 0.03, 0.3]),   # widowed
-        np.interp(age, [1, 3, 6], [0.8, 0.15, 0.05]),   # single
-    ], axis=1)
+    p_mar = np.stack(
+        [
+            np.interp(age, [1, 3, 6], [0.12, 0.62, 0.5]),  # married
+            np.interp(age, [1, 3, 6], [0.07, 0.09, 0.02]),  # living together
+            np.interp(age, [1, 3, 6], [0.005, 0.05, 0.06]),  # divorced
+            np.full(n, 0.02),  # separated
+            np.interp(age, [1, 4, 6], [0.002, 0.03, 0.3]),  # widowed
+            np.interp(age, [1, 3, 6], [0.8, 0.15, 0.05]),  # single
+        ],
+        axis=1,
+    )
     marital = _categorical(rng, p_mar) + 1
     cols["Q273"] = marital
     partner = marital <= 2
-    kids = np.where((marital == 6) & (age <= 2), 0,
-                    rng.poisson(np.clip(0.6 + 0.45 * np.minimum(age, 4) - 0.7 * dev, 0.05, None)))
+    kids = np.where(
+        (marital == 6) & (age <= 2), 0, rng.poisson(np.clip(0.6 + 0.45 * np.minimum(age, 4) - 0.7 * dev, 0.05, None))
+    )
     cols["Q274"] = np.minimum(kids, 7)
     cols["Q270"] = np.minimum(1 + partner + np.minimum(kids, 4) + rng.poisson(np.clip(0.6 - 0.5 * dev, 0.05, None)), 7)
     with_parents = (age <= 2) & ~partner & (rng.random(n) < 0.7)
@@ -158,15 +224,18 @@ def draw_demographics(codebook: Codebook, countries: Countries, rng: np.random.G
             abroad = np.asarray(values)[rng.integers(0, len(values), n)]
             ok_home = np.isin(home, values)
             cols[col] = np.where((cols[flag] == 2) | ~ok_home, abroad, home)
-    emp_p = np.stack([
-        np.full(n, 0.42) + 0.08 * dev,                       # full time
-        np.full(n, 0.08),                                    # part time
-        np.full(n, 0.12) - 0.04 * dev,                       # self employed
-        np.where(age >= 6, 1.3, np.where(age == 5, 0.2, 0.0)),  # retired
-        np.where(female, 0.22 - 0.08 * dev, 0.005),          # housewife
-        np.where(age == 1, 0.9, 0.0),                        # student
-        np.full(n, 0.08) - 0.03 * dev,                       # unemployed
-    ], axis=1).clip(0.001, None)
+    emp_p = np.stack(
+        [
+            np.full(n, 0.42) + 0.08 * dev,  # full time
+            np.full(n, 0.08),  # part time
+            np.full(n, 0.12) - 0.04 * dev,  # self employed
+            np.where(age >= 6, 1.3, np.where(age == 5, 0.2, 0.0)),  # retired
+            np.where(female, 0.22 - 0.08 * dev, 0.005),  # housewife
+            np.where(age == 1, 0.9, 0.0),  # student
+            np.full(n, 0.08) - 0.03 * dev,  # unemployed
+        ],
+        axis=1,
+    ).clip(0.001, None)
     employment = _categorical(rng, emp_p) + 1
     cols["Q279"] = employment
     occ_lat = -1.1 * (edu - 4) / 2 + rng.normal(0, 0.8, n)
@@ -221,8 +290,9 @@ def _religion(rng: np.random.Generator, countries: Countries, country: np.ndarra
         "Oceania": [40, 22, 18, 1, 0.5, 2, 2, 2, 8, 4],
         "South America": [12, 62, 4, 0.2, 0.3, 0.2, 0.1, 0.1, 18, 3],
     }
-    probs = np.stack([rng.dirichlet(0.3 + 0.25 * np.asarray(base.get(k, [10] * 10), float))
-                      for k in countries.continents])
+    probs = np.stack(
+        [rng.dirichlet(0.3 + 0.25 * np.asarray(base.get(k, [10] * 10), float)) for k in countries.continents]
+    )
     return _categorical(rng, probs[country])
 
 
@@ -261,8 +331,17 @@ def profile_features(codebook: Codebook, demographics: np.ndarray) -> np.ndarray
     rel, ok_rel = col("Q289")
     imm, ok_imm = col("Q263")
     age, edu, inc, cls = feats
-    return np.stack([
-        age, np.where(ok_sex, np.where(sex == 2, 1.0, -1.0), 0.0), edu, inc, -cls,
-        np.where(ok_rel, (rel == 0) * 2.0 - 1.0, 0.0), (ok_rel & (rel == 5)).astype(float),
-        (ok_rel & np.isin(rel, [1, 2, 3, 8])).astype(float), (ok_imm & (imm == 2)).astype(float),
-    ], axis=1)
+    return np.stack(
+        [
+            age,
+            np.where(ok_sex, np.where(sex == 2, 1.0, -1.0), 0.0),
+            edu,
+            inc,
+            -cls,
+            np.where(ok_rel, (rel == 0) * 2.0 - 1.0, 0.0),
+            (ok_rel & (rel == 5)).astype(float),
+            (ok_rel & np.isin(rel, [1, 2, 3, 8])).astype(float),
+            (ok_imm & (imm == 2)).astype(float),
+        ],
+        axis=1,
+    )

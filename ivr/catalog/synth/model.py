@@ -40,23 +40,23 @@ class SynthSettings:
 
     n_profiles: int = 4000
     n_traits: int = 8
-    loading: float = 1.6          # trait loading scale of a question's primary trait
-    cross_loading: float = 0.45   # loading scale on the other traits
-    idio: float = 0.25            # profile-specific quirk per question
-    noise: float = 1.5            # logistic answer noise scale (median over questions)
-    noise_spread: float = 2.3     # sd of log noise scale across questions (some near-deterministic)
+    loading: float = 1.6  # trait loading scale of a question's primary trait
+    cross_loading: float = 0.45  # loading scale on the other traits
+    idio: float = 0.25  # profile-specific quirk per question
+    noise: float = 1.5  # logistic answer noise scale (median over questions)
+    noise_spread: float = 2.3  # sd of log noise scale across questions (some near-deterministic)
     profile_noise_spread: float = 0.8  # sd of log noise scale across profiles (some people consistent)
-    uniform_noise: float = 0.01   # share of answers drawn uniformly over the codes
-    refined_blur: float = 0.12    # share of answers drawn uniformly within their polar group
-    skew: float = 1.2             # Dirichlet concentration of the target marginals (lower = more skewed)
-    peak: float = 0.45            # extra weight on the modal code of each target marginal
+    uniform_noise: float = 0.01  # share of answers drawn uniformly over the codes
+    refined_blur: float = 0.12  # share of answers drawn uniformly within their polar group
+    skew: float = 1.2  # Dirichlet concentration of the target marginals (lower = more skewed)
+    peak: float = 0.45  # extra weight on the modal code of each target marginal
     continent_spread: float = 0.8  # sd of continent trait centres
-    country_spread: float = 0.6   # sd of country centres around their continent
-    prior_width: float = 1.6      # width of the country profile prior in trait space
-    oceania_width: float = 0.8    # Oceania's (narrower: less even answers)
-    demo_effect: float = 0.35     # sd of the demographic-feature effect on profile logits
-    missing_rate: float = 0.045   # mean per-person item nonresponse scale
-    missing_shape: float = 0.22   # gamma shape of the person nonresponse propensity
+    country_spread: float = 0.6  # sd of country centres around their continent
+    prior_width: float = 1.6  # width of the country profile prior in trait space
+    oceania_width: float = 0.8  # Oceania's (narrower: less even answers)
+    demo_effect: float = 0.35  # sd of the demographic-feature effect on profile logits
+    missing_rate: float = 0.045  # mean per-person item nonresponse scale
+    missing_shape: float = 0.22  # gamma shape of the person nonresponse propensity
     skip_countries: float = 0.55  # share of countries that leave some questions out
 
     def to_dict(self) -> dict[str, Any]:
@@ -126,8 +126,16 @@ class SynthModel:
             logits = logits + profile_features(self.codebook, demographics) @ self.feature_weights.T
         return logits
 
-    def posterior(self, catalog: Any, rows: np.ndarray, demo_qidx: list[np.ndarray], probe_qidx: np.ndarray,
-                  form: str, use_demographics: bool = False, demo_form: str = "refined") -> np.ndarray:
+    def posterior(
+        self,
+        catalog: Any,
+        rows: np.ndarray,
+        demo_qidx: list[np.ndarray],
+        probe_qidx: np.ndarray,
+        form: str,
+        use_demographics: bool = False,
+        demo_form: str = "refined",
+    ) -> np.ndarray:
         """Exact posterior predictive over each probe's options given each person's demonstrations.
 
         Args:
@@ -152,8 +160,14 @@ class SynthModel:
         pred = np.einsum("nk,kmo->nmo", weights, self.option_probs(form)[:, np.asarray(probe_qidx)])
         return pred / pred.sum(axis=2, keepdims=True)
 
-    def log_posterior(self, catalog: Any, rows: np.ndarray, demo_qidx: list[np.ndarray],
-                      use_demographics: bool = False, demo_form: str = "refined") -> np.ndarray:
+    def log_posterior(
+        self,
+        catalog: Any,
+        rows: np.ndarray,
+        demo_qidx: list[np.ndarray],
+        use_demographics: bool = False,
+        demo_form: str = "refined",
+    ) -> np.ndarray:
         """Unnormalised log posterior over profiles [N, K]."""
         answers = catalog.answers(demo_form)
         n_opt = max(self.codebook.n_options(demo_form))
@@ -166,7 +180,8 @@ class SynthModel:
             onehot[i, qs[keep] * n_opt + a[keep]] = 1.0
         if use_demographics:
             country_col = self.codebook.demographic_columns.index(
-                self.codebook.demographic(self.codebook.roles["country"]).column)
+                self.codebook.demographic(self.codebook.roles["country"]).column
+            )
             demo = catalog.demographics[rows]
             prior = self.prior_logits(demo, demo[:, country_col])
         else:
@@ -181,8 +196,11 @@ class SynthModel:
             path = path / MODEL_FILE
         with open(path, "wb") as fh:
             np.savez_compressed(
-                fh, code_probs=self.code_probs, country_codes=self.country_codes,
-                country_logits=self.country_logits, feature_weights=self.feature_weights,
+                fh,
+                code_probs=self.code_probs,
+                country_codes=self.country_codes,
+                country_logits=self.country_logits,
+                feature_weights=self.feature_weights,
                 marginal_logprior=self.marginal_logprior,
                 settings=np.array(json.dumps(self.settings, sort_keys=True)),
             )
@@ -202,8 +220,15 @@ class SynthModel:
         book = catalog_dir / "codebook.json"
         codebook = codebook_from_dict(json.loads(book.read_text(encoding="utf-8")), str(book))
         with np.load(path, allow_pickle=False) as data:
-            return cls(codebook, data["code_probs"], data["country_codes"], data["country_logits"],
-                       data["feature_weights"], data["marginal_logprior"], json.loads(str(data["settings"])))
+            return cls(
+                codebook,
+                data["code_probs"],
+                data["country_codes"],
+                data["country_logits"],
+                data["feature_weights"],
+                data["marginal_logprior"],
+                json.loads(str(data["settings"])),
+            )
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -264,8 +289,9 @@ def make_model(codebook: Codebook, countries: Countries, rng: np.random.Generato
     theta = np.einsum("kd,qd->kq", z, loadings) + s.idio * rng.normal(0, 1, (k, q))  # [K, Q]
     n_codes = np.array([len(x.codes) for x in codebook.questions])
     # noise scale [K, Q]: some questions and some profiles answer far more consistently than others
-    noise = s.noise * (rng.lognormal(0.0, s.noise_spread, q)[None]
-                       * rng.lognormal(0.0, s.profile_noise_spread, k)[:, None])
+    noise = s.noise * (
+        rng.lognormal(0.0, s.noise_spread, q)[None] * rng.lognormal(0.0, s.profile_noise_spread, k)[:, None]
+    )
     fit = slice(0, min(k, 600))  # profiles are exchangeable: a subset fixes the thresholds as well
     tau = _thresholds(theta[fit], _target_marginals(rng, n_codes, s), n_codes, noise[fit])
     cdf = _sigmoid((tau[None] - theta[:, :, None]) / noise[:, :, None])  # [K, Q, Cmax-1]
@@ -294,5 +320,6 @@ def make_model(codebook: Codebook, countries: Countries, rng: np.random.Generato
     popularity = np.log(rng.dirichlet(np.full(k, 2.0)) * k)
     country_logits = -dist2 / (2 * width[:, None] ** 2) + popularity[None]
     feature_weights = np.einsum("kd,df->kf", z, rng.normal(0, s.demo_effect, (d, len(FEATURES))))
-    return SynthModel(codebook, probs, countries.codes.copy(), country_logits, feature_weights,
-                      np.zeros(k), s.to_dict())
+    return SynthModel(
+        codebook, probs, countries.codes.copy(), country_logits, feature_weights, np.zeros(k), s.to_dict()
+    )

@@ -39,8 +39,9 @@ def _draw_index(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
     return np.minimum((u > cdf).sum(axis=-1), probs.shape[-1] - 1)
 
 
-def _draw_profiles(model: SynthModel, demographics: np.ndarray, country: np.ndarray,
-                   seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _draw_profiles(
+    model: SynthModel, demographics: np.ndarray, country: np.ndarray, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Profile per person and the population's mean prior (the no-demographics prior)."""
     n = len(country)
     # float32 halves the cost of the [people, profiles] tables, the bulk of the generation time
@@ -53,7 +54,7 @@ def _draw_profiles(model: SynthModel, demographics: np.ndarray, country: np.ndar
         sl = slice(start, start + CHUNK)
         logits = country_logits[country[sl]]
         for f in range(feats.shape[1]):  # elementwise, not BLAS: identical bits on any thread count
-            logits += feats[sl, f:f + 1] * weights[f]
+            logits += feats[sl, f : f + 1] * weights[f]
         probs = _softmax_rows(logits)
         share += probs.sum(axis=0, dtype=np.float64)
         profiles[sl] = _draw_index(np.random.default_rng([seed, TAG_PROFILES, start // CHUNK]), probs)
@@ -109,8 +110,9 @@ def _load_codebook(spec: str) -> Codebook:
     return load_codebook(spec)
 
 
-def synthesize(n_people: int, seed: int = 0, codebook: str | Codebook = "wvs7",
-               settings: SynthSettings | None = None) -> tuple[Catalog, SynthModel]:
+def synthesize(
+    n_people: int, seed: int = 0, codebook: str | Codebook = "wvs7", settings: SynthSettings | None = None
+) -> tuple[Catalog, SynthModel]:
     """Draw a synthetic population over a codebook.
 
     Args:
@@ -140,9 +142,15 @@ def synthesize(n_people: int, seed: int = 0, codebook: str | Codebook = "wvs7",
     return Catalog(cb, person_ids, polar, refined, demographics), model
 
 
-def build_synthetic(out: str | Path, n_people: int, seed: int = 0,
-                    settings: SynthSettings | None = None, overwrite: bool = False, flag: str = "--out",
-                    progress: bool = False) -> Path:
+def build_synthetic(
+    out: str | Path,
+    n_people: int,
+    seed: int = 0,
+    settings: SynthSettings | None = None,
+    overwrite: bool = False,
+    flag: str = "--out",
+    progress: bool = False,
+) -> Path:
     """Synthesize a population and write it as a catalog folder with ``synth_model.npz``.
 
     The catalog files and the model are written into one temporary folder that :func:`atomic_dir`
@@ -169,9 +177,13 @@ def build_synthetic(out: str | Path, n_people: int, seed: int = 0,
     steps = Steps(f"synthetic population ({n_people:,} people, seed {seed})", 2, enabled=progress)
     catalog, model = synthesize(n_people, seed, settings=settings)
     steps.done("drew the population")
-    extra = {"generator": "ivr.catalog.synth", "generator_version": GENERATOR_VERSION,
-             "seed": int(seed), "n_people": int(n_people),
-             "settings": model.settings}
+    extra = {
+        "generator": "ivr.catalog.synth",
+        "generator_version": GENERATOR_VERSION,
+        "seed": int(seed),
+        "n_people": int(n_people),
+        "settings": model.settings,
+    }
     manifest = catalog_manifest(catalog, source="synthetic", extra=extra)
     catalog.manifest = manifest
 
