@@ -204,10 +204,10 @@ def test_data_export_above_max_size(real_catalog, tmp_path, capsys) -> None:
         capsys,
         main,
         export_args(real_catalog, tmp_path, "--max_size", "10kB", "--data.n_per_question", "2"),
-        "--max_size 10kB: the export would be about 26.9 kB",
+        "--max_size 10kB: the export would be about 61.9 kB",  # 61,929 bytes when written (tiny.yaml follows this small survey's protocol: several probes per example)
         "--limit N",
     )
-    assert "[ivr] data export: 24 train examples, about 26.9 kB (estimated from 24)" in err
+    assert "[ivr] data export: 24 train examples, about 61.9 kB (estimated from 24)" in err
     assert not (tmp_path / "out").exists()
 
 
