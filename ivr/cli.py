@@ -177,6 +177,47 @@ def apply_aliases(argv: Sequence[str], aliases: Sequence[Alias], prog: str) -> l
 _config_names: dict[str, str] = {}  # migrated config text -> the file it came from (for messages)
 
 
+def _edit_configs(argv: Sequence[str], edit: Callable[[dict, str], bool], strict: bool) -> list[str]:
+    """Hand every ``--config`` file of ``argv`` (a path, or YAML text an earlier edit produced) as a mapping to
+    ``edit(data, path) -> changed``; a changed file goes to the parser as YAML text.
+
+    Raises:
+        ConfigError: with ``strict``, a file that is missing or not YAML (else the parser names it).
+    """
+    import yaml
+
+    out = list(argv)
+    for i, arg in enumerate(out):
+        name, eq, inline = arg.partition("=")
+        if name not in ("--config", "-c") or (not eq and i + 1 >= len(out)):
+            continue
+        value = inline if eq else out[i + 1]
+        path = _config_names.get(value, value)
+        try:
+            if value in _config_names:
+                data = yaml.safe_load(value)
+            else:
+                with open(value, encoding="utf-8") as fh:
+                    data = yaml.safe_load(fh)
+        except FileNotFoundError:
+            if strict:
+                raise ConfigError(f"--config {path}: no such file") from None
+            continue
+        except (OSError, yaml.YAMLError) as err:
+            if strict:
+                raise ConfigError(f"--config {path}: cannot be read as YAML ({one_line(str(err))})") from None
+            continue
+        if not isinstance(data, dict) or not edit(data, path):
+            continue  # the parser reports a file that is not a mapping
+        text = yaml.safe_dump(data, sort_keys=False)
+        _config_names[text] = path
+        if eq:
+            out[i] = f"{name}={text}"
+        else:
+            out[i + 1] = text
+    return out
+
+
 def migrate_config(argv: Sequence[str], renames: dict[str, str], prog: str) -> list[str]:
     """Rename the old keys of ``--config`` files (``{"catalog": "data.catalog", ...}``, dotted paths).
 
@@ -186,23 +227,8 @@ def migrate_config(argv: Sequence[str], renames: dict[str, str], prog: str) -> l
     Raises:
         ConfigError: the file is missing or not a YAML mapping.
     """
-    import yaml
 
-    out = list(argv)
-    for i, arg in enumerate(out):
-        name, eq, inline = arg.partition("=")
-        if name not in ("--config", "-c") or (not eq and i + 1 >= len(out)):
-            continue
-        path = inline if eq else out[i + 1]
-        try:
-            with open(path, encoding="utf-8") as fh:
-                data = yaml.safe_load(fh)
-        except FileNotFoundError:
-            raise ConfigError(f"--config {path}: no such file") from None
-        except (OSError, yaml.YAMLError) as err:
-            raise ConfigError(f"--config {path}: cannot be read as YAML ({one_line(str(err))})") from None
-        if not isinstance(data, dict):
-            continue  # the parser reports it
+    def rename(data: dict, path: str) -> bool:
         changed = False
         for old, new in renames.items():
             node, keys = data, old.split(".")
@@ -217,14 +243,9 @@ def migrate_config(argv: Sequence[str], renames: dict[str, str], prog: str) -> l
             target.setdefault(new_keys[-1], value)
             deprecation(prog, f"config key '{old}' ({path})", f"'{new}'")
             changed = True
-        if changed:
-            text = yaml.safe_dump(data, sort_keys=False)
-            _config_names[text] = path
-            if eq:
-                out[i] = f"{name}={text}"
-            else:
-                out[i + 1] = text
-    return out
+        return changed
+
+    return _edit_configs(argv, rename, strict=True)
 
 
 #: Top-level keys that make a YAML file an ``ivr.fit`` config (LightningCLI's sections and fit's own keys).
@@ -238,29 +259,14 @@ def drop_fit_output(argv: Sequence[str]) -> list[str]:
     same file (``ivr.evaluate``, ``ivr.data export`` / ``describe``): those write to their own ``--out``.
     Files that are not fit configs, and fit configs without ``out``, are passed on unchanged.
     """
-    import yaml
 
-    out = list(argv)
-    for i, arg in enumerate(out):
-        name, eq, inline = arg.partition("=")
-        if name not in ("--config", "-c") or (not eq and i + 1 >= len(out)):
-            continue
-        path = inline if eq else out[i + 1]
-        try:
-            with open(path, encoding="utf-8") as fh:
-                data = yaml.safe_load(fh)
-        except (OSError, yaml.YAMLError):
-            continue  # the parser (or migrate_config) names the problem
-        if not isinstance(data, dict) or "out" not in data or not any(k in data for k in FIT_CONFIG_KEYS):
-            continue
+    def drop(data: dict, path: str) -> bool:
+        if "out" not in data or not any(k in data for k in FIT_CONFIG_KEYS):
+            return False
         del data["out"]
-        text = yaml.safe_dump(data, sort_keys=False)
-        _config_names[text] = path
-        if eq:
-            out[i] = f"{name}={text}"
-        else:
-            out[i + 1] = text
-    return out
+        return True
+
+    return _edit_configs(argv, drop, strict=False)
 
 
 # --- the parser ------------------------------------------------------------------------------------
